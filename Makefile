@@ -1,0 +1,107 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# make            build the module against KDIR, the selftests and the tools
+# make check      install what is missing, build, run every test
+# make deps       install build and test dependencies (Debian, as root)
+# make vm CMD=..  run a command as root in the test VM (KVER=6.1 or 6.12)
+# make checkpatch run checkpatch --strict on kmod/
+# make clean
+#
+# KDIR defaults to the running kernel's build tree when there is one, else to
+# the headers of the VM kernel KVER (default 6.1). V=1 shows every command.
+
+.DEFAULT_GOAL := all
+TOP := $(CURDIR)
+KVER ?= 6.1
+B := build
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+MAKEFLAGS += --no-print-directory
+endif
+
+HOST_KDIR := /lib/modules/$(shell uname -r)/build
+ifeq ($(wildcard $(HOST_KDIR)),)
+KDIR ?= /lib/modules/$(shell $(TOP)/tools/kernel-release $(KVER))/build
+else
+KDIR ?= $(HOST_KDIR)
+endif
+
+CC ?= gcc
+CFLAGS ?= -O2 -g
+WARNINGS := -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare
+USER_CFLAGS = $(CFLAGS) $(WARNINGS) -Ikmod/uapi -Ikmod/lib
+
+# kselftest harness and checkpatch come from Debian's linux-source tarball.
+LINUX_SRC_TAR = $(lastword $(sort $(wildcard /usr/src/linux-source-*.tar.xz)))
+KSRC := $(B)/ksrc
+KSRC_FILES := tools/testing/selftests/kselftest_harness.h \
+	tools/testing/selftests/kselftest.h \
+	scripts/checkpatch.pl scripts/spelling.txt scripts/const_structs.checkpatch
+
+KMOD_SRCS := $(filter-out %.mod.c,$(wildcard kmod/*.c kmod/*.h kmod/lib/*.c kmod/lib/*.h \
+	kmod/uapi/linux/*.h))
+SELFTESTS := $(patsubst selftests/%.c,$(B)/selftests/%,$(wildcard selftests/causal_*.c))
+UNIT_TESTS := $(patsubst user/tests/%.c,$(B)/unit/%,$(wildcard user/tests/test_*.c))
+
+.PHONY: all module modules-vm selftests unit-build check deps vm checkpatch clean
+
+all: module selftests unit-build
+
+module:
+	$(Q)$(MAKE) -C $(KDIR) M=$(TOP) W=1 modules
+
+# One build tree per test kernel (a symlink farm), so both can coexist.
+modules-vm:
+	$(Q)set -e; for rel in $$($(TOP)/tools/kernel-release --list); do \
+		d=$(TOP)/$(B)/mod/$$rel; mkdir -p $$d; \
+		cp -rsf $(TOP)/kmod $(TOP)/Kbuild $$d/; \
+		echo "  MODULE  $$rel"; \
+		$(MAKE) -C /lib/modules/$$rel/build M=$$d W=1 modules \
+			$(if $(filter 1,$(V)),,>$$d/build.log 2>&1) || \
+			{ cat $$d/build.log; exit 1; }; \
+		! grep -E 'warning:|error:' $$d/build.log 2>/dev/null || \
+			{ echo "modules-vm: warnings on $$rel" >&2; exit 1; }; \
+	done
+
+$(KSRC)/.stamp:
+	@test -n "$(LINUX_SRC_TAR)" || { echo "no /usr/src/linux-source-*.tar.xz: run 'make deps'" >&2; exit 1; }
+	$(Q)mkdir -p $(KSRC)
+	$(Q)tar -xJf $(LINUX_SRC_TAR) -C $(KSRC) --strip-components=1 \
+		$(addprefix $(notdir $(LINUX_SRC_TAR:.tar.xz=))/,$(KSRC_FILES))
+	$(Q)touch $@
+
+selftests: $(SELFTESTS)
+
+$(B)/selftests/%: selftests/%.c selftests/*.h kmod/uapi/linux/causal.h $(KSRC)/.stamp
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(USER_CFLAGS) -I$(KSRC)/tools/testing/selftests -o $@ $< -lpthread
+
+unit-build: $(UNIT_TESTS)
+
+$(B)/unit/%: user/tests/%.c $(wildcard user/tests/*.h) $(KMOD_SRCS) $(KSRC)/.stamp
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(USER_CFLAGS) -fsanitize=address,undefined -I$(KSRC)/tools/testing/selftests \
+		-o $@ $< $(filter kmod/lib/%.c,$(KMOD_SRCS))
+
+deps:
+	$(Q)$(TOP)/tools/deps
+
+check: deps
+	$(Q)$(MAKE) all modules-vm
+	$(Q)$(TOP)/tools/check
+
+vm: modules-vm selftests
+	$(Q)$(TOP)/tools/vm/run -k $(KVER) -- $(CMD)
+
+checkpatch: $(KSRC)/.stamp
+	$(Q)perl $(KSRC)/scripts/checkpatch.pl --strict --no-tree --terse -f \
+		$(filter %.c %.h,$(KMOD_SRCS))
+
+clean:
+	$(Q)if [ -d $(KDIR) ]; then $(MAKE) -C $(KDIR) M=$(TOP) clean; fi
+	$(Q)rm -rf $(B)

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * Causal delivery over TCP: the user API of the "causal" TCP ULP.
+ *
+ * Enable on an established TCP socket, then join an endpoint:
+ *
+ *	setsockopt(fd, SOL_TCP, TCP_ULP, "causal", sizeof("causal"));
+ *	setsockopt(fd, SOL_CAUSAL, CAUSAL_JOIN, &join, sizeof(join));
+ *
+ * The numeric values below are part of the ABI and never change.
+ */
+#ifndef _UAPI_LINUX_CAUSAL_H
+#define _UAPI_LINUX_CAUSAL_H
+
+#include <linux/const.h>
+#include <linux/types.h>
+
+#define CAUSAL_ULP_NAME		"causal"
+
+/* Socket option level; chosen outside the range the kernel assigns to SOL_*. */
+#define SOL_CAUSAL		0x4341
+
+/* Most members in a group; node ids are 0 .. nodes - 1. */
+#define CAUSAL_MAX_NODES	64
+
+/* Socket options at level SOL_CAUSAL. */
+
+/* set: struct causal_join. Attach this socket to the endpoint (group, node),
+ * creating the endpoint if this is its first socket.
+ */
+#define CAUSAL_JOIN		1
+/* get/set: __u64 bitmask of the nodes this endpoint exchanges messages with.
+ * Default: every other node of the group.
+ */
+#define CAUSAL_PEERS		2
+/* get/set: __u32 milliseconds. 0 (default) holds a blocked message forever;
+ * otherwise a message still blocked after this long is delivered, flagged
+ * CAUSAL_MSG_GAP.
+ */
+#define CAUSAL_HOLD_TIMEOUT	3
+/* get/set: int, boolean. When on, every message received on this socket
+ * carries a SOL_CAUSAL/CAUSAL_CMSG_INFO control message.
+ */
+#define CAUSAL_RECV_INFO	4
+/* get: struct causal_info for this socket's channel and its endpoint. */
+#define CAUSAL_INFO		5
+/* get: the endpoint's vector clock, nodes x __u64. */
+#define CAUSAL_VCLOCK		6
+
+/* causal_join.flags */
+#define CAUSAL_F_BROADCAST	_BITUL(0) /* every send goes to every channel */
+#define CAUSAL_F_MERGED_RECV	_BITUL(1) /* one delivery queue per endpoint */
+#define CAUSAL_F_RECV_INFO	_BITUL(2) /* same as CAUSAL_RECV_INFO = 1 */
+
+struct causal_join {
+	__u32	group;		/* group id, non-zero, scoped to the netns */
+	__u16	node;		/* this endpoint's node id, < nodes */
+	__u16	nodes;		/* group size, 1 .. CAUSAL_MAX_NODES */
+	__u32	flags;		/* CAUSAL_F_* */
+	__u32	reserved;	/* must be zero */
+};
+
+/* Control message types at level SOL_CAUSAL. */
+
+/* sendmsg: no payload. Send this message to every channel of the endpoint
+ * as one send event.
+ */
+#define CAUSAL_CMSG_BROADCAST	1
+/* recvmsg: struct causal_msg_info followed by the message's vector clock. */
+#define CAUSAL_CMSG_INFO	2
+
+/* causal_msg_info.flags */
+#define CAUSAL_MSG_GAP		_BITUL(0) /* delivered by CAUSAL_HOLD_TIMEOUT
+					   * before all its causes
+					   */
+
+struct causal_msg_info {
+	__u16	sender;		/* node that sent the message */
+	__u16	nodes;		/* entries in vclock[] */
+	__u32	flags;		/* CAUSAL_MSG_* */
+	__u64	stamp;		/* sender's own entry of the message's clock */
+	__u64	index;		/* endpoint-wide delivery index, from 1 */
+	__u64	held_ns;	/* time from arrival to deliverable */
+	__u64	vclock[];	/* the message's vector clock */
+};
+
+/* Value of causal_info.peer before the peer's HELLO arrived. */
+#define CAUSAL_PEER_NONE	0xffff
+
+/* causal_info.state */
+enum {
+	CAUSAL_CH_JOINED = 1,	/* HELLO sent, waiting for the peer's */
+	CAUSAL_CH_ACTIVE,	/* HELLOs exchanged, messages flow */
+	CAUSAL_CH_LEFT,		/* the peer sent BYE */
+	CAUSAL_CH_BROKEN,	/* the connection failed without BYE */
+	CAUSAL_CH_FAILED,	/* protocol error; the channel is unusable */
+};
+
+struct causal_info {
+	__u32	group;
+	__u16	node;
+	__u16	nodes;
+	__u16	peer;		/* peer node, or CAUSAL_PEER_NONE */
+	__u16	state;		/* CAUSAL_CH_* */
+	__u32	flags;		/* the endpoint's CAUSAL_F_* flags */
+	/* this channel */
+	__u64	sent;		/* DATA frames sent */
+	__u64	delivered;	/* messages from this peer delivered */
+	__u64	held_now;	/* messages from this peer waiting */
+	__u64	held_total;	/* messages from this peer that had to wait */
+	__u64	gaps;		/* delivered by the hold timeout */
+	__u64	proto_errors;	/* malformed or unexpected frames */
+	__u64	holdback_bytes;	/* memory charged for waiting messages */
+	__u64	watermark;	/* highest stamp the peer announced */
+	/* the whole endpoint */
+	__u64	ep_sent;	/* send events */
+	__u64	ep_delivered;	/* messages delivered */
+	__u64	ep_held_now;
+	__u64	ep_gaps;
+};
+
+#endif /* _UAPI_LINUX_CAUSAL_H */

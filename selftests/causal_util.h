@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Helpers shared by the causal selftests. Include after kselftest_harness.h. */
+#ifndef CAUSAL_UTIL_H
+#define CAUSAL_UTIL_H
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <linux/causal.h>
+
+#define CAUSAL_REFCNT_PATH "/sys/module/causal/refcnt"
+
+/* Skip the calling test when the module is not loaded. The harness runs each
+ * test in its own child and reads exit status 255 as "skipped".
+ */
+static inline void causal_require_module(struct __test_metadata *_metadata)
+{
+	if (access("/sys/module/causal", F_OK))
+		SKIP(_exit(255), "causal module not loaded");
+}
+
+/* A connected TCP pair on loopback: *fd is the client, *cfd the server side. */
+static inline int tcp_pair_noassert(int family, int *fd, int *cfd)
+{
+	struct sockaddr_storage ss = {};
+	socklen_t len;
+	int lfd, one = 1;
+
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_addr = in6addr_loopback;
+		len = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		a->sin_family = AF_INET;
+		a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		len = sizeof(*a);
+	}
+
+	lfd = socket(family, SOCK_STREAM, 0);
+	if (lfd < 0)
+		return -1;
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(lfd, (struct sockaddr *)&ss, len) || listen(lfd, 8) ||
+	    getsockname(lfd, (struct sockaddr *)&ss, &len))
+		goto err_close_listener;
+	*fd = socket(family, SOCK_STREAM, 0);
+	if (*fd < 0)
+		goto err_close_listener;
+	if (connect(*fd, (struct sockaddr *)&ss, len))
+		goto err_close_client;
+	*cfd = accept(lfd, NULL, NULL);
+	if (*cfd < 0)
+		goto err_close_client;
+	close(lfd);
+	return 0;
+
+err_close_client:
+	close(*fd);
+err_close_listener:
+	close(lfd);
+	return -1;
+}
+
+static inline void tcp_pair(struct __test_metadata *_metadata, int family,
+			    int *fd, int *cfd)
+{
+	ASSERT_EQ(tcp_pair_noassert(family, fd, cfd), 0)
+		TH_LOG("tcp pair: %s", strerror(errno));
+}
+
+static inline int causal_attach(int fd)
+{
+	return setsockopt(fd, SOL_TCP, TCP_ULP, CAUSAL_ULP_NAME,
+			  sizeof(CAUSAL_ULP_NAME));
+}
+
+static inline int causal_join(int fd, __u32 group, __u16 node, __u16 nodes,
+			      __u32 flags)
+{
+	struct causal_join join = {
+		.group = group, .node = node, .nodes = nodes, .flags = flags,
+	};
+
+	return setsockopt(fd, SOL_CAUSAL, CAUSAL_JOIN, &join, sizeof(join));
+}
+
+static inline long causal_module_refcnt(struct __test_metadata *_metadata)
+{
+	long refcnt = -1;
+	FILE *f = fopen(CAUSAL_REFCNT_PATH, "r");
+
+	ASSERT_NE(f, NULL);
+	ASSERT_EQ(fscanf(f, "%ld", &refcnt), 1);
+	fclose(f);
+	return refcnt;
+}
+
+/* Sockets drop their module reference when TCP destroys them, shortly after
+ * close(); wait up to @ms for the count to come back to @want.
+ */
+static inline bool causal_wait_refcnt(struct __test_metadata *_metadata,
+				      long want, int ms)
+{
+	struct timespec pause = { .tv_nsec = 10 * 1000 * 1000 };
+
+	for (; ms > 0; ms -= 10) {
+		if (causal_module_refcnt(_metadata) == want)
+			return true;
+		nanosleep(&pause, NULL);
+	}
+	return causal_module_refcnt(_metadata) == want;
+}
+
+#endif /* CAUSAL_UTIL_H */

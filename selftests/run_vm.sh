@@ -1,0 +1,62 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Runs inside the test VM: load the module, run every selftest binary, unload.
+# The module's own life cycle (load, refused and clean unload, reload) is a
+# suite of its own so that a leak or a stuck reference counts as a failure.
+#
+# usage: selftests/run_vm.sh MODULE.ko SELFTEST_DIR [TEST...]
+set -u
+
+mod=$1
+dir=$2
+shift 2
+
+pass=0
+fail=0
+n=0
+check() {
+	local what=$1
+	shift
+	n=$((n + 1))
+	if "$@"; then
+		pass=$((pass + 1))
+		echo "ok $n module: $what"
+	else
+		fail=$((fail + 1))
+		echo "not ok $n module: $what"
+	fi
+}
+lifecycle_totals() {
+	echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:0 error:0"
+}
+
+echo "TAP version 13"
+check "insmod $(basename "$mod")" insmod "$mod"
+if [ $fail -ne 0 ]; then
+	lifecycle_totals
+	exit 1
+fi
+
+rc=0
+tests=("$@")
+[ ${#tests[@]} -gt 0 ] || tests=("$dir"/causal_*)
+for t in "${tests[@]}"; do
+	[ -x "$t" ] || continue
+	echo "# selftest: $(basename "$t")"
+	"$t" || rc=1
+done
+
+# Sockets closed by the tests drop their module reference asynchronously.
+unloaded() {
+	for _ in $(seq 50); do
+		rmmod causal 2>/dev/null && return 0
+		sleep 0.1
+	done
+	rmmod causal
+}
+check "rmmod after the tests" unloaded
+check "reload" insmod "$mod"
+check "rmmod after reload" rmmod causal
+lifecycle_totals
+[ $fail -eq 0 ] || rc=1
+exit $rc
