@@ -6,26 +6,37 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/refcount.h>
+#include <linux/timer.h>
 #include <linux/uidgid.h>
+#include <linux/workqueue.h>
 #include <net/inet_connection_sock.h>
 #include <net/sock.h>
+#include <net/strparser.h>
+
 #include "uapi/linux/causal.h"
+#include "lib/causal_rule.h"
 
 #define CAUSAL_JOIN_FLAGS \
 	(CAUSAL_F_BROADCAST | CAUSAL_F_MERGED_RECV | CAUSAL_F_RECV_INFO)
 /* Flags that describe the endpoint; every socket joining it must agree. */
 #define CAUSAL_ENDPOINT_FLAGS	(CAUSAL_F_BROADCAST | CAUSAL_F_MERGED_RECV)
 
+extern unsigned int causal_max_msg_size;
+
 /* Per network namespace. */
 struct causal_net {
-	/* Protects endpoints and every endpoint's membership (sockets,
-	 * nr_sockets). Taken under lock_sock() of a joining or closing socket.
+	/* Protects endpoints and every endpoint's nr_sockets. Taken after
+	 * lock_sock() of a joining or closing socket.
 	 */
 	struct mutex lock;
 	struct list_head endpoints;
 };
 
-/* State of one (netns, group, node). */
+/* State of one (netns, group, node).
+ *
+ * Lock order: tx_lock, then lock_sock() of a channel, then lock. Receive
+ * (softirq or strparser work) takes only lock.
+ */
 struct causal_endpoint {
 	struct list_head list;		/* in causal_net.endpoints */
 	struct net *net;		/* not counted: the netns outlives
@@ -39,37 +50,150 @@ struct causal_endpoint {
 	u64 incarnation;		/* random, new for every endpoint */
 	unsigned int nr_sockets;	/* under causal_net.lock */
 
-	/* Protects the options below and vclock. */
+	/* Serializes send events: a stamp is taken and its frames are
+	 * written to every target channel in one go, so stamps grow along
+	 * every channel. Also protects each channel's tx state.
+	 */
+	struct mutex tx_lock;
+	struct work_struct clock_work;	/* sends coalesced CLOCK frames */
+
+	/* Protects everything below. */
 	spinlock_t lock;
-	u64 peers;			/* CAUSAL_PEERS */
+	struct list_head channels;	/* causal_sock.ep_node */
+	struct causal_sock *by_peer[CAUSAL_MAX_NODES];	/* active channels */
+	struct causal_rule rule;	/* clock, peers, what each peer sent */
 	u32 hold_timeout_ms;		/* CAUSAL_HOLD_TIMEOUT */
-	u64 vclock[CAUSAL_MAX_NODES];
+	struct timer_list hold_timer;	/* next hold timeout */
+	u64 delivered;			/* delivery index */
+	u64 sent;			/* send events */
+	u64 held_now;
+	u64 gaps;
 };
 
-/* Per ULP socket, reachable from icsk_ulp_data. */
+/* A received DATA frame waiting in a channel's hold-back queue. */
+struct causal_msg {
+	struct list_head list;		/* in causal_sock.holdq */
+	struct causal_sock *ch;		/* the channel it arrived on; NULL
+					 * once purged by the channel's close
+					 */
+	refcount_t ref;			/* the queue's, and a reader's */
+	struct sk_buff *skb;		/* the frame, from strparser */
+	u32 offset;			/* payload offset in skb */
+	u32 len;			/* payload length */
+	u32 charge;			/* bytes counted in holdback_bytes */
+	u16 sender;
+	bool held;			/* was not deliverable at once */
+	bool gap;			/* delivered by the hold timeout */
+	bool taken;			/* a reader is copying it out */
+	u64 arrive_ns;
+	u64 head_ns;			/* when it became its queue's head */
+	u64 ready_ns;			/* when it became deliverable, or 0 */
+	u64 vclock[];			/* its vector clock, nodes entries */
+};
+
+/* Per ULP socket (a channel once joined), reachable from icsk_ulp_data. */
 struct causal_sock {
 	struct sock *sk;
 	struct proto *sk_proto;		/* the socket's proto under ours */
-	void (*sk_write_space)(struct sock *sk);
+	const struct proto_ops *sk_ops;	/* and its proto_ops */
+	void (*saved_data_ready)(struct sock *sk);
+	void (*saved_write_space)(struct sock *sk);
+	void (*saved_state_change)(struct sock *sk);
 	struct rcu_head rcu;
 
-	/* Fields below are protected by lock_sock(). */
-	struct causal_endpoint *ep;	/* NULL until CAUSAL_JOIN */
-	bool recv_info;			/* CAUSAL_RECV_INFO */
+	/* Set at JOIN under lock_sock(), cleared at close. */
+	struct causal_endpoint *ep;
+	struct list_head ep_node;	/* in ep->channels, under ep->lock */
+	struct strparser strp;
+	struct work_struct tx_work;	/* flushes tx_pending on write space */
+	bool recv_info;			/* CAUSAL_RECV_INFO, lock_sock() */
+
+	/* Under ep->lock. */
+	u16 peer;			/* CAUSAL_PEER_NONE until its HELLO */
+	u16 state;			/* CAUSAL_CH_* */
+	bool hello_seen;
+	bool rx_paused;			/* hold-back full: strparser paused */
+	enum causal_proto_err proto_err;
+	struct list_head holdq;		/* causal_msg, oldest first */
+	u32 holdq_len;
+	u32 holdback_bytes;
+	u64 rx_delivered;
+	u64 rx_held_total;
+	u64 rx_gaps;
+	u64 rx_proto_errors;
+	u64 tx_sent;
+	u64 rx_clock[CAUSAL_MAX_NODES];	/* scratch of the rx path, which
+					 * strparser runs one at a time
+					 */
+
+	/* Under ep->tx_lock. A frame cut short (signal, full buffer,
+	 * non-blocking) is finished from here before anything else is
+	 * written, so frames never interleave.
+	 */
+	bool hello_sent;
+	void *tx_pending;
+	u32 tx_pending_len;
+	u32 tx_pending_off;
+	bool clock_dirty;		/* owes the peer a CLOCK frame */
 };
 
 static inline struct causal_sock *causal_sk(const struct sock *sk)
 {
-	/* Set once in init, cleared in close; both under the socket lock.
-	 * Readers hold the socket lock or RCU.
+	/* Set in init and cleared in close, both under the socket lock;
+	 * readers hold the socket lock or RCU.
 	 */
 	return (__force struct causal_sock *)inet_csk(sk)->icsk_ulp_data;
+}
+
+/* The error a channel fails with for a protocol error of its peer. */
+static inline int causal_proto_errno(enum causal_proto_err err)
+{
+	switch (err) {
+	case CAUSAL_ERR_PEER:
+		return -EPERM;
+	case CAUSAL_ERR_DUPLICATE:
+		return -EEXIST;
+	default:
+		return -EPROTO;
+	}
+}
+
+static inline u64 causal_peer_bit(u16 node)
+{
+	return 1ULL << node;
 }
 
 /* causal_endpoint.c */
 int causal_endpoint_join(struct causal_sock *csk, const struct causal_join *join);
 void causal_endpoint_leave(struct causal_sock *csk);
+struct causal_net *causal_net(struct net *net);
 int causal_net_init(void);
 void causal_net_exit(void);
+
+/* causal_proc.c */
+int causal_proc_init_net(struct net *net);
+void causal_proc_exit_net(struct net *net);
+
+/* causal_rx.c */
+int causal_rx_start(struct causal_sock *csk);
+void causal_rx_stop(struct causal_sock *csk);
+void causal_rx_purge(struct causal_sock *csk);
+void causal_data_ready(struct sock *sk);
+void causal_state_change(struct sock *sk);
+int causal_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
+		   int *addr_len);
+bool causal_sock_is_readable(struct sock *sk);
+__poll_t causal_poll(struct file *file, struct socket *sock,
+		     struct poll_table_struct *wait);
+void causal_wake_ready(struct causal_endpoint *ep);
+void causal_hold_timer_fn(struct timer_list *t);
+
+/* causal_tx.c */
+int causal_sendmsg(struct sock *sk, struct msghdr *msg, size_t size);
+int causal_send_control(struct causal_sock *csk, u8 type);
+void causal_clock_work(struct work_struct *work);
+void causal_tx_work(struct work_struct *work);
+void causal_write_space(struct sock *sk);
+void causal_tx_purge(struct causal_sock *csk);
 
 #endif /* _CAUSAL_H */

@@ -27,8 +27,10 @@ static struct causal_endpoint *causal_endpoint_create(struct sock *sk,
 						      const struct causal_join *join)
 {
 	struct causal_endpoint *ep;
+	u64 all = join->nodes == 64 ? ~0ULL : causal_peer_bit(join->nodes) - 1;
 
-	ep = kzalloc(sizeof(*ep), GFP_KERNEL);
+	/* The rule keeps a clock per peer: tens of KiB for big groups. */
+	ep = kvzalloc(sizeof(*ep), GFP_KERNEL);
 	if (!ep)
 		return NULL;
 	ep->net = sock_net(sk);
@@ -40,11 +42,24 @@ static struct causal_endpoint *causal_endpoint_create(struct sock *sk,
 	do {
 		ep->incarnation = get_random_u64();
 	} while (!ep->incarnation);
+	mutex_init(&ep->tx_lock);
+	INIT_WORK(&ep->clock_work, causal_clock_work);
 	spin_lock_init(&ep->lock);
+	INIT_LIST_HEAD(&ep->channels);
+	timer_setup(&ep->hold_timer, causal_hold_timer_fn, 0);
 	/* Every other node of the group. */
-	ep->peers = (join->nodes == 64 ? ~0ULL : (1ULL << join->nodes) - 1) &
-		    ~(1ULL << join->node);
+	causal_rule_init(&ep->rule, join->group, join->node, join->nodes,
+			 all & ~causal_peer_bit(join->node));
 	return ep;
+}
+
+static void causal_endpoint_free(struct causal_endpoint *ep)
+{
+	cancel_work_sync(&ep->clock_work);
+	del_timer_sync(&ep->hold_timer);
+	WARN_ON_ONCE(!list_empty(&ep->channels));
+	mutex_destroy(&ep->tx_lock);
+	kvfree(ep);
 }
 
 int causal_endpoint_join(struct causal_sock *csk, const struct causal_join *join)
@@ -77,24 +92,39 @@ int causal_endpoint_join(struct causal_sock *csk, const struct causal_join *join
 		list_add_tail(&ep->list, &cn->endpoints);
 	}
 	ep->nr_sockets++;
+
+	csk->peer = CAUSAL_PEER_NONE;
+	csk->state = CAUSAL_CH_JOINED;
+	INIT_LIST_HEAD(&csk->holdq);
+	spin_lock_bh(&ep->lock);
+	list_add_tail(&csk->ep_node, &ep->channels);
+	spin_unlock_bh(&ep->lock);
 	csk->ep = ep;
 out_unlock:
 	mutex_unlock(&cn->lock);
 	return err;
 }
 
+/* The channel is already unlinked from the endpoint. */
 void causal_endpoint_leave(struct causal_sock *csk)
 {
 	struct causal_endpoint *ep = csk->ep;
 	struct causal_net *cn = net_generic(ep->net, causal_net_id);
+	bool last;
 
 	mutex_lock(&cn->lock);
-	if (!--ep->nr_sockets) {
+	last = !--ep->nr_sockets;
+	if (last)
 		list_del(&ep->list);
-		kfree(ep);
-	}
 	mutex_unlock(&cn->lock);
 	csk->ep = NULL;
+	if (last)
+		causal_endpoint_free(ep);
+}
+
+struct causal_net *causal_net(struct net *net)
+{
+	return net_generic(net, causal_net_id);
 }
 
 static int __net_init causal_net_setup(struct net *net)
@@ -103,13 +133,14 @@ static int __net_init causal_net_setup(struct net *net)
 
 	mutex_init(&cn->lock);
 	INIT_LIST_HEAD(&cn->endpoints);
-	return 0;
+	return causal_proc_init_net(net);
 }
 
 static void __net_exit causal_net_teardown(struct net *net)
 {
 	struct causal_net *cn = net_generic(net, causal_net_id);
 
+	causal_proc_exit_net(net);
 	/* Sockets pin their netns, so every endpoint is gone by now. */
 	WARN_ON_ONCE(!list_empty(&cn->endpoints));
 	mutex_destroy(&cn->lock);

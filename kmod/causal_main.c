@@ -10,11 +10,19 @@
 #include <net/tcp.h>
 
 #include "causal.h"
+#include "causal_compat.h"
+
+#define CREATE_TRACE_POINTS
+#include "causal_trace.h"
 
 MODULE_AUTHOR("The causal project");
 MODULE_DESCRIPTION("Causal delivery across TCP connections");
 MODULE_LICENSE("GPL");
 MODULE_ALIAS_TCP_ULP(CAUSAL_ULP_NAME);
+
+unsigned int causal_max_msg_size __read_mostly = SZ_1M;
+module_param_named(max_msg_size, causal_max_msg_size, uint, 0444);
+MODULE_PARM_DESC(max_msg_size, "Largest message in bytes (default 1 MiB, at most 64 MiB)");
 
 enum {
 	CAUSAL_IPV4,
@@ -22,11 +30,12 @@ enum {
 	CAUSAL_NUM_FAMILIES,
 };
 
-/* Our protos are copies of the live TCP protos with a few methods replaced.
- * They are built from the first socket of each family, not from tcp_prot
- * directly, so that IPv6 needs no link-time dependency.
+/* Our protos and proto_ops are copies of the live TCP ones with a few methods
+ * replaced. They are built from the first socket of each family, not from
+ * tcp_prot directly, so that IPv6 needs no link-time dependency.
  */
 static struct proto causal_prots[CAUSAL_NUM_FAMILIES];
+static struct proto_ops causal_ops[CAUSAL_NUM_FAMILIES];
 static const struct proto *causal_base_prots[CAUSAL_NUM_FAMILIES];
 static DEFINE_MUTEX(causal_prot_mutex);	/* serializes building a proto */
 
@@ -44,57 +53,78 @@ static int causal_disconnect(struct sock *sk, int flags)
 	return -EOPNOTSUPP;
 }
 
-static void causal_build_proto(struct proto *prot, const struct proto *base)
+static ssize_t causal_splice_read(struct socket *sock, loff_t *ppos,
+				  struct pipe_inode_info *pipe, size_t len,
+				  unsigned int flags)
+{
+	/* Messages have boundaries and metadata a pipe cannot carry. */
+	return -EOPNOTSUPP;
+}
+
+static void causal_build_proto(struct proto *prot, struct proto_ops *ops,
+			       const struct proto *base,
+			       const struct proto_ops *base_ops)
 {
 	*prot = *base;
 	prot->setsockopt = causal_setsockopt;
 	prot->getsockopt = causal_getsockopt;
 	prot->disconnect = causal_disconnect;
 	prot->close = causal_sk_proto_close;
+	prot->sendmsg = causal_sendmsg;
+	prot->recvmsg = causal_recvmsg;
+	prot->sock_is_readable = causal_sock_is_readable;
+
+	*ops = *base_ops;
+	ops->poll = causal_poll;
+	ops->splice_read = causal_splice_read;
+	/* Nobody else may read the raw stream: the frames are ours. */
+	ops->read_sock = NULL;
+	ops->read_skb = NULL;
+	causal_compat_no_sendpage(prot, ops);
 }
 
-/* Return our proto for @sk's family, building it on first use. A socket
- * whose proto was already replaced by someone else (sockmap, another ULP) is
- * not supported: we would not know what to restore.
+/* Return the index of our proto for @sk's family, building it on first use,
+ * or -1. A socket whose proto was already replaced by someone else (sockmap,
+ * another ULP) is not supported: we would not know what to restore.
  */
-static struct proto *causal_proto_for(struct sock *sk)
+static int causal_proto_for(struct sock *sk)
 {
 	int family = sk->sk_family == AF_INET6 ? CAUSAL_IPV6 : CAUSAL_IPV4;
 	struct proto *base = READ_ONCE(sk->sk_prot);
-	struct proto *prot = &causal_prots[family];
 
 	/* Pairs with the release below: a base seen here comes with the
 	 * finished proto built from it.
 	 */
 	if (likely(smp_load_acquire(&causal_base_prots[family]) == base))
-		return prot;
+		return family;
 
 	mutex_lock(&causal_prot_mutex);
 	if (!causal_base_prots[family]) {
-		causal_build_proto(prot, base);
+		causal_build_proto(&causal_prots[family], &causal_ops[family],
+				   base, sk->sk_socket->ops);
 		/* Publish the proto before the base it was built from. */
 		smp_store_release(&causal_base_prots[family], base);
 	} else if (causal_base_prots[family] != base) {
-		prot = NULL;
+		family = -1;
 	}
 	mutex_unlock(&causal_prot_mutex);
-	return prot;
+	return family;
 }
 
 static int causal_init(struct sock *sk)
 {
 	struct inet_connection_sock *icsk = inet_csk(sk);
 	struct causal_sock *csk;
-	struct proto *prot;
+	int family;
 
 	/* Listening sockets are refused by the core (no .clone); anything but
 	 * an established connection has no peer to speak the protocol with.
 	 */
-	if (sk->sk_state != TCP_ESTABLISHED)
+	if (sk->sk_state != TCP_ESTABLISHED || !sk->sk_socket)
 		return -ENOTCONN;
 
-	prot = causal_proto_for(sk);
-	if (!prot)
+	family = causal_proto_for(sk);
+	if (family < 0)
 		return -EOPNOTSUPP;
 
 	csk = kmem_cache_zalloc(causal_sock_cache, GFP_KERNEL);
@@ -102,12 +132,14 @@ static int causal_init(struct sock *sk)
 		return -ENOMEM;
 	csk->sk = sk;
 	csk->sk_proto = READ_ONCE(sk->sk_prot);
+	csk->sk_ops = sk->sk_socket->ops;
+	csk->peer = CAUSAL_PEER_NONE;
 
 	write_lock_bh(&sk->sk_callback_lock);
-	csk->sk_write_space = sk->sk_write_space;
 	rcu_assign_pointer(icsk->icsk_ulp_data, csk);
 	/* Pairs with lockless reads of sk_prot, e.g. in sk_clone_lock(). */
-	WRITE_ONCE(sk->sk_prot, prot);
+	WRITE_ONCE(sk->sk_prot, &causal_prots[family]);
+	sk->sk_socket->ops = &causal_ops[family];
 	write_unlock_bh(&sk->sk_callback_lock);
 	return 0;
 }
@@ -118,21 +150,66 @@ static void causal_sock_free_rcu(struct rcu_head *head)
 			container_of(head, struct causal_sock, rcu));
 }
 
+/* Swap the socket's callbacks for ours (@on) or back. */
+static void causal_swap_callbacks(struct causal_sock *csk, bool on)
+{
+	struct sock *sk = csk->sk;
+
+	write_lock_bh(&sk->sk_callback_lock);
+	if (on) {
+		csk->saved_data_ready = sk->sk_data_ready;
+		csk->saved_write_space = sk->sk_write_space;
+		csk->saved_state_change = sk->sk_state_change;
+		sk->sk_data_ready = causal_data_ready;
+		sk->sk_write_space = causal_write_space;
+		sk->sk_state_change = causal_state_change;
+	} else {
+		sk->sk_data_ready = csk->saved_data_ready;
+		sk->sk_write_space = csk->saved_write_space;
+		sk->sk_state_change = csk->saved_state_change;
+	}
+	write_unlock_bh(&sk->sk_callback_lock);
+}
+
+/* Leave the endpoint: BYE to the peer unless the socket is being aborted,
+ * then stop receive and transmit work before the queues go.
+ */
+static void causal_channel_close(struct causal_sock *csk)
+{
+	struct causal_endpoint *ep = csk->ep;
+	struct sock *sk = csk->sk;
+
+	if (!sock_flag(sk, SOCK_LINGER) || sk->sk_lingertime)
+		causal_send_control(csk, CAUSAL_FRAME_BYE);
+	causal_swap_callbacks(csk, false);
+	causal_rx_stop(csk);
+	cancel_work_sync(&csk->tx_work);
+
+	mutex_lock(&ep->tx_lock);
+	lock_sock(sk);
+	causal_rx_purge(csk);
+	causal_tx_purge(csk);
+	release_sock(sk);
+	mutex_unlock(&ep->tx_lock);
+	causal_endpoint_leave(csk);
+}
+
 static void causal_sk_proto_close(struct sock *sk, long timeout)
 {
 	struct inet_connection_sock *icsk = inet_csk(sk);
 	struct causal_sock *csk = causal_sk(sk);
 	struct proto *base = csk->sk_proto;
 
-	lock_sock(sk);
 	if (csk->ep)
-		causal_endpoint_leave(csk);
+		causal_channel_close(csk);
 
 	/* Put the socket back as we found it before TCP closes it. */
+	lock_sock(sk);
 	write_lock_bh(&sk->sk_callback_lock);
 	rcu_assign_pointer(icsk->icsk_ulp_data, NULL);
 	WRITE_ONCE(sk->sk_prot, base);
-	sk->sk_write_space = csk->sk_write_space;
+	if (sk->sk_socket)
+		sk->sk_socket->ops = csk->sk_ops;
 	write_unlock_bh(&sk->sk_callback_lock);
 	release_sock(sk);
 
@@ -169,30 +246,39 @@ static int causal_set_join(struct causal_sock *csk, sockptr_t optval,
 	if (csk->ep)
 		return -EBUSY;
 
+	err = causal_rx_start(csk);
+	if (err)
+		return err;
 	err = causal_endpoint_join(csk, &join);
 	if (err)
 		return err;
 	if (join.flags & CAUSAL_F_RECV_INFO)
 		csk->recv_info = true;
+	INIT_WORK(&csk->tx_work, causal_tx_work);
+	causal_swap_callbacks(csk, true);
+	/* Frames the peer sent before we joined wait in TCP. */
+	strp_check_rcv(&csk->strp);
 	return 0;
 }
 
 static int causal_set_peers(struct causal_endpoint *ep, sockptr_t optval,
 			    unsigned int optlen)
 {
-	u64 all = ep->nodes == 64 ? ~0ULL : (1ULL << ep->nodes) - 1;
+	u64 all = ep->nodes == 64 ? ~0ULL : causal_peer_bit(ep->nodes) - 1;
 	u64 peers;
 
 	if (optlen != sizeof(peers))
 		return -EINVAL;
 	if (copy_from_sockptr(&peers, optval, sizeof(peers)))
 		return -EFAULT;
-	if ((peers & ~all) || (peers & (1ULL << ep->node)))
+	if ((peers & ~all) || (peers & causal_peer_bit(ep->node)))
 		return -EINVAL;
 
 	spin_lock_bh(&ep->lock);
-	ep->peers = peers;
+	ep->rule.peers = peers;
 	spin_unlock_bh(&ep->lock);
+	/* Messages may have been waiting on a node that left the set. */
+	causal_wake_ready(ep);
 	return 0;
 }
 
@@ -209,6 +295,7 @@ static int causal_set_hold_timeout(struct causal_endpoint *ep, sockptr_t optval,
 	spin_lock_bh(&ep->lock);
 	ep->hold_timeout_ms = ms;
 	spin_unlock_bh(&ep->lock);
+	causal_wake_ready(ep);
 	return 0;
 }
 
@@ -252,11 +339,18 @@ static int causal_setsockopt(struct sock *sk, int level, int optname,
 			     sockptr_t optval, unsigned int optlen)
 {
 	struct causal_sock *csk = causal_sk(sk);
+	int err;
 
 	if (level != SOL_CAUSAL)
 		return csk->sk_proto->setsockopt(sk, level, optname, optval,
 						 optlen);
-	return causal_do_setsockopt(sk, optname, optval, optlen);
+	err = causal_do_setsockopt(sk, optname, optval, optlen);
+	/* The HELLO goes out under the endpoint's tx_lock, which ranks
+	 * above the socket lock: after release_sock().
+	 */
+	if (!err && optname == CAUSAL_JOIN)
+		causal_send_control(csk, CAUSAL_FRAME_HELLO);
+	return err;
 }
 
 /* Copy a value of @size bytes out; the caller's buffer must hold all of it. */
@@ -272,12 +366,41 @@ static int causal_put_opt(char __user *optval, int __user *optlen, int len,
 	return 0;
 }
 
+static void causal_fill_info(struct causal_sock *csk, struct causal_info *info)
+{
+	struct causal_endpoint *ep = csk->ep;
+
+	memset(info, 0, sizeof(*info));
+	info->group = ep->group;
+	info->node = ep->node;
+	info->nodes = ep->nodes;
+	info->flags = ep->flags;
+	spin_lock_bh(&ep->lock);
+	info->peer = csk->peer;
+	info->state = csk->state;
+	info->sent = csk->tx_sent;
+	info->delivered = csk->rx_delivered;
+	info->held_now = csk->holdq_len;
+	info->held_total = csk->rx_held_total;
+	info->gaps = csk->rx_gaps;
+	info->proto_errors = csk->rx_proto_errors;
+	info->holdback_bytes = csk->holdback_bytes;
+	if (csk->peer != CAUSAL_PEER_NONE)
+		info->watermark = ep->rule.peer[csk->peer].wm;
+	info->ep_sent = ep->sent;
+	info->ep_delivered = ep->delivered;
+	info->ep_held_now = ep->held_now;
+	info->ep_gaps = ep->gaps;
+	spin_unlock_bh(&ep->lock);
+}
+
 static int causal_do_getsockopt(struct sock *sk, int optname,
 				char __user *optval, int __user *optlen)
 {
 	struct causal_sock *csk = causal_sk(sk);
 	struct causal_endpoint *ep;
 	u64 vclock[CAUSAL_MAX_NODES];
+	struct causal_info info;
 	unsigned int nodes;
 	u64 peers;
 	int len, val, err;
@@ -304,7 +427,7 @@ static int causal_do_getsockopt(struct sock *sk, int optname,
 	switch (optname) {
 	case CAUSAL_PEERS:
 		spin_lock_bh(&ep->lock);
-		peers = ep->peers;
+		peers = ep->rule.peers;
 		spin_unlock_bh(&ep->lock);
 		err = causal_put_opt(optval, optlen, len, &peers, sizeof(peers));
 		break;
@@ -317,10 +440,14 @@ static int causal_do_getsockopt(struct sock *sk, int optname,
 	case CAUSAL_VCLOCK:
 		nodes = ep->nodes;
 		spin_lock_bh(&ep->lock);
-		memcpy(vclock, ep->vclock, nodes * sizeof(u64));
+		memcpy(vclock, ep->rule.clock, nodes * sizeof(u64));
 		spin_unlock_bh(&ep->lock);
 		err = causal_put_opt(optval, optlen, len, vclock,
 				     nodes * sizeof(u64));
+		break;
+	case CAUSAL_INFO:
+		causal_fill_info(csk, &info);
+		err = causal_put_opt(optval, optlen, len, &info, sizeof(info));
 		break;
 	default:
 		err = -ENOPROTOOPT;
@@ -350,6 +477,9 @@ static struct tcp_ulp_ops causal_ulp_ops __read_mostly = {
 static int __init causal_register(void)
 {
 	int err;
+
+	if (!causal_max_msg_size || causal_max_msg_size > SZ_64M)
+		return -EINVAL;
 
 	causal_sock_cache = KMEM_CACHE(causal_sock, 0);
 	if (!causal_sock_cache)

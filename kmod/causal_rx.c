@@ -1,0 +1,624 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Receive path: strparser cuts the TCP stream into frames as they arrive,
+ * whether or not the application reads; DATA frames wait in their channel's
+ * hold-back queue until the delivery rule lets them out; recvmsg() hands out
+ * one deliverable message per call.
+ */
+
+#include <linux/ktime.h>
+#include <linux/poll.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <net/tcp.h>
+
+#include "causal.h"
+#include "causal_trace.h"
+
+/* Frames read ahead per channel before TCP is left to push back. At least
+ * one maximal frame always fits: an empty queue accepts anything.
+ */
+static u32 causal_holdback_limit(struct causal_sock *ch)
+{
+	return max_t(u32, READ_ONCE(ch->sk->sk_rcvbuf), SZ_64K);
+}
+
+static u64 causal_now(void)
+{
+	return ktime_get_ns();
+}
+
+static struct causal_msg *causal_head(struct causal_sock *ch)
+{
+	return list_first_entry_or_null(&ch->holdq, struct causal_msg, list);
+}
+
+/* Wake readers of @ch through the socket's own data_ready. */
+static void causal_wake(struct causal_sock *ch)
+{
+	ch->saved_data_ready(ch->sk);
+}
+
+/* Re-evaluate every blocked head of @ep after its state changed: mark those
+ * that became deliverable, wake their readers (every reader of the endpoint
+ * with merged receive), and arm the hold timer for the rest.
+ */
+static void causal_scan(struct causal_endpoint *ep)
+{
+	unsigned long next_expiry = 0;
+	struct causal_sock *ch;
+	bool woke_all = false;
+	u64 now = causal_now();
+	u16 wait_node;
+	u64 wait_stamp;
+
+	lockdep_assert_held(&ep->lock);
+	list_for_each_entry(ch, &ep->channels, ep_node) {
+		struct causal_msg *m = causal_head(ch);
+		u64 timeout_ns;
+
+		if (!m || m->ready_ns)
+			continue;
+		if (causal_rule_ready(&ep->rule, m->sender, m->vclock,
+				      &wait_node, &wait_stamp)) {
+			m->ready_ns = now;
+		} else {
+			timeout_ns = (u64)ep->hold_timeout_ms * NSEC_PER_MSEC;
+			if (!m->held) {
+				m->held = true;
+				ch->rx_held_total++;
+				trace_causal_hold(ep, ch, m, wait_node, wait_stamp);
+			}
+			if (!timeout_ns)
+				continue;
+			if (now - m->arrive_ns >= timeout_ns) {
+				m->gap = true;
+				m->ready_ns = now;
+			} else {
+				unsigned long at = jiffies +
+					nsecs_to_jiffies(m->arrive_ns +
+							 timeout_ns - now) + 1;
+
+				if (!next_expiry || time_before(at, next_expiry))
+					next_expiry = at;
+				continue;
+			}
+		}
+		if (ep->flags & CAUSAL_F_MERGED_RECV) {
+			woke_all = true;
+			continue;
+		}
+		causal_wake(ch);
+	}
+	if (woke_all)
+		list_for_each_entry(ch, &ep->channels, ep_node)
+			causal_wake(ch);
+	if (next_expiry)
+		mod_timer(&ep->hold_timer, next_expiry);
+}
+
+void causal_hold_timer_fn(struct timer_list *t)
+{
+	struct causal_endpoint *ep = from_timer(ep, t, hold_timer);
+
+	spin_lock_bh(&ep->lock);
+	causal_scan(ep);
+	spin_unlock_bh(&ep->lock);
+}
+
+void causal_wake_ready(struct causal_endpoint *ep)
+{
+	spin_lock_bh(&ep->lock);
+	causal_scan(ep);
+	spin_unlock_bh(&ep->lock);
+}
+
+/* The peer broke the protocol: stop reading from it and fail the channel.
+ * Other channels of the endpoint go on. Called with the channel's rx path
+ * serialized by strparser.
+ */
+static void causal_channel_fail(struct causal_sock *ch,
+				enum causal_proto_err err)
+{
+	struct causal_endpoint *ep = ch->ep;
+	struct sock *sk = ch->sk;
+
+	strp_stop(&ch->strp);
+	strp_pause(&ch->strp);
+
+	spin_lock_bh(&ep->lock);
+	ch->state = CAUSAL_CH_FAILED;
+	ch->proto_err = err;
+	ch->rx_proto_errors++;
+	if (ch->hello_seen) {
+		causal_rule_broken(&ep->rule, ch->peer);
+		if (ep->by_peer[ch->peer] == ch)
+			ep->by_peer[ch->peer] = NULL;
+	}
+	trace_causal_error(ep, ch, err);
+	spin_unlock_bh(&ep->lock);
+
+	sk->sk_err = -causal_proto_errno(err);
+	sk_error_report(sk);
+}
+
+static int causal_parse(struct strparser *strp, struct sk_buff *skb)
+{
+	struct causal_sock *ch = container_of(strp, struct causal_sock, strp);
+	struct strp_msg *rxm = strp_msg(skb);
+	u8 hdr[CAUSAL_WIRE_HDR_LEN];
+	struct causal_frame f;
+	enum causal_proto_err err;
+
+	if (skb->len < rxm->offset + sizeof(hdr))
+		return 0;
+	if (skb_copy_bits(skb, rxm->offset, hdr, sizeof(hdr)))
+		return -EPROTO;
+	err = causal_wire_get_hdr(hdr, &f, READ_ONCE(causal_max_msg_size));
+	if (err) {
+		ch->proto_err = err;
+		return -EPROTO;
+	}
+	return causal_frame_size(f.nodes, f.len);
+}
+
+static void causal_parse_abort(struct strparser *strp, int err)
+{
+	struct causal_sock *ch = container_of(strp, struct causal_sock, strp);
+
+	causal_channel_fail(ch, ch->proto_err ? : CAUSAL_ERR_LENGTH);
+}
+
+/* Queue a DATA frame; the caller holds ep->lock. */
+static void causal_queue_data(struct causal_endpoint *ep, struct causal_sock *ch,
+			      struct causal_msg *m)
+{
+	bool was_empty = list_empty(&ch->holdq);
+
+	list_add_tail(&m->list, &ch->holdq);
+	ch->holdq_len++;
+	ch->holdback_bytes += m->charge;
+	ep->held_now++;
+	if (was_empty) {
+		causal_rule_set_head(&ep->rule, ch->peer, m->vclock[ch->peer]);
+		m->head_ns = m->arrive_ns;
+	}
+	trace_causal_arrive(ep, ch, m);
+	if (ch->holdback_bytes >= causal_holdback_limit(ch)) {
+		/* Stop pulling from TCP: the peer's window closes. */
+		ch->rx_paused = true;
+		strp_pause(&ch->strp);
+	}
+}
+
+static void causal_rcv(struct strparser *strp, struct sk_buff *skb)
+{
+	struct causal_sock *ch = container_of(strp, struct causal_sock, strp);
+	struct causal_endpoint *ep = ch->ep;
+	struct strp_msg *rxm = strp_msg(skb);
+	u8 buf[CAUSAL_WIRE_HDR_LEN];
+	struct causal_hello hello = {};
+	struct causal_msg *m = NULL;
+	enum causal_proto_err err;
+	struct causal_frame f;
+	u32 clock_len, off;
+	u16 peer;
+
+	if (skb_copy_bits(skb, rxm->offset, buf, sizeof(buf)))
+		goto err_length;
+	err = causal_wire_get_hdr(buf, &f, READ_ONCE(causal_max_msg_size));
+	if (err)
+		goto err_proto;
+	if (f.nodes != ep->nodes) {
+		err = CAUSAL_ERR_NODES;
+		goto err_proto;
+	}
+	off = rxm->offset + CAUSAL_WIRE_HDR_LEN;
+	clock_len = f.nodes * sizeof(u64);
+	if (skb_copy_bits(skb, off, ch->rx_clock, clock_len))
+		goto err_length;
+	causal_wire_get_clock(ch->rx_clock, ch->rx_clock, f.nodes);
+	off += clock_len;
+
+	if (f.type == CAUSAL_FRAME_HELLO) {
+		u8 raw[CAUSAL_WIRE_HELLO_LEN];
+
+		if (skb_copy_bits(skb, off, raw, sizeof(raw)))
+			goto err_length;
+		err = causal_wire_get_hello(raw, &hello);
+		if (err)
+			goto err_proto;
+	} else if (f.type == CAUSAL_FRAME_DATA) {
+		m = kmalloc(struct_size(m, vclock, f.nodes), GFP_ATOMIC);
+		if (!m) {
+			/* Cannot queue it and cannot drop it: fail loudly. */
+			kfree_skb(skb);
+			causal_channel_fail(ch, CAUSAL_ERR_LENGTH);
+			return;
+		}
+		memcpy(m->vclock, ch->rx_clock, clock_len);
+		m->ch = ch;
+		refcount_set(&m->ref, 1);
+		m->skb = skb;
+		m->offset = off;
+		m->len = f.len;
+		m->charge = skb->truesize + struct_size(m, vclock, f.nodes);
+		m->sender = f.sender;
+		m->held = false;
+		m->gap = false;
+		m->taken = false;
+		m->arrive_ns = causal_now();
+		m->head_ns = 0;
+		m->ready_ns = 0;
+	}
+
+	spin_lock_bh(&ep->lock);
+	peer = ch->hello_seen ? ch->peer : f.sender;
+	err = causal_rule_accept(&ep->rule, peer, &f, ch->rx_clock, &hello,
+				 !ch->hello_seen);
+	if (!err && f.type == CAUSAL_FRAME_HELLO && ep->by_peer[peer])
+		err = CAUSAL_ERR_DUPLICATE;
+	if (err) {
+		spin_unlock_bh(&ep->lock);
+		goto err_proto;
+	}
+	switch (f.type) {
+	case CAUSAL_FRAME_HELLO:
+		ch->peer = peer;
+		ch->hello_seen = true;
+		ch->state = CAUSAL_CH_ACTIVE;
+		ep->by_peer[peer] = ch;
+		trace_causal_peer(ep, ch, true);
+		break;
+	case CAUSAL_FRAME_DATA:
+		causal_queue_data(ep, ch, m);
+		m = NULL;
+		skb = NULL;
+		break;
+	case CAUSAL_FRAME_CLOCK:
+		trace_causal_clock(ep, ch, ch->rx_clock);
+		break;
+	case CAUSAL_FRAME_BYE:
+		ch->state = CAUSAL_CH_LEFT;
+		trace_causal_peer(ep, ch, false);
+		break;
+	}
+	causal_scan(ep);
+	spin_unlock_bh(&ep->lock);
+	consume_skb(skb);
+	return;
+
+err_length:
+	err = CAUSAL_ERR_LENGTH;
+err_proto:
+	kfree(m);
+	kfree_skb(skb);
+	causal_channel_fail(ch, err);
+}
+
+/* Read with tcp_read_sock() ourselves so that neither SO_RCVBUF nor
+ * SO_RCVTIMEO limit or time out frame assembly (the strparser defaults).
+ */
+static int causal_strp_recv(read_descriptor_t *desc, struct sk_buff *skb,
+			    unsigned int offset, size_t len)
+{
+	struct strparser *strp = desc->arg.data;
+
+	return strp_process(strp, skb, offset, len,
+			    causal_frame_size(CAUSAL_MAX_NODES,
+					      READ_ONCE(causal_max_msg_size)),
+			    LONG_MAX);
+}
+
+static int causal_strp_read_sock(struct strparser *strp,
+				 read_descriptor_t *desc,
+				 sk_read_actor_t recv_actor)
+{
+	return tcp_read_sock(strp->sk, desc, causal_strp_recv);
+}
+
+void causal_data_ready(struct sock *sk)
+{
+	struct causal_sock *ch = causal_sk(sk);
+
+	strp_data_ready(&ch->strp);
+}
+
+/* FIN or reset: readers waiting for EOF must look again. */
+void causal_state_change(struct sock *sk)
+{
+	struct causal_sock *ch = causal_sk(sk);
+
+	ch->saved_state_change(sk);
+	causal_wake(ch);
+}
+
+int causal_rx_start(struct causal_sock *csk)
+{
+	static const struct strp_callbacks cb = {
+		.parse_msg	= causal_parse,
+		.rcv_msg	= causal_rcv,
+		.read_sock	= causal_strp_read_sock,
+		.abort_parser	= causal_parse_abort,
+	};
+
+	return strp_init(&csk->strp, csk->sk, &cb);
+}
+
+/* Stop the parser; must not hold the socket lock (strp_done takes it). */
+void causal_rx_stop(struct causal_sock *csk)
+{
+	strp_stop(&csk->strp);
+	strp_done(&csk->strp);
+}
+
+static void causal_msg_put(struct causal_msg *m)
+{
+	if (refcount_dec_and_test(&m->ref)) {
+		kfree_skb(m->skb);
+		kfree(m);
+	}
+}
+
+/* Drop what the channel still holds: its owner closed it. */
+void causal_rx_purge(struct causal_sock *ch)
+{
+	struct causal_endpoint *ep = ch->ep;
+	struct causal_msg *m, *tmp;
+	LIST_HEAD(purge);
+
+	spin_lock_bh(&ep->lock);
+	list_for_each_entry(m, &ch->holdq, list)
+		m->ch = NULL;
+	list_splice_init(&ch->holdq, &purge);
+	ep->held_now -= ch->holdq_len;
+	ch->holdq_len = 0;
+	ch->holdback_bytes = 0;
+	if (ch->hello_seen) {
+		causal_rule_set_head(&ep->rule, ch->peer, 0);
+		causal_rule_broken(&ep->rule, ch->peer);
+		if (ep->by_peer[ch->peer] == ch)
+			ep->by_peer[ch->peer] = NULL;
+	}
+	list_del_init(&ch->ep_node);
+	causal_scan(ep);
+	spin_unlock_bh(&ep->lock);
+
+	list_for_each_entry_safe(m, tmp, &purge, list)
+		causal_msg_put(m);
+}
+
+/* Is there a message @ch may hand out now? Caller holds ep->lock. */
+static struct causal_msg *causal_pick(struct causal_endpoint *ep,
+				      struct causal_sock *ch)
+{
+	struct causal_msg *m, *best = NULL;
+	struct causal_sock *other;
+
+	if (!(ep->flags & CAUSAL_F_MERGED_RECV)) {
+		m = causal_head(ch);
+		return m && m->ready_ns && !m->taken ? m : NULL;
+	}
+	/* Merged: the endpoint's next message in the order they became
+	 * deliverable.
+	 */
+	list_for_each_entry(other, &ep->channels, ep_node) {
+		m = causal_head(other);
+		if (m && m->ready_ns && !m->taken &&
+		    (!best || m->ready_ns < best->ready_ns))
+			best = m;
+	}
+	return best;
+}
+
+static bool causal_readable(struct causal_sock *ch)
+{
+	struct causal_endpoint *ep = ch->ep;
+	bool ready;
+
+	spin_lock_bh(&ep->lock);
+	ready = causal_pick(ep, ch);
+	spin_unlock_bh(&ep->lock);
+	return ready;
+}
+
+/* Nothing more will ever be readable from this channel. */
+static bool causal_rx_eof(struct causal_sock *ch)
+{
+	struct sock *sk = ch->sk;
+	bool eof;
+
+	if (!(READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN) ||
+	    !skb_queue_empty_lockless(&sk->sk_receive_queue))
+		return false;
+	spin_lock_bh(&ch->ep->lock);
+	eof = list_empty(&ch->holdq);
+	spin_unlock_bh(&ch->ep->lock);
+	return eof;
+}
+
+bool causal_sock_is_readable(struct sock *sk)
+{
+	struct causal_sock *ch = causal_sk(sk);
+
+	return ch && ch->ep && causal_readable(ch);
+}
+
+__poll_t causal_poll(struct file *file, struct socket *sock,
+		     struct poll_table_struct *wait)
+{
+	struct sock *sk = sock->sk;
+	struct causal_sock *ch = causal_sk(sk);
+	__poll_t mask;
+
+	mask = ch->sk_ops->poll(file, sock, wait);
+	if (!ch->ep)
+		return mask;
+	/* TCP says readable when bytes are queued; we only when a message
+	 * is deliverable, or at EOF and on errors.
+	 */
+	mask &= ~(EPOLLIN | EPOLLRDNORM);
+	if (causal_readable(ch) || causal_rx_eof(ch) || READ_ONCE(sk->sk_err))
+		mask |= EPOLLIN | EPOLLRDNORM;
+	return mask;
+}
+
+static void causal_put_info(struct msghdr *msg, struct causal_endpoint *ep,
+			    const struct causal_msg *m, u64 index)
+{
+	struct {
+		struct causal_msg_info info;
+		u64 vclock[CAUSAL_MAX_NODES];
+	} cm;
+	size_t size = sizeof(cm.info) + ep->nodes * sizeof(u64);
+
+	cm.info.sender = m->sender;
+	cm.info.nodes = ep->nodes;
+	cm.info.flags = m->gap ? CAUSAL_MSG_GAP : 0;
+	cm.info.stamp = m->vclock[m->sender];
+	cm.info.index = index;
+	cm.info.held_ns = m->ready_ns - m->arrive_ns;
+	memcpy(cm.vclock, m->vclock, ep->nodes * sizeof(u64));
+	put_cmsg(msg, SOL_CAUSAL, CAUSAL_CMSG_INFO, size, &cm);
+}
+
+/* Hand @m out for good; the caller holds ep->lock. Returns its index. */
+static u64 causal_deliver(struct causal_endpoint *ep, struct causal_msg *m)
+{
+	struct causal_sock *ch = m->ch;
+	struct causal_msg *next;
+
+	list_del(&m->list);
+	ch->holdq_len--;
+	ch->holdback_bytes -= m->charge;
+	ch->rx_delivered++;
+	ep->held_now--;
+	ep->delivered++;
+	if (m->gap) {
+		ch->rx_gaps++;
+		ep->gaps++;
+	}
+	causal_rule_deliver(&ep->rule, m->sender, m->vclock, m->gap);
+	next = causal_head(ch);
+	causal_rule_set_head(&ep->rule, m->sender,
+			     next ? next->vclock[m->sender] : 0);
+	if (next)
+		next->head_ns = causal_now();
+	trace_causal_deliver(ep, ch, m, ep->delivered);
+	if (ch->rx_paused &&
+	    ch->holdback_bytes < causal_holdback_limit(ch) / 2) {
+		ch->rx_paused = false;
+		strp_unpause(&ch->strp);
+	}
+	causal_scan(ep);
+	return ep->delivered;
+}
+
+/* A reader put @m back (MSG_PEEK or a failed copy); with merged receive
+ * another socket's reader may be waiting for it.
+ */
+static void causal_untake(struct causal_endpoint *ep, struct causal_msg *m)
+{
+	struct causal_sock *ch;
+
+	spin_lock_bh(&ep->lock);
+	m->taken = false;
+	if (ep->flags & CAUSAL_F_MERGED_RECV)
+		list_for_each_entry(ch, &ep->channels, ep_node)
+			causal_wake(ch);
+	spin_unlock_bh(&ep->lock);
+}
+
+int causal_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
+		   int *addr_len)
+{
+	DEFINE_WAIT_FUNC(wait, woken_wake_function);
+	struct causal_sock *ch = causal_sk(sk);
+	struct causal_endpoint *ep = ch->ep;
+	bool peek = flags & MSG_PEEK;
+	struct causal_msg *m = NULL;
+	size_t copied;
+	long timeo;
+	u64 index;
+	int err;
+
+	if (!ep)
+		return -ENOTCONN;
+	if (flags & MSG_ERRQUEUE)
+		return ch->sk_proto->recvmsg(sk, msg, len, flags, addr_len);
+	if (flags & MSG_OOB)
+		return -EOPNOTSUPP;
+
+	timeo = sock_rcvtimeo(sk, flags & MSG_DONTWAIT);
+	lock_sock(sk);
+	for (;;) {
+		spin_lock_bh(&ep->lock);
+		m = causal_pick(ep, ch);
+		if (m) {
+			m->taken = true;
+			refcount_inc(&m->ref);
+		}
+		spin_unlock_bh(&ep->lock);
+		if (m)
+			break;
+		err = sock_error(sk);
+		if (err)
+			goto out_release;
+		if (READ_ONCE(ch->state) == CAUSAL_CH_FAILED) {
+			err = causal_proto_errno(READ_ONCE(ch->proto_err));
+			goto out_release;
+		}
+		if (causal_rx_eof(ch)) {
+			err = 0;
+			goto out_release;
+		}
+		if (!timeo) {
+			err = -EAGAIN;
+			goto out_release;
+		}
+		if (signal_pending(current)) {
+			err = sock_intr_errno(timeo);
+			goto out_release;
+		}
+		add_wait_queue(sk_sleep(sk), &wait);
+		sk_wait_event(sk, &timeo,
+			      causal_readable(ch) || READ_ONCE(sk->sk_err) ||
+			      causal_rx_eof(ch), &wait);
+		remove_wait_queue(sk_sleep(sk), &wait);
+	}
+
+	/* Taken, @m stays queued but no other reader touches it: copy it
+	 * out without ep->lock.
+	 */
+	copied = min_t(size_t, len, m->len);
+	err = skb_copy_datagram_msg(m->skb, m->offset, msg, copied);
+	if (err) {
+		causal_untake(ep, m);
+		causal_msg_put(m);
+		goto out_release;
+	}
+	if (copied < m->len)
+		msg->msg_flags |= MSG_TRUNC;
+
+	spin_lock_bh(&ep->lock);
+	if (peek) {
+		index = ep->delivered + 1;
+	} else if (m->ch) {
+		index = causal_deliver(ep, m);
+		/* The queue's reference. */
+		refcount_dec(&m->ref);
+	} else {
+		/* Its channel was closed while we copied it out. */
+		index = 0;
+	}
+	spin_unlock_bh(&ep->lock);
+	if (ch->recv_info)
+		causal_put_info(msg, ep, m, index);
+	err = flags & MSG_TRUNC ? m->len : copied;
+	if (peek)
+		causal_untake(ep, m);
+	causal_msg_put(m);
+out_release:
+	release_sock(sk);
+	return err;
+}

@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The delivery rule, shared by the kernel and user space. */
+
+#include "causal_rule.h"
+
+void causal_rule_init(struct causal_rule *r, u32 group, u16 self, u16 nodes,
+		      u64 peers)
+{
+	memset(r, 0, sizeof(*r));
+	r->group = group;
+	r->self = self;
+	r->nodes = nodes;
+	r->peers = peers;
+}
+
+static enum causal_proto_err causal_rule_check_hello(struct causal_rule *r,
+						     u16 peer,
+						     const struct causal_hello *h)
+{
+	const struct causal_rule_peer *p = &r->peer[peer];
+
+	if (h->group != r->group)
+		return CAUSAL_ERR_GROUP;
+	if (!(r->peers & (1ULL << peer)))
+		return CAUSAL_ERR_PEER;
+	switch (p->state) {
+	case CAUSAL_PEER_ACTIVE:
+		return CAUSAL_ERR_DUPLICATE;
+	case CAUSAL_PEER_LEFT:
+		/* Its stamps would restart below what others depend on. */
+		return CAUSAL_ERR_INCARNATION;
+	case CAUSAL_PEER_BROKEN:
+		if (h->incarnation != p->incarnation)
+			return CAUSAL_ERR_INCARNATION;
+		break;
+	}
+	return CAUSAL_ERR_NONE;
+}
+
+static enum causal_proto_err causal_rule_check_clock(const struct causal_rule *r,
+						     u16 peer, u8 type,
+						     const u64 *v)
+{
+	const struct causal_rule_peer *p = &r->peer[peer];
+	u16 i;
+
+	if (v[r->self] > r->clock[r->self])
+		return CAUSAL_ERR_FUTURE;
+	if (p->state != CAUSAL_PEER_UNKNOWN) {
+		for (i = 0; i < r->nodes; i++)
+			if (v[i] < p->last[i])
+				return CAUSAL_ERR_CLOCK;
+	}
+	/* Every DATA frame is a send event of its own. */
+	if (type == CAUSAL_FRAME_DATA && v[peer] <= p->wm)
+		return CAUSAL_ERR_CLOCK;
+	return CAUSAL_ERR_NONE;
+}
+
+enum causal_proto_err causal_rule_accept(struct causal_rule *r, u16 peer,
+					 const struct causal_frame *f,
+					 const u64 *v,
+					 const struct causal_hello *hello,
+					 bool first)
+{
+	struct causal_rule_peer *p = &r->peer[peer];
+	bool is_hello = f->type == CAUSAL_FRAME_HELLO;
+	enum causal_proto_err err;
+
+	if (f->nodes != r->nodes)
+		return CAUSAL_ERR_NODES;
+	if (f->sender != peer || peer == r->self || peer >= r->nodes)
+		return CAUSAL_ERR_SENDER;
+	if (first != is_hello)
+		return CAUSAL_ERR_SEQUENCE;
+	if (is_hello) {
+		err = causal_rule_check_hello(r, peer, hello);
+		if (err)
+			return err;
+	} else if (p->state != CAUSAL_PEER_ACTIVE) {
+		return CAUSAL_ERR_SEQUENCE;
+	}
+	err = causal_rule_check_clock(r, peer, f->type, v);
+	if (err)
+		return err;
+
+	memcpy(p->last, v, r->nodes * sizeof(*v));
+	p->wm = v[peer];
+	if (is_hello) {
+		p->state = CAUSAL_PEER_ACTIVE;
+		p->incarnation = hello->incarnation;
+	} else if (f->type == CAUSAL_FRAME_BYE) {
+		p->state = CAUSAL_PEER_LEFT;
+	}
+	return CAUSAL_ERR_NONE;
+}
+
+void causal_rule_broken(struct causal_rule *r, u16 peer)
+{
+	if (r->peer[peer].state == CAUSAL_PEER_ACTIVE)
+		r->peer[peer].state = CAUSAL_PEER_BROKEN;
+}
+
+u64 causal_rule_known(const struct causal_rule *r, u16 k)
+{
+	const struct causal_rule_peer *p = &r->peer[k];
+	u64 known = p->head ? p->head - 1 : p->wm;
+
+	return known > p->gap_floor ? known : p->gap_floor;
+}
+
+bool causal_rule_ready(const struct causal_rule *r, u16 sender, const u64 *v,
+		       u16 *wait_node, u64 *wait_stamp)
+{
+	u16 k;
+
+	for (k = 0; k < r->nodes; k++) {
+		if (k == sender || k == r->self || !(r->peers & (1ULL << k)))
+			continue;
+		if (v[k] > causal_rule_known(r, k)) {
+			if (wait_node)
+				*wait_node = k;
+			if (wait_stamp)
+				*wait_stamp = v[k];
+			return false;
+		}
+	}
+	return true;
+}
+
+void causal_rule_deliver(struct causal_rule *r, u16 sender, const u64 *v,
+			 bool gap)
+{
+	u16 k;
+
+	for (k = 0; k < r->nodes; k++) {
+		if (v[k] > r->clock[k])
+			r->clock[k] = v[k];
+		if (gap && k != sender && k != r->self &&
+		    v[k] > r->peer[k].gap_floor)
+			r->peer[k].gap_floor = v[k];
+	}
+}
