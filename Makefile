@@ -75,10 +75,13 @@ $(KSRC)/.stamp:
 
 selftests: $(SELFTESTS)
 
-$(B)/selftests/%: selftests/%.c selftests/*.h kmod/uapi/linux/causal.h $(KSRC)/.stamp
+LIB_SRCS := $(wildcard kmod/lib/*.c)
+
+$(B)/selftests/%: selftests/%.c selftests/*.h $(KMOD_SRCS) $(KSRC)/.stamp
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(USER_CFLAGS) -I$(KSRC)/tools/testing/selftests -o $@ $< -lpthread
+	$(Q)$(CC) $(USER_CFLAGS) -I$(KSRC)/tools/testing/selftests -o $@ $< \
+		$(LIB_SRCS) -lpthread
 
 unit-build: $(UNIT_TESTS)
 
@@ -86,7 +89,7 @@ $(B)/unit/%: user/tests/%.c $(wildcard user/tests/*.h) $(KMOD_SRCS) $(KSRC)/.sta
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(USER_CFLAGS) -fsanitize=address,undefined -I$(KSRC)/tools/testing/selftests \
-		-o $@ $< $(filter kmod/lib/%.c,$(KMOD_SRCS))
+		-o $@ $< $(LIB_SRCS)
 
 deps:
 	$(Q)$(TOP)/tools/deps

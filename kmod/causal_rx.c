@@ -321,6 +321,11 @@ void causal_data_ready(struct sock *sk)
 {
 	struct causal_sock *ch = causal_sk(sk);
 
+	/* strparser waits until TCP holds the rest of a partial frame before
+	 * reading on; a frame larger than the receive buffer would never get
+	 * there. Take the bytes as they come instead.
+	 */
+	ch->strp.need_bytes = 0;
 	strp_data_ready(&ch->strp);
 }
 

@@ -258,7 +258,8 @@ static void causal_mark_clock_dirty(struct causal_endpoint *ep,
 
 	spin_lock_bh(&ep->lock);
 	list_for_each_entry(ch, &ep->channels, ep_node) {
-		if (ch == sent_on || ch->state != CAUSAL_CH_ACTIVE)
+		if (ch == sent_on || (ch->state != CAUSAL_CH_JOINED &&
+				      ch->state != CAUSAL_CH_ACTIVE))
 			continue;
 		WRITE_ONCE(ch->clock_dirty, true);
 		any = true;

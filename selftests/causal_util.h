@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include <sys/socket.h>
 
 #include <linux/causal.h>
+#include "causal_wire.h"
 
 #define CAUSAL_REFCNT_PATH "/sys/module/causal/refcnt"
 
@@ -120,6 +122,112 @@ static inline bool causal_wait_refcnt(struct __test_metadata *_metadata,
 		nanosleep(&pause, NULL);
 	}
 	return causal_module_refcnt(_metadata) == want;
+}
+
+/* Two joined sockets on loopback: *a is node 0, *b node 1 of a 2-node group. */
+static inline void joined_pair(struct __test_metadata *_metadata, int family,
+			       __u32 group, __u32 flags, int *a, int *b)
+{
+	tcp_pair(_metadata, family, a, b);
+	ASSERT_EQ(causal_attach(*a), 0);
+	ASSERT_EQ(causal_attach(*b), 0);
+	ASSERT_EQ(causal_join(*a, group, 0, 2, flags), 0);
+	ASSERT_EQ(causal_join(*b, group, 1, 2, flags), 0);
+}
+
+/* Write all of @len bytes or fail. */
+static inline int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static inline int read_all(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n = read(fd, p, len);
+
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* A hand-driven peer speaks the wire protocol on a plain TCP socket, with the
+ * same codec the module uses.
+ */
+static inline int wire_send(int fd, __u8 type, __u16 flags, __u16 nodes,
+			    __u16 sender, const __u64 *clock,
+			    const void *payload, __u32 len)
+{
+	struct causal_frame f = {
+		.type = type, .flags = flags, .nodes = nodes,
+		.sender = sender, .len = len,
+	};
+	size_t size = causal_frame_size(nodes, len);
+	char *buf = malloc(size);
+	int ret;
+
+	if (!buf)
+		return -1;
+	causal_wire_put_hdr(buf, &f);
+	causal_wire_put_clock(buf + CAUSAL_WIRE_HDR_LEN, clock, nodes);
+	if (len)
+		memcpy(buf + size - len, payload, len);
+	ret = write_all(fd, buf, size);
+	free(buf);
+	return ret;
+}
+
+static inline int wire_hello(int fd, __u32 group, __u16 nodes, __u16 sender,
+			     const __u64 *clock, __u64 incarnation)
+{
+	struct causal_hello h = { .group = group, .incarnation = incarnation };
+	char payload[CAUSAL_WIRE_HELLO_LEN];
+
+	causal_wire_put_hello(payload, &h);
+	return wire_send(fd, CAUSAL_FRAME_HELLO, 0, nodes, sender, clock,
+			 payload, sizeof(payload));
+}
+
+/* Read one frame: header into @f, clock into @clock, payload (at most
+ * @size bytes kept) into @payload. Returns 0, or -1 on EOF or a bad header.
+ */
+static inline int wire_recv(int fd, struct causal_frame *f, __u64 *clock,
+			    void *payload, size_t size)
+{
+	char hdr[CAUSAL_WIRE_HDR_LEN];
+	char raw[CAUSAL_WIRE_MAX_NODES * 8];
+	char *data;
+
+	if (read_all(fd, hdr, sizeof(hdr)))
+		return -1;
+	if (causal_wire_get_hdr(hdr, f, 1 << 30))
+		return -1;
+	if (read_all(fd, raw, f->nodes * 8))
+		return -1;
+	causal_wire_get_clock(raw, clock, f->nodes);
+	data = malloc(f->len + 1);
+	if (!data || read_all(fd, data, f->len)) {
+		free(data);
+		return -1;
+	}
+	memcpy(payload, data, f->len < size ? f->len : size);
+	free(data);
+	return 0;
 }
 
 #endif /* CAUSAL_UTIL_H */

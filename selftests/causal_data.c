@@ -1,0 +1,843 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Selftests of the causal data path on loopback: message semantics between
+ * two module endpoints, and causal delivery at a module endpoint whose peers
+ * are driven by hand with the wire codec, so that arrival order, clocks and
+ * malformed input are under the test's control.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <linux/causal.h>
+
+#include "kselftest_harness.h"
+#include "causal_util.h"
+
+static void fill(char *buf, size_t len, unsigned int seed)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (char)(seed * 31 + i * 7);
+}
+
+static bool readable(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, ms) == 1 && (p.revents & POLLIN);
+}
+
+/* ---- two module endpoints ---- */
+
+FIXTURE(chan)
+{
+	int a, b;
+};
+
+FIXTURE_VARIANT(chan)
+{
+	int family;
+};
+
+FIXTURE_VARIANT_ADD(chan, ipv4)
+{
+	.family = AF_INET,
+};
+
+FIXTURE_VARIANT_ADD(chan, ipv6)
+{
+	.family = AF_INET6,
+};
+
+FIXTURE_SETUP(chan)
+{
+	causal_require_module(_metadata);
+	joined_pair(_metadata, variant->family, 100, 0, &self->a, &self->b);
+}
+
+FIXTURE_TEARDOWN(chan)
+{
+	close(self->a);
+	close(self->b);
+}
+
+TEST_F(chan, boundaries)
+{
+	static const size_t sizes[] = { 1, 7, 100, 1500, 4096, 65536 };
+	char *out = malloc(65536), *in = malloc(65536 + 1);
+	unsigned int i;
+
+	ASSERT_NE(out, NULL);
+	ASSERT_NE(in, NULL);
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		fill(out, sizes[i], i);
+		ASSERT_EQ(send(self->a, out, sizes[i], 0), sizes[i]);
+	}
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		fill(out, sizes[i], i);
+		ASSERT_EQ(recv(self->b, in, 65536 + 1, 0), sizes[i]);
+		EXPECT_EQ(memcmp(in, out, sizes[i]), 0);
+	}
+	free(out);
+	free(in);
+}
+
+TEST_F(chan, both_directions)
+{
+	char buf[16];
+
+	ASSERT_EQ(send(self->a, "ping", 4, 0), 4);
+	ASSERT_EQ(recv(self->b, buf, sizeof(buf), 0), 4);
+	ASSERT_EQ(send(self->b, "pong!", 5, 0), 5);
+	ASSERT_EQ(recv(self->a, buf, sizeof(buf), 0), 5);
+	EXPECT_EQ(memcmp(buf, "pong!", 5), 0);
+}
+
+struct reader_arg {
+	int fd;
+	size_t len;
+	ssize_t got;
+	char *buf;
+};
+
+static void *reader(void *p)
+{
+	struct reader_arg *r = p;
+
+	r->got = recv(r->fd, r->buf, r->len, 0);
+	return NULL;
+}
+
+TEST_F(chan, size_limit)
+{
+	size_t max = 1 << 20;
+	char *out = malloc(max + 1);
+	struct reader_arg r = { .fd = self->b, .len = max + 1 };
+	pthread_t t;
+
+	ASSERT_NE(out, NULL);
+	r.buf = malloc(max + 1);
+	ASSERT_NE(r.buf, NULL);
+	fill(out, max, 3);
+	ASSERT_EQ(pthread_create(&t, NULL, reader, &r), 0);
+	EXPECT_EQ(send(self->a, out, max, 0), max);
+	pthread_join(t, NULL);
+	EXPECT_EQ(r.got, max);
+	EXPECT_EQ(memcmp(out, r.buf, max), 0);
+
+	EXPECT_EQ(send(self->a, out, max + 1, 0), -1);
+	EXPECT_EQ(errno, EMSGSIZE);
+	free(out);
+	free(r.buf);
+}
+
+TEST_F(chan, truncation)
+{
+	char buf[8];
+	struct msghdr msg = {};
+	struct iovec iov = { .iov_base = buf, .iov_len = 4 };
+
+	ASSERT_EQ(send(self->a, "abcdefgh", 8, 0), 8);
+	ASSERT_EQ(send(self->a, "XY", 2, 0), 2);
+	ASSERT_EQ(send(self->a, "0123456789", 10, 0), 10);
+
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	EXPECT_EQ(recvmsg(self->b, &msg, 0), 4);
+	EXPECT_TRUE(msg.msg_flags & MSG_TRUNC);
+	EXPECT_EQ(memcmp(buf, "abcd", 4), 0);
+	/* The rest of a truncated message is gone. */
+	EXPECT_EQ(recv(self->b, buf, sizeof(buf), 0), 2);
+	EXPECT_EQ(memcmp(buf, "XY", 2), 0);
+	/* MSG_TRUNC asks for the real length. */
+	EXPECT_EQ(recv(self->b, buf, 4, MSG_TRUNC), 10);
+}
+
+TEST_F(chan, peek)
+{
+	char buf[16] = {};
+
+	ASSERT_EQ(send(self->a, "first", 5, 0), 5);
+	ASSERT_EQ(send(self->a, "second", 6, 0), 6);
+	ASSERT_TRUE(readable(self->b, 2000));
+	EXPECT_EQ(recv(self->b, buf, sizeof(buf), MSG_PEEK), 5);
+	EXPECT_EQ(recv(self->b, buf, sizeof(buf), MSG_PEEK), 5);
+	EXPECT_EQ(recv(self->b, buf, sizeof(buf), 0), 5);
+	EXPECT_EQ(memcmp(buf, "first", 5), 0);
+	EXPECT_EQ(recv(self->b, buf, sizeof(buf), 0), 6);
+}
+
+TEST_F(chan, nonblocking_and_timeout)
+{
+	struct timeval tv = { .tv_usec = 200 * 1000 };
+	struct timespec t0, t1;
+	char buf[4];
+	long ms;
+
+	EXPECT_EQ(recv(self->b, buf, sizeof(buf), MSG_DONTWAIT), -1);
+	EXPECT_EQ(errno, EAGAIN);
+
+	ASSERT_EQ(setsockopt(self->b, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	EXPECT_EQ(recv(self->b, buf, sizeof(buf), 0), -1);
+	EXPECT_EQ(errno, EAGAIN);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	EXPECT_GE(ms, 150);
+	EXPECT_LT(ms, 2000);
+
+	ASSERT_EQ(fcntl(self->b, F_SETFL, O_NONBLOCK), 0);
+	EXPECT_EQ(recv(self->b, buf, sizeof(buf), 0), -1);
+	EXPECT_EQ(errno, EAGAIN);
+}
+
+TEST_F(chan, poll_readiness)
+{
+	struct pollfd p = { .fd = self->b, .events = POLLIN | POLLOUT };
+	char buf[4];
+
+	ASSERT_EQ(poll(&p, 1, 0), 1);
+	EXPECT_EQ(p.revents, POLLOUT);
+	ASSERT_EQ(send(self->a, "x", 1, 0), 1);
+	EXPECT_TRUE(readable(self->b, 2000));
+	ASSERT_EQ(recv(self->b, buf, sizeof(buf), 0), 1);
+	ASSERT_EQ(poll(&p, 1, 0), 1);
+	EXPECT_EQ(p.revents, POLLOUT);
+}
+
+TEST_F(chan, recv_info)
+{
+	struct {
+		struct causal_msg_info info;
+		__u64 vclock[2];
+	} *ci;
+	char cbuf[CMSG_SPACE(sizeof(*ci))], buf[8];
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cmsg;
+	int one = 1;
+
+	ASSERT_EQ(setsockopt(self->b, SOL_CAUSAL, CAUSAL_RECV_INFO, &one,
+			     sizeof(one)), 0);
+	ASSERT_EQ(send(self->a, "m1", 2, 0), 2);
+	ASSERT_EQ(send(self->a, "m2", 2, 0), 2);
+	ASSERT_EQ(recv(self->b, buf, sizeof(buf), 0), 2);
+	ASSERT_EQ(recvmsg(self->b, &msg, 0), 2);
+	cmsg = CMSG_FIRSTHDR(&msg);
+	ASSERT_NE(cmsg, NULL);
+	EXPECT_EQ(cmsg->cmsg_level, SOL_CAUSAL);
+	EXPECT_EQ(cmsg->cmsg_type, CAUSAL_CMSG_INFO);
+	EXPECT_EQ(cmsg->cmsg_len, CMSG_LEN(sizeof(*ci)));
+	ci = (void *)CMSG_DATA(cmsg);
+	EXPECT_EQ(ci->info.sender, 0);
+	EXPECT_EQ(ci->info.nodes, 2);
+	EXPECT_EQ(ci->info.stamp, 2);
+	EXPECT_EQ(ci->info.index, 2);
+	EXPECT_EQ(ci->info.flags, 0);
+	EXPECT_EQ(ci->vclock[0], 2);
+	EXPECT_EQ(ci->vclock[1], 0);
+}
+
+TEST_F(chan, info_and_vclock)
+{
+	struct causal_info info;
+	socklen_t len = sizeof(info);
+	__u64 vclock[2];
+	char buf[4];
+
+	ASSERT_EQ(send(self->a, "a", 1, 0), 1);
+	ASSERT_EQ(send(self->a, "b", 1, 0), 1);
+	ASSERT_EQ(recv(self->b, buf, sizeof(buf), 0), 1);
+	ASSERT_EQ(recv(self->b, buf, sizeof(buf), 0), 1);
+	ASSERT_EQ(send(self->b, "c", 1, 0), 1);
+
+	ASSERT_EQ(getsockopt(self->a, SOL_CAUSAL, CAUSAL_INFO, &info, &len), 0);
+	EXPECT_EQ(len, sizeof(info));
+	EXPECT_EQ(info.group, 100);
+	EXPECT_EQ(info.node, 0);
+	EXPECT_EQ(info.nodes, 2);
+	EXPECT_EQ(info.peer, 1);
+	EXPECT_EQ(info.state, CAUSAL_CH_ACTIVE);
+	EXPECT_EQ(info.sent, 2);
+	EXPECT_EQ(info.ep_sent, 2);
+
+	len = sizeof(info);
+	ASSERT_EQ(getsockopt(self->b, SOL_CAUSAL, CAUSAL_INFO, &info, &len), 0);
+	EXPECT_EQ(info.delivered, 2);
+	EXPECT_EQ(info.held_now, 0);
+	EXPECT_EQ(info.watermark, 2);
+
+	len = sizeof(vclock);
+	ASSERT_EQ(getsockopt(self->b, SOL_CAUSAL, CAUSAL_VCLOCK, vclock, &len), 0);
+	EXPECT_EQ(vclock[0], 2);
+	EXPECT_EQ(vclock[1], 1);
+}
+
+TEST_F(chan, close_with_queued_data)
+{
+	long before = causal_module_refcnt(_metadata);
+	int a, b;
+
+	joined_pair(_metadata, variant->family, 101, 0, &a, &b);
+	for (int i = 0; i < 50; i++) {
+		ASSERT_EQ(send(a, "queued", 6, 0), 6);
+	}
+	close(b);
+	close(a);
+	EXPECT_TRUE(causal_wait_refcnt(_metadata, before, 3000));
+}
+
+TEST_F(chan, eof_after_peer_close)
+{
+	char buf[4];
+
+	ASSERT_EQ(send(self->a, "z", 1, 0), 1);
+	close(self->a);
+	self->a = -1;
+	EXPECT_EQ(recv(self->b, buf, sizeof(buf), 0), 1);
+	EXPECT_EQ(recv(self->b, buf, sizeof(buf), 0), 0);
+}
+
+TEST(send_recv_before_join)
+{
+	char buf[4];
+	int a, b;
+
+	causal_require_module(_metadata);
+	tcp_pair(_metadata, AF_INET, &a, &b);
+	ASSERT_EQ(causal_attach(a), 0);
+	EXPECT_EQ(send(a, "x", 1, 0), -1);
+	EXPECT_EQ(errno, ENOTCONN);
+	EXPECT_EQ(recv(a, buf, sizeof(buf), MSG_DONTWAIT), -1);
+	EXPECT_EQ(errno, ENOTCONN);
+	close(a);
+	close(b);
+}
+
+/* ---- a module endpoint with hand-driven peers ----
+ *
+ * The module is node 2 of a 3-node group; the test plays nodes 0 (A) and 1
+ * (B) on plain sockets: a_raw/b_raw are the test's ends, a_ch/b_ch the
+ * module's channels to them.
+ */
+#define G 200
+
+FIXTURE(scene)
+{
+	int a_raw, a_ch, b_raw, b_ch;
+	__u64 zero[3];
+};
+
+static void scene_open(struct __test_metadata *_metadata, int *raw, int *ch,
+		       __u32 flags)
+{
+	struct causal_frame f;
+	__u64 clock[3];
+	char payload[16];
+
+	tcp_pair(_metadata, AF_INET, raw, ch);
+	ASSERT_EQ(causal_attach(*ch), 0);
+	ASSERT_EQ(causal_join(*ch, G, 2, 3, flags), 0);
+	/* The module's HELLO is the first frame on the channel. */
+	ASSERT_EQ(wire_recv(*raw, &f, clock, payload, sizeof(payload)), 0);
+	EXPECT_EQ(f.type, CAUSAL_FRAME_HELLO);
+	EXPECT_EQ(f.nodes, 3);
+	EXPECT_EQ(f.sender, 2);
+	EXPECT_EQ(f.len, CAUSAL_WIRE_HELLO_LEN);
+}
+
+/* Wait until the module has taken the peer's HELLO on @fd. */
+static void wait_active(struct __test_metadata *_metadata, int fd)
+{
+	struct causal_info info;
+	socklen_t len;
+
+	for (int i = 0; i < 200; i++) {
+		len = sizeof(info);
+		ASSERT_EQ(getsockopt(fd, SOL_CAUSAL, CAUSAL_INFO, &info, &len), 0);
+		if (info.state == CAUSAL_CH_ACTIVE)
+			return;
+		usleep(10 * 1000);
+	}
+	ASSERT_EQ(info.state, CAUSAL_CH_ACTIVE);
+}
+
+FIXTURE_SETUP(scene)
+{
+	causal_require_module(_metadata);
+	scene_open(_metadata, &self->a_raw, &self->a_ch, 0);
+	scene_open(_metadata, &self->b_raw, &self->b_ch, 0);
+	ASSERT_EQ(wire_hello(self->a_raw, G, 3, 0, self->zero, 0xa), 0);
+	ASSERT_EQ(wire_hello(self->b_raw, G, 3, 1, self->zero, 0xb), 0);
+	wait_active(_metadata, self->a_ch);
+	wait_active(_metadata, self->b_ch);
+}
+
+FIXTURE_TEARDOWN(scene)
+{
+	close(self->a_raw);
+	close(self->a_ch);
+	close(self->b_raw);
+	close(self->b_ch);
+}
+
+static int send_data(int fd, __u16 sender, __u64 v0, __u64 v1, __u64 v2,
+		     const char *text)
+{
+	__u64 clock[3] = { v0, v1, v2 };
+
+	return wire_send(fd, CAUSAL_FRAME_DATA, 0, 3, sender, clock, text,
+			 strlen(text));
+}
+
+static int send_clock(int fd, __u16 sender, __u64 v0, __u64 v1, __u64 v2)
+{
+	__u64 clock[3] = { v0, v1, v2 };
+
+	return wire_send(fd, CAUSAL_FRAME_CLOCK, 0, 3, sender, clock, NULL, 0);
+}
+
+static void expect_msg(struct __test_metadata *_metadata, int fd,
+		       const char *text)
+{
+	char buf[64] = {};
+
+	ASSERT_EQ(recv(fd, buf, sizeof(buf) - 1, 0), strlen(text));
+	EXPECT_STREQ(buf, text);
+}
+
+static void expect_held(struct __test_metadata *_metadata, int fd)
+{
+	char buf[8];
+
+	/* Give the frame time to arrive: it must still not be readable. */
+	EXPECT_FALSE(readable(fd, 100));
+	EXPECT_EQ(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), -1);
+	EXPECT_EQ(errno, EAGAIN);
+}
+
+/* B's reply to A's message arrives first: held until A's message has been
+ * delivered, i.e. read.
+ */
+TEST_F(scene, held_until_cause)
+{
+	struct causal_info info;
+	socklen_t len = sizeof(info);
+	__u64 vclock[3];
+
+	ASSERT_EQ(send_data(self->b_raw, 1, 1, 1, 0, "reply"), 0);
+	expect_held(_metadata, self->b_ch);
+	ASSERT_EQ(getsockopt(self->b_ch, SOL_CAUSAL, CAUSAL_INFO, &info, &len), 0);
+	EXPECT_EQ(info.held_now, 1);
+	EXPECT_EQ(info.held_total, 1);
+
+	ASSERT_EQ(send_data(self->a_raw, 0, 1, 0, 0, "clip"), 0);
+	ASSERT_TRUE(readable(self->a_ch, 2000));
+	/* The cause is deliverable but not yet delivered. */
+	expect_held(_metadata, self->b_ch);
+	expect_msg(_metadata, self->a_ch, "clip");
+	ASSERT_TRUE(readable(self->b_ch, 2000));
+	expect_msg(_metadata, self->b_ch, "reply");
+	len = sizeof(vclock);
+	ASSERT_EQ(getsockopt(self->b_ch, SOL_CAUSAL, CAUSAL_VCLOCK, vclock, &len), 0);
+	EXPECT_EQ(vclock[0], 1);
+	EXPECT_EQ(vclock[1], 1);
+	EXPECT_EQ(vclock[2], 0);
+}
+
+/* A's message went to B only; A's CLOCK frame tells us there is nothing to
+ * wait for, and wakes the reader of the other socket.
+ */
+TEST_F(scene, clock_frame_unblocks)
+{
+	ASSERT_EQ(send_data(self->b_raw, 1, 1, 1, 0, "reply"), 0);
+	expect_held(_metadata, self->b_ch);
+	ASSERT_EQ(send_clock(self->a_raw, 0, 1, 0, 0), 0);
+	EXPECT_TRUE(readable(self->b_ch, 2000));
+	expect_msg(_metadata, self->b_ch, "reply");
+}
+
+struct blocked_reader {
+	int fd;
+	char buf[32];
+	ssize_t got;
+};
+
+static void *blocked_read(void *p)
+{
+	struct blocked_reader *r = p;
+
+	r->got = recv(r->fd, r->buf, sizeof(r->buf), 0);
+	return NULL;
+}
+
+/* A reader blocked on B's socket wakes when a frame on A's socket... */
+TEST_F(scene, wakes_reader_on_arrival_elsewhere)
+{
+	struct blocked_reader r = { .fd = self->b_ch };
+	pthread_t t;
+
+	ASSERT_EQ(send_data(self->b_raw, 1, 1, 1, 0, "reply"), 0);
+	ASSERT_EQ(pthread_create(&t, NULL, blocked_read, &r), 0);
+	usleep(100 * 1000);
+	ASSERT_EQ(send_clock(self->a_raw, 0, 1, 0, 0), 0);
+	pthread_join(t, NULL);
+	EXPECT_EQ(r.got, 5);
+}
+
+/* ...or a read on A's socket unblocks it. */
+TEST_F(scene, wakes_reader_on_delivery_elsewhere)
+{
+	struct blocked_reader r = { .fd = self->b_ch };
+	pthread_t t;
+
+	ASSERT_EQ(send_data(self->b_raw, 1, 1, 1, 0, "reply"), 0);
+	ASSERT_EQ(pthread_create(&t, NULL, blocked_read, &r), 0);
+	ASSERT_EQ(send_data(self->a_raw, 0, 1, 0, 0, "clip"), 0);
+	usleep(100 * 1000);
+	expect_msg(_metadata, self->a_ch, "clip");
+	pthread_join(t, NULL);
+	EXPECT_EQ(r.got, 5);
+}
+
+TEST_F(scene, fifo_within_channel)
+{
+	ASSERT_EQ(send_data(self->a_raw, 0, 1, 0, 0, "one"), 0);
+	ASSERT_EQ(send_data(self->a_raw, 0, 3, 0, 0, "two"), 0);
+	ASSERT_EQ(send_data(self->a_raw, 0, 4, 0, 0, "three"), 0);
+	expect_msg(_metadata, self->a_ch, "one");
+	expect_msg(_metadata, self->a_ch, "two");
+	expect_msg(_metadata, self->a_ch, "three");
+}
+
+TEST_F(scene, hold_timeout_gap)
+{
+	struct {
+		struct causal_msg_info info;
+		__u64 vclock[3];
+	} *ci;
+	char cbuf[CMSG_SPACE(sizeof(*ci))], buf[16];
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cmsg;
+	__u32 ms = 100;
+	int one = 1;
+
+	ASSERT_EQ(setsockopt(self->b_ch, SOL_CAUSAL, CAUSAL_HOLD_TIMEOUT, &ms,
+			     sizeof(ms)), 0);
+	ASSERT_EQ(setsockopt(self->b_ch, SOL_CAUSAL, CAUSAL_RECV_INFO, &one,
+			     sizeof(one)), 0);
+	/* Depends on A's 5th message, which never comes. */
+	ASSERT_EQ(send_data(self->b_raw, 1, 5, 1, 0, "orphan"), 0);
+	EXPECT_FALSE(readable(self->b_ch, 30));
+	ASSERT_TRUE(readable(self->b_ch, 3000));
+	ASSERT_EQ(recvmsg(self->b_ch, &msg, 0), 6);
+	cmsg = CMSG_FIRSTHDR(&msg);
+	ASSERT_NE(cmsg, NULL);
+	ci = (void *)CMSG_DATA(cmsg);
+	EXPECT_EQ(ci->info.flags, CAUSAL_MSG_GAP);
+	EXPECT_GE(ci->info.held_ns, 90ULL * 1000 * 1000);
+	/* A later message with the same cause is not held again. */
+	ASSERT_EQ(send_data(self->b_raw, 1, 5, 2, 0, "next"), 0);
+	expect_msg(_metadata, self->b_ch, "next");
+}
+
+TEST_F(scene, peers_mask_ignores_others)
+{
+	__u64 peers = 1ULL << 1;	/* B only */
+
+	ASSERT_EQ(send_data(self->b_raw, 1, 7, 1, 0, "independent"), 0);
+	expect_held(_metadata, self->b_ch);
+	ASSERT_EQ(setsockopt(self->b_ch, SOL_CAUSAL, CAUSAL_PEERS, &peers,
+			     sizeof(peers)), 0);
+	EXPECT_TRUE(readable(self->b_ch, 2000));
+	expect_msg(_metadata, self->b_ch, "independent");
+}
+
+TEST_F(scene, bye_satisfies_dependency)
+{
+	ASSERT_EQ(send_data(self->a_raw, 0, 1, 0, 0, "last"), 0);
+	ASSERT_EQ(send_clock(self->a_raw, 0, 2, 0, 0), 0);
+	{
+		__u64 clock[3] = { 2, 0, 0 };
+
+		ASSERT_EQ(wire_send(self->a_raw, CAUSAL_FRAME_BYE, 0, 3, 0,
+				    clock, NULL, 0), 0);
+	}
+	ASSERT_EQ(send_data(self->b_raw, 1, 2, 1, 0, "after"), 0);
+	expect_held(_metadata, self->b_ch);
+	expect_msg(_metadata, self->a_ch, "last");
+	EXPECT_TRUE(readable(self->b_ch, 2000));
+	expect_msg(_metadata, self->b_ch, "after");
+}
+
+TEST(merged_recv)
+{
+	__u64 zero[3] = {};
+	int a_raw, a_ch, b_raw, b_ch;
+
+	causal_require_module(_metadata);
+	scene_open(_metadata, &a_raw, &a_ch, CAUSAL_F_MERGED_RECV);
+	scene_open(_metadata, &b_raw, &b_ch, CAUSAL_F_MERGED_RECV);
+	ASSERT_EQ(wire_hello(a_raw, G, 3, 0, zero, 0xa), 0);
+	ASSERT_EQ(wire_hello(b_raw, G, 3, 1, zero, 0xb), 0);
+	wait_active(_metadata, a_ch);
+	wait_active(_metadata, b_ch);
+	ASSERT_EQ(send_data(b_raw, 1, 1, 1, 0, "reply"), 0);
+	expect_held(_metadata, a_ch);
+	ASSERT_EQ(send_data(a_raw, 0, 1, 0, 0, "clip"), 0);
+	/* Either socket reads the endpoint's queue, in causal order. */
+	ASSERT_TRUE(readable(b_ch, 2000));
+	expect_msg(_metadata, b_ch, "clip");
+	expect_msg(_metadata, b_ch, "reply");
+	close(a_raw);
+	close(a_ch);
+	close(b_raw);
+	close(b_ch);
+}
+
+/* What the module sends: unicast DATA, then CLOCK frames on the others. */
+TEST_F(scene, module_sends_clock_frames)
+{
+	struct causal_frame f;
+	__u64 clock[3];
+	char buf[16];
+
+	ASSERT_EQ(send(self->a_ch, "hi A", 4, 0), 4);
+	ASSERT_EQ(wire_recv(self->a_raw, &f, clock, buf, sizeof(buf)), 0);
+	EXPECT_EQ(f.type, CAUSAL_FRAME_DATA);
+	EXPECT_EQ(f.sender, 2);
+	EXPECT_EQ(f.len, 4);
+	EXPECT_EQ(clock[2], 1);
+	ASSERT_EQ(wire_recv(self->b_raw, &f, clock, buf, sizeof(buf)), 0);
+	EXPECT_EQ(f.type, CAUSAL_FRAME_CLOCK);
+	EXPECT_EQ(clock[2], 1);
+}
+
+TEST_F(scene, module_broadcast)
+{
+	char cbuf[CMSG_SPACE(0)] = {}, buf[16];
+	struct iovec iov = { .iov_base = "all", .iov_len = 3 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+	struct causal_frame f;
+	__u64 clock[3];
+
+	cmsg->cmsg_level = SOL_CAUSAL;
+	cmsg->cmsg_type = CAUSAL_CMSG_BROADCAST;
+	cmsg->cmsg_len = CMSG_LEN(0);
+	ASSERT_EQ(sendmsg(self->b_ch, &msg, 0), 3);
+	ASSERT_EQ(wire_recv(self->a_raw, &f, clock, buf, sizeof(buf)), 0);
+	EXPECT_EQ(f.type, CAUSAL_FRAME_DATA);
+	EXPECT_EQ(f.flags, CAUSAL_WIRE_F_BROADCAST);
+	EXPECT_EQ(clock[2], 1);
+	ASSERT_EQ(wire_recv(self->b_raw, &f, clock, buf, sizeof(buf)), 0);
+	EXPECT_EQ(f.type, CAUSAL_FRAME_DATA);
+	EXPECT_EQ(clock[2], 1);
+	EXPECT_EQ(memcmp(buf, "all", 3), 0);
+}
+
+TEST_F(scene, module_sends_bye_on_close)
+{
+	struct causal_frame f;
+	__u64 clock[3];
+	char buf[4];
+
+	close(self->a_ch);
+	self->a_ch = -1;
+	ASSERT_EQ(wire_recv(self->a_raw, &f, clock, buf, sizeof(buf)), 0);
+	EXPECT_EQ(f.type, CAUSAL_FRAME_BYE);
+	EXPECT_EQ(read(self->a_raw, buf, sizeof(buf)), 0);
+}
+
+/* ---- hostile peers: the channel fails, the others go on ---- */
+
+static void expect_failed(struct __test_metadata *_metadata, int fd, int err)
+{
+	char buf[8];
+	struct causal_info info;
+	socklen_t len = sizeof(info);
+
+	EXPECT_TRUE(readable(fd, 2000));
+	EXPECT_EQ(recv(fd, buf, sizeof(buf), 0), -1);
+	EXPECT_EQ(errno, err);
+	ASSERT_EQ(getsockopt(fd, SOL_CAUSAL, CAUSAL_INFO, &info, &len), 0);
+	EXPECT_EQ(info.state, CAUSAL_CH_FAILED);
+	EXPECT_GE(info.proto_errors, 1);
+}
+
+static void expect_other_alive(struct __test_metadata *_metadata,
+			       FIXTURE_DATA(scene) *self)
+{
+	ASSERT_EQ(send_data(self->b_raw, 1, 0, 1, 0, "alive"), 0);
+	expect_msg(_metadata, self->b_ch, "alive");
+}
+
+TEST_F(scene, garbage)
+{
+	ASSERT_EQ(write_all(self->a_raw, "GET / HTTP/1.1\r\n\r\n", 18), 0);
+	expect_failed(_metadata, self->a_ch, EPROTO);
+	expect_other_alive(_metadata, self);
+}
+
+TEST_F(scene, oversized_length)
+{
+	struct causal_frame f = {
+		.type = CAUSAL_FRAME_DATA, .nodes = 3, .sender = 0,
+		.len = 0x7fffffff,
+	};
+	char hdr[CAUSAL_WIRE_HDR_LEN];
+
+	causal_wire_put_hdr(hdr, &f);
+	ASSERT_EQ(write_all(self->a_raw, hdr, sizeof(hdr)), 0);
+	expect_failed(_metadata, self->a_ch, EPROTO);
+	expect_other_alive(_metadata, self);
+}
+
+TEST_F(scene, sender_out_of_range)
+{
+	ASSERT_EQ(send_data(self->a_raw, 5, 1, 0, 0, "x"), 0);
+	expect_failed(_metadata, self->a_ch, EPROTO);
+	expect_other_alive(_metadata, self);
+}
+
+TEST_F(scene, wrong_sender)
+{
+	/* A's channel carrying a frame signed by B. */
+	ASSERT_EQ(send_data(self->a_raw, 1, 0, 1, 0, "x"), 0);
+	expect_failed(_metadata, self->a_ch, EPROTO);
+	expect_other_alive(_metadata, self);
+}
+
+TEST_F(scene, nodes_mismatch)
+{
+	__u64 clock[4] = { 1 };
+
+	ASSERT_EQ(wire_send(self->a_raw, CAUSAL_FRAME_DATA, 0, 4, 0, clock,
+			    "x", 1), 0);
+	expect_failed(_metadata, self->a_ch, EPROTO);
+	expect_other_alive(_metadata, self);
+}
+
+TEST_F(scene, clock_backwards)
+{
+	ASSERT_EQ(send_data(self->a_raw, 0, 3, 0, 0, "x"), 0);
+	expect_msg(_metadata, self->a_ch, "x");
+	ASSERT_EQ(send_data(self->a_raw, 0, 2, 0, 0, "y"), 0);
+	expect_failed(_metadata, self->a_ch, EPROTO);
+	expect_other_alive(_metadata, self);
+}
+
+TEST_F(scene, clock_from_future)
+{
+	/* Claims to have seen our (node 2's) 9th message. */
+	ASSERT_EQ(send_data(self->a_raw, 0, 1, 0, 9, "x"), 0);
+	expect_failed(_metadata, self->a_ch, EPROTO);
+	expect_other_alive(_metadata, self);
+}
+
+TEST_F(scene, truncated_frame_then_close)
+{
+	__u64 clock[3] = { 1, 0, 0 };
+	struct causal_frame f = {
+		.type = CAUSAL_FRAME_DATA, .nodes = 3, .sender = 0, .len = 100,
+	};
+	char buf[CAUSAL_WIRE_HDR_LEN + 24 + 10];
+
+	causal_wire_put_hdr(buf, &f);
+	causal_wire_put_clock(buf + CAUSAL_WIRE_HDR_LEN, clock, 3);
+	ASSERT_EQ(write_all(self->a_raw, buf, sizeof(buf)), 0);
+	close(self->a_raw);
+	self->a_raw = -1;
+	/* Half a frame and EOF: nothing to deliver, no hang. */
+	EXPECT_TRUE(readable(self->a_ch, 2000));
+	EXPECT_LE(recv(self->a_ch, buf, sizeof(buf), 0), 0);
+	expect_other_alive(_metadata, self);
+}
+
+TEST(data_before_hello)
+{
+	__u64 clock[3] = { 1, 0, 0 };
+	int raw, ch;
+
+	causal_require_module(_metadata);
+	scene_open(_metadata, &raw, &ch, 0);
+	ASSERT_EQ(wire_send(raw, CAUSAL_FRAME_DATA, 0, 3, 0, clock, "x", 1), 0);
+	expect_failed(_metadata, ch, EPROTO);
+	close(raw);
+	close(ch);
+}
+
+TEST(hello_for_other_group)
+{
+	__u64 zero[3] = {};
+	int raw, ch;
+
+	causal_require_module(_metadata);
+	scene_open(_metadata, &raw, &ch, 0);
+	ASSERT_EQ(wire_hello(raw, G + 1, 3, 0, zero, 1), 0);
+	expect_failed(_metadata, ch, EPROTO);
+	close(raw);
+	close(ch);
+}
+
+TEST_F(scene, peer_not_in_peers)
+{
+	__u64 peers = 1ULL << 1, zero[3] = {};
+	int raw, ch;
+
+	/* Node 0 is excluded, then a second node-0 channel says HELLO. */
+	ASSERT_EQ(setsockopt(self->b_ch, SOL_CAUSAL, CAUSAL_PEERS, &peers,
+			     sizeof(peers)), 0);
+	scene_open(_metadata, &raw, &ch, 0);
+	ASSERT_EQ(wire_hello(raw, G, 3, 0, zero, 0xc), 0);
+	expect_failed(_metadata, ch, EPERM);
+	close(raw);
+	close(ch);
+}
+
+TEST_F(scene, second_channel_same_peer)
+{
+	__u64 zero[3] = {};
+	int raw, ch;
+
+	scene_open(_metadata, &raw, &ch, 0);
+	ASSERT_EQ(wire_hello(raw, G, 3, 0, zero, 0xa), 0);
+	expect_failed(_metadata, ch, EEXIST);
+	expect_other_alive(_metadata, self);
+	close(raw);
+	close(ch);
+}
+
+TEST(plain_tcp_peer)
+{
+	int raw, ch;
+
+	causal_require_module(_metadata);
+	scene_open(_metadata, &raw, &ch, 0);
+	ASSERT_EQ(write_all(raw, "hello, I am plain TCP\n", 22), 0);
+	expect_failed(_metadata, ch, EPROTO);
+	close(raw);
+	close(ch);
+}
+
+TEST_HARNESS_MAIN
