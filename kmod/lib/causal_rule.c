@@ -104,9 +104,13 @@ void causal_rule_broken(struct causal_rule *r, u16 peer)
 u64 causal_rule_known(const struct causal_rule *r, u16 k)
 {
 	const struct causal_rule_peer *p = &r->peer[k];
-	u64 known = p->head ? p->head - 1 : p->wm;
 
-	return known > p->gap_floor ? known : p->gap_floor;
+	/* A queued message is a cause that did arrive: it goes first even
+	 * past a gap, which only stands for what never came.
+	 */
+	if (p->head)
+		return p->head - 1;
+	return p->wm > p->gap_floor ? p->wm : p->gap_floor;
 }
 
 bool causal_rule_ready(const struct causal_rule *r, u16 sender, const u64 *v,
