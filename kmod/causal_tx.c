@@ -103,9 +103,16 @@ static int causal_stash(struct causal_sock *ch, const struct causal_frame_head *
 	return err;
 }
 
+/* A write that failed for now (no room, a signal) rather than for good. */
+static bool causal_tx_transient(int err)
+{
+	return err == -EAGAIN || err == -EINTR || err == -ERESTARTSYS;
+}
+
 /* Write one frame on @ch: @h, then @len bytes of @payload (may be NULL).
  * Called with tx_lock and the channel's socket locked, nothing pending.
- * Returns 0 when the whole frame is in TCP or in tx_pending.
+ * Once called the frame is committed: what TCP does not take now goes to
+ * tx_pending. Fails only when the connection is gone for good.
  */
 static int causal_write_frame(struct causal_sock *ch,
 			      const struct causal_frame_head *h,
@@ -117,8 +124,10 @@ static int causal_write_frame(struct causal_sock *ch,
 
 	iov_iter_kvec(&iter, ITER_SOURCE, &kv, 1, h->len);
 	ret = causal_tcp_write(ch->sk, &iter, h->len, flags | (len ? MSG_MORE : 0));
-	if (ret < 0)
+	if (ret < 0 && !causal_tx_transient(ret))
 		return ret;
+	if (ret < 0)
+		ret = 0;
 	if (ret < h->len)
 		return causal_stash(ch, h, h->len - ret, payload, len);
 	if (!len)
@@ -135,7 +144,9 @@ static int causal_write_frame(struct causal_sock *ch,
 static void causal_ensure_hello(struct causal_endpoint *ep,
 				struct causal_sock *ch, int flags);
 
-/* Get @ch ready for a new frame: HELLO sent, nothing pending. */
+/* Get @ch ready for a new frame: HELLO sent, nothing pending and, for a
+ * non-blocking sender, room in the send buffer.
+ */
 static int causal_tx_ready(struct causal_endpoint *ep, struct causal_sock *ch,
 			   int flags)
 {
@@ -147,6 +158,8 @@ static int causal_tx_ready(struct causal_endpoint *ep, struct causal_sock *ch,
 	err = causal_flush_pending(ch, flags);
 	if (err)
 		return err;
+	if ((flags & MSG_DONTWAIT) && !sk_stream_memory_free(ch->sk))
+		return -EAGAIN;
 	return 0;
 }
 
@@ -178,12 +191,10 @@ static void causal_ensure_hello(struct causal_endpoint *ep,
 	causal_build_head(&h, ep, CAUSAL_FRAME_HELLO, 0, sizeof(payload), clock);
 	causal_wire_put_hello(payload, &hello);
 	iov_iter_kvec(&iter, ITER_SOURCE, &kv, 1, sizeof(payload));
-	/* Never blocks for long: it is the first thing on the socket. If
-	 * TCP takes none of it, it all goes to tx_pending.
+	/* The first thing on the socket: it never waits. What TCP does not
+	 * take goes to tx_pending; a dead connection fails the next send.
 	 */
-	if (causal_write_frame(ch, &h, &iter, sizeof(payload),
-			       flags | MSG_DONTWAIT) < 0)
-		causal_stash(ch, &h, h.len, &iter, sizeof(payload));
+	causal_write_frame(ch, &h, &iter, sizeof(payload), flags | MSG_DONTWAIT);
 	ch->hello_sent = true;
 }
 
@@ -196,6 +207,14 @@ int causal_send_control(struct causal_sock *ch, u8 type)
 
 	mutex_lock(&ep->tx_lock);
 	lock_sock(ch->sk);
+	if (type == CAUSAL_FRAME_BYE && ch->tx_pending) {
+		/* Closing: nothing may be left behind in tx_pending, so let
+		 * TCP queue the rest of the last frame and the BYE now.
+		 */
+		ch->sk->sk_userlocks |= SOCK_SNDBUF_LOCK;
+		WRITE_ONCE(ch->sk->sk_sndbuf, ch->sk->sk_sndbuf +
+			   ch->tx_pending_len + sizeof(h.bytes));
+	}
 	err = causal_tx_ready(ep, ch, MSG_DONTWAIT);
 	if (!err && type != CAUSAL_FRAME_HELLO) {
 		causal_snapshot(ep, clock);
@@ -318,14 +337,19 @@ int causal_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 	n = causal_targets(ep, csk, broadcast, targets);
 
 	/* Every target must be able to take a new frame before the stamp
-	 * is taken: a stamp is never used for half a send event.
+	 * is taken: a send event reaches all its live channels or none.
+	 * Channels that are gone for good are left out.
 	 */
 	for (i = 0; i < n; i++) {
 		lock_sock(targets[i]->sk);
 		err = causal_tx_ready(ep, targets[i], flags);
 		release_sock(targets[i]->sk);
-		if (err && targets[i] == csk)
+		if (!err)
+			continue;
+		if (targets[i] == csk || causal_tx_transient(err))
 			goto out_unlock;
+		sock_put(targets[i]->sk);
+		targets[i--] = targets[--n];
 	}
 
 	spin_lock_bh(&ep->lock);
@@ -347,8 +371,7 @@ int causal_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 			payload = &copy;
 		}
 		lock_sock(ch->sk);
-		err = ch->tx_pending ? -EAGAIN :
-		      causal_write_frame(ch, h, payload, size, flags);
+		err = causal_write_frame(ch, h, payload, size, flags);
 		if (!err) {
 			ch->tx_sent++;
 			written++;
