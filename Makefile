@@ -46,9 +46,12 @@ KMOD_SRCS := $(filter-out %.mod.c,$(wildcard kmod/*.c kmod/*.h kmod/lib/*.c kmod
 SELFTESTS := $(patsubst selftests/%.c,$(B)/selftests/%,$(wildcard selftests/causal_*.c))
 UNIT_TESTS := $(patsubst user/tests/%.c,$(B)/unit/%,$(wildcard user/tests/test_*.c))
 
-.PHONY: all module modules-vm selftests unit-build check deps vm checkpatch clean
+TOOLS := $(B)/tools/demo_node
 
-all: module selftests unit-build
+.PHONY: all module modules-vm selftests unit-build tools check demo deps vm \
+	checkpatch clean
+
+all: module selftests unit-build tools
 
 module:
 	$(Q)$(MAKE) -C $(KDIR) M=$(TOP) W=1 modules
@@ -91,8 +94,27 @@ $(B)/unit/%: user/tests/%.c $(wildcard user/tests/*.h) $(KMOD_SRCS) $(KSRC)/.sta
 	$(Q)$(CC) $(USER_CFLAGS) -fsanitize=address,undefined -I$(KSRC)/tools/testing/selftests \
 		-o $@ $< $(LIB_SRCS)
 
+tools: $(TOOLS)
+
+$(B)/tools/demo_node: tools/demo/demo_node.c kmod/uapi/linux/causal.h
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(USER_CFLAGS) -o $@ $<
+
 deps:
 	$(Q)$(TOP)/tools/deps
+
+# On a host that can load modules the demo runs right here; elsewhere in the
+# test VM (KVER).
+demo: deps
+	$(Q)$(MAKE) all modules-vm
+	$(Q)if [ -d $(HOST_KDIR) ] && [ -e /proc/modules ]; then \
+		tools/demo/run.sh kmod/causal.ko $(B)/tools/demo_node; \
+	else \
+		rel=$$(tools/kernel-release $(KVER)); \
+		tools/vm/run -k $$rel -t 300 -- tools/demo/run.sh \
+			$(B)/mod/$$rel/kmod/causal.ko $(B)/tools/demo_node; \
+	fi
 
 check: deps
 	$(Q)$(MAKE) all modules-vm

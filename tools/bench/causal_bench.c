@@ -1,0 +1,508 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Message throughput and round-trip latency on loopback, through the causal
+ * ULP or through plain TCP with the framing an application would otherwise
+ * write: a 4-byte big-endian length, then the payload.
+ *
+ * Every message carries its sequence number in its first and last four bytes
+ * and the receiver checks both and the length, so a path that loses,
+ * reorders, duplicates, truncates or misframes messages fails the run
+ * instead of producing numbers.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/causal.h>
+
+#define MAX_SIZE	(1U << 20)	/* the module's default max_msg_size */
+#define MIN_SIZE	8		/* room for both sequence stamps */
+
+/* Defaults, sized for a few seconds per run under QEMU's software emulation.
+ * Both tests scale with the cost of a message, about that of 2 KiB of copy
+ * plus its payload, so every size spends a similar time on each test; the
+ * bounds keep enough latency samples for a p99 and small messages short.
+ */
+#define MSG_COST	2048
+#define TPUT_BUDGET	(64UL << 20)
+#define TPUT_MIN	100UL
+#define TPUT_MAX	100000UL
+#define LAT_BUDGET	(32UL << 20)
+#define LAT_MIN		1000UL
+#define LAT_MAX		10000UL
+
+enum mode { MODE_TCP, MODE_ULP };
+
+static struct {
+	enum mode mode;
+	size_t size;
+	unsigned long count;
+	unsigned long rounds;
+	unsigned int timeout;
+	bool json;
+} opt = {
+	.mode = MODE_ULP,
+	.size = 64,
+	.timeout = 300,
+};
+
+static const char *const mode_name[] = { [MODE_TCP] = "tcp", [MODE_ULP] = "ulp" };
+
+static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "causal_bench: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static void on_alarm(int sig __attribute__((unused)))
+{
+	static const char msg[] = "causal_bench: timed out\n";
+
+	/* A hung path must fail the run, not stall it. */
+	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
+		_exit(2);
+	_exit(1);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void *xmalloc(size_t len)
+{
+	void *p = malloc(len);
+
+	if (!p)
+		die("out of memory");
+	return p;
+}
+
+/* A connected loopback pair: *a the client side, *b the server side. */
+static void tcp_pair(int *a, int *b, bool nodelay)
+{
+	struct sockaddr_in sin = {
+		.sin_family = AF_INET,
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	socklen_t len = sizeof(sin);
+	int lfd, one = 1;
+
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sin, len) ||
+	    listen(lfd, 1) || getsockname(lfd, (struct sockaddr *)&sin, &len))
+		die("listen: %s", strerror(errno));
+	*a = socket(AF_INET, SOCK_STREAM, 0);
+	if (*a < 0 || connect(*a, (struct sockaddr *)&sin, len))
+		die("connect: %s", strerror(errno));
+	*b = accept(lfd, NULL, NULL);
+	if (*b < 0)
+		die("accept: %s", strerror(errno));
+	close(lfd);
+	if (nodelay &&
+	    (setsockopt(*a, SOL_TCP, TCP_NODELAY, &one, sizeof(one)) ||
+	     setsockopt(*b, SOL_TCP, TCP_NODELAY, &one, sizeof(one))))
+		die("TCP_NODELAY: %s", strerror(errno));
+}
+
+static void causal_setup(int fd, uint32_t group, uint16_t node)
+{
+	struct causal_join join = { .group = group, .node = node, .nodes = 2 };
+
+	if (setsockopt(fd, SOL_TCP, TCP_ULP, CAUSAL_ULP_NAME,
+		       sizeof(CAUSAL_ULP_NAME)))
+		die("TCP_ULP causal: %s (module loaded?)", strerror(errno));
+	if (setsockopt(fd, SOL_CAUSAL, CAUSAL_JOIN, &join, sizeof(join)))
+		die("CAUSAL_JOIN: %s", strerror(errno));
+}
+
+/* A pair ready for messages: node 0 on *a, node 1 on *b for the ULP. Each
+ * test gets its own group, so no endpoint outlives its test.
+ */
+static void msg_pair(int *a, int *b, bool nodelay, unsigned int test)
+{
+	uint32_t group = (uint32_t)getpid() << 2 | test;
+
+	tcp_pair(a, b, nodelay);
+	if (opt.mode == MODE_ULP) {
+		causal_setup(*a, group, 0);
+		causal_setup(*b, group, 1);
+	}
+}
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static void stamp(uint8_t *buf, uint32_t seq)
+{
+	put_u32(buf, seq);
+	put_u32(buf + opt.size - 4, ~seq);
+}
+
+static void check(const uint8_t *buf, uint32_t seq, const char *who)
+{
+	uint32_t head = get_u32(buf), tail = ~get_u32(buf + opt.size - 4);
+
+	if (head != seq || tail != seq)
+		die("%s: message %u arrived as head %u, tail %u", who, seq,
+		    head, tail);
+}
+
+/* One message is one send() on the ULP; on TCP its length prefix and payload
+ * go out in one sendmsg(), as a careful application would write them.
+ */
+static void msg_send(int fd, uint8_t *buf)
+{
+	uint32_t hdr = htonl(opt.size);
+	struct iovec iov[2] = {
+		{ .iov_base = &hdr, .iov_len = sizeof(hdr) },
+		{ .iov_base = buf, .iov_len = opt.size },
+	};
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
+	size_t left = sizeof(hdr) + opt.size;
+	ssize_t n;
+
+	if (opt.mode == MODE_ULP) {
+		n = send(fd, buf, opt.size, MSG_NOSIGNAL);
+		if (n != (ssize_t)opt.size)
+			die("send: %zd of %zu bytes: %s", n, opt.size,
+			    n < 0 ? strerror(errno) : "short");
+		return;
+	}
+	for (;;) {
+		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+		if (n < 0)
+			die("sendmsg: %s", strerror(errno));
+		left -= n;
+		if (!left)
+			return;
+		/* Short write: skip what went out and send the rest. */
+		while ((size_t)n >= msg.msg_iov->iov_len) {
+			n -= msg.msg_iov->iov_len;
+			msg.msg_iov++;
+			msg.msg_iovlen--;
+		}
+		msg.msg_iov->iov_base = (uint8_t *)msg.msg_iov->iov_base + n;
+		msg.msg_iov->iov_len -= n;
+	}
+}
+
+static void read_full(int fd, void *buf, size_t len)
+{
+	ssize_t n;
+
+	for (; len; len -= n, buf = (uint8_t *)buf + n) {
+		n = recv(fd, buf, len, MSG_WAITALL);
+		if (n <= 0)
+			die("recv: %s", n ? strerror(errno) : "unexpected EOF");
+	}
+}
+
+/* Exactly one message of opt.size bytes into @buf. */
+static void msg_recv(int fd, uint8_t *buf)
+{
+	uint32_t hdr;
+	ssize_t n;
+
+	if (opt.mode == MODE_ULP) {
+		/* MSG_TRUNC: the real length, so a longer message shows. */
+		n = recv(fd, buf, opt.size, MSG_TRUNC);
+		if (n != (ssize_t)opt.size)
+			die("recv: %zd bytes, want %zu: %s", n, opt.size,
+			    n < 0 ? strerror(errno) : n ? "wrong size" : "EOF");
+		return;
+	}
+	read_full(fd, &hdr, sizeof(hdr));
+	if (ntohl(hdr) != opt.size)
+		die("recv: length prefix %u, want %zu", ntohl(hdr), opt.size);
+	read_full(fd, buf, opt.size);
+}
+
+static uint8_t *msg_buf(void)
+{
+	uint8_t *buf = xmalloc(opt.size);
+
+	/* Touch every page before timing starts. */
+	memset(buf, 0xa5, opt.size);
+	return buf;
+}
+
+static void *tput_reader(void *arg)
+{
+	int fd = *(int *)arg;
+	uint8_t *buf = msg_buf();
+	unsigned long seq;
+
+	for (seq = 0; seq < opt.count; seq++) {
+		msg_recv(fd, buf);
+		check(buf, seq, "reader");
+	}
+	free(buf);
+	return NULL;
+}
+
+static void throughput(void)
+{
+	uint8_t *buf = msg_buf();
+	unsigned long seq;
+	pthread_t reader;
+	uint64_t start;
+	double secs;
+	int a, b;
+
+	msg_pair(&a, &b, false, 1);
+	if (pthread_create(&reader, NULL, tput_reader, &b))
+		die("pthread_create failed");
+	start = now_ns();
+	for (seq = 0; seq < opt.count; seq++) {
+		stamp(buf, seq);
+		msg_send(a, buf);
+	}
+	pthread_join(reader, NULL);
+	secs = (now_ns() - start) / 1e9;
+	close(a);
+	close(b);
+	free(buf);
+
+	if (opt.json)
+		printf("{\"test\":\"throughput\",\"mode\":\"%s\",\"size\":%zu,"
+		       "\"count\":%lu,\"seconds\":%.3f,\"msgs_per_s\":%.0f,"
+		       "\"mb_per_s\":%.2f}\n", mode_name[opt.mode], opt.size,
+		       opt.count, secs, opt.count / secs,
+		       opt.count * opt.size / secs / 1e6);
+	else
+		printf("throughput %s size %zu: %lu msgs in %.3f s, %.0f msgs/s, %.2f MB/s\n",
+		       mode_name[opt.mode], opt.size, opt.count, secs,
+		       opt.count / secs, opt.count * opt.size / secs / 1e6);
+	fflush(stdout);
+}
+
+/* A tenth more round trips first, untimed, to settle caches and TCP. */
+static unsigned long lat_warmup(void)
+{
+	return opt.rounds / 10;
+}
+
+/* Echo side of the ping-pong: every message goes straight back. */
+static void *lat_echo(void *arg)
+{
+	int fd = *(int *)arg;
+	uint8_t *buf = msg_buf();
+	unsigned long seq, total = lat_warmup() + opt.rounds;
+
+	for (seq = 0; seq < total; seq++) {
+		msg_recv(fd, buf);
+		check(buf, seq, "echo");
+		msg_send(fd, buf);
+	}
+	free(buf);
+	return NULL;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile of sorted @v. */
+static double pct_us(const uint64_t *v, unsigned long n, unsigned int p)
+{
+	return v[(n * p + 99) / 100 - 1] / 1e3;
+}
+
+static void latency(void)
+{
+	unsigned long warmup = lat_warmup(), seq;
+	uint64_t *rtt = xmalloc(opt.rounds * sizeof(*rtt));
+	uint8_t *buf = msg_buf();
+	uint64_t start;
+	pthread_t echo;
+	int a, b;
+
+	msg_pair(&a, &b, true, 2);
+	if (pthread_create(&echo, NULL, lat_echo, &b))
+		die("pthread_create failed");
+	for (seq = 0; seq < warmup + opt.rounds; seq++) {
+		stamp(buf, seq);
+		start = now_ns();
+		msg_send(a, buf);
+		msg_recv(a, buf);
+		if (seq >= warmup)
+			rtt[seq - warmup] = now_ns() - start;
+		check(buf, seq, "pinger");
+	}
+	pthread_join(echo, NULL);
+	close(a);
+	close(b);
+	free(buf);
+
+	qsort(rtt, opt.rounds, sizeof(*rtt), cmp_u64);
+	if (opt.json)
+		printf("{\"test\":\"latency\",\"mode\":\"%s\",\"size\":%zu,"
+		       "\"rounds\":%lu,\"p50_us\":%.1f,\"p99_us\":%.1f,"
+		       "\"min_us\":%.1f,\"max_us\":%.1f}\n",
+		       mode_name[opt.mode], opt.size, opt.rounds,
+		       pct_us(rtt, opt.rounds, 50), pct_us(rtt, opt.rounds, 99),
+		       rtt[0] / 1e3, rtt[opt.rounds - 1] / 1e3);
+	else
+		printf("latency %s size %zu: %lu round trips, p50 %.1f us, p99 %.1f us (min %.1f, max %.1f)\n",
+		       mode_name[opt.mode], opt.size, opt.rounds,
+		       pct_us(rtt, opt.rounds, 50), pct_us(rtt, opt.rounds, 99),
+		       rtt[0] / 1e3, rtt[opt.rounds - 1] / 1e3);
+	fflush(stdout);
+	free(rtt);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: causal_bench [-m ulp|tcp] [-s BYTES] [-n COUNT] [-r ROUNDS] [-t SECONDS] [-j]\n"
+"\n"
+"Loopback benchmark of the causal ULP against plain TCP with user-space framing\n"
+"(4-byte big-endian length, then the payload, one sendmsg() per message).\n"
+"Runs a throughput test (one sender, one reader thread) and a latency test\n"
+"(ping-pong, TCP_NODELAY) and checks every message's sequence stamps.\n"
+"\n"
+"  -m, --mode MODE     ulp: both ends join a 2-node causal group; tcp: plain TCP\n"
+"                      (default ulp)\n"
+"  -s, --size BYTES    message size, %u..%u (default 64)\n"
+"  -n, --count N       throughput messages, 0 skips the test (default\n"
+"                      %lu MiB / (size + %u), within %lu..%lu)\n"
+"  -r, --rounds M      latency round trips, 0 skips the test (default\n"
+"                      %lu MiB / (size + %u), within %lu..%lu)\n"
+"  -t, --timeout SECS  fail if the run takes longer, 0 never (default 300)\n"
+"  -j, --json          one JSON object per result line\n"
+"  -h, --help          this text\n",
+		MIN_SIZE, MAX_SIZE, TPUT_BUDGET >> 20, MSG_COST, TPUT_MIN,
+		TPUT_MAX, LAT_BUDGET >> 20, MSG_COST, LAT_MIN, LAT_MAX);
+}
+
+/* A default count: @budget bytes of message cost, within [@min, @max]. */
+static unsigned long scaled(unsigned long budget, unsigned long min,
+			    unsigned long max)
+{
+	unsigned long n = budget / (opt.size + MSG_COST);
+
+	return n < min ? min : n > max ? max : n;
+}
+
+static unsigned long parse_num(const char *s, const char *what)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || end == s || *end || *s == '-')
+		die("bad %s '%s'", what, s);
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "mode",	required_argument, NULL, 'm' },
+		{ "size",	required_argument, NULL, 's' },
+		{ "count",	required_argument, NULL, 'n' },
+		{ "rounds",	required_argument, NULL, 'r' },
+		{ "timeout",	required_argument, NULL, 't' },
+		{ "json",	no_argument,	   NULL, 'j' },
+		{ "help",	no_argument,	   NULL, 'h' },
+		{}
+	};
+	bool count_set = false, rounds_set = false;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "m:s:n:r:t:jh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			if (!strcmp(optarg, "ulp"))
+				opt.mode = MODE_ULP;
+			else if (!strcmp(optarg, "tcp"))
+				opt.mode = MODE_TCP;
+			else
+				die("bad mode '%s' (ulp or tcp)", optarg);
+			break;
+		case 's':
+			opt.size = parse_num(optarg, "size");
+			if (opt.size < MIN_SIZE || opt.size > MAX_SIZE)
+				die("size must be %u..%u", MIN_SIZE, MAX_SIZE);
+			break;
+		case 'n':
+			opt.count = parse_num(optarg, "count");
+			count_set = true;
+			break;
+		case 'r':
+			opt.rounds = parse_num(optarg, "rounds");
+			rounds_set = true;
+			break;
+		case 't':
+			opt.timeout = parse_num(optarg, "timeout");
+			break;
+		case 'j':
+			opt.json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (!count_set)
+		opt.count = scaled(TPUT_BUDGET, TPUT_MIN, TPUT_MAX);
+	if (!rounds_set)
+		opt.rounds = scaled(LAT_BUDGET, LAT_MIN, LAT_MAX);
+	/* Sequence numbers are 32-bit stamps. */
+	if (opt.count > UINT32_MAX || opt.rounds > UINT32_MAX / 2)
+		die("count or rounds too large");
+
+	signal(SIGALRM, on_alarm);
+	alarm(opt.timeout);
+	if (opt.count)
+		throughput();
+	if (opt.rounds)
+		latency();
+	return 0;
+}
