@@ -4,6 +4,7 @@
 # make check      install what is missing, build, run every test
 # make deps       install build and test dependencies (Debian, as root)
 # make vm CMD=..  run a command as root in the test VM (KVER=6.1 or 6.12)
+# make bench      loopback benchmark, ULP vs plain TCP, in the VM (KVER)
 # make checkpatch run checkpatch --strict on kmod/
 # make clean
 #
@@ -46,21 +47,25 @@ KMOD_SRCS := $(filter-out %.mod.c,$(wildcard kmod/*.c kmod/*.h kmod/lib/*.c kmod
 SELFTESTS := $(patsubst selftests/%.c,$(B)/selftests/%,$(wildcard selftests/causal_*.c))
 UNIT_TESTS := $(patsubst user/tests/%.c,$(B)/unit/%,$(wildcard user/tests/test_*.c))
 
-TOOLS := $(B)/tools/demo_node
+TOOLS := $(B)/tools/demo_node $(B)/tools/causal_bench
 
-.PHONY: all module modules-vm selftests unit-build tools check demo deps vm \
-	checkpatch clean
+.PHONY: all module modules-vm selftests unit-build tools check demo bench deps \
+	vm checkpatch clean
 
 all: module selftests unit-build tools
 
 module:
 	$(Q)$(MAKE) -C $(KDIR) M=$(TOP) W=1 modules
 
-# One build tree per test kernel (a symlink farm), so both can coexist.
+# One build tree per test kernel (a symlink farm of the sources only), so both
+# can coexist with an in-tree build.
 modules-vm:
 	$(Q)set -e; for rel in $$($(TOP)/tools/kernel-release --list); do \
 		d=$(TOP)/$(B)/mod/$$rel; mkdir -p $$d; \
-		cp -rsf $(TOP)/kmod $(TOP)/Kbuild $$d/; \
+		find $$d -type l -delete; \
+		for f in Kbuild kmod/Kbuild $(KMOD_SRCS); do \
+			mkdir -p $$d/$$(dirname $$f); ln -sf $(TOP)/$$f $$d/$$f; \
+		done; \
 		echo "  MODULE  $$rel"; \
 		$(MAKE) -C /lib/modules/$$rel/build M=$$d W=1 modules \
 			$(if $(filter 1,$(V)),,>$$d/build.log 2>&1) || \
@@ -101,8 +106,18 @@ $(B)/tools/demo_node: tools/demo/demo_node.c kmod/uapi/linux/causal.h
 	@echo "  CC      $@"
 	$(Q)$(CC) $(USER_CFLAGS) -o $@ $<
 
+$(B)/tools/causal_bench: tools/bench/causal_bench.c kmod/uapi/linux/causal.h
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(USER_CFLAGS) -o $@ $< -lpthread
+
 deps:
 	$(Q)$(TOP)/tools/deps
+
+# Loopback benchmark, ULP against length-framed TCP, in the test VM (KVER).
+bench: deps
+	$(Q)$(MAKE) all modules-vm
+	$(Q)$(TOP)/tools/vm/run -k $(KVER) -c 2 -t 1800 -- tools/bench/run.sh
 
 # On a host that can load modules the demo runs right here; elsewhere in the
 # test VM (KVER).

@@ -32,6 +32,12 @@ struct causal_net {
 	struct list_head endpoints;
 };
 
+/* Header and clock of one outgoing frame. */
+struct causal_frame_head {
+	u8 bytes[CAUSAL_WIRE_HDR_LEN + CAUSAL_MAX_NODES * sizeof(u64)];
+	size_t len;
+};
+
 /* State of one (netns, group, node).
  *
  * Lock order: tx_lock, then lock_sock() of a channel, then lock. Receive
@@ -55,6 +61,7 @@ struct causal_endpoint {
 	 * every channel. Also protects each channel's tx state.
 	 */
 	struct mutex tx_lock;
+	struct causal_frame_head tx_head;	/* sendmsg's, under tx_lock */
 	struct work_struct clock_work;	/* sends coalesced CLOCK frames */
 
 	/* Protects everything below. */
@@ -107,6 +114,9 @@ struct causal_sock {
 	struct strparser strp;
 	struct work_struct tx_work;	/* flushes tx_pending on write space */
 	bool recv_info;			/* CAUSAL_RECV_INFO, lock_sock() */
+	bool rx_deferred;		/* data arrived while the socket was
+					 * owned; under sk_lock.slock
+					 */
 
 	/* Under ep->lock. */
 	u16 peer;			/* CAUSAL_PEER_NONE until its HELLO */
@@ -179,6 +189,7 @@ int causal_rx_start(struct causal_sock *csk);
 void causal_rx_stop(struct causal_sock *csk);
 void causal_rx_purge(struct causal_sock *csk);
 void causal_data_ready(struct sock *sk);
+void causal_release_cb(struct sock *sk);
 void causal_state_change(struct sock *sk);
 int causal_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
 		   int *addr_len);

@@ -73,6 +73,7 @@ static void causal_build_proto(struct proto *prot, struct proto_ops *ops,
 	prot->sendmsg = causal_sendmsg;
 	prot->recvmsg = causal_recvmsg;
 	prot->sock_is_readable = causal_sock_is_readable;
+	prot->release_cb = causal_release_cb;
 
 	*ops = *base_ops;
 	ops->poll = causal_poll;

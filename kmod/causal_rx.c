@@ -39,6 +39,22 @@ static void causal_wake(struct causal_sock *ch)
 	ch->saved_data_ready(ch->sk);
 }
 
+/* Wake whoever may read @ch's messages: its own readers, or with merged
+ * receive every reader of the endpoint.
+ */
+static void causal_wake_readers(struct causal_endpoint *ep,
+				struct causal_sock *ch)
+{
+	struct causal_sock *other;
+
+	if (!(ep->flags & CAUSAL_F_MERGED_RECV)) {
+		causal_wake(ch);
+		return;
+	}
+	list_for_each_entry(other, &ep->channels, ep_node)
+		causal_wake(other);
+}
+
 /* Re-evaluate every blocked head of @ep after its state changed: mark those
  * that became deliverable, wake their readers (every reader of the endpoint
  * with merged receive), and arm the hold timer for the rest.
@@ -182,6 +198,11 @@ static void causal_queue_data(struct causal_endpoint *ep, struct causal_sock *ch
 	if (was_empty) {
 		causal_rule_set_head(&ep->rule, ch->peer, m->vclock[ch->peer]);
 		m->head_ns = m->arrive_ns;
+	} else if (causal_head(ch)->ready_ns) {
+		/* More behind a readable head: like TCP, every arrival is a
+		 * new edge for edge-triggered epoll.
+		 */
+		causal_wake_readers(ep, ch);
 	}
 	trace_causal_arrive(ep, ch, m);
 	if (ch->holdback_bytes >= causal_holdback_limit(ch)) {
@@ -317,16 +338,43 @@ static int causal_strp_read_sock(struct strparser *strp,
 	return tcp_read_sock(strp->sk, desc, causal_strp_recv);
 }
 
+/* Called with the socket's spinlock held (softirq, or the owner's backlog
+ * processing).
+ */
 void causal_data_ready(struct sock *sk)
 {
 	struct causal_sock *ch = causal_sk(sk);
 
+	if (sock_owned_by_user_nocheck(sk)) {
+		/* The owner calls causal_release_cb() before it lets go of
+		 * the socket: parse there, on this CPU, instead of handing
+		 * the work to strparser's worker on another one.
+		 */
+		ch->rx_deferred = true;
+		return;
+	}
 	/* strparser waits until TCP holds the rest of a partial frame before
 	 * reading on; a frame larger than the receive buffer would never get
 	 * there. Take the bytes as they come instead.
 	 */
 	ch->strp.need_bytes = 0;
 	strp_data_ready(&ch->strp);
+}
+
+/* release_sock(): the owner still owns the socket and holds its spinlock. */
+void causal_release_cb(struct sock *sk)
+{
+	struct causal_sock *ch = causal_sk(sk);
+
+	ch->sk_proto->release_cb(sk);
+	if (!ch->rx_deferred)
+		return;
+	ch->rx_deferred = false;
+	if (ch->strp.stopped || ch->strp.paused)
+		return;
+	ch->strp.need_bytes = 0;
+	/* Not paused: this only reads what TCP has queued. */
+	__strp_unpause(&ch->strp);
 }
 
 /* FIN or reset: readers waiting for EOF must look again. */
@@ -534,6 +582,10 @@ static void causal_untake(struct causal_endpoint *ep, struct causal_msg *m)
 	spin_unlock_bh(&ep->lock);
 }
 
+/* Readers do not take the socket lock: ep->lock, the taken flag and the
+ * message's reference order them, and TCP keeps feeding the parser from
+ * softirq meanwhile instead of parking packets in the socket's backlog.
+ */
 int causal_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
 		   int *addr_len)
 {
@@ -555,7 +607,7 @@ int causal_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
 		return -EOPNOTSUPP;
 
 	timeo = sock_rcvtimeo(sk, flags & MSG_DONTWAIT);
-	lock_sock(sk);
+	add_wait_queue(sk_sleep(sk), &wait);
 	for (;;) {
 		spin_lock_bh(&ep->lock);
 		m = causal_pick(ep, ch);
@@ -568,29 +620,26 @@ int causal_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
 			break;
 		err = sock_error(sk);
 		if (err)
-			goto out_release;
+			goto out_wait;
 		if (READ_ONCE(ch->state) == CAUSAL_CH_FAILED) {
 			err = causal_proto_errno(READ_ONCE(ch->proto_err));
-			goto out_release;
+			goto out_wait;
 		}
 		if (causal_rx_eof(ch)) {
 			err = 0;
-			goto out_release;
+			goto out_wait;
 		}
 		if (!timeo) {
 			err = -EAGAIN;
-			goto out_release;
+			goto out_wait;
 		}
 		if (signal_pending(current)) {
 			err = sock_intr_errno(timeo);
-			goto out_release;
+			goto out_wait;
 		}
-		add_wait_queue(sk_sleep(sk), &wait);
-		sk_wait_event(sk, &timeo,
-			      causal_readable(ch) || READ_ONCE(sk->sk_err) ||
-			      causal_rx_eof(ch), &wait);
-		remove_wait_queue(sk_sleep(sk), &wait);
+		timeo = wait_woken(&wait, TASK_INTERRUPTIBLE, timeo);
 	}
+	remove_wait_queue(sk_sleep(sk), &wait);
 
 	/* Taken, @m stays queued but no other reader touches it: copy it
 	 * out without ep->lock.
@@ -600,7 +649,7 @@ int causal_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
 	if (err) {
 		causal_untake(ep, m);
 		causal_msg_put(m);
-		goto out_release;
+		return err;
 	}
 	if (copied < m->len)
 		msg->msg_flags |= MSG_TRUNC;
@@ -623,7 +672,9 @@ int causal_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
 	if (peek)
 		causal_untake(ep, m);
 	causal_msg_put(m);
-out_release:
-	release_sock(sk);
+	return err;
+
+out_wait:
+	remove_wait_queue(sk_sleep(sk), &wait);
 	return err;
 }

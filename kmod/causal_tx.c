@@ -15,12 +15,6 @@
 #include "causal_compat.h"
 #include "causal_trace.h"
 
-/* Header and clock of one frame; built under tx_lock. */
-struct causal_frame_head {
-	u8 bytes[CAUSAL_WIRE_HDR_LEN + CAUSAL_MAX_NODES * sizeof(u64)];
-	size_t len;
-};
-
 static void causal_build_head(struct causal_frame_head *h,
 			      const struct causal_endpoint *ep, u8 type,
 			      u16 flags, u32 len, const u64 *clock)
@@ -293,7 +287,7 @@ int causal_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 	struct causal_sock *csk = causal_sk(sk);
 	struct causal_endpoint *ep = csk->ep;
 	struct causal_sock *targets[CAUSAL_MAX_NODES];
-	struct causal_frame_head *h = NULL;
+	struct causal_frame_head *h;
 	int flags = msg->msg_flags & MSG_DONTWAIT;
 	u64 clock[CAUSAL_MAX_NODES];
 	unsigned int n, i, written = 0;
@@ -324,16 +318,11 @@ int causal_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 			goto out_free;
 		}
 	}
-	h = kmalloc(sizeof(*h), GFP_KERNEL);
-	if (!h) {
-		err = -ENOMEM;
-		goto out_free;
-	}
-
 	if (mutex_lock_interruptible(&ep->tx_lock)) {
 		err = -ERESTARTSYS;
 		goto out_free;
 	}
+	h = &ep->tx_head;
 	n = causal_targets(ep, csk, broadcast, targets);
 
 	/* Every target must be able to take a new frame before the stamp
@@ -389,7 +378,6 @@ out_unlock:
 	for (i = 0; i < n; i++)
 		sock_put(targets[i]->sk);
 out_free:
-	kfree(h);
 	kvfree(data);
 	return err;
 }

@@ -16,8 +16,11 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <signal.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 
 #include <linux/causal.h>
 
@@ -309,6 +312,129 @@ TEST_F(chan, eof_after_peer_close)
 	self->a = -1;
 	EXPECT_EQ(recv(self->b, buf, sizeof(buf), 0), 1);
 	EXPECT_EQ(recv(self->b, buf, sizeof(buf), 0), 0);
+}
+
+TEST_F(chan, epoll)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET }, out;
+	char buf[8];
+	int ep = epoll_create1(0);
+
+	ASSERT_GE(ep, 0);
+	ASSERT_EQ(epoll_ctl(ep, EPOLL_CTL_ADD, self->b, &ev), 0);
+	EXPECT_EQ(epoll_wait(ep, &out, 1, 50), 0);
+	ASSERT_EQ(send(self->a, "e1", 2, 0), 2);
+	ASSERT_EQ(epoll_wait(ep, &out, 1, 2000), 1);
+	EXPECT_TRUE(out.events & EPOLLIN);
+	/* Edge-triggered: no new event until something new arrives. */
+	EXPECT_EQ(epoll_wait(ep, &out, 1, 50), 0);
+	ASSERT_EQ(send(self->a, "e2", 2, 0), 2);
+	ASSERT_EQ(epoll_wait(ep, &out, 1, 2000), 1);
+	EXPECT_EQ(recv(self->b, buf, sizeof(buf), 0), 2);
+	EXPECT_EQ(recv(self->b, buf, sizeof(buf), 0), 2);
+	close(ep);
+}
+
+/* Read @n messages of @len bytes stamped with their index; all intact. */
+static void expect_stream(struct __test_metadata *_metadata, int fd, int n,
+			  size_t len)
+{
+	char *buf = malloc(len + 1), *want = malloc(len);
+
+	ASSERT_NE(buf, NULL);
+	ASSERT_NE(want, NULL);
+	for (int i = 0; i < n; i++) {
+		fill(want, len, i);
+		ASSERT_EQ(recv(fd, buf, len + 1, 0), len) TH_LOG("message %d", i);
+		ASSERT_EQ(memcmp(buf, want, len), 0) TH_LOG("message %d", i);
+	}
+	free(buf);
+	free(want);
+}
+
+/* Non-blocking sends into a full pipe fail whole (EAGAIN), never leaving
+ * half a frame on the stream.
+ */
+TEST_F(chan, nonblocking_send_full)
+{
+	size_t len = 40000;
+	char *out = malloc(len);
+	int n = 0;
+
+	ASSERT_NE(out, NULL);
+	for (;;) {
+		fill(out, len, n);
+		if (send(self->a, out, len, MSG_DONTWAIT) < 0)
+			break;
+		n++;
+		ASSERT_LT(n, 100000);
+	}
+	EXPECT_EQ(errno, EAGAIN);
+	TH_LOG("%d messages before EAGAIN", n);
+	expect_stream(_metadata, self->b, n, len);
+	free(out);
+}
+
+static void on_alarm(int sig)
+{
+}
+
+/* A signal interrupts a sender blocked on a full buffer: whatever the call
+ * returns, the stream stays framed.
+ */
+TEST_F(chan, signal_during_blocked_send)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };
+	struct itimerval it = { .it_interval.tv_usec = 20000,
+				.it_value.tv_usec = 20000 };
+	size_t len = 100000;
+	char *out = malloc(len);
+	int n = 0, interrupted = 0;
+
+	ASSERT_NE(out, NULL);
+	ASSERT_EQ(sigaction(SIGALRM, &sa, NULL), 0);	/* no SA_RESTART */
+	ASSERT_EQ(setitimer(ITIMER_REAL, &it, NULL), 0);
+	while (n < 200 && interrupted < 5) {
+		fill(out, len, n);
+		if (send(self->a, out, len, 0) == (ssize_t)len) {
+			n++;
+			continue;
+		}
+		ASSERT_EQ(errno, EINTR);
+		interrupted++;
+	}
+	memset(&it, 0, sizeof(it));
+	setitimer(ITIMER_REAL, &it, NULL);
+	TH_LOG("%d sent, %d interrupted", n, interrupted);
+	EXPECT_GT(interrupted, 0);
+	expect_stream(_metadata, self->b, n, len);
+	free(out);
+}
+
+/* A peer process killed mid-stream: its sockets close, BYE goes out, the
+ * survivor gets what was sent and then EOF.
+ */
+TEST_F(chan, peer_killed)
+{
+	struct causal_info info;
+	socklen_t len = sizeof(info);
+	char buf[8];
+	pid_t pid = fork();
+
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		for (int i = 0; i < 3; i++)
+			send(self->a, "last", 4, 0);
+		raise(SIGKILL);
+	}
+	close(self->a);
+	self->a = -1;
+	waitpid(pid, NULL, 0);
+	for (int i = 0; i < 3; i++)
+		EXPECT_EQ(recv(self->b, buf, sizeof(buf), 0), 4);
+	EXPECT_EQ(recv(self->b, buf, sizeof(buf), 0), 0);
+	ASSERT_EQ(getsockopt(self->b, SOL_CAUSAL, CAUSAL_INFO, &info, &len), 0);
+	EXPECT_EQ(info.state, CAUSAL_CH_LEFT);
 }
 
 TEST(send_recv_before_join)
@@ -772,6 +898,101 @@ TEST_F(scene, truncated_frame_then_close)
 	EXPECT_TRUE(readable(self->a_ch, 2000));
 	EXPECT_LE(recv(self->a_ch, buf, sizeof(buf), 0), 0);
 	expect_other_alive(_metadata, self);
+}
+
+/* A flooding peer whose messages all wait: the module stops reading, TCP
+ * pushes back, and the hold-back memory stays under the channel's bound.
+ */
+TEST_F(scene, flood_is_bounded)
+{
+	struct causal_info info;
+	socklen_t len = sizeof(info);
+	char payload[4000];
+	__u64 clock[3] = { 0, 0, 0 };
+	int rcvbuf = 0, sent = 0, flags;
+	socklen_t optlen = sizeof(rcvbuf);
+
+	memset(payload, 'f', sizeof(payload));
+	flags = fcntl(self->b_raw, F_GETFL);
+	ASSERT_EQ(fcntl(self->b_raw, F_SETFL, flags | O_NONBLOCK), 0);
+	/* Every message depends on A's first, which never comes. */
+	for (; sent < 100000; sent++) {
+		clock[0] = 1;
+		clock[1] = sent + 1;
+		if (wire_send(self->b_raw, CAUSAL_FRAME_DATA, 0, 3, 1, clock,
+			      payload, sizeof(payload)))
+			break;
+	}
+	TH_LOG("%d frames before the window closed", sent);
+	EXPECT_LT(sent, 100000);
+	usleep(200 * 1000);
+	ASSERT_EQ(getsockopt(self->b_ch, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &optlen), 0);
+	ASSERT_EQ(getsockopt(self->b_ch, SOL_CAUSAL, CAUSAL_INFO, &info, &len), 0);
+	TH_LOG("held %llu messages, %llu bytes, rcvbuf %d", info.held_now,
+	       info.holdback_bytes, rcvbuf);
+	EXPECT_GT(info.held_now, 0);
+	/* The bound plus the one frame that crossed it. */
+	EXPECT_LE(info.holdback_bytes,
+		  (rcvbuf > 65536 ? rcvbuf : 65536) + 2 * sizeof(payload) + 4096);
+}
+
+/* A peer whose connection breaks without BYE may come back as the same
+ * incarnation on a new channel, and not as another.
+ */
+TEST_F(scene, reconnect_same_incarnation)
+{
+	int raw, ch, raw2, ch2;
+
+	/* The module's side of the broken channel is closed by its owner. */
+	ASSERT_EQ(send_data(self->a_raw, 0, 1, 0, 0, "before"), 0);
+	expect_msg(_metadata, self->a_ch, "before");
+	close(self->a_ch);
+	self->a_ch = -1;
+
+	scene_open(_metadata, &raw2, &ch2, 0);
+	{
+		__u64 clock[3] = { 1, 0, 0 };
+
+		ASSERT_EQ(wire_hello(raw2, G, 3, 0, clock, 0xbad), 0);
+	}
+	expect_failed(_metadata, ch2, EPROTO);
+
+	scene_open(_metadata, &raw, &ch, 0);
+	{
+		__u64 clock[3] = { 1, 0, 0 };
+
+		ASSERT_EQ(wire_hello(raw, G, 3, 0, clock, 0xa), 0);
+	}
+	ASSERT_EQ(send_data(raw, 0, 2, 0, 0, "after"), 0);
+	expect_msg(_metadata, ch, "after");
+	close(raw);
+	close(ch);
+	close(raw2);
+	close(ch2);
+}
+
+/* A reset (no BYE) leaves A's messages missing: what depends on them waits,
+ * and the hold timeout lets it out as a gap; B's channel is unaffected.
+ */
+TEST_F(scene, reset_peer)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	char buf[8];
+	__u32 ms = 100;
+
+	ASSERT_EQ(setsockopt(self->a_raw, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+	close(self->a_raw);
+	self->a_raw = -1;
+	EXPECT_TRUE(readable(self->a_ch, 2000));
+	EXPECT_EQ(recv(self->a_ch, buf, sizeof(buf), 0), -1);
+	EXPECT_EQ(errno, ECONNRESET);
+
+	ASSERT_EQ(send_data(self->b_raw, 1, 3, 1, 0, "needs A"), 0);
+	expect_held(_metadata, self->b_ch);
+	ASSERT_EQ(setsockopt(self->b_ch, SOL_CAUSAL, CAUSAL_HOLD_TIMEOUT, &ms,
+			     sizeof(ms)), 0);
+	EXPECT_TRUE(readable(self->b_ch, 3000));
+	expect_msg(_metadata, self->b_ch, "needs A");
 }
 
 TEST(data_before_hello)

@@ -67,6 +67,21 @@ TEST_F(pair, ulp_name)
 	EXPECT_STREQ(name, "causal");
 }
 
+/* ss -ti names the ULP of each socket. */
+TEST_F(pair, ss_shows_ulp)
+{
+	char line[512];
+	int found = 0;
+	FILE *ss = popen("ss -tin state established 2>&1", "r");
+
+	ASSERT_NE(ss, NULL);
+	while (fgets(line, sizeof(line), ss))
+		if (strstr(line, "tcp-ulp-causal"))
+			found++;
+	pclose(ss);
+	EXPECT_GE(found, 2);
+}
+
 TEST_F(pair, ulp_twice)
 {
 	EXPECT_EQ(causal_attach(self->fd), -1);
