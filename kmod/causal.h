@@ -32,9 +32,13 @@ struct causal_net {
 	struct list_head endpoints;
 };
 
-/* Header and clock of one outgoing frame. */
+/* Payloads up to this size are sent in one piece with their header. */
+#define CAUSAL_TX_INLINE	512
+
+/* Header and clock of one outgoing frame, and room for a small payload. */
 struct causal_frame_head {
-	u8 bytes[CAUSAL_WIRE_HDR_LEN + CAUSAL_MAX_NODES * sizeof(u64)];
+	u8 bytes[CAUSAL_WIRE_HDR_LEN + CAUSAL_MAX_NODES * sizeof(u64) +
+		 CAUSAL_TX_INLINE];
 	size_t len;
 };
 
@@ -84,7 +88,8 @@ struct causal_msg {
 					 * once purged by the channel's close
 					 */
 	refcount_t ref;			/* the queue's, and a reader's */
-	struct sk_buff *skb;		/* the frame, from strparser */
+	void *data;			/* the payload, copied after vclock[] */
+	struct sk_buff *skb;		/* or the frame, from strparser */
 	u32 offset;			/* payload offset in skb */
 	u32 len;			/* payload length */
 	u32 charge;			/* bytes counted in holdback_bytes */

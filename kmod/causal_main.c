@@ -137,6 +137,9 @@ static int causal_init(struct sock *sk)
 	csk->peer = CAUSAL_PEER_NONE;
 
 	write_lock_bh(&sk->sk_callback_lock);
+	csk->saved_data_ready = sk->sk_data_ready;
+	csk->saved_write_space = sk->sk_write_space;
+	csk->saved_state_change = sk->sk_state_change;
 	rcu_assign_pointer(icsk->icsk_ulp_data, csk);
 	/* Pairs with lockless reads of sk_prot, e.g. in sk_clone_lock(). */
 	WRITE_ONCE(sk->sk_prot, &causal_prots[family]);
@@ -151,16 +154,16 @@ static void causal_sock_free_rcu(struct rcu_head *head)
 			container_of(head, struct causal_sock, rcu));
 }
 
-/* Swap the socket's callbacks for ours (@on) or back. */
+/* Install our callbacks (@on) or put back the socket's own, which init
+ * saved: other channels may wake this one through them as soon as it is on
+ * the endpoint's list, before ours are installed.
+ */
 static void causal_swap_callbacks(struct causal_sock *csk, bool on)
 {
 	struct sock *sk = csk->sk;
 
 	write_lock_bh(&sk->sk_callback_lock);
 	if (on) {
-		csk->saved_data_ready = sk->sk_data_ready;
-		csk->saved_write_space = sk->sk_write_space;
-		csk->saved_state_change = sk->sk_state_change;
 		sk->sk_data_ready = causal_data_ready;
 		sk->sk_write_space = causal_write_space;
 		sk->sk_state_change = causal_state_change;

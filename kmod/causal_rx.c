@@ -15,6 +15,9 @@
 #include "causal.h"
 #include "causal_trace.h"
 
+/* Messages up to this size are copied out of the frame's skb. */
+#define CAUSAL_COPY_MAX		2048
+
 /* Frames read ahead per channel before TCP is left to push back. At least
  * one maximal frame always fits: an empty queue accepts anything.
  */
@@ -250,9 +253,19 @@ static void causal_rcv(struct strparser *strp, struct sk_buff *skb)
 		if (err)
 			goto err_proto;
 	} else if (f.type == CAUSAL_FRAME_DATA) {
-		m = kmalloc(struct_size(m, vclock, f.nodes), GFP_ATOMIC);
-		if (!m) {
+		/* A small message is copied out: the frame is a clone that
+		 * pins an skb shared with its neighbours, often many times
+		 * its size, which would blur the hold-back bound.
+		 */
+		bool copy = f.len <= CAUSAL_COPY_MAX;
+		size_t size = struct_size(m, vclock, f.nodes) +
+			      (copy ? f.len : 0);
+
+		m = kmalloc(size, GFP_ATOMIC);
+		if (!m || (copy && skb_copy_bits(skb, off, &m->vclock[f.nodes],
+						 f.len))) {
 			/* Cannot queue it and cannot drop it: fail loudly. */
+			kfree(m);
 			kfree_skb(skb);
 			causal_channel_fail(ch, CAUSAL_ERR_LENGTH);
 			return;
@@ -260,10 +273,19 @@ static void causal_rcv(struct strparser *strp, struct sk_buff *skb)
 		memcpy(m->vclock, ch->rx_clock, clock_len);
 		m->ch = ch;
 		refcount_set(&m->ref, 1);
-		m->skb = skb;
-		m->offset = off;
 		m->len = f.len;
-		m->charge = skb->truesize + struct_size(m, vclock, f.nodes);
+		if (copy) {
+			m->data = &m->vclock[f.nodes];
+			m->skb = NULL;
+			m->charge = size;
+			consume_skb(skb);
+			skb = NULL;
+		} else {
+			m->data = NULL;
+			m->skb = skb;
+			m->offset = off;
+			m->charge = size + rxm->full_len + SKB_TRUESIZE(0);
+		}
 		m->sender = f.sender;
 		m->held = false;
 		m->gap = false;
@@ -294,7 +316,7 @@ static void causal_rcv(struct strparser *strp, struct sk_buff *skb)
 	case CAUSAL_FRAME_DATA:
 		causal_queue_data(ep, ch, m);
 		m = NULL;
-		skb = NULL;
+		skb = NULL;	/* owned by the message, or consumed */
 		break;
 	case CAUSAL_FRAME_CLOCK:
 		trace_causal_clock(ep, ch, ch->rx_clock);
@@ -535,8 +557,11 @@ static void causal_put_info(struct msghdr *msg, struct causal_endpoint *ep,
 	put_cmsg(msg, SOL_CAUSAL, CAUSAL_CMSG_INFO, size, &cm);
 }
 
-/* Hand @m out for good; the caller holds ep->lock. Returns its index. */
-static u64 causal_deliver(struct causal_endpoint *ep, struct causal_msg *m)
+/* Hand @m out for good; the caller holds ep->lock. Returns its index, and
+ * in *resume the channel whose parser may read again, if any.
+ */
+static u64 causal_deliver(struct causal_endpoint *ep, struct causal_msg *m,
+			  struct causal_sock **resume)
 {
 	struct causal_sock *ch = m->ch;
 	struct causal_msg *next;
@@ -561,10 +586,27 @@ static u64 causal_deliver(struct causal_endpoint *ep, struct causal_msg *m)
 	if (ch->rx_paused &&
 	    ch->holdback_bytes < causal_holdback_limit(ch) / 2) {
 		ch->rx_paused = false;
-		strp_unpause(&ch->strp);
+		*resume = ch;
 	}
 	causal_scan(ep);
 	return ep->delivered;
+}
+
+/* Let a paused parser read again: on this CPU, under the socket lock, when
+ * it is the reader's own channel; else from strparser's worker.
+ */
+static void causal_resume(struct causal_sock *ch, struct causal_sock *reader)
+{
+	if (ch != reader) {
+		strp_unpause(&ch->strp);
+		return;
+	}
+	lock_sock(ch->sk);
+	if (!ch->strp.stopped) {
+		ch->strp.need_bytes = 0;
+		__strp_unpause(&ch->strp);
+	}
+	release_sock(ch->sk);
 }
 
 /* A reader put @m back (MSG_PEEK or a failed copy); with merged receive
@@ -593,6 +635,7 @@ int causal_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
 	struct causal_sock *ch = causal_sk(sk);
 	struct causal_endpoint *ep = ch->ep;
 	bool peek = flags & MSG_PEEK;
+	struct causal_sock *resume = NULL;
 	struct causal_msg *m = NULL;
 	size_t copied;
 	long timeo;
@@ -645,7 +688,8 @@ int causal_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
 	 * out without ep->lock.
 	 */
 	copied = min_t(size_t, len, m->len);
-	err = skb_copy_datagram_msg(m->skb, m->offset, msg, copied);
+	err = m->data ? memcpy_to_msg(msg, m->data, copied) :
+			skb_copy_datagram_msg(m->skb, m->offset, msg, copied);
 	if (err) {
 		causal_untake(ep, m);
 		causal_msg_put(m);
@@ -658,7 +702,7 @@ int causal_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
 	if (peek) {
 		index = ep->delivered + 1;
 	} else if (m->ch) {
-		index = causal_deliver(ep, m);
+		index = causal_deliver(ep, m, &resume);
 		/* The queue's reference. */
 		refcount_dec(&m->ref);
 	} else {
@@ -666,6 +710,8 @@ int causal_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
 		index = 0;
 	}
 	spin_unlock_bh(&ep->lock);
+	if (resume)
+		causal_resume(resume, ch);
 	if (ch->recv_info)
 		causal_put_info(msg, ep, m, index);
 	err = flags & MSG_TRUNC ? m->len : copied;

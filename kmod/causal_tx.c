@@ -168,7 +168,7 @@ static void causal_snapshot(struct causal_endpoint *ep, u64 *clock)
 static void causal_ensure_hello(struct causal_endpoint *ep,
 				struct causal_sock *ch, int flags)
 {
-	struct causal_frame_head h;
+	struct causal_frame_head *h;
 	struct causal_hello hello = {
 		.group = ep->group,
 		.flags = ep->flags,
@@ -181,21 +181,25 @@ static void causal_ensure_hello(struct causal_endpoint *ep,
 
 	if (ch->hello_sent)
 		return;
+	/* Not ep->tx_head: sendmsg may have a payload waiting there. */
+	h = kmalloc(sizeof(*h), GFP_KERNEL);
+	if (!h)
+		return;		/* the next frame tries again */
 	causal_snapshot(ep, clock);
-	causal_build_head(&h, ep, CAUSAL_FRAME_HELLO, 0, sizeof(payload), clock);
+	causal_build_head(h, ep, CAUSAL_FRAME_HELLO, 0, sizeof(payload), clock);
 	causal_wire_put_hello(payload, &hello);
 	iov_iter_kvec(&iter, ITER_SOURCE, &kv, 1, sizeof(payload));
 	/* The first thing on the socket: it never waits. What TCP does not
 	 * take goes to tx_pending; a dead connection fails the next send.
 	 */
-	causal_write_frame(ch, &h, &iter, sizeof(payload), flags | MSG_DONTWAIT);
+	causal_write_frame(ch, h, &iter, sizeof(payload), flags | MSG_DONTWAIT);
 	ch->hello_sent = true;
+	kfree(h);
 }
 
 int causal_send_control(struct causal_sock *ch, u8 type)
 {
 	struct causal_endpoint *ep = ch->ep;
-	struct causal_frame_head h;
 	u64 clock[CAUSAL_MAX_NODES];
 	int err;
 
@@ -207,13 +211,14 @@ int causal_send_control(struct causal_sock *ch, u8 type)
 		 */
 		ch->sk->sk_userlocks |= SOCK_SNDBUF_LOCK;
 		WRITE_ONCE(ch->sk->sk_sndbuf, ch->sk->sk_sndbuf +
-			   ch->tx_pending_len + sizeof(h.bytes));
+			   ch->tx_pending_len + sizeof(ep->tx_head.bytes));
 	}
 	err = causal_tx_ready(ep, ch, MSG_DONTWAIT);
 	if (!err && type != CAUSAL_FRAME_HELLO) {
 		causal_snapshot(ep, clock);
-		causal_build_head(&h, ep, type, 0, 0, clock);
-		err = causal_write_frame(ch, &h, NULL, 0, MSG_DONTWAIT);
+		causal_build_head(&ep->tx_head, ep, type, 0, 0, clock);
+		err = causal_write_frame(ch, &ep->tx_head, NULL, 0,
+					 MSG_DONTWAIT);
 	}
 	release_sock(ch->sk);
 	mutex_unlock(&ep->tx_lock);
@@ -236,19 +241,14 @@ static int causal_parse_cmsgs(struct msghdr *msg, bool *broadcast)
 	return 0;
 }
 
-/* Channels a send event goes to, each with a socket reference. */
+/* The channels a broadcast goes to, each with a socket reference. */
 static unsigned int causal_targets(struct causal_endpoint *ep,
-				   struct causal_sock *self, bool broadcast,
+				   struct causal_sock *self,
 				   struct causal_sock **targets)
 {
 	struct causal_sock *ch;
 	unsigned int n = 0;
 
-	if (!broadcast) {
-		sock_hold(self->sk);
-		targets[n++] = self;
-		return n;
-	}
 	spin_lock_bh(&ep->lock);
 	list_for_each_entry(ch, &ep->channels, ep_node) {
 		if (ch->state != CAUSAL_CH_JOINED && ch->state != CAUSAL_CH_ACTIVE)
@@ -282,17 +282,44 @@ static void causal_mark_clock_dirty(struct causal_endpoint *ep,
 		queue_work(system_highpri_wq, &ep->clock_work);
 }
 
+/* A new send event: the endpoint's next stamp and the clock it carries. */
+static void causal_stamp(struct causal_endpoint *ep, u64 *clock)
+{
+	spin_lock_bh(&ep->lock);
+	causal_rule_send(&ep->rule);
+	memcpy(clock, ep->rule.clock, ep->nodes * sizeof(u64));
+	ep->sent++;
+	spin_unlock_bh(&ep->lock);
+}
+
+/* The DATA frame for this send event in ep->tx_head. A small payload, which
+ * the caller put right behind the clock, makes it one contiguous write.
+ */
+static void causal_data_head(struct causal_endpoint *ep, u16 peer,
+			     unsigned int targets, size_t size,
+			     bool inline_payload)
+{
+	bool broadcast = peer == CAUSAL_PEER_NONE;
+	u64 clock[CAUSAL_MAX_NODES];
+
+	causal_stamp(ep, clock);
+	causal_build_head(&ep->tx_head, ep, CAUSAL_FRAME_DATA,
+			  broadcast ? CAUSAL_WIRE_F_BROADCAST : 0, size, clock);
+	if (inline_payload)
+		ep->tx_head.len += size;
+	trace_causal_send(ep, peer, size, targets, clock);
+}
+
 int causal_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 {
 	struct causal_sock *csk = causal_sk(sk);
 	struct causal_endpoint *ep = csk->ep;
 	struct causal_sock *targets[CAUSAL_MAX_NODES];
-	struct causal_frame_head *h;
 	int flags = msg->msg_flags & MSG_DONTWAIT;
-	u64 clock[CAUSAL_MAX_NODES];
 	unsigned int n, i, written = 0;
-	bool broadcast = false;
-	struct iov_iter copy;
+	bool broadcast = false, small;
+	struct iov_iter copy, *payload;
+	size_t payload_len;
 	struct kvec kv;
 	void *data = NULL;
 	int err;
@@ -307,10 +334,11 @@ int causal_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 	if (err)
 		return err;
 	broadcast |= ep->flags & CAUSAL_F_BROADCAST;
+	small = size <= CAUSAL_TX_INLINE;
 
-	if (broadcast) {
+	if (broadcast && !small) {
 		/* One copy of the payload serves every channel. */
-		data = kvmalloc(max_t(size_t, size, 1), GFP_KERNEL);
+		data = kvmalloc(size, GFP_KERNEL);
 		if (!data)
 			return -ENOMEM;
 		if (!copy_from_iter_full(data, size, &msg->msg_iter)) {
@@ -322,9 +350,35 @@ int causal_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 		err = -ERESTARTSYS;
 		goto out_free;
 	}
-	h = &ep->tx_head;
-	n = causal_targets(ep, csk, broadcast, targets);
+	if (small && !copy_from_iter_full(ep->tx_head.bytes + CAUSAL_WIRE_HDR_LEN +
+					  ep->nodes * sizeof(u64), size,
+					  &msg->msg_iter)) {
+		err = -EFAULT;
+		goto out_unlock;
+	}
+	payload = small ? NULL : &msg->msg_iter;
+	payload_len = small ? 0 : size;
 
+	if (!broadcast) {
+		/* The common case: one channel, one lock. */
+		lock_sock(sk);
+		err = causal_tx_ready(ep, csk, flags);
+		if (!err) {
+			causal_data_head(ep, READ_ONCE(csk->peer), 1, size,
+					 small);
+			err = causal_write_frame(csk, &ep->tx_head, payload,
+						 payload_len, flags);
+		}
+		if (!err)
+			csk->tx_sent++;
+		release_sock(sk);
+		if (!err)
+			causal_mark_clock_dirty(ep, csk);
+		err = err ? : size;
+		goto out_unlock;
+	}
+
+	n = causal_targets(ep, csk, targets);
 	/* Every target must be able to take a new frame before the stamp
 	 * is taken: a send event reaches all its live channels or none.
 	 * Channels that are gone for good are left out.
@@ -336,47 +390,37 @@ int causal_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 		if (!err)
 			continue;
 		if (targets[i] == csk || causal_tx_transient(err))
-			goto out_unlock;
+			goto out_put;
 		sock_put(targets[i]->sk);
 		targets[i--] = targets[--n];
 	}
 
-	spin_lock_bh(&ep->lock);
-	causal_rule_send(&ep->rule);
-	memcpy(clock, ep->rule.clock, ep->nodes * sizeof(u64));
-	ep->sent++;
-	spin_unlock_bh(&ep->lock);
-	causal_build_head(h, ep, CAUSAL_FRAME_DATA,
-			  broadcast ? CAUSAL_WIRE_F_BROADCAST : 0, size, clock);
-
+	causal_data_head(ep, CAUSAL_PEER_NONE, n, size, small);
 	for (i = 0; i < n; i++) {
 		struct causal_sock *ch = targets[i];
-		struct iov_iter *payload = &msg->msg_iter;
 
-		if (broadcast) {
+		if (!small) {
 			kv.iov_base = data;
 			kv.iov_len = size;
 			iov_iter_kvec(&copy, ITER_SOURCE, &kv, 1, size);
 			payload = &copy;
 		}
 		lock_sock(ch->sk);
-		err = causal_write_frame(ch, h, payload, size, flags);
+		err = causal_write_frame(ch, &ep->tx_head, payload, payload_len,
+					 flags);
 		if (!err) {
 			ch->tx_sent++;
 			written++;
 		}
 		release_sock(ch->sk);
 	}
-	trace_causal_send(ep, broadcast ? CAUSAL_PEER_NONE : csk->peer, size,
-			  written, clock);
-	if (!broadcast && written)
-		causal_mark_clock_dirty(ep, csk);
 	err = written ? size : err;
 
-out_unlock:
-	mutex_unlock(&ep->tx_lock);
+out_put:
 	for (i = 0; i < n; i++)
 		sock_put(targets[i]->sk);
+out_unlock:
+	mutex_unlock(&ep->tx_lock);
 out_free:
 	kvfree(data);
 	return err;
@@ -387,7 +431,6 @@ void causal_clock_work(struct work_struct *work)
 	struct causal_endpoint *ep = container_of(work, struct causal_endpoint,
 						  clock_work);
 	struct causal_sock *targets[CAUSAL_MAX_NODES];
-	struct causal_frame_head h;
 	u64 clock[CAUSAL_MAX_NODES];
 	struct causal_sock *ch;
 	unsigned int n = 0, i;
@@ -403,7 +446,7 @@ void causal_clock_work(struct work_struct *work)
 	memcpy(clock, ep->rule.clock, ep->nodes * sizeof(u64));
 	spin_unlock_bh(&ep->lock);
 
-	causal_build_head(&h, ep, CAUSAL_FRAME_CLOCK, 0, 0, clock);
+	causal_build_head(&ep->tx_head, ep, CAUSAL_FRAME_CLOCK, 0, 0, clock);
 	for (i = 0; i < n; i++) {
 		ch = targets[i];
 		lock_sock(ch->sk);
@@ -411,7 +454,7 @@ void causal_clock_work(struct work_struct *work)
 		 * write_space callback.
 		 */
 		if (!causal_tx_ready(ep, ch, MSG_DONTWAIT) &&
-		    !causal_write_frame(ch, &h, NULL, 0, MSG_DONTWAIT))
+		    !causal_write_frame(ch, &ep->tx_head, NULL, 0, MSG_DONTWAIT))
 			WRITE_ONCE(ch->clock_dirty, false);
 		release_sock(ch->sk);
 		sock_put(ch->sk);
