@@ -98,7 +98,6 @@ struct causal_msg {
 	bool gap;			/* delivered by the hold timeout */
 	bool taken;			/* a reader is copying it out */
 	u64 arrive_ns;
-	u64 head_ns;			/* when it became its queue's head */
 	u64 ready_ns;			/* when it became deliverable, or 0 */
 	u64 vclock[];			/* its vector clock, nodes entries */
 };

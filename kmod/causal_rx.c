@@ -62,12 +62,11 @@ static void causal_wake_readers(struct causal_endpoint *ep,
  * that became deliverable, wake their readers (every reader of the endpoint
  * with merged receive), and arm the hold timer for the rest.
  */
-static void causal_scan(struct causal_endpoint *ep)
+static void causal_scan(struct causal_endpoint *ep, u64 now)
 {
 	unsigned long next_expiry = 0;
 	struct causal_sock *ch;
 	bool woke_all = false;
-	u64 now = causal_now();
 	u16 wait_node;
 	u64 wait_stamp;
 
@@ -78,6 +77,9 @@ static void causal_scan(struct causal_endpoint *ep)
 
 		if (!m || m->ready_ns)
 			continue;
+		/* The clock is slow to read in some VMs: only when needed. */
+		if (!now)
+			now = causal_now();
 		if (causal_rule_ready(&ep->rule, m->sender, m->vclock,
 				      &wait_node, &wait_stamp)) {
 			m->ready_ns = now;
@@ -121,14 +123,14 @@ void causal_hold_timer_fn(struct timer_list *t)
 	struct causal_endpoint *ep = from_timer(ep, t, hold_timer);
 
 	spin_lock_bh(&ep->lock);
-	causal_scan(ep);
+	causal_scan(ep, 0);
 	spin_unlock_bh(&ep->lock);
 }
 
 void causal_wake_ready(struct causal_endpoint *ep)
 {
 	spin_lock_bh(&ep->lock);
-	causal_scan(ep);
+	causal_scan(ep, 0);
 	spin_unlock_bh(&ep->lock);
 }
 
@@ -200,7 +202,6 @@ static void causal_queue_data(struct causal_endpoint *ep, struct causal_sock *ch
 	ep->held_now++;
 	if (was_empty) {
 		causal_rule_set_head(&ep->rule, ch->peer, m->vclock[ch->peer]);
-		m->head_ns = m->arrive_ns;
 	} else if (causal_head(ch)->ready_ns) {
 		/* More behind a readable head: like TCP, every arrival is a
 		 * new edge for edge-triggered epoll.
@@ -226,6 +227,7 @@ static void causal_rcv(struct strparser *strp, struct sk_buff *skb)
 	enum causal_proto_err err;
 	struct causal_frame f;
 	u32 clock_len, off;
+	u64 arrived = 0;
 	u16 peer;
 
 	if (skb_copy_bits(skb, rxm->offset, buf, sizeof(buf)))
@@ -291,7 +293,7 @@ static void causal_rcv(struct strparser *strp, struct sk_buff *skb)
 		m->gap = false;
 		m->taken = false;
 		m->arrive_ns = causal_now();
-		m->head_ns = 0;
+		arrived = m->arrive_ns;
 		m->ready_ns = 0;
 	}
 
@@ -326,7 +328,7 @@ static void causal_rcv(struct strparser *strp, struct sk_buff *skb)
 		trace_causal_peer(ep, ch, false);
 		break;
 	}
-	causal_scan(ep);
+	causal_scan(ep, arrived);
 	spin_unlock_bh(&ep->lock);
 	consume_skb(skb);
 	return;
@@ -456,7 +458,7 @@ void causal_rx_purge(struct causal_sock *ch)
 			ep->by_peer[ch->peer] = NULL;
 	}
 	list_del_init(&ch->ep_node);
-	causal_scan(ep);
+	causal_scan(ep, 0);
 	spin_unlock_bh(&ep->lock);
 
 	list_for_each_entry_safe(m, tmp, &purge, list)
@@ -580,15 +582,13 @@ static u64 causal_deliver(struct causal_endpoint *ep, struct causal_msg *m,
 	next = causal_head(ch);
 	causal_rule_set_head(&ep->rule, m->sender,
 			     next ? next->vclock[m->sender] : 0);
-	if (next)
-		next->head_ns = causal_now();
 	trace_causal_deliver(ep, ch, m, ep->delivered);
 	if (ch->rx_paused &&
 	    ch->holdback_bytes < causal_holdback_limit(ch) / 2) {
 		ch->rx_paused = false;
 		*resume = ch;
 	}
-	causal_scan(ep);
+	causal_scan(ep, 0);
 	return ep->delivered;
 }
 
