@@ -900,6 +900,84 @@ TEST_F(scene, truncated_frame_then_close)
 	expect_other_alive(_metadata, self);
 }
 
+/* /proc/net/causal shows the endpoint, its channels and what waits. */
+TEST_F(scene, proc_net_causal)
+{
+	char text[4096] = {}, line[64];
+	FILE *f;
+
+	ASSERT_EQ(send_data(self->b_raw, 1, 1, 1, 0, "reply"), 0);
+	expect_held(_metadata, self->b_ch);
+	f = fopen("/proc/net/causal", "r");
+	ASSERT_NE(f, NULL);
+	EXPECT_GT(fread(text, 1, sizeof(text) - 1, f), 0);
+	fclose(f);
+	snprintf(line, sizeof(line), "endpoint group=%d node=2 nodes=3", G);
+	EXPECT_NE(strstr(text, line), NULL) TH_LOG("%s", text);
+	EXPECT_NE(strstr(text, "channel peer=0 state=active watermark=0 queued=0"), NULL)
+		TH_LOG("%s", text);
+	EXPECT_NE(strstr(text, "channel peer=1 state=active watermark=1 queued=1"), NULL)
+		TH_LOG("%s", text);
+	EXPECT_NE(strstr(text, "held_now=1"), NULL) TH_LOG("%s", text);
+}
+
+static int tracefs_write(const char *path, const char *val)
+{
+	char full[256];
+	FILE *f;
+	int ok;
+
+	snprintf(full, sizeof(full), "/sys/kernel/tracing/%s", path);
+	f = fopen(full, "w");
+	if (!f)
+		return -1;
+	ok = fputs(val, f) >= 0;
+	return fclose(f) || !ok ? -1 : 0;
+}
+
+/* The tracepoints fire with what they promise: hold with what it waits for,
+ * deliver with the hold time, peer, clock, send and error.
+ */
+TEST_F(scene, tracepoints)
+{
+	static const char *const want[] = {
+		"causal_arrive: group=200 node=2 peer=1 stamp=1",
+		"causal_hold: group=200 node=2 peer=1 stamp=1 waits_for=0:1",
+		"causal_clock: group=200 node=2 peer=0 stamp=1",
+		"causal_deliver: group=200 node=2 peer=1 stamp=1 index=1 held_ns=",
+		"causal_send: group=200 node=2 peer=0 stamp=1 len=2 targets=1",
+		"causal_error: group=200 node=2 peer=0",
+	};
+	char *text = calloc(1, 1 << 20);
+	size_t n;
+	FILE *f;
+
+	ASSERT_NE(text, NULL);
+	if (tracefs_write("events/causal/enable", "1"))
+		SKIP(return, "no tracefs");
+	ASSERT_EQ(tracefs_write("trace", ""), 0);
+
+	ASSERT_EQ(send_data(self->b_raw, 1, 1, 1, 0, "reply"), 0);
+	expect_held(_metadata, self->b_ch);
+	ASSERT_EQ(send_clock(self->a_raw, 0, 1, 0, 0), 0);
+	expect_msg(_metadata, self->b_ch, "reply");
+	ASSERT_EQ(send(self->a_ch, "hi", 2, 0), 2);
+	ASSERT_EQ(write_all(self->a_raw, "garbage garbage!", 16), 0);
+	EXPECT_TRUE(readable(self->a_ch, 2000));
+
+	ASSERT_EQ(tracefs_write("events/causal/enable", "0"), 0);
+	f = fopen("/sys/kernel/tracing/trace", "r");
+	ASSERT_NE(f, NULL);
+	n = fread(text, 1, (1 << 20) - 1, f);
+	fclose(f);
+	text[n] = 0;
+	for (unsigned int i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		EXPECT_NE(strstr(text, want[i]), NULL) TH_LOG("missing: %s", want[i]);
+	}
+	EXPECT_NE(strstr(text, "err=magic"), NULL);
+	free(text);
+}
+
 /* A flooding peer whose messages all wait: the module stops reading, TCP
  * pushes back, and the hold-back memory stays under the channel's bound.
  */
