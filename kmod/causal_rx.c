@@ -401,12 +401,22 @@ void causal_release_cb(struct sock *sk)
 	__strp_unpause(&ch->strp);
 }
 
-/* FIN or reset: readers waiting for EOF must look again. */
+/* FIN or reset: a channel whose peer went away without BYE is broken, and
+ * readers waiting for EOF must look again.
+ */
 void causal_state_change(struct sock *sk)
 {
 	struct causal_sock *ch = causal_sk(sk);
+	struct causal_endpoint *ep = ch->ep;
+	int state = READ_ONCE(sk->sk_state);
 
 	ch->saved_state_change(sk);
+	if (state == TCP_CLOSE || state == TCP_CLOSE_WAIT) {
+		spin_lock_bh(&ep->lock);
+		if (ch->state == CAUSAL_CH_ACTIVE || ch->state == CAUSAL_CH_JOINED)
+			ch->state = CAUSAL_CH_BROKEN;
+		spin_unlock_bh(&ep->lock);
+	}
 	causal_wake(ch);
 }
 

@@ -1055,6 +1055,8 @@ TEST_F(scene, reconnect_same_incarnation)
 TEST_F(scene, reset_peer)
 {
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	struct causal_info info;
+	socklen_t len = sizeof(info);
 	char buf[8];
 	__u32 ms = 100;
 
@@ -1064,6 +1066,8 @@ TEST_F(scene, reset_peer)
 	EXPECT_TRUE(readable(self->a_ch, 2000));
 	EXPECT_EQ(recv(self->a_ch, buf, sizeof(buf), 0), -1);
 	EXPECT_EQ(errno, ECONNRESET);
+	ASSERT_EQ(getsockopt(self->a_ch, SOL_CAUSAL, CAUSAL_INFO, &info, &len), 0);
+	EXPECT_EQ(info.state, CAUSAL_CH_BROKEN);
 
 	ASSERT_EQ(send_data(self->b_raw, 1, 3, 1, 0, "needs A"), 0);
 	expect_held(_metadata, self->b_ch);
