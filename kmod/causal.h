@@ -59,6 +59,7 @@ struct causal_endpoint {
 	kuid_t owner;			/* uid of the first joiner */
 	u64 incarnation;		/* random, new for every endpoint */
 	unsigned int nr_sockets;	/* under causal_net.lock */
+	struct rcu_head rcu;		/* sock_diag reads under RCU */
 
 	/* Serializes send events: a stamp is taken and its frames are
 	 * written to every target channel in one go, so stamps grow along

@@ -59,7 +59,7 @@ static void causal_endpoint_free(struct causal_endpoint *ep)
 	del_timer_sync(&ep->hold_timer);
 	WARN_ON_ONCE(!list_empty(&ep->channels));
 	mutex_destroy(&ep->tx_lock);
-	kvfree(ep);
+	kvfree_rcu(ep, rcu);
 }
 
 int causal_endpoint_join(struct causal_sock *csk, const struct causal_join *join)
@@ -99,7 +99,7 @@ int causal_endpoint_join(struct causal_sock *csk, const struct causal_join *join
 	spin_lock_bh(&ep->lock);
 	list_add_tail(&csk->ep_node, &ep->channels);
 	spin_unlock_bh(&ep->lock);
-	csk->ep = ep;
+	WRITE_ONCE(csk->ep, ep);
 out_unlock:
 	mutex_unlock(&cn->lock);
 	return err;
@@ -117,7 +117,7 @@ void causal_endpoint_leave(struct causal_sock *csk)
 	if (last)
 		list_del(&ep->list);
 	mutex_unlock(&cn->lock);
-	csk->ep = NULL;
+	WRITE_ONCE(csk->ep, NULL);
 	if (last)
 		causal_endpoint_free(ep);
 }

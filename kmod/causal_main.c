@@ -472,10 +472,59 @@ static int causal_getsockopt(struct sock *sk, int level, int optname,
 	return causal_do_getsockopt(sk, optname, optval, optlen);
 }
 
+/* sock_diag: called without the socket lock; the context and the endpoint
+ * are freed after an RCU grace period, and racy reads of counters are fine
+ * for a snapshot.
+ */
+static int causal_get_info(struct sock *sk, struct sk_buff *skb)
+{
+	struct causal_endpoint *ep;
+	struct causal_sock *csk;
+	struct nlattr *start;
+	int err = 0;
+
+	start = nla_nest_start_noflag(skb, CAUSAL_INET_ULP_INFO);
+	if (!start)
+		return -EMSGSIZE;
+
+	rcu_read_lock();
+	csk = rcu_dereference(inet_csk(sk)->icsk_ulp_data);
+	ep = csk ? READ_ONCE(csk->ep) : NULL;
+	if (ep &&
+	    (nla_put_u32(skb, CAUSAL_DIAG_GROUP, ep->group) ||
+	     nla_put_u16(skb, CAUSAL_DIAG_NODE, ep->node) ||
+	     nla_put_u16(skb, CAUSAL_DIAG_NODES, ep->nodes) ||
+	     nla_put_u16(skb, CAUSAL_DIAG_PEER, READ_ONCE(csk->peer)) ||
+	     nla_put_u16(skb, CAUSAL_DIAG_STATE, READ_ONCE(csk->state)) ||
+	     nla_put_u32(skb, CAUSAL_DIAG_HELD, READ_ONCE(csk->holdq_len)) ||
+	     nla_put_u32(skb, CAUSAL_DIAG_HOLDBACK,
+			 READ_ONCE(csk->holdback_bytes))))
+		err = -EMSGSIZE;
+	rcu_read_unlock();
+
+	if (err) {
+		nla_nest_cancel(skb, start);
+		return err;
+	}
+	nla_nest_end(skb, start);
+	return 0;
+}
+
+static size_t causal_get_info_size(const struct sock *sk)
+{
+	return nla_total_size(0) +			/* the nest */
+	       3 * nla_total_size(sizeof(u32)) +	/* group, held, bytes */
+	       4 * nla_total_size(sizeof(u16));		/* node, nodes, peer,
+							 * state
+							 */
+}
+
 static struct tcp_ulp_ops causal_ulp_ops __read_mostly = {
-	.name	= CAUSAL_ULP_NAME,
-	.owner	= THIS_MODULE,
-	.init	= causal_init,
+	.name		= CAUSAL_ULP_NAME,
+	.owner		= THIS_MODULE,
+	.init		= causal_init,
+	.get_info	= causal_get_info,
+	.get_info_size	= causal_get_info_size,
 };
 
 static int __init causal_register(void)

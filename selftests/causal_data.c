@@ -698,19 +698,23 @@ TEST_F(scene, peers_mask_ignores_others)
 
 TEST_F(scene, bye_satisfies_dependency)
 {
-	ASSERT_EQ(send_data(self->a_raw, 0, 1, 0, 0, "last"), 0);
-	ASSERT_EQ(send_clock(self->a_raw, 0, 2, 0, 0), 0);
-	{
-		__u64 clock[3] = { 2, 0, 0 };
+	__u64 bye_clock[3] = { 2, 0, 0 };
+	struct causal_info info;
+	socklen_t len = sizeof(info);
 
-		ASSERT_EQ(wire_send(self->a_raw, CAUSAL_FRAME_BYE, 0, 3, 0,
-				    clock, NULL, 0), 0);
-	}
+	/* A's last message, and its BYE announcing a count of 2: the second
+	 * send went elsewhere, and nothing more will come.
+	 */
+	ASSERT_EQ(send_data(self->a_raw, 0, 1, 0, 0, "last"), 0);
+	ASSERT_EQ(wire_send(self->a_raw, CAUSAL_FRAME_BYE, 0, 3, 0, bye_clock,
+			    NULL, 0), 0);
 	ASSERT_EQ(send_data(self->b_raw, 1, 2, 1, 0, "after"), 0);
 	expect_held(_metadata, self->b_ch);
 	expect_msg(_metadata, self->a_ch, "last");
 	EXPECT_TRUE(readable(self->b_ch, 2000));
 	expect_msg(_metadata, self->b_ch, "after");
+	ASSERT_EQ(getsockopt(self->a_ch, SOL_CAUSAL, CAUSAL_INFO, &info, &len), 0);
+	EXPECT_EQ(info.state, CAUSAL_CH_LEFT);
 }
 
 TEST(merged_recv)
@@ -1019,6 +1023,7 @@ TEST_F(scene, flood_is_bounded)
  */
 TEST_F(scene, reconnect_same_incarnation)
 {
+	__u64 seen[3] = { 1, 0, 0 };
 	int raw, ch, raw2, ch2;
 
 	/* The module's side of the broken channel is closed by its owner. */
@@ -1028,19 +1033,11 @@ TEST_F(scene, reconnect_same_incarnation)
 	self->a_ch = -1;
 
 	scene_open(_metadata, &raw2, &ch2, 0);
-	{
-		__u64 clock[3] = { 1, 0, 0 };
-
-		ASSERT_EQ(wire_hello(raw2, G, 3, 0, clock, 0xbad), 0);
-	}
+	ASSERT_EQ(wire_hello(raw2, G, 3, 0, seen, 0xbad), 0);
 	expect_failed(_metadata, ch2, EPROTO);
 
 	scene_open(_metadata, &raw, &ch, 0);
-	{
-		__u64 clock[3] = { 1, 0, 0 };
-
-		ASSERT_EQ(wire_hello(raw, G, 3, 0, clock, 0xa), 0);
-	}
+	ASSERT_EQ(wire_hello(raw, G, 3, 0, seen, 0xa), 0);
 	ASSERT_EQ(send_data(raw, 0, 2, 0, 0, "after"), 0);
 	expect_msg(_metadata, ch, "after");
 	close(raw);

@@ -20,6 +20,10 @@
 #include <sys/wait.h>
 
 #include <linux/causal.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
 
 #include "kselftest_harness.h"
 #include "causal_util.h"
@@ -80,6 +84,75 @@ TEST_F(pair, ss_shows_ulp)
 			found++;
 	pclose(ss);
 	EXPECT_GE(found, 2);
+}
+
+/* The group of the first causal socket sock_diag reports with local port
+ * @port, or 0.
+ */
+static __u32 diag_group(int family, __u16 port)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 req;
+	} q = {
+		.nlh = { .nlmsg_len = sizeof(q), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			 .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
+		.req = { .sdiag_family = family, .sdiag_protocol = IPPROTO_TCP,
+			 .idiag_ext = 1 << (INET_DIAG_INFO - 1),
+			 .idiag_states = 1 << 1 /* ESTABLISHED */ },
+	};
+	static char buf[1 << 16];
+	__u32 group = 0;
+	int fd = socket(AF_NETLINK, SOCK_DGRAM, NETLINK_SOCK_DIAG);
+	ssize_t n;
+
+	if (fd < 0 || send(fd, &q, sizeof(q), 0) != sizeof(q))
+		return 0;
+	while (!group && (n = recv(fd, buf, sizeof(buf), 0)) > 0) {
+		struct nlmsghdr *h;
+
+		for (h = (void *)buf; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+			struct inet_diag_msg *m = NLMSG_DATA(h);
+			int len = h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
+			struct rtattr *a;
+
+			if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR)
+				goto out;
+			if (ntohs(m->id.idiag_sport) != port)
+				continue;
+			for (a = (void *)(m + 1); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+				struct rtattr *u, *c;
+				int ulen, clen;
+
+				if (a->rta_type != INET_DIAG_ULP_INFO)
+					continue;
+				ulen = RTA_PAYLOAD(a);
+				for (u = RTA_DATA(a); RTA_OK(u, ulen); u = RTA_NEXT(u, ulen)) {
+					if (u->rta_type != CAUSAL_INET_ULP_INFO)
+						continue;
+					clen = RTA_PAYLOAD(u);
+					for (c = RTA_DATA(u); RTA_OK(c, clen); c = RTA_NEXT(c, clen))
+						if (c->rta_type == CAUSAL_DIAG_GROUP)
+							group = *(__u32 *)RTA_DATA(c);
+				}
+			}
+		}
+	}
+out:
+	close(fd);
+	return group;
+}
+
+TEST_F(pair, sock_diag)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	__u16 port;
+
+	ASSERT_EQ(causal_join(self->fd, 17, 0, 2, 0), 0);
+	ASSERT_EQ(getsockname(self->fd, (struct sockaddr *)&ss, &len), 0);
+	port = ntohs(((struct sockaddr_in *)&ss)->sin_port);	/* same offset in v6 */
+	EXPECT_EQ(diag_group(variant->family, port), 17);
 }
 
 TEST_F(pair, ulp_twice)

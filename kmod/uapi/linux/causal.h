@@ -119,4 +119,25 @@ struct causal_info {
 	__u64	ep_gaps;
 };
 
+/* sock_diag (ss -ti): with INET_DIAG_INFO requested by a CAP_NET_ADMIN
+ * caller, INET_DIAG_ULP_INFO carries INET_ULP_INFO_NAME "causal" and this
+ * nest of CAUSAL_DIAG_* attributes. The number is far above the kernel's
+ * own INET_ULP_INFO_* values.
+ */
+#define CAUSAL_INET_ULP_INFO	0x3ca5
+
+enum {
+	CAUSAL_DIAG_UNSPEC,
+	CAUSAL_DIAG_GROUP,	/* u32 */
+	CAUSAL_DIAG_NODE,	/* u16 */
+	CAUSAL_DIAG_NODES,	/* u16 */
+	CAUSAL_DIAG_PEER,	/* u16, CAUSAL_PEER_NONE before the HELLO */
+	CAUSAL_DIAG_STATE,	/* u16, CAUSAL_CH_* */
+	CAUSAL_DIAG_HELD,	/* u32, messages waiting in the channel */
+	CAUSAL_DIAG_HOLDBACK,	/* u32, bytes they are charged */
+	__CAUSAL_DIAG_MAX,
+};
+
+#define CAUSAL_DIAG_MAX		(__CAUSAL_DIAG_MAX - 1)
+
 #endif /* _UAPI_LINUX_CAUSAL_H */
