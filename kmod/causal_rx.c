@@ -647,6 +647,7 @@ int causal_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
 	bool peek = flags & MSG_PEEK;
 	struct causal_sock *resume = NULL;
 	struct causal_msg *m = NULL;
+	bool waiting = false;
 	size_t copied;
 	long timeo;
 	u64 index;
@@ -660,7 +661,6 @@ int causal_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
 		return -EOPNOTSUPP;
 
 	timeo = sock_rcvtimeo(sk, flags & MSG_DONTWAIT);
-	add_wait_queue(sk_sleep(sk), &wait);
 	for (;;) {
 		spin_lock_bh(&ep->lock);
 		m = causal_pick(ep, ch);
@@ -690,9 +690,18 @@ int causal_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
 			err = sock_intr_errno(timeo);
 			goto out_wait;
 		}
+		/* Queue for wakeups only when about to sleep, and look once
+		 * more before sleeping.
+		 */
+		if (!waiting) {
+			add_wait_queue(sk_sleep(sk), &wait);
+			waiting = true;
+			continue;
+		}
 		timeo = wait_woken(&wait, TASK_INTERRUPTIBLE, timeo);
 	}
-	remove_wait_queue(sk_sleep(sk), &wait);
+	if (waiting)
+		remove_wait_queue(sk_sleep(sk), &wait);
 
 	/* Taken, @m stays queued but no other reader touches it: copy it
 	 * out without ep->lock.
@@ -731,6 +740,7 @@ int causal_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
 	return err;
 
 out_wait:
-	remove_wait_queue(sk_sleep(sk), &wait);
+	if (waiting)
+		remove_wait_queue(sk_sleep(sk), &wait);
 	return err;
 }
