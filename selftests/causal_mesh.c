@@ -100,6 +100,36 @@ static int sh(const char *fmt, ...)
 	return system(cmd);
 }
 
+/* Connections still closing (FINs in flight on a slow link) would be cut
+ * off by deleting their namespace and linger, retransmitting into nothing
+ * and holding the module, for minutes. Let them finish first.
+ */
+static void wait_closed(int nodes)
+{
+	char cmd[128], line[64];
+
+	for (int tries = 0; tries < 100; tries++) {
+		int open = 0;
+
+		for (int i = 0; i < nodes; i++) {
+			FILE *f;
+
+			snprintf(cmd, sizeof(cmd),
+				 "ip netns exec cmesh%d ss -Htan exclude time-wait exclude listening 2>/dev/null",
+				 i);
+			f = popen(cmd, "r");
+			if (!f)
+				continue;
+			while (fgets(line, sizeof(line), f))
+				open++;
+			pclose(f);
+		}
+		if (!open)
+			return;
+		usleep(100 * 1000);
+	}
+}
+
 static void topology_down(int nodes)
 {
 	for (int i = 0; i < nodes; i++)
@@ -569,6 +599,7 @@ static void run_scene(struct __test_metadata *_metadata, const struct scene *s,
 	EXPECT_EQ(v->strays, 0);
 	EXPECT_EQ(v->gaps, 0);
 	munmap(logs, size);
+	wait_closed(s->nodes);
 	topology_down(s->nodes);
 }
 
