@@ -14,6 +14,12 @@
 
 #include "causal.h"
 
+/* Every event carries the vector clock as a dynamic array of u64. */
+#define CAUSAL_TRACE_VCLOCK						\
+	__print_array(__get_dynamic_array(vclock),			\
+		      __get_dynamic_array_len(vclock) / sizeof(u64),	\
+		      sizeof(u64))
+
 DECLARE_EVENT_CLASS(causal_msg_class,
 	TP_PROTO(const struct causal_endpoint *ep, const struct causal_sock *ch,
 		 const struct causal_msg *m),
@@ -40,9 +46,7 @@ DECLARE_EVENT_CLASS(causal_msg_class,
 	TP_printk("group=%u node=%u peer=%u stamp=%llu len=%u vclock=%s",
 		  __entry->group, __entry->node, __entry->peer, __entry->stamp,
 		  __entry->len,
-		  __print_array(__get_dynamic_array(vclock),
-				__get_dynamic_array_len(vclock) / sizeof(u64),
-				sizeof(u64)))
+		  CAUSAL_TRACE_VCLOCK)
 );
 
 /* A DATA frame arrived and joined its channel's hold-back queue. */
@@ -81,9 +85,7 @@ TRACE_EVENT(causal_hold,
 	TP_printk("group=%u node=%u peer=%u stamp=%llu waits_for=%u:%llu vclock=%s",
 		  __entry->group, __entry->node, __entry->peer, __entry->stamp,
 		  __entry->wait_node, __entry->wait_stamp,
-		  __print_array(__get_dynamic_array(vclock),
-				__get_dynamic_array_len(vclock) / sizeof(u64),
-				sizeof(u64)))
+		  CAUSAL_TRACE_VCLOCK)
 );
 
 /* A message was handed to the application. */
@@ -115,9 +117,7 @@ TRACE_EVENT(causal_deliver,
 	TP_printk("group=%u node=%u peer=%u stamp=%llu index=%llu held_ns=%llu%s vclock=%s",
 		  __entry->group, __entry->node, __entry->peer, __entry->stamp,
 		  __entry->index, __entry->held_ns, __entry->gap ? " gap" : "",
-		  __print_array(__get_dynamic_array(vclock),
-				__get_dynamic_array_len(vclock) / sizeof(u64),
-				sizeof(u64)))
+		  CAUSAL_TRACE_VCLOCK)
 );
 
 /* A send event: one message to @targets channels. */
@@ -147,9 +147,7 @@ TRACE_EVENT(causal_send,
 	TP_printk("group=%u node=%u peer=%u stamp=%llu len=%u targets=%u vclock=%s",
 		  __entry->group, __entry->node, __entry->peer, __entry->stamp,
 		  __entry->len, __entry->targets,
-		  __print_array(__get_dynamic_array(vclock),
-				__get_dynamic_array_len(vclock) / sizeof(u64),
-				sizeof(u64)))
+		  CAUSAL_TRACE_VCLOCK)
 );
 
 /* A CLOCK frame arrived from @ch's peer. */
@@ -174,9 +172,7 @@ TRACE_EVENT(causal_clock,
 	),
 	TP_printk("group=%u node=%u peer=%u stamp=%llu vclock=%s",
 		  __entry->group, __entry->node, __entry->peer, __entry->stamp,
-		  __print_array(__get_dynamic_array(vclock),
-				__get_dynamic_array_len(vclock) / sizeof(u64),
-				sizeof(u64)))
+		  CAUSAL_TRACE_VCLOCK)
 );
 
 /* A peer joined (HELLO) or left (BYE) on @ch. */
@@ -207,9 +203,7 @@ TRACE_EVENT(causal_peer,
 		  __entry->group, __entry->node, __entry->peer,
 		  __entry->joined ? "joined" : "left", __entry->stamp,
 		  __entry->incarnation,
-		  __print_array(__get_dynamic_array(vclock),
-				__get_dynamic_array_len(vclock) / sizeof(u64),
-				sizeof(u64)))
+		  CAUSAL_TRACE_VCLOCK)
 );
 
 /* The channel failed: the peer broke the protocol. */
@@ -237,9 +231,7 @@ TRACE_EVENT(causal_error,
 	TP_printk("group=%u node=%u peer=%u stamp=%llu err=%s vclock=%s",
 		  __entry->group, __entry->node, __entry->peer, __entry->stamp,
 		  causal_proto_err_name(__entry->err),
-		  __print_array(__get_dynamic_array(vclock),
-				__get_dynamic_array_len(vclock) / sizeof(u64),
-				sizeof(u64)))
+		  CAUSAL_TRACE_VCLOCK)
 );
 
 #endif /* _CAUSAL_TRACE_H */
