@@ -137,8 +137,10 @@ struct causal_sock {
 	u64 rx_gaps;
 	u64 rx_proto_errors;
 	u64 tx_sent;
-	u64 rx_clock[CAUSAL_MAX_NODES];	/* scratch of the rx path, which
-					 * strparser runs one at a time
+	/* Scratch of the rx path, which strparser runs one at a time. */
+	u64 rx_clock[CAUSAL_MAX_NODES];
+	u64 rx_pass_ns;			/* start of the current read pass, 0
+					 * until a frame completes in it
 					 */
 
 	/* Under ep->tx_lock. A frame cut short (signal, full buffer,

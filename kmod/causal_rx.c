@@ -202,11 +202,20 @@ static void causal_queue_data(struct causal_endpoint *ep, struct causal_sock *ch
 	ep->held_now++;
 	if (was_empty) {
 		causal_rule_set_head(&ep->rule, ch->peer, m->vclock[ch->peer]);
-	} else if (causal_head(ch)->ready_ns) {
+	} else {
+		/* What others sent before it is known only to grow, so a
+		 * message whose causes elsewhere are in is ready the moment
+		 * its own channel's older messages are out: mark it now and
+		 * spare the scan a clock read when it becomes the head.
+		 */
+		if (causal_rule_ready(&ep->rule, ch->peer, m->vclock, NULL,
+				      NULL))
+			m->ready_ns = m->arrive_ns;
 		/* More behind a readable head: like TCP, every arrival is a
 		 * new edge for edge-triggered epoll.
 		 */
-		causal_wake_readers(ep, ch);
+		if (causal_head(ch)->ready_ns)
+			causal_wake_readers(ep, ch);
 	}
 	trace_causal_arrive(ep, ch, m);
 	if (ch->holdback_bytes >= causal_holdback_limit(ch)) {
@@ -216,30 +225,30 @@ static void causal_queue_data(struct causal_endpoint *ep, struct causal_sock *ch
 	}
 }
 
-static void causal_rcv(struct strparser *strp, struct sk_buff *skb)
+/* Handle the frame with header @hdr that fills @size bytes of @skb from
+ * @start. With @may_keep the skb is strparser's clone of the frame and a
+ * large message keeps it rather than a copy: returns true if it did.
+ * Otherwise the caller still owns @skb.
+ */
+static bool causal_rx_frame(struct causal_sock *ch, struct sk_buff *skb,
+			    u32 start, u32 size, const struct causal_frame *hdr,
+			    bool may_keep)
 {
-	struct causal_sock *ch = container_of(strp, struct causal_sock, strp);
 	struct causal_endpoint *ep = ch->ep;
-	struct strp_msg *rxm = strp_msg(skb);
-	u8 buf[CAUSAL_WIRE_HDR_LEN];
 	struct causal_hello hello = {};
+	struct causal_frame f = *hdr;
 	struct causal_msg *m = NULL;
 	enum causal_proto_err err;
-	struct causal_frame f;
 	u32 clock_len, off;
 	u64 arrived = 0;
+	bool kept = false;
 	u16 peer;
 
-	if (skb_copy_bits(skb, rxm->offset, buf, sizeof(buf)))
-		goto err_length;
-	err = causal_wire_get_hdr(buf, &f, READ_ONCE(causal_max_msg_size));
-	if (err)
-		goto err_proto;
 	if (f.nodes != ep->nodes) {
 		err = CAUSAL_ERR_NODES;
 		goto err_proto;
 	}
-	off = rxm->offset + CAUSAL_WIRE_HDR_LEN;
+	off = start + CAUSAL_WIRE_HDR_LEN;
 	clock_len = f.nodes * sizeof(u64);
 	if (skb_copy_bits(skb, off, ch->rx_clock, clock_len))
 		goto err_length;
@@ -255,22 +264,19 @@ static void causal_rcv(struct strparser *strp, struct sk_buff *skb)
 		if (err)
 			goto err_proto;
 	} else if (f.type == CAUSAL_FRAME_DATA) {
-		/* A small message is copied out: the frame is a clone that
-		 * pins an skb shared with its neighbours, often many times
-		 * its size, which would blur the hold-back bound.
+		/* A small message is copied out: a clone of the frame would
+		 * pin an skb shared with its neighbours, often many times its
+		 * size, which would blur the hold-back bound.
 		 */
-		bool copy = f.len <= CAUSAL_COPY_MAX;
-		size_t size = struct_size(m, vclock, f.nodes) +
-			      (copy ? f.len : 0);
+		bool copy = !may_keep || f.len <= CAUSAL_COPY_MAX;
+		size_t msg_size = struct_size(m, vclock, f.nodes) +
+				  (copy ? f.len : 0);
 
-		m = kmalloc(size, GFP_ATOMIC);
+		m = kmalloc(msg_size, GFP_ATOMIC);
 		if (!m || (copy && skb_copy_bits(skb, off, &m->vclock[f.nodes],
 						 f.len))) {
 			/* Cannot queue it and cannot drop it: fail loudly. */
-			kfree(m);
-			kfree_skb(skb);
-			causal_channel_fail(ch, CAUSAL_ERR_LENGTH);
-			return;
+			goto err_length;
 		}
 		memcpy(m->vclock, ch->rx_clock, clock_len);
 		m->ch = ch;
@@ -279,20 +285,23 @@ static void causal_rcv(struct strparser *strp, struct sk_buff *skb)
 		if (copy) {
 			m->data = &m->vclock[f.nodes];
 			m->skb = NULL;
-			m->charge = size;
-			consume_skb(skb);
-			skb = NULL;
+			m->charge = msg_size;
 		} else {
 			m->data = NULL;
 			m->skb = skb;
 			m->offset = off;
-			m->charge = size + rxm->full_len + SKB_TRUESIZE(0);
+			m->charge = msg_size + size + SKB_TRUESIZE(0);
 		}
 		m->sender = f.sender;
 		m->held = false;
 		m->gap = false;
 		m->taken = false;
-		m->arrive_ns = causal_now();
+		/* One clock read per read pass: it is slow in some VMs and
+		 * the frames of one pass arrived together.
+		 */
+		if (!ch->rx_pass_ns)
+			ch->rx_pass_ns = causal_now();
+		m->arrive_ns = ch->rx_pass_ns;
 		arrived = m->arrive_ns;
 		m->ready_ns = 0;
 	}
@@ -316,9 +325,9 @@ static void causal_rcv(struct strparser *strp, struct sk_buff *skb)
 		trace_causal_peer(ep, ch, true);
 		break;
 	case CAUSAL_FRAME_DATA:
+		kept = m->skb;
 		causal_queue_data(ep, ch, m);
 		m = NULL;
-		skb = NULL;	/* owned by the message, or consumed */
 		break;
 	case CAUSAL_FRAME_CLOCK:
 		trace_causal_clock(ep, ch, ch->rx_clock);
@@ -330,15 +339,65 @@ static void causal_rcv(struct strparser *strp, struct sk_buff *skb)
 	}
 	causal_scan(ep, arrived);
 	spin_unlock_bh(&ep->lock);
-	consume_skb(skb);
-	return;
+	return kept;
 
 err_length:
 	err = CAUSAL_ERR_LENGTH;
 err_proto:
 	kfree(m);
-	kfree_skb(skb);
 	causal_channel_fail(ch, err);
+	return false;
+}
+
+static void causal_rcv(struct strparser *strp, struct sk_buff *skb)
+{
+	struct causal_sock *ch = container_of(strp, struct causal_sock, strp);
+	struct strp_msg *rxm = strp_msg(skb);
+	u8 buf[CAUSAL_WIRE_HDR_LEN];
+	enum causal_proto_err err;
+	struct causal_frame f;
+
+	/* causal_parse() checked the header: a failure here is a bug. */
+	if (WARN_ON_ONCE(skb_copy_bits(skb, rxm->offset, buf, sizeof(buf))))
+		err = CAUSAL_ERR_LENGTH;
+	else
+		err = causal_wire_get_hdr(buf, &f,
+					  READ_ONCE(causal_max_msg_size));
+	if (err) {
+		kfree_skb(skb);
+		causal_channel_fail(ch, err);
+		return;
+	}
+	if (!causal_rx_frame(ch, skb, rxm->offset, rxm->full_len, &f, true))
+		consume_skb(skb);
+}
+
+/* Whole small frames inside one of TCP's skbs are handled straight from it,
+ * sparing strparser's clone of the skb per frame; strparser assembles what
+ * spans skbs, keeps large messages and reports malformed headers. Returns
+ * the bytes consumed.
+ */
+static size_t causal_rx_direct(struct causal_sock *ch, struct sk_buff *skb,
+			       u32 offset, size_t len)
+{
+	u8 buf[CAUSAL_WIRE_HDR_LEN];
+	struct causal_frame f;
+	size_t eaten = 0;
+	u32 size;
+
+	while (len - eaten >= sizeof(buf) &&
+	       !ch->strp.paused && !ch->strp.stopped) {
+		if (skb_copy_bits(skb, offset + eaten, buf, sizeof(buf)) ||
+		    causal_wire_get_hdr(buf, &f,
+					READ_ONCE(causal_max_msg_size)))
+			break;
+		size = causal_frame_size(f.nodes, f.len);
+		if (f.len > CAUSAL_COPY_MAX || size > len - eaten)
+			break;
+		causal_rx_frame(ch, skb, offset + eaten, size, &f, false);
+		eaten += size;
+	}
+	return eaten;
 }
 
 /* Read with tcp_read_sock() ourselves so that neither SO_RCVBUF nor
@@ -348,17 +407,29 @@ static int causal_strp_recv(read_descriptor_t *desc, struct sk_buff *skb,
 			    unsigned int offset, size_t len)
 {
 	struct strparser *strp = desc->arg.data;
+	struct causal_sock *ch = container_of(strp, struct causal_sock, strp);
+	size_t eaten = 0;
+	int used;
 
-	return strp_process(strp, skb, offset, len,
+	if (!strp->skb_head) {
+		eaten = causal_rx_direct(ch, skb, offset, len);
+		if (eaten == len || strp->paused || strp->stopped)
+			return eaten;
+	}
+	used = strp_process(strp, skb, offset + eaten, len - eaten,
 			    causal_frame_size(CAUSAL_MAX_NODES,
 					      READ_ONCE(causal_max_msg_size)),
 			    LONG_MAX);
+	return used > 0 ? eaten + used : eaten ? : used;
 }
 
 static int causal_strp_read_sock(struct strparser *strp,
 				 read_descriptor_t *desc,
 				 sk_read_actor_t recv_actor)
 {
+	struct causal_sock *ch = container_of(strp, struct causal_sock, strp);
+
+	ch->rx_pass_ns = 0;
 	return tcp_read_sock(strp->sk, desc, causal_strp_recv);
 }
 

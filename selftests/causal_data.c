@@ -984,29 +984,33 @@ TEST_F(scene, tracepoints)
 
 /* A flooding peer whose messages all wait: the module stops reading, TCP
  * pushes back, and the hold-back memory stays under the channel's bound.
+ * Small frames are taken straight from TCP's skbs, large ones through
+ * strparser: the bound holds for both.
  */
-TEST_F(scene, flood_is_bounded)
+static void flood(struct __test_metadata *_metadata, FIXTURE_DATA(scene) *self,
+		  size_t size)
 {
 	struct causal_info info;
 	socklen_t len = sizeof(info);
-	char payload[4000];
 	__u64 clock[3] = { 0, 0, 0 };
 	int rcvbuf = 0, sent = 0, flags;
 	socklen_t optlen = sizeof(rcvbuf);
+	char *payload = malloc(size);
 
-	memset(payload, 'f', sizeof(payload));
+	ASSERT_NE(payload, NULL);
+	memset(payload, 'f', size);
 	flags = fcntl(self->b_raw, F_GETFL);
 	ASSERT_EQ(fcntl(self->b_raw, F_SETFL, flags | O_NONBLOCK), 0);
 	/* Every message depends on A's first, which never comes. */
-	for (; sent < 100000; sent++) {
+	for (; sent < 1000000; sent++) {
 		clock[0] = 1;
 		clock[1] = sent + 1;
 		if (wire_send(self->b_raw, CAUSAL_FRAME_DATA, 0, 3, 1, clock,
-			      payload, sizeof(payload)))
+			      payload, size))
 			break;
 	}
-	TH_LOG("%d frames before the window closed", sent);
-	EXPECT_LT(sent, 100000);
+	TH_LOG("%d frames of %zu bytes before the window closed", sent, size);
+	EXPECT_LT(sent, 1000000);
 	usleep(200 * 1000);
 	ASSERT_EQ(getsockopt(self->b_ch, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &optlen), 0);
 	ASSERT_EQ(getsockopt(self->b_ch, SOL_CAUSAL, CAUSAL_INFO, &info, &len), 0);
@@ -1015,7 +1019,141 @@ TEST_F(scene, flood_is_bounded)
 	EXPECT_GT(info.held_now, 0);
 	/* The bound plus the one frame that crossed it. */
 	EXPECT_LE(info.holdback_bytes,
-		  (rcvbuf > 65536 ? rcvbuf : 65536) + 2 * sizeof(payload) + 4096);
+		  (rcvbuf > 65536 ? rcvbuf : 65536) + 2 * size + 4096);
+	free(payload);
+}
+
+TEST_F(scene, flood_is_bounded)
+{
+	flood(_metadata, self, 4000);
+}
+
+TEST_F(scene, flood_small_is_bounded)
+{
+	flood(_metadata, self, 16);
+}
+
+/* ---- framing across TCP's segments ---- */
+
+#define SPLIT_FRAMES	400
+
+struct split_stream {
+	int fd;
+	char *buf;
+	size_t len;
+	unsigned int seed;
+};
+
+/* Write the stream in random pieces, from a byte to several frames, each
+ * pushed out on its own so frames start and end anywhere in TCP's skbs.
+ */
+static void *split_writer(void *p)
+{
+	struct split_stream *s = p;
+	size_t off = 0, n;
+
+	while (off < s->len) {
+		n = rand_r(&s->seed) % 4 ? 1 + rand_r(&s->seed) % 300 :
+					   1 + rand_r(&s->seed) % 20000;
+		if (n > s->len - off)
+			n = s->len - off;
+		if (write_all(s->fd, s->buf + off, n))
+			return (void *)1;
+		off += n;
+		if (!(rand_r(&s->seed) % 8))
+			usleep(1000);
+	}
+	return NULL;
+}
+
+static size_t split_size(unsigned int i)
+{
+	/* Around the copy threshold (2 KiB), empty, and large. */
+	static const size_t sizes[] = { 0, 1, 9, 64, 2047, 2048, 2049, 4096,
+					70000, 100 };
+
+	return sizes[i % (sizeof(sizes) / sizeof(sizes[0]))] + i % 3;
+}
+
+/* Messages of every size, cut at random points on the wire, arrive whole and
+ * in order.
+ */
+TEST_F(scene, split_stream)
+{
+	struct split_stream s = { .fd = self->a_raw, .seed = 7 };
+	size_t off = 0, size, max = 0;
+	char *got, *want;
+	pthread_t writer;
+	void *ret;
+	int one = 1;
+
+	for (unsigned int i = 0; i < SPLIT_FRAMES; i++) {
+		size = split_size(i);
+		s.len += causal_frame_size(3, size);
+		if (size > max)
+			max = size;
+	}
+	s.buf = malloc(s.len);
+	got = malloc(max + 1);
+	want = malloc(max);
+	ASSERT_TRUE(s.buf && got && want);
+	for (unsigned int i = 0; i < SPLIT_FRAMES; i++) {
+		struct causal_frame f = {
+			.type = CAUSAL_FRAME_DATA, .nodes = 3, .sender = 0,
+			.len = split_size(i),
+		};
+		__u64 clock[3] = { i + 1, 0, 0 };
+
+		causal_wire_put_hdr(s.buf + off, &f);
+		causal_wire_put_clock(s.buf + off + CAUSAL_WIRE_HDR_LEN, clock, 3);
+		fill(s.buf + off + causal_frame_size(3, 0), f.len, i);
+		off += causal_frame_size(3, f.len);
+	}
+	ASSERT_EQ(setsockopt(self->a_raw, SOL_TCP, TCP_NODELAY, &one,
+			     sizeof(one)), 0);
+	ASSERT_EQ(pthread_create(&writer, NULL, split_writer, &s), 0);
+	for (unsigned int i = 0; i < SPLIT_FRAMES; i++) {
+		size = split_size(i);
+		fill(want, size, i);
+		ASSERT_EQ(recv(self->a_ch, got, max + 1, 0), size)
+			TH_LOG("message %u", i);
+		ASSERT_EQ(memcmp(got, want, size), 0)
+			TH_LOG("message %u", i);
+	}
+	pthread_join(writer, &ret);
+	EXPECT_EQ(ret, NULL);
+	EXPECT_FALSE(readable(self->a_ch, 50));
+	free(s.buf);
+	free(got);
+	free(want);
+}
+
+/* Good frames and then garbage in one segment: the good ones are delivered,
+ * then the channel fails.
+ */
+TEST_F(scene, frames_then_garbage)
+{
+	size_t one = causal_frame_size(3, 5), off = 0;
+	char buf[3 * causal_frame_size(3, 5)];
+
+	for (__u64 i = 1; i <= 2; i++) {
+		struct causal_frame f = {
+			.type = CAUSAL_FRAME_DATA, .nodes = 3, .sender = 0,
+			.len = 5,
+		};
+		__u64 clock[3] = { i, 0, 0 };
+
+		causal_wire_put_hdr(buf + off, &f);
+		causal_wire_put_clock(buf + off + CAUSAL_WIRE_HDR_LEN, clock, 3);
+		memcpy(buf + off + one - 5, i == 1 ? "first" : "other", 5);
+		off += one;
+	}
+	memset(buf + off, 'x', one);
+	ASSERT_EQ(write_all(self->a_raw, buf, sizeof(buf)), 0);
+	expect_msg(_metadata, self->a_ch, "first");
+	expect_msg(_metadata, self->a_ch, "other");
+	expect_failed(_metadata, self->a_ch, EPROTO);
+	expect_other_alive(_metadata, self);
 }
 
 /* A peer whose connection breaks without BYE may come back as the same
