@@ -32,8 +32,9 @@ endif
 
 CC ?= gcc
 CFLAGS ?= -O2 -g
-WARNINGS := -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare
-USER_CFLAGS = $(CFLAGS) $(WARNINGS) -Ikmod/uapi -Ikmod/lib
+WARNINGS := -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare \
+	-Wno-missing-field-initializers
+USER_CFLAGS = $(CFLAGS) $(WARNINGS) -Ikmod/uapi -Ikmod/lib -Ibpf -Iuser/lib
 
 # kselftest harness and checkpatch come from Debian's linux-source tarball.
 LINUX_SRC_TAR = $(lastword $(sort $(wildcard /usr/src/linux-source-*.tar.xz)))
@@ -48,8 +49,9 @@ SELFTESTS := $(patsubst selftests/%.c,$(B)/selftests/%,$(wildcard selftests/caus
 UNIT_TESTS := $(patsubst user/tests/%.c,$(B)/unit/%,$(wildcard user/tests/test_*.c))
 
 TOOLS := $(B)/tools/demo_node $(B)/tools/causal_bench
+BINS := $(B)/bin/causald
 
-.PHONY: all module modules-vm selftests unit-build tools check demo bench deps \
+.PHONY: all module modules-vm selftests unit-build tools bpf check demo bench deps \
 	vm checkpatch clean
 
 all: module selftests unit-build tools
@@ -93,13 +95,60 @@ $(B)/selftests/%: selftests/%.c selftests/*.h $(KMOD_SRCS) $(KSRC)/.stamp
 
 unit-build: $(UNIT_TESTS)
 
-$(B)/unit/%: user/tests/%.c $(wildcard user/tests/*.h) $(KMOD_SRCS) $(KSRC)/.stamp
+# The tools' library (event log, analysis, export) is plain C on json-c.
+TOOLS_LIB_SRCS := $(wildcard user/lib/*.c)
+TOOLS_LIB_DEPS := $(TOOLS_LIB_SRCS) $(wildcard user/lib/*.h) bpf/causal_event.h
+TOOLS_LIBS := -ljson-c -lm
+
+$(B)/unit/%: user/tests/%.c $(wildcard user/tests/*.h) $(KMOD_SRCS) $(TOOLS_LIB_DEPS) \
+		$(KSRC)/.stamp
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(USER_CFLAGS) -fsanitize=address,undefined -I$(KSRC)/tools/testing/selftests \
-		-o $@ $< $(LIB_SRCS)
+		-o $@ $< $(LIB_SRCS) $(TOOLS_LIB_SRCS) $(TOOLS_LIBS)
 
-tools: $(TOOLS)
+tools: $(TOOLS) $(BINS)
+
+# BPF: vmlinux.h from the running kernel's BTF (VMLINUX_BTF=file for
+# another, VMLINUX_H=header to skip generation); CO-RE relocates the object
+# to the kernel it runs on. The skeleton embeds the object in the tools.
+CLANG ?= clang
+BPFTOOL ?= bpftool
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+CAUSAL_VERSION := $(shell git -C $(TOP) describe --always --dirty 2>/dev/null || echo unknown)
+
+$(B)/bpf/vmlinux.h:
+	@mkdir -p $(dir $@)
+	@echo "  GEN     $@"
+	$(Q)if [ -n "$(VMLINUX_H)" ]; then cp "$(VMLINUX_H)" $@; \
+	elif [ -r $(VMLINUX_BTF) ]; then $(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@.tmp && mv $@.tmp $@; \
+	else echo "no BTF at $(VMLINUX_BTF): give VMLINUX_BTF=file or VMLINUX_H=header" >&2; exit 1; fi
+
+$(B)/bpf/causal.bpf.o: bpf/causal.bpf.c bpf/causal_event.h bpf/causal_tp.h $(B)/bpf/vmlinux.h
+	@echo "  BPF     $@"
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror \
+		-I$(B)/bpf -Ibpf -c $< -o $@
+
+$(B)/bpf/causal.skel.h: $(B)/bpf/causal.bpf.o
+	@echo "  SKEL    $@"
+	$(Q)$(BPFTOOL) gen skeleton $< name causal_bpf > $@.tmp && mv $@.tmp $@
+
+bpf: $(B)/bpf/causal.skel.h
+
+TOOL_CFLAGS = $(USER_CFLAGS) -I$(B)/bpf -DCAUSAL_VERSION='"$(CAUSAL_VERSION)"'
+TRACER_DEPS := user/tracer.c user/tracer.h $(B)/bpf/causal.skel.h $(TOOLS_LIB_DEPS) $(KMOD_SRCS)
+
+$(B)/bin/causalctl: user/causalctl.c user/causalctl_analyze.c user/causalctl.h $(TRACER_DEPS)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(TOOL_CFLAGS) -o $@ user/causalctl.c user/causalctl_analyze.c \
+		user/tracer.c $(TOOLS_LIB_SRCS) $(LIB_SRCS) -lbpf -lelf -lz $(TOOLS_LIBS)
+
+$(B)/bin/causald: user/causald.c $(TRACER_DEPS)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(TOOL_CFLAGS) -o $@ user/causald.c user/tracer.c $(TOOLS_LIB_SRCS) \
+		$(LIB_SRCS) -lbpf -lelf -lz -lmicrohttpd -lpthread $(TOOLS_LIBS)
 
 $(B)/tools/demo_node: tools/demo/demo_node.c kmod/uapi/linux/causal.h
 	@mkdir -p $(dir $@)

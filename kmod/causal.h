@@ -10,6 +10,8 @@
 #include <linux/uidgid.h>
 #include <linux/workqueue.h>
 #include <net/inet_connection_sock.h>
+#include <net/inet_sock.h>
+#include <net/ipv6.h>
 #include <net/sock.h>
 #include <net/strparser.h>
 
@@ -173,6 +175,36 @@ static inline int causal_proto_errno(enum causal_proto_err err)
 	default:
 		return -EPROTO;
 	}
+}
+
+/* The channel's TCP connection as its local end sees it, in the layout of
+ * the tcp tracepoints: ports in host order, IPv4 in the first 4 bytes.
+ */
+struct causal_link {
+	u16 family;
+	u16 sport;
+	u16 dport;
+	u8 saddr[16];
+	u8 daddr[16];
+};
+
+static inline void causal_link_of(const struct sock *sk, struct causal_link *l)
+{
+	const struct inet_sock *inet = inet_sk(sk);
+
+	memset(l, 0, sizeof(*l));
+	l->family = sk->sk_family;
+	l->sport = ntohs(inet->inet_sport);
+	l->dport = ntohs(inet->inet_dport);
+#if IS_ENABLED(CONFIG_IPV6)
+	if (sk->sk_family == AF_INET6) {
+		memcpy(l->saddr, &sk->sk_v6_rcv_saddr, 16);
+		memcpy(l->daddr, &sk->sk_v6_daddr, 16);
+		return;
+	}
+#endif
+	memcpy(l->saddr, &inet->inet_saddr, 4);
+	memcpy(l->daddr, &inet->inet_daddr, 4);
 }
 
 static inline u64 causal_peer_bit(u16 node)

@@ -35,6 +35,7 @@ static void causal_show_endpoint(struct seq_file *seq,
 	list_for_each_entry(ch, &ep->channels, ep_node) {
 		struct causal_msg *m = list_first_entry_or_null(&ch->holdq,
 							struct causal_msg, list);
+		struct causal_link link;
 
 		if (ch->peer == CAUSAL_PEER_NONE)
 			seq_puts(seq, "  channel peer=-");
@@ -51,6 +52,14 @@ static void causal_show_endpoint(struct seq_file *seq,
 		if (ch->proto_err)
 			seq_printf(seq, " last_error=%s",
 				   causal_proto_err_name(ch->proto_err));
+		/* The connection, as the tcp tracepoints name it. */
+		causal_link_of(ch->sk, &link);
+		if (link.family == AF_INET)
+			seq_printf(seq, " local=%pI4:%u remote=%pI4:%u",
+				   link.saddr, link.sport, link.daddr, link.dport);
+		else
+			seq_printf(seq, " local=[%pI6c]:%u remote=[%pI6c]:%u",
+				   link.saddr, link.sport, link.daddr, link.dport);
 		seq_putc(seq, '\n');
 	}
 	spin_unlock_bh(&ep->lock);

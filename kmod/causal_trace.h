@@ -175,7 +175,9 @@ TRACE_EVENT(causal_clock,
 		  CAUSAL_TRACE_VCLOCK)
 );
 
-/* A peer joined (HELLO) or left (BYE) on @ch. */
+/* A peer joined (HELLO) or left (BYE) on @ch, a TCP connection that the
+ * tcp tracepoints name by the same addresses and ports.
+ */
 TRACE_EVENT(causal_peer,
 	TP_PROTO(const struct causal_endpoint *ep, const struct causal_sock *ch,
 		 bool joined),
@@ -187,22 +189,35 @@ TRACE_EVENT(causal_peer,
 		__field(u64, stamp)
 		__field(u64, incarnation)
 		__field(bool, joined)
+		__field(u16, family)
+		__field(u16, sport)
+		__field(u16, dport)
+		__array(u8, saddr, 16)
+		__array(u8, daddr, 16)
 		__dynamic_array(u64, vclock, ep->nodes)
 	),
 	TP_fast_assign(
+		struct causal_link link;
+
+		causal_link_of(ch->sk, &link);
 		__entry->group = ep->group;
 		__entry->node = ep->node;
 		__entry->peer = ch->peer;
 		__entry->stamp = ep->rule.peer[ch->peer].wm;
 		__entry->incarnation = ep->rule.peer[ch->peer].incarnation;
 		__entry->joined = joined;
+		__entry->family = link.family;
+		__entry->sport = link.sport;
+		__entry->dport = link.dport;
+		memcpy(__entry->saddr, link.saddr, sizeof(link.saddr));
+		memcpy(__entry->daddr, link.daddr, sizeof(link.daddr));
 		memcpy(__get_dynamic_array(vclock), ep->rule.peer[ch->peer].last,
 		       ep->nodes * sizeof(u64));
 	),
-	TP_printk("group=%u node=%u peer=%u %s stamp=%llu incarnation=%llx vclock=%s",
+	TP_printk("group=%u node=%u peer=%u %s stamp=%llu incarnation=%llx sport=%u dport=%u vclock=%s",
 		  __entry->group, __entry->node, __entry->peer,
 		  __entry->joined ? "joined" : "left", __entry->stamp,
-		  __entry->incarnation,
+		  __entry->incarnation, __entry->sport, __entry->dport,
 		  CAUSAL_TRACE_VCLOCK)
 );
 

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * One record of the ring buffer between bpf/causal.bpf.c and user space
+ * (causald, causalctl), and the in-memory form of one line of the JSON event
+ * log (docs/events.md). Plain __u types: included by BPF and by user space.
+ */
+#ifndef _CAUSAL_EVENT_H
+#define _CAUSAL_EVENT_H
+
+#define CAUSAL_EV_MAX_NODES	64
+#define CAUSAL_EV_COMM_LEN	16
+#define CAUSAL_EV_NO_PEER	0xffff	/* broadcast send, or no peer yet */
+
+enum causal_ev_type {
+	CAUSAL_EV_SEND = 1,		/* causal:causal_send */
+	CAUSAL_EV_ARRIVE,		/* causal:causal_arrive */
+	CAUSAL_EV_HOLD,			/* causal:causal_hold */
+	CAUSAL_EV_DELIVER,		/* causal:causal_deliver */
+	CAUSAL_EV_CLOCK,		/* causal:causal_clock */
+	CAUSAL_EV_PEER,			/* causal:causal_peer */
+	CAUSAL_EV_ERROR,		/* causal:causal_error */
+	CAUSAL_EV_TCP_RETRANSMIT,	/* tcp:tcp_retransmit_skb */
+	CAUSAL_EV_TCP_STATE,		/* sock:inet_sock_set_state (TCP) */
+	CAUSAL_EV_TCP_RESET,		/* tcp:tcp_receive_reset, tcp_send_reset */
+	CAUSAL_EV_TYPES,
+};
+
+/* Bit of each type in the programs' event mask. */
+#define CAUSAL_EV_BIT(type)	(1U << (type))
+#define CAUSAL_EV_ALL		((1U << CAUSAL_EV_TYPES) - 2)
+#define CAUSAL_EV_CAUSAL	((1U << CAUSAL_EV_TCP_RETRANSMIT) - 2)
+#define CAUSAL_EV_TCP		(CAUSAL_EV_ALL & ~CAUSAL_EV_CAUSAL)
+
+/* A TCP connection, as its local end sees it. */
+struct causal_ev_link {
+	__u16 family;			/* AF_INET or AF_INET6, 0: unknown */
+	__u16 sport;			/* host byte order */
+	__u16 dport;
+	__u16 pad;
+	__u8 saddr[16];			/* IPv4 in the first 4 bytes */
+	__u8 daddr[16];
+};
+
+struct causal_event {
+	__u64 ts_ns;			/* CLOCK_MONOTONIC of the host */
+	__u32 type;			/* enum causal_ev_type */
+	__u32 pid;			/* tgid of the task, 0 in softirq */
+	char comm[CAUSAL_EV_COMM_LEN];
+	__u32 group;
+	__u16 node;
+	__u16 peer;			/* sender for received messages */
+	__u64 stamp;			/* the peer's (or own, send) entry */
+	__u32 len;			/* send, arrive */
+	__u32 targets;			/* send: channels that carried it */
+	__u64 index;			/* deliver: endpoint delivery count */
+	__u64 held_ns;			/* deliver */
+	__u64 wait_stamp;		/* hold: waits for (wait_node, wait_stamp) */
+	__u16 wait_node;
+	__u8 gap;			/* deliver: by hold timeout */
+	__u8 joined;			/* peer: 1 HELLO, 0 BYE */
+	__u32 err;			/* error: enum causal_proto_err */
+	__u64 incarnation;		/* peer */
+	__u32 tcp_state;		/* tcp: state (retransmit), new state */
+	__u32 tcp_oldstate;		/* tcp_state: old state */
+	__u32 tcp_rx;			/* tcp_reset: 1 received, 0 sent */
+	__u16 nodes;			/* entries of vclock */
+	__u16 pad;
+	struct causal_ev_link link;	/* peer, tcp_* */
+	__u64 vclock[CAUSAL_EV_MAX_NODES];
+};
+
+#endif /* _CAUSAL_EVENT_H */

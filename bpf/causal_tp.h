@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The records of the module's tracepoints (kmod/causal_trace.h) as the BPF
+ * programs read them. The module has no BTF on every kernel (Debian's 6.1
+ * headers cannot generate it), so CO-RE cannot relocate these: user space
+ * checks them against each event's tracefs format before loading
+ * (user/lib/causal_tpcheck.c) and refuses a module they do not match.
+ */
+#ifndef _CAUSAL_TP_H
+#define _CAUSAL_TP_H
+
+/* struct trace_entry */
+struct causal_tp_common {
+	__u16 type;
+	__u8 flags;
+	__u8 preempt_count;
+	__s32 pid;
+};
+
+/* causal_arrive (class causal_msg_class) */
+struct causal_tp_msg {
+	struct causal_tp_common common;
+	__u32 group;
+	__u16 node;
+	__u16 peer;
+	__u64 stamp;
+	__u32 len;
+	__u64 arrive_ns;
+	__u32 data_loc_vclock;
+};
+
+struct causal_tp_hold {
+	struct causal_tp_common common;
+	__u32 group;
+	__u16 node;
+	__u16 peer;
+	__u64 stamp;
+	__u16 wait_node;
+	__u64 wait_stamp;
+	__u32 data_loc_vclock;
+};
+
+struct causal_tp_deliver {
+	struct causal_tp_common common;
+	__u32 group;
+	__u16 node;
+	__u16 peer;
+	__u64 stamp;
+	__u64 index;
+	__u64 held_ns;
+	_Bool gap;
+	__u32 data_loc_vclock;
+};
+
+struct causal_tp_send {
+	struct causal_tp_common common;
+	__u32 group;
+	__u16 node;
+	__u16 peer;
+	__u64 stamp;
+	__u32 len;
+	__u32 targets;
+	__u32 data_loc_vclock;
+};
+
+struct causal_tp_clock {
+	struct causal_tp_common common;
+	__u32 group;
+	__u16 node;
+	__u16 peer;
+	__u64 stamp;
+	__u32 data_loc_vclock;
+};
+
+struct causal_tp_peer {
+	struct causal_tp_common common;
+	__u32 group;
+	__u16 node;
+	__u16 peer;
+	__u64 stamp;
+	__u64 incarnation;
+	_Bool joined;
+	__u16 family;
+	__u16 sport;
+	__u16 dport;
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u32 data_loc_vclock;
+};
+
+struct causal_tp_error {
+	struct causal_tp_common common;
+	__u32 group;
+	__u16 node;
+	__u16 peer;
+	__u64 stamp;
+	__u32 err;
+	__u32 data_loc_vclock;
+};
+
+#endif /* _CAUSAL_TP_H */

@@ -1,0 +1,625 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * causald: loads the causal BPF programs, keeps a live model of what their
+ * events say, writes them to a JSON-lines log with rotation, serves the model
+ * as Prometheus metrics over HTTP and to `causalctl top` over a unix socket.
+ * See causald(8).
+ *
+ * One thread reads the ring buffer, the log, the unix socket and signals;
+ * libmicrohttpd's thread serves HTTP. model_lock keeps them apart.
+ */
+#define _GNU_SOURCE
+#include <argp.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <microhttpd.h>
+
+#include "causal_log.h"
+#include "causal_model.h"
+#include "tracer.h"
+
+static struct env {
+	const char *log_path;
+	unsigned long log_max_bytes;
+	unsigned int log_keep;
+	const char *listen;
+	const char *socket_path;
+	const char *socket_group;
+	const char *pid_path;
+	const char *host;
+	struct tracer_opts tracer;
+	struct causal_model_limits limits;
+} env = {
+	.log_path = "/var/log/causald/events.jsonl",
+	.log_max_bytes = 64UL << 20,
+	.log_keep = 4,
+	.listen = "127.0.0.1:9477",
+	.socket_path = "/run/causald.sock",
+	.pid_path = "/run/causald.pid",
+	.limits = CAUSAL_MODEL_DEFAULT_LIMITS,
+};
+
+const char *argp_program_version = "causald " CAUSAL_VERSION;
+static const char doc[] =
+"Trace causal delivery on this host: log events, serve metrics and causalctl top.\n"
+"\v"
+"The event log is JSON lines (docs/events.md); it is rotated at --log-size to\n"
+"FILE.1 .. FILE.N. SIGHUP reopens it (for logrotate); SIGTERM and SIGINT stop.\n"
+"Metrics: http://ADDR/metrics. Use --listen none to serve no HTTP.";
+
+enum {
+	OPT_LOG_SIZE = 0x100, OPT_LOG_KEEP, OPT_SOCKET_GROUP, OPT_PIDFILE,
+	OPT_TCP_ALL, OPT_RINGBUF, OPT_HOST,
+};
+
+static const struct argp_option opts[] = {
+	{ "log", 'l', "FILE", 0, "Event log (default /var/log/causald/events.jsonl), - for stdout" },
+	{ "log-size", OPT_LOG_SIZE, "MIB", 0, "Rotate the log at this size (default 64)" },
+	{ "log-keep", OPT_LOG_KEEP, "N", 0, "Rotated logs to keep (default 4)" },
+	{ "listen", 'L', "ADDR:PORT", 0, "HTTP metrics address (default 127.0.0.1:9477), or none" },
+	{ "socket", 's', "PATH", 0, "Unix socket for causalctl top (default /run/causald.sock)" },
+	{ "socket-group", OPT_SOCKET_GROUP, "GROUP", 0, "Group allowed to use the socket (default root only)" },
+	{ "pidfile", OPT_PIDFILE, "PATH", 0, "Lock against a second daemon (default /run/causald.pid)" },
+	{ "host", OPT_HOST, "NAME", 0, "Host name written in the log (default the hostname)" },
+	{ "group", 'g', "GROUP", 0, "Only this causal group" },
+	{ "node", 'n', "NODE", 0, "Only this node id" },
+	{ "tcp-all", OPT_TCP_ALL, NULL, 0, "TCP events of every connection, not only causal channels" },
+	{ "ringbuf", OPT_RINGBUF, "MIB", 0, "Ring buffer size (default 8)" },
+	{ "max-held", 'H', "N", 0, "Held messages tracked (default 65536)" },
+	{},
+};
+
+static unsigned long parse_num(const char *arg, unsigned long max,
+			       struct argp_state *state)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(arg, &end, 0);
+	if (errno || end == arg || *end || *arg == '-' || v > max)
+		argp_error(state, "bad number '%s'", arg);
+	return v;
+}
+
+static error_t parse_arg(int key, char *arg, struct argp_state *state)
+{
+	switch (key) {
+	case 'l':
+		env.log_path = arg;
+		break;
+	case OPT_LOG_SIZE:
+		env.log_max_bytes = parse_num(arg, 1 << 20, state) << 20;
+		if (!env.log_max_bytes)
+			argp_error(state, "--log-size must be at least 1");
+		break;
+	case OPT_LOG_KEEP:
+		env.log_keep = parse_num(arg, 1000, state);
+		break;
+	case 'L':
+		env.listen = arg;
+		break;
+	case 's':
+		env.socket_path = arg;
+		break;
+	case OPT_SOCKET_GROUP:
+		env.socket_group = arg;
+		break;
+	case OPT_PIDFILE:
+		env.pid_path = arg;
+		break;
+	case OPT_HOST:
+		env.host = arg;
+		break;
+	case 'g':
+		env.tracer.filter_group = true;
+		env.tracer.group = parse_num(arg, UINT32_MAX, state);
+		break;
+	case 'n':
+		env.tracer.filter_node = true;
+		env.tracer.node = parse_num(arg, CAUSAL_EV_MAX_NODES - 1, state);
+		break;
+	case OPT_TCP_ALL:
+		env.tracer.tcp_all = true;
+		break;
+	case OPT_RINGBUF:
+		env.tracer.ringbuf_bytes = parse_num(arg, 1024, state) << 20;
+		/* A power of two of at least a page, as BPF wants. */
+		if (!env.tracer.ringbuf_bytes ||
+		    env.tracer.ringbuf_bytes & (env.tracer.ringbuf_bytes - 1))
+			argp_error(state, "--ringbuf must be a power of two");
+		break;
+	case 'H':
+		env.limits.held = parse_num(arg, 1 << 24, state);
+		break;
+	case ARGP_KEY_ARG:
+		argp_usage(state);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("causald: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void note(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("causald: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static pthread_mutex_t model_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct causal_model *model;
+static char host[CLOG_HOST_MAX];
+static time_t started;
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* ---- the event log ---- */
+
+static struct {
+	FILE *f;
+	unsigned long bytes;	/* written to the current file */
+	__u64 lost_logged;	/* kernel drops already written */
+	unsigned long write_errors;
+} logw;
+
+static void log_meta(void)
+{
+	struct clog_meta meta = { .started_ts = mono_ns() };
+	struct timespec rt;
+	FILE *f;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	meta.realtime_ns = rt.tv_sec * 1000000000ULL + rt.tv_nsec;
+	f = fopen("/proc/sys/kernel/random/boot_id", "r");
+	if (f) {
+		if (fgets(meta.boot_id, sizeof(meta.boot_id), f))
+			meta.boot_id[strcspn(meta.boot_id, "\n")] = 0;
+		fclose(f);
+	}
+	clog_write(logw.f, clog_meta_json(host, &meta));
+}
+
+static int log_open(void)
+{
+	struct stat st;
+	char *dir, *slash;
+
+	if (!strcmp(env.log_path, "-")) {
+		logw.f = stdout;
+		log_meta();
+		return 0;
+	}
+	dir = strdup(env.log_path);
+	slash = dir ? strrchr(dir, '/') : NULL;
+	if (slash && slash != dir) {
+		*slash = 0;
+		mkdir(dir, 0750);
+	}
+	free(dir);
+	logw.f = fopen(env.log_path, "ae");
+	if (!logw.f)
+		return -errno;
+	/* The log says who talks to whom: not for everyone's eyes. */
+	fchmod(fileno(logw.f), 0640);
+	logw.bytes = fstat(fileno(logw.f), &st) ? 0 : st.st_size;
+	log_meta();
+	return 0;
+}
+
+static void log_close(void)
+{
+	if (logw.f && logw.f != stdout)
+		fclose(logw.f);
+	else if (logw.f)
+		fflush(logw.f);
+	logw.f = NULL;
+}
+
+/* FILE -> FILE.1 -> ... -> FILE.N, the oldest dropped. */
+static void log_rotate(void)
+{
+	char from[4096], to[4096];
+	unsigned int i;
+
+	log_close();
+	for (i = env.log_keep; i >= 1; i--) {
+		snprintf(to, sizeof(to), "%s.%u", env.log_path, i);
+		if (i == 1)
+			snprintf(from, sizeof(from), "%s", env.log_path);
+		else
+			snprintf(from, sizeof(from), "%s.%u", env.log_path, i - 1);
+		if (i == env.log_keep)
+			unlink(to);
+		rename(from, to);
+	}
+	if (!env.log_keep)
+		unlink(env.log_path);
+	if (log_open())
+		note("cannot reopen %s: %s", env.log_path, strerror(errno));
+}
+
+static void log_line(struct json_object *obj)
+{
+	const char *s;
+	size_t len;
+
+	if (!obj)
+		return;
+	if (!logw.f) {
+		json_object_put(obj);
+		return;
+	}
+	s = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN, &len);
+	if (fwrite(s, 1, len, logw.f) != len || fputc('\n', logw.f) == EOF)
+		logw.write_errors++;
+	json_object_put(obj);
+	logw.bytes += len + 1;
+	if (logw.f != stdout && logw.bytes >= env.log_max_bytes)
+		log_rotate();
+}
+
+static int on_event(void *ctx, const struct causal_event *ev)
+{
+	pthread_mutex_lock(&model_lock);
+	causal_model_add(model, ev);
+	pthread_mutex_unlock(&model_lock);
+	log_line(clog_event_json(ev, host));
+	return 0;
+}
+
+/* Kernel drops since the last check go to the log as a "lost" line. */
+static void check_lost(struct tracer *t)
+{
+	__u64 lost = tracer_lost(t);
+
+	pthread_mutex_lock(&model_lock);
+	causal_model_set_lost(model, lost);
+	pthread_mutex_unlock(&model_lock);
+	if (lost > logw.lost_logged) {
+		log_line(clog_lost_json(host, mono_ns(), lost - logw.lost_logged));
+		logw.lost_logged = lost;
+	}
+}
+
+/* ---- causalctl top over a unix socket ---- */
+
+static int top_listen(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	mode_t mode = 0600;
+	int fd;
+
+	if (strlen(env.socket_path) >= sizeof(sun.sun_path))
+		die("socket path too long: %s", env.socket_path);
+	strcpy(sun.sun_path, env.socket_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		die("socket: %s", strerror(errno));
+	/* The pid file lock says no other causald owns a stale socket. */
+	unlink(env.socket_path);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) || listen(fd, 16))
+		die("%s: %s", env.socket_path, strerror(errno));
+	if (env.socket_group) {
+		struct group *g = getgrnam(env.socket_group);
+
+		if (!g || chown(env.socket_path, 0, g->gr_gid))
+			die("--socket-group %s: %s", env.socket_group,
+			    g ? strerror(errno) : "no such group");
+		mode = 0660;
+	}
+	if (chmod(env.socket_path, mode))
+		die("%s: %s", env.socket_path, strerror(errno));
+	return fd;
+}
+
+/* Answer one client: its request line, then the snapshot, then close. A
+ * slow client is cut off after a second instead of stalling the events.
+ */
+static void top_serve(int lfd)
+{
+	struct timeval tv = { .tv_sec = 1 };
+	struct json_object *snap;
+	char req[64];
+	const char *s;
+	size_t len, off = 0;
+	ssize_t n;
+	int fd;
+
+	while ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		n = read(fd, req, sizeof(req) - 1);
+		if (n <= 0 || strncmp(req, "top", 3)) {
+			close(fd);
+			continue;
+		}
+		pthread_mutex_lock(&model_lock);
+		snap = causal_model_snapshot(model, mono_ns());
+		pthread_mutex_unlock(&model_lock);
+		json_object_object_add(snap, "version", json_object_new_int(1));
+		json_object_object_add(snap, "host", json_object_new_string(host));
+		json_object_object_add(snap, "pid", json_object_new_int(getpid()));
+		json_object_object_add(snap, "uptime_s",
+				       json_object_new_int64(time(NULL) - started));
+		s = json_object_to_json_string_length(snap, JSON_C_TO_STRING_PLAIN,
+						      &len);
+		for (off = 0; off < len; off += n) {
+			n = write(fd, s + off, len - off);
+			if (n <= 0)
+				break;
+		}
+		json_object_put(snap);
+		close(fd);
+	}
+}
+
+/* ---- Prometheus over HTTP ---- */
+
+static enum MHD_Result http_answer(void *cls, struct MHD_Connection *conn,
+				   const char *url, const char *method,
+				   const char *version, const char *upload,
+				   size_t *upload_size, void **con_cls)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	unsigned int status = MHD_HTTP_OK;
+	char *body = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		return MHD_NO;
+	if (strcmp(url, "/metrics")) {
+		static const char nf[] = "causald: metrics are at /metrics\n";
+
+		resp = MHD_create_response_from_buffer(sizeof(nf) - 1, (void *)nf,
+						       MHD_RESPMEM_PERSISTENT);
+		ret = MHD_queue_response(conn, MHD_HTTP_NOT_FOUND, resp);
+		MHD_destroy_response(resp);
+		return ret;
+	}
+	f = open_memstream(&body, &len);
+	if (!f)
+		return MHD_NO;
+	pthread_mutex_lock(&model_lock);
+	causal_model_prometheus(model, f);
+	pthread_mutex_unlock(&model_lock);
+	fprintf(f, "# HELP causald_log_write_errors_total Event log lines that could not be written.\n"
+		"# TYPE causald_log_write_errors_total counter\n"
+		"causald_log_write_errors_total %lu\n", logw.write_errors);
+	fclose(f);
+	resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(resp, "Content-Type",
+				"text/plain; version=0.0.4; charset=utf-8");
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static struct MHD_Daemon *http_start(void)
+{
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6 };
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct sockaddr *sa;
+	char addr[128], *colon, *end;
+	struct MHD_Daemon *d;
+	unsigned long port;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+
+	if (!strcmp(env.listen, "none"))
+		return NULL;
+	snprintf(addr, sizeof(addr), "%s", env.listen);
+	colon = strrchr(addr, ':');
+	if (!colon)
+		die("--listen %s: want ADDR:PORT", env.listen);
+	*colon = 0;
+	port = strtoul(colon + 1, &end, 10);
+	/* Port 0: any free one (tests). */
+	if (end == colon + 1 || *end || port > 65535)
+		die("--listen %s: bad port", env.listen);
+	if (addr[0] == '[') {
+		addr[strlen(addr) - 1] = 0;
+		if (inet_pton(AF_INET6, addr + 1, &sin6.sin6_addr) != 1)
+			die("--listen %s: bad address", env.listen);
+		sin6.sin6_port = htons(port);
+		sa = (struct sockaddr *)&sin6;
+		flags |= MHD_USE_IPv6;
+	} else {
+		if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1)
+			die("--listen %s: bad address", env.listen);
+		sin.sin_port = htons(port);
+		sa = (struct sockaddr *)&sin;
+	}
+	d = MHD_start_daemon(flags, port, NULL, NULL, http_answer, NULL,
+			     MHD_OPTION_SOCK_ADDR, sa,
+			     MHD_OPTION_CONNECTION_LIMIT, 16U,
+			     MHD_OPTION_CONNECTION_TIMEOUT, 10U,
+			     MHD_OPTION_END);
+	if (!d)
+		die("cannot serve HTTP on %s: %s", env.listen, strerror(errno));
+	return d;
+}
+
+/* ---- one daemon at a time ---- */
+
+static int pid_lock(void)
+{
+	char buf[32];
+	int fd, n;
+
+	fd = open(env.pid_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		die("%s: %s", env.pid_path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		buf[n > 0 ? n : 0] = 0;
+		buf[strcspn(buf, "\n")] = 0;
+		die("already running (pid %s, lock %s)", *buf ? buf : "?",
+		    env.pid_path);
+	}
+	if (ftruncate(fd, 0) == 0) {
+		n = snprintf(buf, sizeof(buf), "%d\n", getpid());
+		if (pwrite(fd, buf, n, 0) != n)
+			note("%s: %s", env.pid_path, strerror(errno));
+	}
+	return fd;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct argp argp = { opts, parse_arg, NULL, doc };
+	struct itimerspec tick = { { 1, 0 }, { 1, 0 } };
+	struct epoll_event ev, evs[8];
+	int sfd, tfd, lfd, efd, pidfd, n, i;
+	struct MHD_Daemon *http;
+	struct tracer *t;
+	bool running = true;
+	char err[512];
+	sigset_t mask;
+
+	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
+		return 2;
+	if (geteuid())
+		die("must run as root (it loads BPF programs)");
+	if (env.host) {
+		snprintf(host, sizeof(host), "%s", env.host);
+	} else if (gethostname(host, sizeof(host))) {
+		strcpy(host, "localhost");
+	}
+	host[sizeof(host) - 1] = 0;
+	started = time(NULL);
+
+	pidfd = pid_lock();
+	model = causal_model_new(&env.limits);
+	if (!model)
+		die("out of memory");
+	if (log_open())
+		die("%s: %s", env.log_path, strerror(errno));
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+
+	t = tracer_open(&env.tracer, on_event, NULL, err, sizeof(err));
+	if (!t)
+		die("%s", err);
+	if (!tracer_has_module(t))
+		note("the causal module is not loaded: tracing TCP events only");
+	/* The HTTP thread starts with the signals blocked, as it should. */
+	http = http_start();
+	lfd = top_listen();
+	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	timerfd_settime(tfd, 0, &tick, NULL);
+
+	efd = epoll_create1(EPOLL_CLOEXEC);
+	ev.events = EPOLLIN;
+	ev.data.fd = tracer_fd(t);
+	epoll_ctl(efd, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	ev.data.fd = sfd;
+	epoll_ctl(efd, EPOLL_CTL_ADD, sfd, &ev);
+	ev.data.fd = lfd;
+	epoll_ctl(efd, EPOLL_CTL_ADD, lfd, &ev);
+	ev.data.fd = tfd;
+	epoll_ctl(efd, EPOLL_CTL_ADD, tfd, &ev);
+	note("tracing (log %s, metrics %s, socket %s)", env.log_path,
+	     env.listen, env.socket_path);
+
+	while (running) {
+		n = epoll_wait(efd, evs, 8, -1);
+		if (n < 0 && errno != EINTR)
+			die("epoll_wait: %s", strerror(errno));
+		for (i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+
+			if (fd == tracer_fd(t)) {
+				tracer_poll(t, 0);
+			} else if (fd == sfd) {
+				struct signalfd_siginfo si;
+
+				if (read(sfd, &si, sizeof(si)) != sizeof(si))
+					continue;
+				if (si.ssi_signo == SIGHUP) {
+					/* logrotate moved the file away. */
+					log_close();
+					if (log_open())
+						note("cannot reopen %s: %s",
+						     env.log_path, strerror(errno));
+				} else if (si.ssi_signo != SIGPIPE) {
+					running = false;
+				}
+			} else if (fd == lfd) {
+				top_serve(lfd);
+			} else if (fd == tfd) {
+				__u64 ticks;
+
+				if (read(tfd, &ticks, sizeof(ticks)) < 0)
+					continue;
+				check_lost(t);
+				if (logw.f)
+					fflush(logw.f);
+			}
+		}
+	}
+
+	/* Stop: take what the kernel still has, account for drops, flush. */
+	tracer_poll(t, 0);
+	check_lost(t);
+	tracer_close(t);
+	if (http)
+		MHD_stop_daemon(http);
+	close(lfd);
+	unlink(env.socket_path);
+	log_close();
+	causal_model_free(model);
+	unlink(env.pid_path);
+	close(pidfd);
+	note("stopped");
+	return 0;
+}

@@ -1,0 +1,369 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unit tests of causald's model (user/lib/causal_model.c), of the health
+ * formula (user/lib/causal_health.c) and of the /proc/net/causal reader
+ * (user/lib/causal_procfs.c), on synthetic events with known answers.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kselftest_harness.h"
+#include "causal_health.h"
+#include "causal_model.h"
+#include "causal_procfs.h"
+
+#define MS	1000000ULL
+
+static struct causal_event ev_of(__u32 type, __u32 group, __u16 node,
+				 __u16 peer, __u64 stamp)
+{
+	struct causal_event ev = {
+		.type = type, .group = group, .node = node, .peer = peer,
+		.stamp = stamp, .nodes = 3,
+	};
+
+	return ev;
+}
+
+static void hold(struct causal_model *m, __u64 ts, __u16 node, __u16 peer,
+		 __u64 stamp, __u16 wait_node)
+{
+	struct causal_event ev = ev_of(CAUSAL_EV_HOLD, 7, node, peer, stamp);
+
+	ev.ts_ns = ts;
+	ev.wait_node = wait_node;
+	ev.wait_stamp = 1;
+	causal_model_add(m, &ev);
+}
+
+static void deliver(struct causal_model *m, __u16 node, __u16 peer,
+		    __u64 stamp, __u64 held_ns)
+{
+	struct causal_event ev = ev_of(CAUSAL_EV_DELIVER, 7, node, peer, stamp);
+
+	ev.held_ns = held_ns;
+	causal_model_add(m, &ev);
+}
+
+/* The row (node, peer) of group 7 in a snapshot. */
+static struct json_object *row(struct json_object *snap, int node, int peer)
+{
+	struct json_object *groups, *g, *peers, *r, *v;
+	size_t i, j;
+
+	json_object_object_get_ex(snap, "groups", &groups);
+	for (i = 0; i < json_object_array_length(groups); i++) {
+		g = json_object_array_get_idx(groups, i);
+		json_object_object_get_ex(g, "peers", &peers);
+		for (j = 0; j < json_object_array_length(peers); j++) {
+			r = json_object_array_get_idx(peers, j);
+			json_object_object_get_ex(r, "node", &v);
+			if (json_object_get_int(v) != node)
+				continue;
+			json_object_object_get_ex(r, "peer", &v);
+			if (json_object_get_int(v) == peer)
+				return r;
+		}
+	}
+	return NULL;
+}
+
+static __u64 field(struct json_object *obj, const char *key)
+{
+	struct json_object *v;
+
+	return obj && json_object_object_get_ex(obj, key, &v) ?
+	       json_object_get_uint64(v) : ~0ULL;
+}
+
+TEST(buckets_bound_their_values)
+{
+	__u64 v;
+	unsigned int b;
+
+	for (v = 0; v < (1ULL << 40); v = v * 3 / 2 + 1) {
+		b = causal_model_bucket(v);
+		ASSERT_LT(b, CAUSAL_MODEL_BUCKETS);
+		EXPECT_GE(causal_model_bucket_max(b), v);
+		/* Within an eighth: the histogram's resolution. */
+		EXPECT_LE(causal_model_bucket_max(b), v + v / 8 + 1)
+			TH_LOG("value %llu bucket %u", (unsigned long long)v, b);
+		if (b)
+			EXPECT_LT(causal_model_bucket_max(b - 1), v);
+	}
+	EXPECT_EQ(causal_model_bucket_max(CAUSAL_MODEL_BUCKETS - 1), ~0ULL);
+	EXPECT_EQ(causal_model_bucket(~0ULL), CAUSAL_MODEL_BUCKETS - 1);
+}
+
+TEST(percentiles_nearest_rank)
+{
+	__u32 hist[CAUSAL_MODEL_BUCKETS] = {};
+	__u64 v;
+
+	/* 1..100 ms: p50 is 50 ms, p99 99 ms, within the bucket width. */
+	for (v = 1; v <= 100; v++)
+		hist[causal_model_bucket(v * MS)]++;
+	v = causal_model_hist_pct(hist, 100, 50);
+	EXPECT_GE(v, 50 * MS);
+	EXPECT_LE(v, 50 * MS + 50 * MS / 8);
+	v = causal_model_hist_pct(hist, 100, 99);
+	EXPECT_GE(v, 99 * MS);
+	EXPECT_LE(v, 99 * MS + 99 * MS / 8);
+	EXPECT_EQ(causal_model_hist_pct(hist, 0, 99), 0);
+}
+
+/* Node 2 holds two messages of peer 1 waiting for peer 0: 300 and 100 ms
+ * of hold are blamed on 0; a message held for its own channel's order
+ * (wait_node is its sender) blames the sender.
+ */
+TEST(blame_follows_the_hold)
+{
+	struct causal_model_limits l = CAUSAL_MODEL_DEFAULT_LIMITS;
+	struct causal_model *m = causal_model_new(&l);
+	struct json_object *snap;
+
+	ASSERT_NE(m, NULL);
+	hold(m, 1000, 2, 1, 1, 0);
+	hold(m, 2000, 2, 1, 2, 0);
+	snap = causal_model_snapshot(m, 5000);
+	EXPECT_EQ(field(row(snap, 2, 1), "held_now"), 2);
+	json_object_put(snap);
+
+	deliver(m, 2, 0, 1, 0);
+	deliver(m, 2, 1, 1, 300 * MS);
+	deliver(m, 2, 1, 2, 100 * MS);
+	deliver(m, 2, 1, 3, 0);
+	snap = causal_model_snapshot(m, 6000);
+	EXPECT_EQ(field(row(snap, 2, 0), "blamed_ns"), 400 * MS);
+	EXPECT_EQ(field(row(snap, 2, 1), "blamed_ns"), 0);
+	EXPECT_EQ(field(row(snap, 2, 1), "delivered"), 3);
+	EXPECT_EQ(field(row(snap, 2, 1), "held"), 2);
+	EXPECT_EQ(field(row(snap, 2, 1), "held_now"), 0);
+	EXPECT_EQ(field(row(snap, 2, 1), "hold_max_ns"), 300 * MS);
+	EXPECT_EQ(field(row(snap, 2, 0), "delivered"), 1);
+	json_object_put(snap);
+	causal_model_free(m);
+}
+
+TEST(held_now_lists_what_each_waits_for)
+{
+	struct causal_model_limits l = CAUSAL_MODEL_DEFAULT_LIMITS;
+	struct causal_model *m = causal_model_new(&l);
+	struct json_object *snap, *groups, *held, *h;
+
+	ASSERT_NE(m, NULL);
+	hold(m, 1000, 2, 1, 5, 0);
+	snap = causal_model_snapshot(m, 1000 + 250 * MS);
+	json_object_object_get_ex(snap, "groups", &groups);
+	ASSERT_EQ(json_object_array_length(groups), 1);
+	json_object_object_get_ex(json_object_array_get_idx(groups, 0),
+				  "held_now", &held);
+	ASSERT_EQ(json_object_array_length(held), 1);
+	h = json_object_array_get_idx(held, 0);
+	EXPECT_EQ(field(h, "node"), 2);
+	EXPECT_EQ(field(h, "peer"), 1);
+	EXPECT_EQ(field(h, "stamp"), 5);
+	EXPECT_EQ(field(h, "wait_node"), 0);
+	EXPECT_EQ(field(h, "wait_stamp"), 1);
+	EXPECT_EQ(field(h, "age_ns"), 250 * MS);
+	json_object_put(snap);
+	causal_model_free(m);
+}
+
+/* Full tables drop and count instead of growing; deletes keep the rest
+ * findable (backward-shift deletion under collisions).
+ */
+TEST(tables_are_bounded)
+{
+	struct causal_model_limits l = { .pairs = 64, .held = 100, .links = 8 };
+	struct causal_model *m = causal_model_new(&l);
+	struct json_object *snap;
+	__u64 s;
+
+	ASSERT_NE(m, NULL);
+	for (s = 1; s <= 150; s++)
+		hold(m, s, 2, 1, s, 0);
+	snap = causal_model_snapshot(m, 1000);
+	EXPECT_EQ(field(snap, "table_drops"), 50);
+	EXPECT_EQ(field(row(snap, 2, 1), "held_now"), 100);
+	json_object_put(snap);
+	/* Deliver every other one; the others must still be found. */
+	for (s = 1; s <= 100; s += 2)
+		deliver(m, 2, 1, s, MS);
+	for (s = 2; s <= 100; s += 2)
+		deliver(m, 2, 1, s, MS);
+	snap = causal_model_snapshot(m, 1000);
+	EXPECT_EQ(field(row(snap, 2, 1), "held_now"), 0);
+	EXPECT_EQ(field(row(snap, 2, 0), "blamed_ns"), 100 * MS);
+	json_object_put(snap);
+	causal_model_free(m);
+}
+
+static struct causal_ev_link link_of(int a, int b, __u16 sport, __u16 dport)
+{
+	struct causal_ev_link l = { .family = 2, .sport = sport, .dport = dport };
+
+	l.saddr[0] = 10;
+	l.saddr[3] = a;
+	l.daddr[0] = 10;
+	l.daddr[3] = b;
+	return l;
+}
+
+/* Retransmits count on the (node, peer) whose connection they are on, and
+ * show on the reverse row too when both ends are on this host.
+ */
+TEST(retransmits_land_on_the_link)
+{
+	struct causal_model_limits l = CAUSAL_MODEL_DEFAULT_LIMITS;
+	struct causal_model *m = causal_model_new(&l);
+	struct causal_event ev = ev_of(CAUSAL_EV_PEER, 7, 0, 2, 0);
+	struct json_object *snap;
+	int i;
+
+	ASSERT_NE(m, NULL);
+	ev.joined = 1;
+	ev.link = link_of(1, 3, 40000, 7000);
+	causal_model_add(m, &ev);
+	ev = ev_of(CAUSAL_EV_TCP_RETRANSMIT, 0, 0, CAUSAL_EV_NO_PEER, 0);
+	ev.link = link_of(1, 3, 40000, 7000);
+	for (i = 0; i < 5; i++)
+		causal_model_add(m, &ev);
+	/* Another connection: not a channel, not counted. */
+	ev.link = link_of(1, 4, 40000, 7000);
+	causal_model_add(m, &ev);
+	hold(m, 1, 2, 1, 1, 0);
+	deliver(m, 2, 1, 1, 300 * MS);
+	snap = causal_model_snapshot(m, 1000);
+	EXPECT_EQ(field(row(snap, 0, 2), "retransmits"), 5);
+	EXPECT_EQ(field(row(snap, 2, 0), "retransmits"), 5);
+	EXPECT_EQ(field(snap, "unmatched_tcp"), 1);
+	json_object_put(snap);
+	causal_model_free(m);
+}
+
+TEST(prometheus_text)
+{
+	struct causal_model_limits l = CAUSAL_MODEL_DEFAULT_LIMITS;
+	struct causal_model *m = causal_model_new(&l);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	ASSERT_NE(m, NULL);
+	hold(m, 1, 2, 1, 1, 0);
+	deliver(m, 2, 1, 1, 5 * MS);
+	deliver(m, 2, 1, 2, 0);
+	causal_model_set_lost(m, 3);
+	f = open_memstream(&text, &len);
+	ASSERT_NE(f, NULL);
+	causal_model_prometheus(m, f);
+	fclose(f);
+	EXPECT_NE(strstr(text, "causald_events_lost_total 3\n"), NULL);
+	EXPECT_NE(strstr(text, "causal_delivered_total{group=\"7\",node=\"2\",peer=\"1\"} 2\n"), NULL);
+	/* 5 ms: above 1 ms, within 10 ms; buckets are cumulative. */
+	EXPECT_NE(strstr(text, "causal_hold_seconds_bucket{group=\"7\",node=\"2\",peer=\"1\",le=\"0.001\"} 0\n"), NULL);
+	EXPECT_NE(strstr(text, "causal_hold_seconds_bucket{group=\"7\",node=\"2\",peer=\"1\",le=\"0.01\"} 1\n"), NULL);
+	EXPECT_NE(strstr(text, "causal_hold_seconds_bucket{group=\"7\",node=\"2\",peer=\"1\",le=\"+Inf\"} 1\n"), NULL);
+	EXPECT_NE(strstr(text, "causal_blamed_seconds_total{group=\"7\",node=\"2\",peer=\"0\"} 0.005000000\n"), NULL);
+	EXPECT_NE(strstr(text, "causal_health_score{group=\"7\"} "), NULL);
+	free(text);
+	causal_model_free(m);
+}
+
+TEST(health_formula)
+{
+	struct causal_health_in in = { .deliveries = 100, .channels = 2 };
+	struct causal_health h;
+
+	causal_health_score(&in, &h);
+	EXPECT_EQ(h.score, 100);
+	EXPECT_STREQ(h.reason, "no holds, gaps or errors");
+
+	/* p99 of 1 s: 40 off; half the deliveries held: 10 off. */
+	in.p99_hold_ns = 1000 * MS;
+	in.held = 50;
+	causal_health_score(&in, &h);
+	EXPECT_EQ(h.score, 50);
+	EXPECT_NE(strstr(h.reason, "p99 hold"), NULL);
+
+	/* p99 of 10 ms: 40 * 1/3 off. */
+	in.p99_hold_ns = 10 * MS;
+	in.held = 0;
+	causal_health_score(&in, &h);
+	EXPECT_EQ(h.score, 87);
+
+	/* One gap per ten deliveries takes the whole 20. */
+	in.p99_hold_ns = 0;
+	in.gaps = 10;
+	causal_health_score(&in, &h);
+	EXPECT_EQ(h.score, 80);
+	EXPECT_NE(strstr(h.reason, "hold timeout"), NULL);
+
+	/* Errors on every channel, plus everything else: floor at 0. */
+	in.gaps = 100;
+	in.held = 100;
+	in.errors = 2;
+	in.p99_hold_ns = 100000 * MS;
+	causal_health_score(&in, &h);
+	EXPECT_EQ(h.score, 0);
+
+	/* Any violation: 0, and it is the reason. */
+	memset(&in, 0, sizeof(in));
+	in.deliveries = 10;
+	in.violations = 1;
+	causal_health_score(&in, &h);
+	EXPECT_EQ(h.score, 0);
+	EXPECT_NE(strstr(h.reason, "happens-before"), NULL);
+}
+
+TEST(procfs_parse)
+{
+	static const char text[] =
+		"endpoint group=7 node=2 nodes=3 flags=0x4 incarnation=00000000deadbeef sockets=2\n"
+		"  clock 3 1 0\n"
+		"  peers=0x3 hold_timeout_ms=0 sent=0 delivered=4 held_now=1 gaps=0\n"
+		"  channel peer=0 state=active watermark=3 queued=0 bytes=0 oldest_hold_us=0 sent=0 delivered=3 held_total=0 gaps=0 errors=0 local=10.98.2.2:7000 remote=10.98.2.1:40000\n"
+		"  channel peer=- state=failed watermark=0 queued=0 bytes=0 oldest_hold_us=0 sent=0 delivered=0 held_total=0 gaps=0 errors=1 last_error=magic local=[::1]:7000 remote=[::1]:40001\n";
+	struct json_object *eps, *ep, *chs, *ch, *v;
+	FILE *f = fmemopen((void *)text, sizeof(text) - 1, "r");
+
+	ASSERT_NE(f, NULL);
+	eps = causal_procfs_parse(f);
+	fclose(f);
+	ASSERT_NE(eps, NULL);
+	ASSERT_EQ(json_object_array_length(eps), 1);
+	ep = json_object_array_get_idx(eps, 0);
+	EXPECT_EQ(field(ep, "group"), 7);
+	EXPECT_EQ(field(ep, "flags"), 4);
+	EXPECT_EQ(field(ep, "incarnation"), 0xdeadbeef);
+	EXPECT_EQ(field(ep, "held_now"), 1);
+	ASSERT_TRUE(json_object_object_get_ex(ep, "clock", &v));
+	EXPECT_EQ(json_object_array_length(v), 3);
+	ASSERT_TRUE(json_object_object_get_ex(ep, "channels", &chs));
+	ASSERT_EQ(json_object_array_length(chs), 2);
+	ch = json_object_array_get_idx(chs, 0);
+	EXPECT_EQ(field(ch, "peer"), 0);
+	ASSERT_TRUE(json_object_object_get_ex(ch, "remote", &v));
+	EXPECT_STREQ(json_object_get_string(v), "10.98.2.1:40000");
+	ch = json_object_array_get_idx(chs, 1);
+	ASSERT_TRUE(json_object_object_get_ex(ch, "peer", &v));
+	EXPECT_EQ(v, NULL);
+	ASSERT_TRUE(json_object_object_get_ex(ch, "last_error", &v));
+	EXPECT_STREQ(json_object_get_string(v), "magic");
+	json_object_put(eps);
+}
+
+TEST(procfs_rejects_other_text)
+{
+	static const char text[] = "endpoint group=7\nsomething else\n";
+	FILE *f = fmemopen((void *)text, sizeof(text) - 1, "r");
+
+	ASSERT_NE(f, NULL);
+	EXPECT_EQ(causal_procfs_parse(f), NULL);
+	fclose(f);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,340 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Loading the causal BPF programs: see tracer.h. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "causal_log.h"
+#include "causal_tp.h"
+#include "causal.skel.h"
+#include "tracer.h"
+
+#define TRACEFS		"/sys/kernel/tracing"
+#define CAUSAL_EVENTS	TRACEFS "/events/causal"
+
+struct tracer {
+	struct causal_bpf *skel;
+	struct ring_buffer *rb;
+	tracer_event_fn fn;
+	void *ctx;
+	bool has_module;
+};
+
+long tracer_parse_types(const char *list)
+{
+	char *copy = strdup(list), *tok, *save = NULL;
+	long mask = 0;
+	int t;
+
+	if (!copy)
+		return -1;
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(tok, "causal")) {
+			mask |= CAUSAL_EV_CAUSAL;
+			continue;
+		}
+		if (!strcmp(tok, "tcp")) {
+			mask |= CAUSAL_EV_TCP;
+			continue;
+		}
+		t = clog_type_parse(tok);
+		if (t <= 0 || t >= CAUSAL_EV_TYPES) {
+			free(copy);
+			return -1;
+		}
+		mask |= CAUSAL_EV_BIT(t);
+	}
+	free(copy);
+	return mask;
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Where a field of the module's tracepoints must be, per causal_tp.h. */
+struct tp_field {
+	const char *event;
+	const char *field;	/* as in the format file's declaration */
+	size_t offset;
+	size_t size;
+};
+
+#define F(ev, st, decl, member) \
+	{ ev, decl, offsetof(struct st, member), sizeof(((struct st *)0)->member) }
+#define COMMON(ev, st)							\
+	F(ev, st, "u32 group", group), F(ev, st, "u16 node", node),	\
+	F(ev, st, "u16 peer", peer), F(ev, st, "u64 stamp", stamp),	\
+	F(ev, st, "__data_loc u64[] vclock", data_loc_vclock)
+
+static const struct tp_field tp_fields[] = {
+	COMMON("causal_send", causal_tp_send),
+	F("causal_send", causal_tp_send, "u32 len", len),
+	F("causal_send", causal_tp_send, "u32 targets", targets),
+	COMMON("causal_arrive", causal_tp_msg),
+	F("causal_arrive", causal_tp_msg, "u32 len", len),
+	COMMON("causal_hold", causal_tp_hold),
+	F("causal_hold", causal_tp_hold, "u16 wait_node", wait_node),
+	F("causal_hold", causal_tp_hold, "u64 wait_stamp", wait_stamp),
+	COMMON("causal_deliver", causal_tp_deliver),
+	F("causal_deliver", causal_tp_deliver, "u64 index", index),
+	F("causal_deliver", causal_tp_deliver, "u64 held_ns", held_ns),
+	F("causal_deliver", causal_tp_deliver, "bool gap", gap),
+	COMMON("causal_clock", causal_tp_clock),
+	COMMON("causal_peer", causal_tp_peer),
+	F("causal_peer", causal_tp_peer, "u64 incarnation", incarnation),
+	F("causal_peer", causal_tp_peer, "bool joined", joined),
+	F("causal_peer", causal_tp_peer, "u16 family", family),
+	F("causal_peer", causal_tp_peer, "u16 sport", sport),
+	F("causal_peer", causal_tp_peer, "u16 dport", dport),
+	F("causal_peer", causal_tp_peer, "u8 saddr[16]", saddr),
+	F("causal_peer", causal_tp_peer, "u8 daddr[16]", daddr),
+	COMMON("causal_error", causal_tp_error),
+	F("causal_error", causal_tp_error, "u32 err", err),
+};
+
+/* Is @decl at @offset with @size in the event's tracefs format? */
+static int tp_field_check(const struct tp_field *f, char *err, size_t errlen)
+{
+	char path[256], line[512], want[160];
+	bool found = false;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), CAUSAL_EVENTS "/%s/format", f->event);
+	fp = fopen(path, "r");
+	if (!fp) {
+		set_err(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	snprintf(want, sizeof(want), "field:%s;\toffset:%zu;\tsize:%zu;",
+		 f->field, f->offset, f->size);
+	while (!found && fgets(line, sizeof(line), fp))
+		found = strstr(line, want);
+	fclose(fp);
+	if (!found)
+		set_err(err, errlen,
+			"causal:%s has no '%s' at offset %zu: the loaded module is not the version these tools were built for",
+			f->event, f->field, f->offset);
+	return found ? 0 : -1;
+}
+
+static int mount_tracefs(char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (!stat(TRACEFS "/events", &st))
+		return 0;
+	if (mount("nodev", TRACEFS, "tracefs", 0, NULL) && errno != EBUSY) {
+		set_err(err, errlen, "cannot mount tracefs on " TRACEFS ": %s",
+			strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Channels joined before the tracer started: their connections from
+ * /proc/net/causal, so that their TCP events are kept.
+ */
+static void prefill_links(struct tracer *t)
+{
+	char line[1024], local[80], remote[80];
+	int fd = bpf_map__fd(t->skel->maps.links);
+	unsigned int group = 0;
+	FILE *fp;
+
+	fp = fopen("/proc/net/causal", "r");
+	if (!fp)
+		return;
+	while (fgets(line, sizeof(line), fp)) {
+		struct causal_ev_link link = {};
+		char *l, *r, *lp, *rp;
+
+		if (sscanf(line, "endpoint group=%u", &group) == 1)
+			continue;
+		l = strstr(line, " local=");
+		r = strstr(line, " remote=");
+		if (!l || !r || sscanf(l, " local=%79s", local) != 1 ||
+		    sscanf(r, " remote=%79s", remote) != 1)
+			continue;
+		lp = strrchr(local, ':');
+		rp = strrchr(remote, ':');
+		if (!lp || !rp)
+			continue;
+		*lp++ = 0;
+		*rp++ = 0;
+		link.sport = atoi(lp);
+		link.dport = atoi(rp);
+		if (local[0] == '[') {
+			local[strlen(local) - 1] = 0;
+			remote[strlen(remote) - 1] = 0;
+			link.family = AF_INET6;
+			if (inet_pton(AF_INET6, local + 1, link.saddr) != 1 ||
+			    inet_pton(AF_INET6, remote + 1, link.daddr) != 1)
+				continue;
+		} else {
+			link.family = AF_INET;
+			if (inet_pton(AF_INET, local, link.saddr) != 1 ||
+			    inet_pton(AF_INET, remote, link.daddr) != 1)
+				continue;
+		}
+		bpf_map_update_elem(fd, &link, &group, BPF_ANY);
+	}
+	fclose(fp);
+}
+
+static int on_sample(void *ctx, void *data, size_t size)
+{
+	struct tracer *t = ctx;
+
+	if (size < sizeof(struct causal_event))
+		return 0;
+	return t->fn(t->ctx, data);
+}
+
+/* libbpf speaks (the verifier's log too) only with CAUSAL_BPF_DEBUG set:
+ * our own message says what failed.
+ */
+static int libbpf_print(enum libbpf_print_level level, const char *fmt,
+			va_list ap)
+{
+	return getenv("CAUSAL_BPF_DEBUG") ? vfprintf(stderr, fmt, ap) : 0;
+}
+
+struct tracer *tracer_open(const struct tracer_opts *o, tracer_event_fn fn,
+			   void *ctx, char *err, size_t errlen)
+{
+	struct bpf_program *prog;
+	struct tracer *t;
+	struct stat st;
+	size_t i;
+	int ret;
+
+	if (geteuid()) {
+		set_err(err, errlen,
+			"tracing needs root (CAP_BPF and CAP_PERFMON to load BPF programs)");
+		return NULL;
+	}
+	if (mount_tracefs(err, errlen))
+		return NULL;
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		set_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	t->fn = fn;
+	t->ctx = ctx;
+	t->has_module = !stat(CAUSAL_EVENTS, &st);
+	if (t->has_module) {
+		for (i = 0; i < sizeof(tp_fields) / sizeof(tp_fields[0]); i++)
+			if (tp_field_check(&tp_fields[i], err, errlen))
+				goto err_free;
+	}
+
+	libbpf_set_print(libbpf_print);
+	t->skel = causal_bpf__open();
+	if (!t->skel) {
+		set_err(err, errlen, "cannot open the BPF object: %s",
+			strerror(errno));
+		goto err_free;
+	}
+	t->skel->rodata->filter_group = o->filter_group;
+	t->skel->rodata->targ_group = o->group;
+	t->skel->rodata->filter_node = o->filter_node;
+	t->skel->rodata->targ_node = o->node;
+	t->skel->rodata->targ_pid = o->pid;
+	t->skel->rodata->ev_mask = o->ev_mask ? o->ev_mask : CAUSAL_EV_ALL;
+	t->skel->rodata->tcp_all = o->tcp_all;
+	if (o->ringbuf_bytes)
+		bpf_map__set_max_entries(t->skel->maps.events, o->ringbuf_bytes);
+	/* Without the module its tracepoints do not exist: TCP only. */
+	if (!t->has_module)
+		bpf_object__for_each_program(prog, t->skel->obj)
+			if (!strncmp(bpf_program__section_name(prog),
+				     "tracepoint/causal/", 18))
+				bpf_program__set_autoload(prog, false);
+	ret = causal_bpf__load(t->skel);
+	if (ret) {
+		set_err(err, errlen, "cannot load the BPF programs: %s%s",
+			strerror(-ret), ret == -EPERM ?
+			" (root with CAP_BPF and CAP_PERFMON needed)" : "");
+		goto err_destroy;
+	}
+	ret = causal_bpf__attach(t->skel);
+	if (ret) {
+		set_err(err, errlen, "cannot attach the BPF programs: %s",
+			strerror(-ret));
+		goto err_destroy;
+	}
+	prefill_links(t);
+	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), on_sample,
+				 t, NULL);
+	if (!t->rb) {
+		set_err(err, errlen, "cannot open the ring buffer: %s",
+			strerror(errno));
+		goto err_destroy;
+	}
+	return t;
+
+err_destroy:
+	causal_bpf__destroy(t->skel);
+err_free:
+	free(t);
+	return NULL;
+}
+
+bool tracer_has_module(const struct tracer *t)
+{
+	return t->has_module;
+}
+
+int tracer_fd(const struct tracer *t)
+{
+	return ring_buffer__epoll_fd(t->rb);
+}
+
+int tracer_poll(struct tracer *t, int timeout_ms)
+{
+	return ring_buffer__poll(t->rb, timeout_ms);
+}
+
+__u64 tracer_lost(const struct tracer *t)
+{
+	int ncpu = libbpf_num_possible_cpus(), i;
+	__u64 *vals, sum = 0;
+	__u32 zero = 0;
+
+	if (ncpu <= 0)
+		return 0;
+	vals = calloc(ncpu, sizeof(*vals));
+	if (!vals)
+		return 0;
+	if (!bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.lost), &zero, vals))
+		for (i = 0; i < ncpu; i++)
+			sum += vals[i];
+	free(vals);
+	return sum;
+}
+
+void tracer_close(struct tracer *t)
+{
+	if (!t)
+		return;
+	ring_buffer__free(t->rb);
+	causal_bpf__destroy(t->skel);
+	free(t);
+}

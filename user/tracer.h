@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Loading bpf/causal.bpf.c and reading its events: shared by causald and
+ * causalctl trace.
+ */
+#ifndef CAUSAL_TRACER_H
+#define CAUSAL_TRACER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+
+#include "causal_event.h"
+
+struct tracer_opts {
+	bool filter_group;
+	__u32 group;
+	bool filter_node;
+	__u16 node;
+	__u32 pid;		/* 0: any */
+	__u32 ev_mask;		/* CAUSAL_EV_BIT()s, 0: all */
+	bool tcp_all;		/* TCP events of every connection */
+	size_t ringbuf_bytes;	/* 0: the default (8 MiB) */
+};
+
+/* Called for every event; a non-zero return stops tracer_poll(). */
+typedef int (*tracer_event_fn)(void *ctx, const struct causal_event *ev);
+
+struct tracer;
+
+/* Load and attach. Without the module (no causal tracepoints) only the TCP
+ * programs are attached and tracer_has_module() says so. On failure returns
+ * NULL with the reason in @err.
+ */
+struct tracer *tracer_open(const struct tracer_opts *o, tracer_event_fn fn,
+			   void *ctx, char *err, size_t errlen);
+bool tracer_has_module(const struct tracer *t);
+/* The ring buffer's epoll fd, to wait on it along with other fds. */
+int tracer_fd(const struct tracer *t);
+/* Consume what is ready, waiting up to @timeout_ms. Returns events handled
+ * or a negative errno.
+ */
+int tracer_poll(struct tracer *t, int timeout_ms);
+/* Events the kernel dropped since the tracer started (ring buffer full). */
+__u64 tracer_lost(const struct tracer *t);
+void tracer_close(struct tracer *t);
+
+/* A comma-separated list of event types (docs/events.md names, or "causal"
+ * and "tcp" for each kind) as a mask; -1 if one is unknown.
+ */
+long tracer_parse_types(const char *list);
+
+#endif /* CAUSAL_TRACER_H */
