@@ -26,6 +26,10 @@ const volatile __u16 targ_node;
 const volatile __u32 targ_pid;		/* tgid, 0: any */
 const volatile __u32 ev_mask = CAUSAL_EV_ALL;
 const volatile bool tcp_all;		/* TCP events of every connection */
+/* Wake the reader when the queue grows past this; it also polls on a
+ * timer, so a burst costs a wakeup per batch, not per event.
+ */
+const volatile __u32 wakeup_bytes = 64 << 10;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -64,6 +68,18 @@ struct {
 static __always_inline bool type_wanted(__u32 type)
 {
 	return ev_mask & CAUSAL_EV_BIT(type);
+}
+
+static __always_inline void submit(struct causal_event *ev)
+{
+	/* Queued data includes this record: wake on crossing the mark only.
+	 * A crossing missed by racing CPUs waits for the reader's timer.
+	 */
+	__u64 queued = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	bool crossed = queued >= wakeup_bytes &&
+		       queued < wakeup_bytes + sizeof(*ev) + 8;
+
+	bpf_ringbuf_submit(ev, crossed ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
 static __always_inline struct causal_event *reserve(__u32 type)
@@ -152,7 +168,7 @@ int causal_send(struct causal_tp_send *tp)
 	ev->len = tp->len;
 	ev->targets = tp->targets;
 	fill_vclock(ev, tp, tp->data_loc_vclock);
-	bpf_ringbuf_submit(ev, 0);
+	submit(ev);
 	return 0;
 }
 
@@ -169,7 +185,7 @@ int causal_arrive(struct causal_tp_msg *tp)
 	FILL_COMMON(ev, tp);
 	ev->len = tp->len;
 	fill_vclock(ev, tp, tp->data_loc_vclock);
-	bpf_ringbuf_submit(ev, 0);
+	submit(ev);
 	return 0;
 }
 
@@ -187,7 +203,7 @@ int causal_hold(struct causal_tp_hold *tp)
 	ev->wait_node = tp->wait_node;
 	ev->wait_stamp = tp->wait_stamp;
 	fill_vclock(ev, tp, tp->data_loc_vclock);
-	bpf_ringbuf_submit(ev, 0);
+	submit(ev);
 	return 0;
 }
 
@@ -207,7 +223,7 @@ int causal_deliver(struct causal_tp_deliver *tp)
 	ev->held_ns = tp->held_ns;
 	ev->gap = tp->gap;
 	fill_vclock(ev, tp, tp->data_loc_vclock);
-	bpf_ringbuf_submit(ev, 0);
+	submit(ev);
 	return 0;
 }
 
@@ -223,7 +239,7 @@ int causal_clock(struct causal_tp_clock *tp)
 		return 0;
 	FILL_COMMON(ev, tp);
 	fill_vclock(ev, tp, tp->data_loc_vclock);
-	bpf_ringbuf_submit(ev, 0);
+	submit(ev);
 	return 0;
 }
 
@@ -253,7 +269,7 @@ int causal_peer(struct causal_tp_peer *tp)
 	ev->incarnation = tp->incarnation;
 	ev->link = link;
 	fill_vclock(ev, tp, tp->data_loc_vclock);
-	bpf_ringbuf_submit(ev, 0);
+	submit(ev);
 	return 0;
 }
 
@@ -270,7 +286,7 @@ int causal_error(struct causal_tp_error *tp)
 	FILL_COMMON(ev, tp);
 	ev->err = tp->err;
 	fill_vclock(ev, tp, tp->data_loc_vclock);
-	bpf_ringbuf_submit(ev, 0);
+	submit(ev);
 	return 0;
 }
 
@@ -348,7 +364,7 @@ int tcp_retransmit(void *ctx)
 	ev->peer = CAUSAL_EV_NO_PEER;
 	ev->link = link;
 	ev->tcp_state = state;
-	bpf_ringbuf_submit(ev, 0);
+	submit(ev);
 	return 0;
 }
 
@@ -374,7 +390,7 @@ int tcp_state(struct trace_event_raw_inet_sock_set_state *tp)
 	ev->link = link;
 	ev->tcp_oldstate = BPF_CORE_READ(tp, oldstate);
 	ev->tcp_state = BPF_CORE_READ(tp, newstate);
-	bpf_ringbuf_submit(ev, 0);
+	submit(ev);
 	return 0;
 }
 
@@ -393,7 +409,7 @@ int tcp_receive_reset(struct trace_event_raw_tcp_event_sk *tp)
 	ev->peer = CAUSAL_EV_NO_PEER;
 	ev->link = link;
 	ev->tcp_rx = 1;
-	bpf_ringbuf_submit(ev, 0);
+	submit(ev);
 	return 0;
 }
 

@@ -512,6 +512,8 @@ int main(int argc, char **argv)
 {
 	static const struct argp argp = { opts, parse_arg, NULL, doc };
 	struct itimerspec tick = { { 1, 0 }, { 1, 0 } };
+	/* Small batches of events raise no wakeup: take them this often. */
+	const int drain_ms = 100;
 	struct epoll_event ev, evs[8];
 	int sfd, tfd, lfd, efd, pidfd, n, i;
 	struct MHD_Daemon *http;
@@ -572,9 +574,11 @@ int main(int argc, char **argv)
 	     env.listen, env.socket_path);
 
 	while (running) {
-		n = epoll_wait(efd, evs, 8, -1);
+		n = epoll_wait(efd, evs, 8, drain_ms);
 		if (n < 0 && errno != EINTR)
 			die("epoll_wait: %s", strerror(errno));
+		if (n <= 0)
+			tracer_poll(t, 0);
 		for (i = 0; i < n; i++) {
 			int fd = evs[i].data.fd;
 

@@ -309,7 +309,13 @@ int tracer_fd(const struct tracer *t)
 
 int tracer_poll(struct tracer *t, int timeout_ms)
 {
-	return ring_buffer__poll(t->rb, timeout_ms);
+	int n = ring_buffer__poll(t->rb, timeout_ms), more;
+
+	/* Events below the wakeup threshold raise no epoll event: take them. */
+	if (n < 0)
+		return n;
+	more = ring_buffer__consume(t->rb);
+	return more < 0 ? more : n + more;
 }
 
 __u64 tracer_lost(const struct tracer *t)

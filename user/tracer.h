@@ -37,8 +37,10 @@ struct tracer *tracer_open(const struct tracer_opts *o, tracer_event_fn fn,
 bool tracer_has_module(const struct tracer *t);
 /* The ring buffer's epoll fd, to wait on it along with other fds. */
 int tracer_fd(const struct tracer *t);
-/* Consume what is ready, waiting up to @timeout_ms. Returns events handled
- * or a negative errno.
+/* Consume what is ready, waiting up to @timeout_ms for a wakeup. The
+ * programs wake the reader only once 64 KiB are queued: call this at least
+ * every few hundred ms, even when tracer_fd() stays quiet. Returns events
+ * handled or a negative errno.
  */
 int tracer_poll(struct tracer *t, int timeout_ms);
 /* Events the kernel dropped since the tracer started (ring buffer full). */

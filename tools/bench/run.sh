@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Runs inside the test VM: load the module built for the running kernel, run
-# causal_bench for each size in tcp and ulp mode, alternating so that drift in
-# the host's load hits both modes alike, print the medians, unload.
+# causal_bench for each size in tcp and ulp mode, and in ulp mode with causald
+# tracing every event ("traced"), alternating so that drift in the host's load
+# hits every mode alike, print the medians, unload.
 #
 #   tools/vm/run -k 6.1 -c 2 -t 900 -- tools/bench/run.sh
 #
@@ -13,6 +14,8 @@
 #                       empty leaves them to the scheduler. Under QEMU's
 #                       software emulation, waking an idle vCPU takes
 #                       milliseconds and drowns the path being measured.
+#                       causald runs on the other CPUs.
+#   CAUSAL_BENCH_MODES  default "tcp ulp traced" (traced needs build/bin/causald)
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -27,9 +30,12 @@ mod=build/mod/$rel/kmod/causal.ko
 [ -x "$bench" ] || { echo "run.sh: $bench missing (make bench)" >&2; exit 1; }
 [ -f "$mod" ] || { echo "run.sh: $mod missing (make modules-vm)" >&2; exit 1; }
 
+modes=${CAUSAL_BENCH_MODES:-tcp ulp traced}
 results=$(mktemp)
+daemon=
 # Sockets drop their module reference shortly after close(), not at once.
 unload() {
+	[ -z "$daemon" ] || kill "$daemon" 2>/dev/null
 	rm -f "$results"
 	for _ in $(seq 50); do
 		rmmod causal 2>/dev/null && return 0
@@ -47,12 +53,36 @@ if [ -n "$cpu" ]; then
 	where="pinned to CPU $cpu"
 fi
 
+# causald with its log on the guest's tmpfs, away from the pinned CPU.
+traced_start() {
+	local others
+	others=$(seq -s, 0 $(($(nproc) - 1)) | sed "s/\b$cpu\b//; s/,,/,/; s/^,//; s/,$//")
+	rm -rf /tmp/bench-causald
+	mkdir -p /tmp/bench-causald
+	${others:+taskset -c "$others"} build/bin/causald --log /tmp/bench-causald/events.jsonl \
+		--socket /tmp/bench-causald/sock --pidfile /tmp/bench-causald/pid \
+		--listen none 2>/tmp/bench-causald/err &
+	daemon=$!
+	for _ in $(seq 100); do [ -S /tmp/bench-causald/sock ] && return; sleep 0.1; done
+	cat /tmp/bench-causald/err >&2
+	exit 1
+}
+
+traced_stop() {
+	kill -TERM "$daemon"
+	wait "$daemon"
+	daemon=
+	grep -h 'lost' /tmp/bench-causald/events.jsonl | tail -n 1 >&2 || true
+}
+
 echo "kernel $rel, $(nproc) CPUs, $runs runs per mode and size, $where"
 for size in $sizes; do
 	for _ in $(seq "$runs"); do
-		for mode in tcp ulp; do
-			"${pin[@]}" "$bench" --json --mode "$mode" --size "$size" |
-				tee -a "$results"
+		for mode in $modes; do
+			[ "$mode" = traced ] && traced_start
+			"${pin[@]}" "$bench" --json --mode "${mode/traced/ulp}" --size "$size" |
+				sed "s/\"mode\":\"ulp\"/\"mode\":\"$mode\"/" | tee -a "$results"
+			[ "$mode" = traced ] && traced_stop
 		done
 	done
 done
@@ -74,23 +104,36 @@ row() {
 	printf '%8s %12s %12s %8s %12s %12s %8s\n' "$@"
 }
 
-echo
-echo "medians of $runs runs, kernel $rel"
-row size "tcp msgs/s" "ulp msgs/s" ulp/tcp "tcp p99 us" "ulp p99 us" ulp/tcp
-for size in $sizes; do
-	tt=$(median throughput tcp "$size" msgs_per_s)
-	ut=$(median throughput ulp "$size" msgs_per_s)
-	tl=$(median latency tcp "$size" p99_us)
-	ul=$(median latency ulp "$size" p99_us)
-	row "$size" "$tt" "$ut" "$(ratio "$ut" "$tt")" "$tl" "$ul" "$(ratio "$ul" "$tl")"
-done
+has() { [[ " $modes " == *" $1 "* ]]; }
+
+# compare A B: medians of mode B against mode A, per size.
+compare() {
+	local a=$1 b=$2 ta tb la lb
+	echo
+	row size "$a msgs/s" "$b msgs/s" "$b/$a" "$a p99 us" "$b p99 us" "$b/$a"
+	for size in $sizes; do
+		ta=$(median throughput "$a" "$size" msgs_per_s)
+		tb=$(median throughput "$b" "$size" msgs_per_s)
+		la=$(median latency "$a" "$size" p99_us)
+		lb=$(median latency "$b" "$size" p99_us)
+		row "$size" "$ta" "$tb" "$(ratio "$tb" "$ta")" "$la" "$lb" "$(ratio "$lb" "$la")"
+	done
+}
 
 echo
-row size "tcp MB/s" "ulp MB/s" ulp/tcp "tcp p50 us" "ulp p50 us" ulp/tcp
-for size in $sizes; do
-	tt=$(median throughput tcp "$size" mb_per_s)
-	ut=$(median throughput ulp "$size" mb_per_s)
-	tl=$(median latency tcp "$size" p50_us)
-	ul=$(median latency ulp "$size" p50_us)
-	row "$size" "$tt" "$ut" "$(ratio "$ut" "$tt")" "$tl" "$ul" "$(ratio "$ul" "$tl")"
-done
+echo "medians of $runs runs, kernel $rel"
+if has tcp && has ulp; then
+	compare tcp ulp
+	echo
+	row size "tcp MB/s" "ulp MB/s" ulp/tcp "tcp p50 us" "ulp p50 us" ulp/tcp
+	for size in $sizes; do
+		tt=$(median throughput tcp "$size" mb_per_s)
+		ut=$(median throughput ulp "$size" mb_per_s)
+		tl=$(median latency tcp "$size" p50_us)
+		ul=$(median latency ulp "$size" p50_us)
+		row "$size" "$tt" "$ut" "$(ratio "$ut" "$tt")" "$tl" "$ul" "$(ratio "$ul" "$tl")"
+	done
+fi
+if has ulp && has traced; then
+	compare ulp traced
+fi
