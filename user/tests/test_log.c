@@ -74,7 +74,7 @@ static void make_event(struct causal_event *ev, __u32 type, int variant)
 	ev->node = variant ? 63 : 0;
 	ev->peer = 1;
 	for (int i = 0; i < ev->nodes; i++)
-		ev->vclock[i] = variant ? UINT64_MAX - i : i + 1;
+		ev->vclock[i] = variant ? UINT64_MAX - i : (__u64)i + 1;
 	switch (type) {
 	case CAUSAL_EV_SEND:
 		ev->peer = variant ? CAUSAL_EV_NO_PEER : 2;

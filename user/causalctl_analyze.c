@@ -1,0 +1,797 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * causalctl analyze and export: event logs of several hosts in, a report
+ * (text or JSON), a ShiViz log or a space-time diagram out. The work is in
+ * user/lib (causal_log, causal_analysis, causal_export); this is options
+ * and printing.
+ *
+ * Exit status: 0, 1 when the happens-before check found violations, 2 on
+ * bad usage or a log that cannot be read. Bad lines inside a log are
+ * skipped and counted, never fatal.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <json-c/json.h>
+
+#include "causal_analysis.h"
+#include "causal_export.h"
+#include "causal_log.h"
+#include "causalctl.h"
+
+#define EXIT_VIOLATIONS	1
+#define EXIT_USAGE	2
+
+static const char analyze_usage[] =
+	"usage: causalctl analyze [--group G] [--top N] [--bucket MS] LOG...\n"
+	"  -g, --group G    only group G\n"
+	"  -n, --top N      top findings to list (default 5)\n"
+	"  -b, --bucket MS  anomaly bucket width in ms (default 1000)\n"
+	"exit status: 0 ok, 1 happens-before violations, 2 bad usage or an\n"
+	"unreadable log\n";
+
+static const char export_usage[] =
+	"usage: causalctl export [--shiviz FILE] [--svg FILE] [--html FILE]\n"
+	"                        [--group G] [--max N] LOG...\n"
+	"  -s, --shiviz FILE  ShiViz log (https://bestchai.bitbucket.io/shiviz/)\n"
+	"  -v, --svg FILE     space-time diagram of one group\n"
+	"  -H, --html FILE    the diagram with its legend, as one HTML page\n"
+	"  -g, --group G      only group G (the diagram: default the busiest)\n"
+	"  -m, --max N        messages drawn at most (default 300)\n"
+	"FILE - is standard output.\n";
+
+static int json_flags(void)
+{
+	return JSON_C_TO_STRING_NOSLASHESCAPE | (ctl.pretty ?
+		JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED :
+		JSON_C_TO_STRING_PLAIN);
+}
+
+static bool parse_u64(const char *s, __u64 max, __u64 *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!*s || *s == '-')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || *end || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static int usage_error(const char *usage, const char *fmt, const char *arg)
+{
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), fmt, arg);
+	ctl_error("%s\n%s", msg, usage);
+	return EXIT_USAGE;
+}
+
+/* Every LOG into one store; an unreadable one ends the command. */
+static struct clog_store *load(int argc, char **argv, const char *usage)
+{
+	struct clog_store *s;
+
+	if (optind >= argc) {
+		usage_error(usage, "no LOG given%s", "");
+		return NULL;
+	}
+	s = clog_store_new();
+	if (!s) {
+		ctl_error("out of memory");
+		return NULL;
+	}
+	for (int i = optind; i < argc; i++) {
+		int ret = clog_store_load(s, argv[i]);
+
+		if (ret) {
+			ctl_error("%s: %s", argv[i], strerror(-ret));
+			clog_store_free(s);
+			return NULL;
+		}
+	}
+	return s;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Text report                                                             */
+/* ---------------------------------------------------------------------- */
+
+static const char *dur(__u64 ns, char *buf)
+{
+	cana_fmt_ns(ns, buf, 32);
+	return buf;
+}
+
+static void print_summary(const struct clog_store *s,
+			  const struct cana_result *r)
+{
+	__u64 lines = 0, bad = 0, other = 0;
+
+	for (size_t i = 0; i < s->nfiles; i++) {
+		lines += s->files[i].lines;
+		bad += s->files[i].bad;
+		other += s->files[i].other_version;
+	}
+	printf("Summary\n");
+	printf("  %zu log%s, %llu lines: %llu events analyzed; skipped: %llu bad, "
+	       "%llu of another version; events lost by the tracer: %llu\n",
+	       s->nfiles, s->nfiles == 1 ? "" : "s", (unsigned long long)lines,
+	       (unsigned long long)r->events, (unsigned long long)bad,
+	       (unsigned long long)other, (unsigned long long)s->lost);
+	printf("  %-28s %-16s %10s %10s %8s %8s %8s\n", "LOG", "HOST", "LINES",
+	       "EVENTS", "BAD", "OTHER-V", "LOST");
+	for (size_t i = 0; i < s->nfiles; i++) {
+		const struct clog_file *f = &s->files[i];
+
+		printf("  %-28s %-16s %10llu %10llu %8llu %8llu %8llu%s\n", f->name,
+		       f->host == CLOG_NONE ? "-" : clog_str(s, f->host),
+		       (unsigned long long)f->lines, (unsigned long long)f->events,
+		       (unsigned long long)f->bad,
+		       (unsigned long long)f->other_version,
+		       (unsigned long long)f->lost,
+		       f->has_meta ? "" : "  (no meta line)");
+	}
+	printf("  events:");
+	for (__u32 t = CAUSAL_EV_SEND; t < CAUSAL_EV_TYPES; t++)
+		if (r->by_type[t])
+			printf(" %s %llu", clog_type_name(t),
+			       (unsigned long long)r->by_type[t]);
+	printf("\n  groups:");
+	for (size_t i = 0; i < r->ngroups; i++)
+		printf(" %u (%u nodes)", r->groups[i].group, r->groups[i].nodes);
+	printf("%s\n\n", r->ngroups ? "" : " none");
+}
+
+static void lat_row(const char *group, const char *node, const char *peer,
+		    const struct cana_lat *l)
+{
+	char b[6][32];
+
+	printf("  %8s %5s %5s %10llu %9llu %6.1f %10s %10s %10s %10s %10s\n",
+	       group, node, peer, (unsigned long long)l->count,
+	       (unsigned long long)l->held,
+	       l->count ? 100.0 * l->held / l->count : 0.0,
+	       dur(l->p50, b[0]), dur(l->p99, b[1]), dur(l->max, b[2]),
+	       dur(l->held_p50, b[3]), dur(l->held_p99, b[4]));
+}
+
+static void print_latency(const struct cana_result *r)
+{
+	printf("Hold-back latency (held_ns of each delivery; held: > 0; nearest-rank "
+	       "percentiles)\n");
+	printf("  %8s %5s %5s %10s %9s %6s %10s %10s %10s %10s %10s\n", "GROUP",
+	       "NODE", "PEER", "DELIVERED", "HELD", "HELD%", "P50", "P99", "MAX",
+	       "HELD-P50", "HELD-P99");
+	for (size_t g = 0; g < r->ngroups; g++) {
+		char gs[16], ns[8], ps[8];
+
+		snprintf(gs, sizeof(gs), "%u", r->groups[g].group);
+		lat_row(gs, "*", "*", &r->groups[g].lat);
+		for (size_t i = 0; i < r->nlat; i++) {
+			const struct cana_peer_lat *l = &r->lat[i];
+
+			if (l->group != r->groups[g].group)
+				continue;
+			snprintf(ns, sizeof(ns), "%u", l->node);
+			snprintf(ps, sizeof(ps), "%u", l->peer);
+			lat_row(gs, ns, ps, &l->lat);
+		}
+	}
+	printf("\n");
+}
+
+static void print_held(const struct clog_store *s, const struct cana_result *r)
+{
+	char b[32];
+
+	printf("Held now (arrived, not delivered by the end of the host's log): %llu\n",
+	       (unsigned long long)r->held_total);
+	if (r->nheld)
+		printf("  %8s %5s %-16s %5s %10s %10s  %s\n", "GROUP", "NODE", "HOST",
+		       "FROM", "STAMP", "AGE", "WAITS FOR");
+	for (size_t i = 0; i < r->nheld; i++) {
+		const struct cana_held *h = &r->held[i];
+		char wait[64] = "-";
+
+		if (h->has_wait)
+			snprintf(wait, sizeof(wait), "node %u's message %llu",
+				 h->wait_node, (unsigned long long)h->wait_stamp);
+		printf("  %8u %5u %-16s %5u %10llu %10s  %s\n", h->group, h->node,
+		       clog_str(s, h->host), h->sender, (unsigned long long)h->stamp,
+		       dur(h->age_ns, b), wait);
+	}
+	if (r->nheld < r->held_total)
+		printf("  (%llu more not listed)\n",
+		       (unsigned long long)(r->held_total - r->nheld));
+	printf("\n");
+}
+
+static void print_blame(const struct clog_store *s, const struct cana_result *r)
+{
+	char b[32], link[128];
+
+	printf("Blame (hold time charged to the node each hold waited for)\n");
+	if (!r->nblame) {
+		printf("  no held deliveries with a hold event\n\n");
+		return;
+	}
+	printf("  %8s %5s %10s %6s %8s\n", "GROUP", "PEER", "HOLD", "SHARE",
+	       "MSGS");
+	for (size_t i = 0; i < r->nblame; i++) {
+		const struct cana_blame *bl = &r->blame[i];
+
+		printf("  %8u %5u %10s %5.1f%% %8llu\n", bl->group, bl->peer,
+		       dur(bl->hold_ns, b), 100 * bl->share,
+		       (unsigned long long)bl->msgs);
+	}
+	printf("  by holding node, with TCP on the link between them:\n");
+	printf("  retransmits by the peer's end (its data to the node) and back:\n");
+	printf("  %8s %5s %-16s %5s %10s %6s %8s %8s %6s %6s  %s\n", "GROUP", "NODE",
+	       "HOST", "PEER", "HOLD", "SHARE", "MSGS", "RETRANS", "BACK",
+	       "RESETS", "LINK (peer -> node)");
+	for (size_t i = 0; i < r->npairs; i++) {
+		const struct cana_blame *bl = &r->pairs[i];
+
+		if (bl->has_link)
+			clog_link_str(&bl->link, link, sizeof(link));
+		else
+			snprintf(link, sizeof(link), "-");
+		printf("  %8u %5u %-16s %5u %10s %5.1f%% %8llu %8llu %6llu %6llu  %s\n",
+		       bl->group, bl->node, clog_str(s, bl->host), bl->peer,
+		       dur(bl->hold_ns, b), 100 * bl->share,
+		       (unsigned long long)bl->msgs,
+		       (unsigned long long)bl->retransmits,
+		       (unsigned long long)bl->retransmits_back,
+		       (unsigned long long)bl->resets, link);
+	}
+	for (size_t g = 0; g < r->ngroups; g++)
+		if (r->groups[g].unattributed_ns)
+			printf("  group %u: %s of hold time without a hold event "
+			       "(waited behind its own channel)\n",
+			       r->groups[g].group,
+			       dur(r->groups[g].unattributed_ns, b));
+	printf("\n");
+}
+
+static void print_health(const struct cana_result *r)
+{
+	printf("Health (0-100, docs/analysis.md)\n");
+	for (size_t g = 0; g < r->ngroups; g++) {
+		const struct cana_group *gr = &r->groups[g];
+		const struct causal_health *h = &gr->health;
+
+		printf("  group %u: %u/100 - %s  [p99 hold -%.0f, held -%.0f, gaps -%.0f, "
+		       "errors -%.0f%s]\n", gr->group, h->score, h->reason,
+		       h->latency, h->held, h->gaps, h->errors,
+		       gr->check.violations ? "; violations force 0" : "");
+	}
+	printf("\n");
+}
+
+static void print_anomalies(const struct cana_result *r)
+{
+	char b[6][32];
+
+	printf("Anomalies (blamed hold time per peer and bucket against its own "
+	       "EWMA baseline)\n");
+	if (!r->nanomalies)
+		printf("  none\n");
+	for (size_t i = 0; i < r->nanomalies; i++) {
+		const struct cana_anomaly *a = &r->anomalies[i];
+
+		printf("  group %u, peer %u: at +%s for %s, peak %s per %s "
+		       "(baseline %s +- %s)%s\n", a->group, a->peer,
+		       dur(a->start_ns, b[0]), dur(a->buckets * a->bucket_ns, b[1]),
+		       dur(a->peak_ns, b[2]), dur(a->bucket_ns, b[3]),
+		       dur(a->mean_ns, b[4]), dur(a->sd_ns, b[5]),
+		       a->wall ? "" : " (host clock)");
+	}
+	printf("\n");
+}
+
+static void print_check(const struct clog_store *s, const struct cana_result *r)
+{
+	const struct cana_check *c = &r->check;
+	char line[768];
+
+	printf("Happens-before check (rebuilt from send and deliver events)\n");
+	printf("  %s", cana_complete(c) ? "complete" : "INCOMPLETE:");
+	if (c->lost)
+		printf(" %llu events lost;", (unsigned long long)c->lost);
+	if (c->no_send)
+		printf(" %llu arrivals or deliveries without their send event;",
+		       (unsigned long long)c->no_send);
+	if (c->inconsistent)
+		printf(" %llu duplicate or out-of-order events;",
+		       (unsigned long long)c->inconsistent);
+	printf("%s\n", cana_complete(c) ? "" :
+	       " a cause may be missing, so violations can be missed");
+	printf("  %llu deliveries checked, %llu violations, %llu gap deliveries "
+	       "exempt, %llu causes given up after a gap\n",
+	       (unsigned long long)c->checked, (unsigned long long)c->violations,
+	       (unsigned long long)c->gap_exempt,
+	       (unsigned long long)c->gap_excused);
+	for (size_t i = 0; i < r->nviol; i++) {
+		cana_violation_str(s, &r->viol[i], line, sizeof(line));
+		printf("  %zu. %s\n", i + 1, line);
+	}
+	if (r->nviol < c->violations)
+		printf("  (%llu more not listed)\n",
+		       (unsigned long long)(c->violations - r->nviol));
+	printf("\n");
+}
+
+static void print_findings(const struct cana_result *r, size_t top)
+{
+	printf("Top findings\n");
+	if (!r->nfindings)
+		printf("  nothing held, failed or out of order\n");
+	for (size_t i = 0; i < r->nfindings && i < top; i++)
+		printf("  %zu. %s\n", i + 1, r->findings[i].text);
+}
+
+/* ---------------------------------------------------------------------- */
+/* JSON report                                                             */
+/* ---------------------------------------------------------------------- */
+
+static void jadd(struct json_object *o, const char *k, struct json_object *v)
+{
+	json_object_object_add(o, k, v);
+}
+
+static void ju64(struct json_object *o, const char *k, __u64 v)
+{
+	jadd(o, k, json_object_new_uint64(v));
+}
+
+static void jstr(struct json_object *o, const char *k, const char *v)
+{
+	jadd(o, k, json_object_new_string(v));
+}
+
+static struct json_object *lat_json(const struct cana_lat *l)
+{
+	struct json_object *o = json_object_new_object();
+
+	ju64(o, "delivered", l->count);
+	ju64(o, "held", l->held);
+	ju64(o, "p50_ns", l->p50);
+	ju64(o, "p99_ns", l->p99);
+	ju64(o, "max_ns", l->max);
+	ju64(o, "held_p50_ns", l->held_p50);
+	ju64(o, "held_p99_ns", l->held_p99);
+	ju64(o, "total_ns", l->total_ns);
+	return o;
+}
+
+static struct json_object *check_json(const struct cana_check *c)
+{
+	struct json_object *o = json_object_new_object();
+
+	jadd(o, "complete", json_object_new_boolean(cana_complete(c)));
+	ju64(o, "checked", c->checked);
+	ju64(o, "violations", c->violations);
+	ju64(o, "gap_exempt", c->gap_exempt);
+	ju64(o, "gap_excused", c->gap_excused);
+	ju64(o, "lost", c->lost);
+	ju64(o, "no_send", c->no_send);
+	ju64(o, "inconsistent", c->inconsistent);
+	return o;
+}
+
+static struct json_object *link_obj(const struct causal_ev_link *l)
+{
+	struct causal_event ev = { .type = CAUSAL_EV_TCP_RESET, .link = *l };
+	struct json_object *line = clog_event_json(&ev, "-"), *v = NULL;
+
+	/* The log's own link format. */
+	if (line && json_object_object_get_ex(line, "link", &v))
+		json_object_get(v);
+	json_object_put(line);
+	return v;
+}
+
+static struct json_object *blame_json(const struct clog_store *s,
+				      const struct cana_blame *b, bool pair)
+{
+	struct json_object *o = json_object_new_object();
+
+	ju64(o, "group", b->group);
+	if (pair) {
+		ju64(o, "node", b->node);
+		jstr(o, "host", clog_str(s, b->host));
+	}
+	ju64(o, "peer", b->peer);
+	ju64(o, "hold_ns", b->hold_ns);
+	ju64(o, "messages", b->msgs);
+	jadd(o, "share", json_object_new_double(b->share));
+	if (pair) {
+		ju64(o, "retransmits", b->retransmits);
+		ju64(o, "retransmits_back", b->retransmits_back);
+		ju64(o, "resets", b->resets);
+		jadd(o, "link", b->has_link ? link_obj(&b->link) : NULL);
+	}
+	return o;
+}
+
+static const char * const finding_kinds[] = {
+	[CANA_F_VIOLATION] = "violation", [CANA_F_HELD] = "held",
+	[CANA_F_BLAME] = "blame", [CANA_F_ANOMALY] = "anomaly",
+	[CANA_F_ERROR] = "error", [CANA_F_RESET] = "reset",
+};
+
+static struct json_object *report_json(const struct clog_store *s,
+				       const struct cana_result *r, size_t top)
+{
+	struct json_object *o = json_object_new_object(), *a, *x;
+	char line[768];
+
+	a = json_object_new_array();
+	for (size_t i = 0; i < s->nfiles; i++) {
+		const struct clog_file *f = &s->files[i];
+
+		x = json_object_new_object();
+		jstr(x, "log", f->name);
+		jadd(x, "host", f->host == CLOG_NONE ? NULL :
+		     json_object_new_string(clog_str(s, f->host)));
+		ju64(x, "lines", f->lines);
+		ju64(x, "events", f->events);
+		ju64(x, "bad", f->bad);
+		ju64(x, "other_version", f->other_version);
+		ju64(x, "lost", f->lost);
+		jadd(x, "meta", json_object_new_boolean(f->has_meta));
+		json_object_array_add(a, x);
+	}
+	jadd(o, "logs", a);
+	x = json_object_new_object();
+	for (__u32 t = CAUSAL_EV_SEND; t < CAUSAL_EV_TYPES; t++)
+		ju64(x, clog_type_name(t), r->by_type[t]);
+	jadd(o, "events", x);
+
+	a = json_object_new_array();
+	for (size_t g = 0; g < r->ngroups; g++) {
+		const struct cana_group *gr = &r->groups[g];
+		struct json_object *h = json_object_new_object();
+
+		x = json_object_new_object();
+		ju64(x, "group", gr->group);
+		ju64(x, "nodes", gr->nodes);
+		ju64(x, "sends", gr->sends);
+		ju64(x, "arrivals", gr->arrivals);
+		ju64(x, "holds", gr->holds);
+		ju64(x, "deliveries", gr->deliveries);
+		ju64(x, "gaps", gr->gaps);
+		ju64(x, "errors", gr->errors);
+		ju64(x, "resets", gr->resets);
+		ju64(x, "retransmits", gr->retransmits);
+		ju64(x, "channels", gr->channels);
+		ju64(x, "held_now", gr->held_now);
+		ju64(x, "hold_ns", gr->hold_ns);
+		ju64(x, "unattributed_ns", gr->unattributed_ns);
+		jadd(x, "latency", lat_json(&gr->lat));
+		ju64(h, "score", gr->health.score);
+		jstr(h, "reason", gr->health.reason);
+		jadd(h, "latency", json_object_new_double(gr->health.latency));
+		jadd(h, "held", json_object_new_double(gr->health.held));
+		jadd(h, "gaps", json_object_new_double(gr->health.gaps));
+		jadd(h, "errors", json_object_new_double(gr->health.errors));
+		jadd(x, "health", h);
+		jadd(x, "check", check_json(&gr->check));
+		json_object_array_add(a, x);
+	}
+	jadd(o, "groups", a);
+
+	a = json_object_new_array();
+	for (size_t i = 0; i < r->nlat; i++) {
+		x = json_object_new_object();
+		ju64(x, "group", r->lat[i].group);
+		ju64(x, "node", r->lat[i].node);
+		ju64(x, "peer", r->lat[i].peer);
+		jstr(x, "host", clog_str(s, r->lat[i].host));
+		jadd(x, "latency", lat_json(&r->lat[i].lat));
+		json_object_array_add(a, x);
+	}
+	jadd(o, "latency", a);
+
+	x = json_object_new_object();
+	ju64(x, "total", r->held_total);
+	a = json_object_new_array();
+	for (size_t i = 0; i < r->nheld; i++) {
+		const struct cana_held *h = &r->held[i];
+		struct json_object *m = json_object_new_object();
+
+		ju64(m, "group", h->group);
+		ju64(m, "node", h->node);
+		jstr(m, "host", clog_str(s, h->host));
+		ju64(m, "sender", h->sender);
+		ju64(m, "stamp", h->stamp);
+		ju64(m, "arrive_ts", h->arrive_ts);
+		ju64(m, "age_ns", h->age_ns);
+		jadd(m, "wait_node", h->has_wait ?
+		     json_object_new_uint64(h->wait_node) : NULL);
+		jadd(m, "wait_stamp", h->has_wait ?
+		     json_object_new_uint64(h->wait_stamp) : NULL);
+		json_object_array_add(a, m);
+	}
+	jadd(x, "messages", a);
+	jadd(o, "held_now", x);
+
+	a = json_object_new_array();
+	for (size_t i = 0; i < r->nblame; i++)
+		json_object_array_add(a, blame_json(s, &r->blame[i], false));
+	jadd(o, "blame", a);
+	a = json_object_new_array();
+	for (size_t i = 0; i < r->npairs; i++)
+		json_object_array_add(a, blame_json(s, &r->pairs[i], true));
+	jadd(o, "blame_pairs", a);
+
+	a = json_object_new_array();
+	for (size_t i = 0; i < r->nanomalies; i++) {
+		const struct cana_anomaly *an = &r->anomalies[i];
+
+		x = json_object_new_object();
+		ju64(x, "group", an->group);
+		ju64(x, "peer", an->peer);
+		ju64(x, "start_ns", an->start_ns);
+		ju64(x, "bucket_ns", an->bucket_ns);
+		ju64(x, "buckets", an->buckets);
+		ju64(x, "peak_ns", an->peak_ns);
+		ju64(x, "mean_ns", an->mean_ns);
+		ju64(x, "sd_ns", an->sd_ns);
+		ju64(x, "excess_ns", an->excess_ns);
+		jadd(x, "wall_clock", json_object_new_boolean(an->wall));
+		json_object_array_add(a, x);
+	}
+	jadd(o, "anomalies", a);
+
+	x = check_json(&r->check);
+	a = json_object_new_array();
+	for (size_t i = 0; i < r->nviol; i++) {
+		const struct cana_violation *v = &r->viol[i];
+		struct json_object *m = json_object_new_object();
+
+		ju64(m, "group", v->group);
+		ju64(m, "node", v->node);
+		jstr(m, "host", clog_str(s, v->host));
+		ju64(m, "sender", v->sender);
+		ju64(m, "stamp", v->stamp);
+		ju64(m, "deliver_ts", v->deliver_ts);
+		ju64(m, "cause_sender", v->cause_sender);
+		ju64(m, "cause_stamp", v->cause_stamp);
+		ju64(m, "cause_arrive_ts", v->cause_arrive_ts);
+		jadd(m, "cause_deliver_ts", v->cause_delivered ?
+		     json_object_new_uint64(v->cause_deliver_ts) : NULL);
+		cana_violation_str(s, v, line, sizeof(line));
+		jstr(m, "text", line);
+		json_object_array_add(a, m);
+	}
+	jadd(x, "listed", a);
+	jadd(o, "check", x);
+
+	a = json_object_new_array();
+	for (size_t i = 0; i < r->nfindings && i < top; i++) {
+		x = json_object_new_object();
+		jstr(x, "kind", finding_kinds[r->findings[i].kind]);
+		ju64(x, "group", r->findings[i].group);
+		ju64(x, "weight_ns", r->findings[i].weight_ns);
+		jstr(x, "text", r->findings[i].text);
+		json_object_array_add(a, x);
+	}
+	jadd(o, "findings", a);
+	return o;
+}
+
+int cmd_analyze(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "group",	required_argument, NULL, 'g' },
+		{ "top",	required_argument, NULL, 'n' },
+		{ "bucket",	required_argument, NULL, 'b' },
+		{ "help",	no_argument,	   NULL, 'h' },
+		{}
+	};
+	struct cana_opts o = {};
+	struct clog_store *s;
+	struct cana_result *r;
+	__u64 top = 5, v;
+	int c, ret;
+
+	/* 0, not 1: glibc then re-reads the option string and permutes,
+	 * so options may follow the logs.
+	 */
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "g:n:b:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'g':
+			if (!parse_u64(optarg, UINT32_MAX, &v))
+				return usage_error(analyze_usage, "bad group '%s'", optarg);
+			o.has_group = true;
+			o.group = v;
+			break;
+		case 'n':
+			if (!parse_u64(optarg, 1000000, &top))
+				return usage_error(analyze_usage, "bad count '%s'", optarg);
+			break;
+		case 'b':
+			if (!parse_u64(optarg, 86400000, &v) || !v)
+				return usage_error(analyze_usage, "bad bucket '%s'", optarg);
+			o.bucket_ns = v * 1000000;
+			break;
+		case 'h':
+			fputs(analyze_usage, stdout);
+			return 0;
+		default:
+			return usage_error(analyze_usage, "bad arguments%s", "");
+		}
+	}
+	s = load(argc, argv, analyze_usage);
+	if (!s)
+		return EXIT_USAGE;
+	r = cana_analyze(s, &o);
+	if (!r) {
+		ctl_error("analysis failed: %s", strerror(errno));
+		clog_store_free(s);
+		return EXIT_USAGE;
+	}
+	if (ctl.json) {
+		struct json_object *j = report_json(s, r, top);
+
+		puts(json_object_to_json_string_ext(j, json_flags()));
+		json_object_put(j);
+	} else {
+		print_summary(s, r);
+		print_latency(r);
+		print_held(s, r);
+		print_blame(s, r);
+		print_health(r);
+		print_anomalies(r);
+		print_check(s, r);
+		print_findings(r, top);
+	}
+	ret = r->check.violations ? EXIT_VIOLATIONS : 0;
+	cana_free(r);
+	clog_store_free(s);
+	return ret;
+}
+
+/* ---------------------------------------------------------------------- */
+/* export                                                                  */
+/* ---------------------------------------------------------------------- */
+
+static FILE *open_out(const char *path)
+{
+	return strcmp(path, "-") ? fopen(path, "w") : stdout;
+}
+
+static int close_out(FILE *f)
+{
+	if (f == stdout)
+		return fflush(f) ? -errno : 0;
+	return fclose(f) ? -errno : 0;
+}
+
+typedef int (*export_fn)(FILE *f, const struct clog_store *s,
+			 const struct cexp_opts *o, struct cexp_info *info);
+
+static int export_one(const char *kind, export_fn fn, const char *path,
+		      const struct clog_store *s, const struct cexp_opts *o,
+		      struct json_object *report)
+{
+	struct cexp_info info = {};
+	FILE *f = open_out(path);
+	int ret;
+
+	if (!f) {
+		ctl_error("%s: %s", path, strerror(errno));
+		return EXIT_USAGE;
+	}
+	ret = fn(f, s, o, &info);
+	if (!ret)
+		ret = close_out(f);
+	else if (f != stdout)
+		fclose(f);
+	if (ret) {
+		ctl_error("%s: %s", path, strerror(-ret));
+		return EXIT_USAGE;
+	}
+	if (report) {
+		struct json_object *x = json_object_new_object();
+
+		jstr(x, "file", path);
+		ju64(x, "events", info.events);
+		if (fn != cexp_shiviz) {
+			jadd(x, "group", info.has_group ?
+			     json_object_new_uint64(info.group) : NULL);
+			ju64(x, "messages", info.msgs);
+			ju64(x, "drawn", info.shown);
+		}
+		jadd(report, kind, x);
+	} else {
+		fprintf(stderr, "causalctl: %s: %s, %zu events", path, kind,
+			info.events);
+		if (info.has_group)
+			fprintf(stderr, ", group %u, %zu of %zu messages drawn",
+				info.group, info.shown, info.msgs);
+		fprintf(stderr, "\n");
+	}
+	return 0;
+}
+
+int cmd_export(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "shiviz",	required_argument, NULL, 's' },
+		{ "svg",	required_argument, NULL, 'v' },
+		{ "html",	required_argument, NULL, 'H' },
+		{ "group",	required_argument, NULL, 'g' },
+		{ "max",	required_argument, NULL, 'm' },
+		{ "help",	no_argument,	   NULL, 'h' },
+		{}
+	};
+	const char *shiviz = NULL, *svg = NULL, *html = NULL;
+	struct json_object *report = NULL;
+	struct cexp_opts o = {};
+	struct clog_store *s;
+	int c, ret = 0;
+	__u64 v;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "s:v:H:g:m:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			shiviz = optarg;
+			break;
+		case 'v':
+			svg = optarg;
+			break;
+		case 'H':
+			html = optarg;
+			break;
+		case 'g':
+			if (!parse_u64(optarg, UINT32_MAX, &v))
+				return usage_error(export_usage, "bad group '%s'", optarg);
+			o.has_group = true;
+			o.group = v;
+			break;
+		case 'm':
+			if (!parse_u64(optarg, 100000, &v) || !v)
+				return usage_error(export_usage, "bad count '%s'", optarg);
+			o.max_msgs = v;
+			break;
+		case 'h':
+			fputs(export_usage, stdout);
+			return 0;
+		default:
+			return usage_error(export_usage, "bad arguments%s", "");
+		}
+	}
+	if (!shiviz && !svg && !html)
+		return usage_error(export_usage,
+				   "one of --shiviz, --svg, --html is needed%s", "");
+	s = load(argc, argv, export_usage);
+	if (!s)
+		return EXIT_USAGE;
+	/* A JSON summary only when no export goes to standard output. */
+	if (ctl.json && (!shiviz || strcmp(shiviz, "-")) &&
+	    (!svg || strcmp(svg, "-")) && (!html || strcmp(html, "-")))
+		report = json_object_new_object();
+	if (shiviz)
+		ret = export_one("shiviz", cexp_shiviz, shiviz, s, &o, report);
+	if (!ret && svg)
+		ret = export_one("svg", cexp_svg, svg, s, &o, report);
+	if (!ret && html)
+		ret = export_one("html", cexp_html, html, s, &o, report);
+	if (!ret && report)
+		puts(json_object_to_json_string_ext(report, json_flags()));
+	json_object_put(report);
+	clog_store_free(s);
+	return ret;
+}

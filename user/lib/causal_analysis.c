@@ -1,0 +1,1819 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Analysis of event logs; every formula is in docs/analysis.md.
+ *
+ * Everything works on sorted index arrays rather than hash tables: the
+ * events of a node, the sends of a message and the events of a reception
+ * each end up contiguous, so one sort of each and linear passes give
+ * O(E log E) over a million events.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "causal_analysis.h"
+#include "causal_wire.h"
+
+#define BIT(t)	CAUSAL_EV_BIT(t)
+
+static int cmp_u64(__u64 a, __u64 b)
+{
+	return a < b ? -1 : a > b;
+}
+
+/* qsort() is not to be given a NULL array, even an empty one. */
+static void sort(void *base, size_t n, size_t size,
+		 int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
+
+static int cmp_u64p(const void *a, const void *b)
+{
+	return cmp_u64(*(const __u64 *)a, *(const __u64 *)b);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Index                                                                   */
+/* ---------------------------------------------------------------------- */
+
+static int cmp_seq(const void *a, const void *b, void *ctx)
+{
+	const struct clog_ev *ev = ctx;
+	__u32 i = *(const __u32 *)a, j = *(const __u32 *)b;
+	const struct clog_ev *x = &ev[i], *y = &ev[j];
+
+	if (x->group != y->group)
+		return x->group < y->group ? -1 : 1;
+	if (x->node != y->node)
+		return x->node < y->node ? -1 : 1;
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	return cmp_u64(i, j);
+}
+
+/* Receptions (and peer events) by (node, peer, stamp), then time. */
+static int cmp_rec(const void *a, const void *b, void *ctx)
+{
+	const struct clog_ev *ev = ctx;
+	__u32 i = *(const __u32 *)a, j = *(const __u32 *)b;
+	const struct clog_ev *x = &ev[i], *y = &ev[j];
+
+	if (x->group != y->group)
+		return x->group < y->group ? -1 : 1;
+	if (x->node != y->node)
+		return x->node < y->node ? -1 : 1;
+	if (x->peer != y->peer)
+		return x->peer < y->peer ? -1 : 1;
+	if (x->stamp != y->stamp)
+		return x->stamp < y->stamp ? -1 : 1;
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	return cmp_u64(i, j);
+}
+
+/* Sends by message, then time; the peer of a send is only its target. */
+static int cmp_send(const void *a, const void *b, void *ctx)
+{
+	const struct clog_ev *ev = ctx;
+	__u32 i = *(const __u32 *)a, j = *(const __u32 *)b;
+	const struct clog_ev *x = &ev[i], *y = &ev[j];
+
+	if (x->group != y->group)
+		return x->group < y->group ? -1 : 1;
+	if (x->node != y->node)
+		return x->node < y->node ? -1 : 1;
+	if (x->stamp != y->stamp)
+		return x->stamp < y->stamp ? -1 : 1;
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	return cmp_u64(i, j);
+}
+
+static bool same_rec(const struct clog_ev *x, const struct clog_ev *y)
+{
+	return x->group == y->group && x->node == y->node &&
+	       x->peer == y->peer && x->stamp == y->stamp;
+}
+
+static __u32 find_node(const struct cana_index *ix, __u32 group, __u16 node)
+{
+	size_t lo = 0, hi = ix->nnodes;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		const struct cana_node *n = &ix->nodes[mid];
+
+		if (n->group < group || (n->group == group && n->node < node))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < ix->nnodes && ix->nodes[lo].group == group &&
+	    ix->nodes[lo].node == node)
+		return lo;
+	return CLOG_NONE;
+}
+
+__u32 cana_find_msg(const struct cana_index *ix, __u32 group, __u16 sender,
+		    __u64 stamp)
+{
+	size_t lo = 0, hi = ix->nmsgs;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		const struct clog_ev *e = &ix->s->ev[ix->msgs[mid].ev];
+		int c = e->group != group ? (e->group < group ? -1 : 1) :
+			e->node != sender ? (e->node < sender ? -1 : 1) :
+			cmp_u64(e->stamp, stamp);
+
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < ix->nmsgs) {
+		const struct clog_ev *e = &ix->s->ev[ix->msgs[lo].ev];
+
+		if (e->group == group && e->node == sender && e->stamp == stamp)
+			return lo;
+	}
+	return CLOG_NONE;
+}
+
+void cana_index_free(struct cana_index *ix)
+{
+	free(ix->seq);
+	free(ix->nodes);
+	free(ix->msgs);
+	free(ix->recs);
+	free(ix->ref);
+	free(ix->host_last);
+	memset(ix, 0, sizeof(*ix));
+}
+
+static bool is_rec_type(__u32 type)
+{
+	return type == CAUSAL_EV_ARRIVE || type == CAUSAL_EV_HOLD ||
+	       type == CAUSAL_EV_DELIVER;
+}
+
+static void index_nodes(struct cana_index *ix)
+{
+	const struct clog_ev *ev = ix->s->ev;
+	struct cana_node *n = NULL;
+
+	for (size_t i = 0; i < ix->nseq; i++) {
+		const struct clog_ev *e = &ev[ix->seq[i]];
+
+		if (!n || n->group != e->group || n->node != e->node) {
+			n = &ix->nodes[ix->nnodes++];
+			n->group = e->group;
+			n->node = e->node;
+			n->nodes = e->nodes;
+			n->host = e->host;
+			n->first = i;
+			n->n = 0;
+		}
+		if (e->nodes > n->nodes)
+			n->nodes = e->nodes;
+		n->n++;
+	}
+}
+
+/* One message per (group, sender, stamp): the first send event. */
+static void index_msgs(struct cana_index *ix, __u32 *tmp, size_t nsend)
+{
+	const struct clog_ev *ev = ix->s->ev;
+
+	qsort_r(tmp, nsend, sizeof(*tmp), cmp_send, (void *)ev);
+	for (size_t i = 0; i < nsend; i++) {
+		const struct clog_ev *e = &ev[tmp[i]];
+
+		if (i && e->group == ev[tmp[i - 1]].group &&
+		    e->node == ev[tmp[i - 1]].node &&
+		    e->stamp == ev[tmp[i - 1]].stamp) {
+			ix->dup_sends++;
+			continue;
+		}
+		ix->msgs[ix->nmsgs].ev = tmp[i];
+		ix->msgs[ix->nmsgs].node = find_node(ix, e->group, e->node);
+		ix->ref[tmp[i]] = ix->nmsgs++;
+	}
+}
+
+static void index_recs(struct cana_index *ix, __u32 *tmp, size_t nrec)
+{
+	const struct clog_ev *ev = ix->s->ev;
+	struct cana_rec *r = NULL;
+	__u32 rnode = CLOG_NONE;
+
+	qsort_r(tmp, nrec, sizeof(*tmp), cmp_rec, (void *)ev);
+	for (size_t i = 0; i < nrec; i++) {
+		const struct clog_ev *e = &ev[tmp[i]];
+		__u32 *slot;
+
+		if (!r || !same_rec(&ev[tmp[i - 1]], e)) {
+			r = &ix->recs[ix->nrecs++];
+			r->group = e->group;
+			r->node = e->node;
+			r->sender = e->peer;
+			r->stamp = e->stamp;
+			if (rnode == CLOG_NONE ||
+			    ix->nodes[rnode].group != e->group ||
+			    ix->nodes[rnode].node != e->node)
+				rnode = find_node(ix, e->group, e->node);
+			r->rnode = rnode;
+			r->msg = cana_find_msg(ix, e->group, e->peer, e->stamp);
+			r->arrive = r->hold = r->deliver = CLOG_NONE;
+		}
+		slot = e->type == CAUSAL_EV_ARRIVE ? &r->arrive :
+		       e->type == CAUSAL_EV_HOLD ? &r->hold : &r->deliver;
+		if (*slot == CLOG_NONE)
+			*slot = tmp[i];
+		else if (e->type != CAUSAL_EV_HOLD)
+			ix->dup_events++;
+		ix->ref[tmp[i]] = ix->nrecs - 1;
+	}
+}
+
+int cana_index_build(struct cana_index *ix, const struct clog_store *s,
+		     bool has_group, __u32 group)
+{
+	size_t nsend = 0, nrec = 0, n = 0;
+	__u32 *tmp = NULL;
+
+	memset(ix, 0, sizeof(*ix));
+	ix->s = s;
+	ix->ref = malloc((s->nev ? s->nev : 1) * sizeof(*ix->ref));
+	ix->host_last = calloc(s->str.n ? s->str.n : 1, sizeof(*ix->host_last));
+	if (!ix->ref || !ix->host_last)
+		goto nomem;
+	for (size_t i = 0; i < s->nev; i++) {
+		const struct clog_ev *e = &s->ev[i];
+
+		ix->ref[i] = CLOG_NONE;
+		if (e->ts > ix->host_last[e->host])
+			ix->host_last[e->host] = e->ts;
+		if (!clog_is_causal(e->type) || (has_group && e->group != group))
+			continue;
+		n++;
+		nsend += e->type == CAUSAL_EV_SEND;
+		nrec += is_rec_type(e->type);
+	}
+	ix->seq = malloc((n ? n : 1) * sizeof(*ix->seq));
+	ix->nodes = malloc((n ? n : 1) * sizeof(*ix->nodes));
+	ix->msgs = malloc((nsend ? nsend : 1) * sizeof(*ix->msgs));
+	ix->recs = malloc((nrec ? nrec : 1) * sizeof(*ix->recs));
+	tmp = malloc((nsend + nrec + 1) * sizeof(*tmp));
+	if (!ix->seq || !ix->nodes || !ix->msgs || !ix->recs || !tmp)
+		goto nomem;
+	nsend = nrec = 0;
+	for (size_t i = 0; i < s->nev; i++) {
+		const struct clog_ev *e = &s->ev[i];
+
+		if (!clog_is_causal(e->type) || (has_group && e->group != group))
+			continue;
+		ix->seq[ix->nseq++] = i;
+	}
+	qsort_r(ix->seq, ix->nseq, sizeof(*ix->seq), cmp_seq, (void *)s->ev);
+	index_nodes(ix);
+	/* Sized for one node per event until counted. */
+	ix->nodes = realloc(ix->nodes, (ix->nnodes + 1) * sizeof(*ix->nodes)) ?:
+		    ix->nodes;
+
+	for (size_t i = 0; i < ix->nseq; i++)
+		if (s->ev[ix->seq[i]].type == CAUSAL_EV_SEND)
+			tmp[nsend++] = ix->seq[i];
+	index_msgs(ix, tmp, nsend);
+	for (size_t i = 0; i < ix->nseq; i++)
+		if (is_rec_type(s->ev[ix->seq[i]].type))
+			tmp[nrec++] = ix->seq[i];
+	index_recs(ix, tmp, nrec);
+	free(tmp);
+	return 0;
+nomem:
+	free(tmp);
+	cana_index_free(ix);
+	return -ENOMEM;
+}
+
+long cana_walk(const struct cana_index *ix, size_t first, size_t count,
+	       __u32 types, cana_visit_fn fn, void *ctx)
+{
+	const struct clog_ev *ev = ix->s->ev;
+	__u32 *pos, *wait_next, *blocked, *stack, *wait_head;
+	size_t sp = 0;
+	long cycles = 0;
+	__u8 *done;
+
+	pos = calloc(count + 1, sizeof(*pos));
+	wait_next = malloc((count + 1) * sizeof(*wait_next));
+	blocked = malloc((count + 1) * sizeof(*blocked));
+	stack = malloc((count + 1) * sizeof(*stack));
+	wait_head = malloc((ix->nmsgs + 1) * sizeof(*wait_head));
+	done = calloc(ix->nmsgs + 1, 1);
+	if (!pos || !wait_next || !blocked || !stack || !wait_head || !done) {
+		cycles = -ENOMEM;
+		goto out;
+	}
+	memset(wait_head, 0xff, (ix->nmsgs + 1) * sizeof(*wait_head));
+	for (size_t x = count; x--; ) {
+		blocked[x] = CLOG_NONE;
+		stack[sp++] = x;
+	}
+	for (;;) {
+		size_t x;
+
+		while (sp) {
+			const struct cana_node *nd;
+
+			x = stack[--sp];
+			nd = &ix->nodes[first + x];
+			while (pos[x] < nd->n) {
+				__u32 e = ix->seq[nd->first + pos[x]], r, m;
+
+				if (!(types & BIT(ev[e].type))) {
+					pos[x]++;
+					continue;
+				}
+				if (ev[e].type == CAUSAL_EV_DELIVER) {
+					r = ix->ref[e];
+					m = ix->recs[r].msg;
+					if (ix->recs[r].deliver == e &&
+					    m != CLOG_NONE && !done[m]) {
+						blocked[x] = m;
+						wait_next[x] = wait_head[m];
+						wait_head[m] = x;
+						break;
+					}
+				}
+				fn(ctx, first + x, e, false);
+				m = ix->ref[e];
+				if (ev[e].type == CAUSAL_EV_SEND && m != CLOG_NONE) {
+					done[m] = 1;
+					for (__u32 w = wait_head[m]; w != CLOG_NONE;
+					     w = wait_next[w]) {
+						blocked[w] = CLOG_NONE;
+						stack[sp++] = w;
+					}
+					wait_head[m] = CLOG_NONE;
+				}
+				pos[x]++;
+			}
+		}
+		/* Everyone left waits for a send that waits for them: break
+		 * the cycle at the first blocked node.
+		 */
+		for (x = 0; x < count; x++)
+			if (pos[x] < ix->nodes[first + x].n)
+				break;
+		if (x == count)
+			break;
+		for (__u32 *w = &wait_head[blocked[x]]; *w != CLOG_NONE;
+		     w = &wait_next[*w]) {
+			if (*w == x) {
+				*w = wait_next[x];
+				break;
+			}
+		}
+		blocked[x] = CLOG_NONE;
+		fn(ctx, first + x, ix->seq[ix->nodes[first + x].first + pos[x]],
+		   true);
+		pos[x]++;
+		cycles++;
+		stack[sp++] = x;
+	}
+out:
+	free(pos);
+	free(wait_next);
+	free(blocked);
+	free(stack);
+	free(wait_head);
+	free(done);
+	return cycles;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Small helpers                                                           */
+/* ---------------------------------------------------------------------- */
+
+__u64 cana_percentile(const __u64 *sorted, size_t n, unsigned int p)
+{
+	size_t rank;
+
+	if (!n)
+		return 0;
+	rank = ((__u64)n * p + 99) / 100;
+	return sorted[rank ? rank - 1 : 0];
+}
+
+void cana_fmt_ns(__u64 ns, char *buf, size_t size)
+{
+	if (ns < 1000)
+		snprintf(buf, size, "%llu ns", (unsigned long long)ns);
+	else if (ns < 1000000)
+		snprintf(buf, size, "%.1f us", ns / 1e3);
+	else if (ns < 1000000000)
+		snprintf(buf, size, "%.1f ms", ns / 1e6);
+	else
+		snprintf(buf, size, "%.1f s", ns / 1e9);
+}
+
+void cana_violation_str(const struct clog_store *s,
+			const struct cana_violation *v, char *buf, size_t size)
+{
+	char later[64];
+
+	if (v->cause_delivered)
+		snprintf(later, sizeof(later), "delivered only at ts %llu",
+			 (unsigned long long)v->cause_deliver_ts);
+	else
+		snprintf(later, sizeof(later), "never delivered");
+	snprintf(buf, size,
+		 "node %u of group %u (host %s) delivered node %u's message %llu "
+		 "at ts %llu before its cause, node %u's message %llu, which had "
+		 "arrived at ts %llu (%s)",
+		 v->node, v->group, clog_str(s, v->host), v->sender,
+		 (unsigned long long)v->stamp,
+		 (unsigned long long)v->deliver_ts, v->cause_sender,
+		 (unsigned long long)v->cause_stamp,
+		 (unsigned long long)v->cause_arrive_ts, later);
+}
+
+static int push(void **arr, size_t *n, size_t *cap, size_t elem,
+		const void *item)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 16;
+		void *p = realloc(*arr, c * elem);
+
+		if (!p)
+			return -ENOMEM;
+		*arr = p;
+		*cap = c;
+	}
+	memcpy((char *)*arr + *n * elem, item, elem);
+	(*n)++;
+	return 0;
+}
+
+/* A connection as a key both ends agree on: the smaller end first. */
+static void canon_link(const struct causal_ev_link *l, struct causal_ev_link *c)
+{
+	int d = memcmp(l->saddr, l->daddr, 16);
+
+	memset(c, 0, sizeof(*c));
+	c->family = l->family;
+	if (d < 0 || (!d && l->sport <= l->dport)) {
+		*c = *l;
+	} else {
+		memcpy(c->saddr, l->daddr, 16);
+		memcpy(c->daddr, l->saddr, 16);
+		c->sport = l->dport;
+		c->dport = l->sport;
+	}
+	c->pad = 0;
+}
+
+static void swap_link(const struct causal_ev_link *l, struct causal_ev_link *o)
+{
+	*o = *l;
+	memcpy(o->saddr, l->daddr, 16);
+	memcpy(o->daddr, l->saddr, 16);
+	o->sport = l->dport;
+	o->dport = l->sport;
+}
+
+struct tcp_count {
+	struct causal_ev_link link;	/* canonical */
+	__u64 retransmits[2];		/* sent by its first, second end */
+	__u64 resets;
+};
+
+/* Is (addr, port) the first end of canonical link @c? */
+static bool first_end(const struct causal_ev_link *c, const __u8 *addr,
+		      __u16 port)
+{
+	return !memcmp(c->saddr, addr, 16) && c->sport == port;
+}
+
+static int cmp_link(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct causal_ev_link));
+}
+
+/* ---------------------------------------------------------------------- */
+/* The analysis                                                            */
+/* ---------------------------------------------------------------------- */
+
+struct ana {
+	const struct clog_store *s;
+	const struct cana_opts *o;
+	struct cana_result *r;
+	struct cana_index ix;
+	size_t max_items;
+	__u32 *node_group;	/* cana_node -> index in r->groups */
+	struct tcp_count *tcp;	/* by canonical link */
+	size_t ntcp;
+	__u32 *peers;		/* peer events by (group, node, peer, ts) */
+	size_t npeers;
+	size_t cap_lat, cap_held, cap_blame, cap_pairs, cap_anom, cap_viol,
+	       cap_find;
+	/* happens-before */
+	__u32 *counter;		/* msg -> its rank among its sender's sends */
+	__u64 *vc_off;		/* msg -> its clock in vc */
+	__u32 *vc;		/* computed clocks of sends */
+	__u32 *cur;		/* node -> 64 entries: its clock now */
+	__u32 *sent;		/* node -> sends so far */
+	__u64 *last_stamp;	/* node -> stamp of its last send */
+	__u8 *cycle;		/* rec -> delivered before its send */
+};
+
+static struct cana_group *group_of(struct ana *a, __u32 node)
+{
+	return &a->r->groups[a->node_group[node]];
+}
+
+static struct cana_group *find_group(struct ana *a, __u32 group)
+{
+	size_t lo = 0, hi = a->r->ngroups;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (a->r->groups[mid].group < group)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < a->r->ngroups && a->r->groups[lo].group == group ?
+	       &a->r->groups[lo] : NULL;
+}
+
+static int build_groups(struct ana *a)
+{
+	const struct cana_index *ix = &a->ix;
+	struct cana_result *r = a->r;
+
+	r->groups = calloc(ix->nnodes + 1, sizeof(*r->groups));
+	a->node_group = malloc((ix->nnodes + 1) * sizeof(*a->node_group));
+	if (!r->groups || !a->node_group)
+		return -ENOMEM;
+	for (size_t i = 0; i < ix->nnodes; i++) {
+		const struct cana_node *n = &ix->nodes[i];
+		struct cana_group *g = r->ngroups ? &r->groups[r->ngroups - 1] :
+					NULL;
+
+		if (!g || g->group != n->group) {
+			g = &r->groups[r->ngroups++];
+			g->group = n->group;
+		}
+		if (n->nodes > g->nodes)
+			g->nodes = n->nodes;
+		a->node_group[i] = r->ngroups - 1;
+	}
+	return 0;
+}
+
+/* Counts, and the TCP events by canonical link. */
+static int count_events(struct ana *a)
+{
+	const struct clog_store *s = a->s;
+	struct cana_result *r = a->r;
+	size_t n = 0, cap = 0, j;
+
+	for (size_t i = 0; i < a->ix.nseq; i++) {
+		const struct clog_ev *e = &s->ev[a->ix.seq[i]];
+
+		r->events++;
+		r->by_type[e->type]++;
+	}
+	for (size_t i = 0; i < s->nev; i++) {
+		const struct clog_ev *e = &s->ev[i];
+		struct tcp_count t = {};
+
+		if (e->type != CAUSAL_EV_TCP_RETRANSMIT &&
+		    e->type != CAUSAL_EV_TCP_RESET &&
+		    e->type != CAUSAL_EV_TCP_STATE)
+			continue;
+		r->events++;
+		r->by_type[e->type]++;
+		if (e->type == CAUSAL_EV_TCP_STATE || e->link == CLOG_NONE)
+			continue;
+		canon_link(&s->links[e->link], &t.link);
+		/* A retransmit is logged by the end that sends the data. */
+		if (e->type == CAUSAL_EV_TCP_RETRANSMIT)
+			t.retransmits[!first_end(&t.link, s->links[e->link].saddr,
+						 s->links[e->link].sport)] = 1;
+		t.resets = e->type == CAUSAL_EV_TCP_RESET;
+		if (push((void **)&a->tcp, &n, &cap, sizeof(t), &t))
+			return -ENOMEM;
+	}
+	sort(a->tcp, n, sizeof(*a->tcp), cmp_link);
+	for (size_t i = 0, k; i < n; i = k) {
+		struct tcp_count t = a->tcp[i];
+
+		for (k = i + 1; k < n && !cmp_link(&a->tcp[k].link, &t.link); k++) {
+			t.retransmits[0] += a->tcp[k].retransmits[0];
+			t.retransmits[1] += a->tcp[k].retransmits[1];
+			t.resets += a->tcp[k].resets;
+		}
+		a->tcp[a->ntcp++] = t;
+	}
+	/* Peer events, for the links of each channel. */
+	for (j = 0; j < a->ix.nseq; j++)
+		a->npeers += s->ev[a->ix.seq[j]].type == CAUSAL_EV_PEER;
+	a->peers = malloc((a->npeers + 1) * sizeof(*a->peers));
+	if (!a->peers)
+		return -ENOMEM;
+	a->npeers = 0;
+	for (j = 0; j < a->ix.nseq; j++)
+		if (s->ev[a->ix.seq[j]].type == CAUSAL_EV_PEER)
+			a->peers[a->npeers++] = a->ix.seq[j];
+	qsort_r(a->peers, a->npeers, sizeof(*a->peers), cmp_rec, (void *)s->ev);
+	return 0;
+}
+
+static const struct tcp_count *tcp_find(const struct ana *a,
+					const struct causal_ev_link *canon)
+{
+	return bsearch(canon, a->tcp, a->ntcp, sizeof(*a->tcp), cmp_link);
+}
+
+/* Peer events of (group, node) about @peer: [*lo, *hi) in a->peers. */
+static void peer_range(const struct ana *a, __u32 group, __u16 node,
+		       __u16 peer, size_t *lo, size_t *hi)
+{
+	const struct clog_ev *ev = a->s->ev;
+	size_t l = 0, h = a->npeers;
+
+	while (l < h) {
+		size_t mid = (l + h) / 2;
+		const struct clog_ev *e = &ev[a->peers[mid]];
+
+		if (e->group < group || (e->group == group &&
+		    (e->node < node || (e->node == node && e->peer < peer))))
+			l = mid + 1;
+		else
+			h = mid;
+	}
+	*lo = l;
+	while (l < a->npeers && ev[a->peers[l]].group == group &&
+	       ev[a->peers[l]].node == node && ev[a->peers[l]].peer == peer)
+		l++;
+	*hi = l;
+}
+
+static void lat_stats(__u64 *v, size_t n, struct cana_lat *lat)
+{
+	size_t z = 0;
+
+	memset(lat, 0, sizeof(*lat));
+	sort(v, n, sizeof(*v), cmp_u64p);
+	while (z < n && !v[z])
+		z++;
+	lat->count = n;
+	lat->held = n - z;
+	for (size_t i = 0; i < n; i++)
+		lat->total_ns += v[i];
+	lat->p50 = cana_percentile(v, n, 50);
+	lat->p99 = cana_percentile(v, n, 99);
+	lat->max = n ? v[n - 1] : 0;
+	lat->held_p50 = cana_percentile(v + z, n - z, 50);
+	lat->held_p99 = cana_percentile(v + z, n - z, 99);
+}
+
+/* Receptions are sorted by (group, node, sender): each (node, sender)
+ * block and each group are contiguous.
+ */
+static int latency(struct ana *a)
+{
+	const struct cana_index *ix = &a->ix;
+	const struct clog_ev *ev = a->s->ev;
+	__u64 *v = malloc((ix->nrecs + 1) * sizeof(*v));
+	size_t i = 0, k, nv;
+
+	if (!v)
+		return -ENOMEM;
+	while (i < ix->nrecs) {
+		const struct cana_rec *r0 = &ix->recs[i];
+		struct cana_peer_lat pl = {
+			.group = r0->group, .node = r0->node, .peer = r0->sender,
+			.host = ix->nodes[r0->rnode].host,
+		};
+
+		for (k = i, nv = 0; k < ix->nrecs && ix->recs[k].group == r0->group &&
+		     ix->recs[k].node == r0->node &&
+		     ix->recs[k].sender == r0->sender; k++)
+			if (ix->recs[k].deliver != CLOG_NONE)
+				v[nv++] = ev[ix->recs[k].deliver].held_ns;
+		lat_stats(v, nv, &pl.lat);
+		if (nv && push((void **)&a->r->lat, &a->r->nlat, &a->cap_lat,
+			       sizeof(pl), &pl)) {
+			free(v);
+			return -ENOMEM;
+		}
+		i = k;
+	}
+	for (i = 0; i < ix->nrecs; i = k) {
+		struct cana_group *g = group_of(a, ix->recs[i].rnode);
+
+		for (k = i, nv = 0; k < ix->nrecs &&
+		     ix->recs[k].group == ix->recs[i].group; k++)
+			if (ix->recs[k].deliver != CLOG_NONE)
+				v[nv++] = ev[ix->recs[k].deliver].held_ns;
+		lat_stats(v, nv, &g->lat);
+		g->hold_ns = g->lat.total_ns;
+	}
+	free(v);
+	return 0;
+}
+
+static int cmp_held(const void *a, const void *b)
+{
+	const struct cana_held *x = a, *y = b;
+
+	if (x->age_ns != y->age_ns)
+		return x->age_ns > y->age_ns ? -1 : 1;
+	if (x->group != y->group)
+		return x->group < y->group ? -1 : 1;
+	if (x->node != y->node)
+		return x->node < y->node ? -1 : 1;
+	if (x->sender != y->sender)
+		return x->sender < y->sender ? -1 : 1;
+	return cmp_u64(x->stamp, y->stamp);
+}
+
+static int add_finding(struct ana *a, enum cana_finding_kind kind,
+		       __u32 group, __u64 weight, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static int add_finding(struct ana *a, enum cana_finding_kind kind,
+		       __u32 group, __u64 weight, const char *fmt, ...)
+{
+	struct cana_finding f = { .kind = kind, .group = group,
+				  .weight_ns = weight };
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(f.text, sizeof(f.text), fmt, ap);
+	va_end(ap);
+	return push((void **)&a->r->findings, &a->r->nfindings, &a->cap_find,
+		    sizeof(f), &f);
+}
+
+/* Messages that arrived and were not delivered by the end of the log. */
+static int held_now(struct ana *a)
+{
+	const struct cana_index *ix = &a->ix;
+	const struct clog_ev *ev = a->s->ev;
+	struct cana_result *r = a->r;
+	size_t i = 0, k;
+
+	while (i < ix->nrecs) {
+		__u64 sum = 0, count = 0;
+		struct cana_held oldest = {};
+
+		/* One receiving node at a time, for its finding. */
+		for (k = i; k < ix->nrecs && ix->recs[k].rnode == ix->recs[i].rnode;
+		     k++) {
+			const struct cana_rec *rc = &ix->recs[k];
+			const struct clog_ev *e;
+			struct cana_held h = {};
+
+			if (rc->arrive == CLOG_NONE || rc->deliver != CLOG_NONE)
+				continue;
+			e = &ev[rc->arrive];
+			h.group = rc->group;
+			h.node = rc->node;
+			h.sender = rc->sender;
+			h.stamp = rc->stamp;
+			h.host = e->host;
+			h.arrive_ts = e->ts;
+			h.age_ns = ix->host_last[e->host] - e->ts;
+			if (rc->hold != CLOG_NONE) {
+				h.has_wait = true;
+				h.wait_node = ev[rc->hold].wait_node;
+				h.wait_stamp = ev[rc->hold].wait_stamp;
+			}
+			group_of(a, rc->rnode)->held_now++;
+			r->held_total++;
+			sum += h.age_ns;
+			if (!count++ || h.age_ns > oldest.age_ns)
+				oldest = h;
+			if (push((void **)&r->held, &r->nheld, &a->cap_held,
+				  sizeof(h), &h))
+				return -ENOMEM;
+		}
+		if (count) {
+			char age[32], wait[96] = "";
+
+			cana_fmt_ns(oldest.age_ns, age, sizeof(age));
+			if (oldest.has_wait)
+				snprintf(wait, sizeof(wait),
+					 ", waiting for node %u's message %llu",
+					 oldest.wait_node,
+					 (unsigned long long)oldest.wait_stamp);
+			if (add_finding(a, CANA_F_HELD, oldest.group, sum,
+					"node %u of group %u (host %s) still holds %llu "
+					"message%s at the end of its log, the oldest "
+					"(node %u's message %llu) for %s%s",
+					oldest.node, oldest.group,
+					clog_str(a->s, oldest.host),
+					(unsigned long long)count, count > 1 ? "s" : "",
+					oldest.sender,
+					(unsigned long long)oldest.stamp, age, wait))
+				return -ENOMEM;
+		}
+		i = k;
+	}
+	sort(r->held, r->nheld, sizeof(*r->held), cmp_held);
+	if (r->nheld > a->max_items)
+		r->nheld = a->max_items;
+	return 0;
+}
+
+/* The canonical links between @node and @peer of @group, from either end's
+ * peer events, with their TCP counts: retransmits by the peer's end (its
+ * data to node) apart from those the other way. The busiest link is shown,
+ * peer's end first.
+ */
+static void pair_tcp(struct ana *a, struct cana_blame *b)
+{
+	struct causal_ev_link seen[16];
+	size_t nseen = 0, lo, hi;
+	__u64 best = 0;
+
+	for (int side = 0; side < 2; side++) {
+		__u16 from = side ? b->peer : b->node;
+		__u16 to = side ? b->node : b->peer;
+
+		peer_range(a, b->group, from, to, &lo, &hi);
+		for (size_t i = lo; i < hi; i++) {
+			const struct clog_ev *e = &a->s->ev[a->peers[i]];
+			const struct causal_ev_link *l = clog_ev_link(a->s, e);
+			const struct tcp_count *t;
+			struct causal_ev_link c, o;
+			__u64 fwd = 0;
+			size_t k;
+
+			if (!l)
+				continue;
+			/* A peer event's link starts at its own node. */
+			if (side)
+				o = *l;
+			else
+				swap_link(l, &o);
+			canon_link(l, &c);
+			for (k = 0; k < nseen; k++)
+				if (!cmp_link(&seen[k], &c))
+					break;
+			if (k < nseen)
+				continue;
+			if (nseen < sizeof(seen) / sizeof(seen[0]))
+				seen[nseen++] = c;
+			t = tcp_find(a, &c);
+			if (t) {
+				bool pa = first_end(&c, o.saddr, o.sport);
+
+				fwd = t->retransmits[!pa];
+				b->retransmits += fwd;
+				b->retransmits_back += t->retransmits[pa];
+				b->resets += t->resets;
+			}
+			if (!b->has_link || fwd > best) {
+				best = fwd;
+				b->has_link = true;
+				b->link = o;
+			}
+		}
+	}
+}
+
+static int cmp_blame(const void *a, const void *b)
+{
+	const struct cana_blame *x = a, *y = b;
+
+	if (x->hold_ns != y->hold_ns)
+		return x->hold_ns > y->hold_ns ? -1 : 1;
+	if (x->group != y->group)
+		return x->group < y->group ? -1 : 1;
+	if (x->node != y->node)
+		return x->node < y->node ? -1 : 1;
+	return x->peer < y->peer ? -1 : x->peer > y->peer;
+}
+
+/* Hold time of each delivery that had a hold event, charged to the node
+ * the hold waited for.
+ */
+static int blame(struct ana *a)
+{
+	const struct cana_index *ix = &a->ix;
+	const struct clog_ev *ev = a->s->ev;
+	struct cana_result *r = a->r;
+	struct cana_blame tot[CAUSAL_EV_MAX_NODES], pair[CAUSAL_EV_MAX_NODES];
+	size_t i = 0, k;
+
+	while (i < ix->nrecs) {
+		__u32 group = ix->recs[i].group;
+		struct cana_group *g = group_of(a, ix->recs[i].rnode);
+
+		memset(tot, 0, sizeof(tot));
+		while (i < ix->nrecs && ix->recs[i].group == group) {
+			__u32 rnode = ix->recs[i].rnode;
+
+			memset(pair, 0, sizeof(pair));
+			for (k = i; k < ix->nrecs && ix->recs[k].rnode == rnode; k++) {
+				const struct cana_rec *rc = &ix->recs[k];
+				__u64 held;
+				__u16 w;
+
+				if (rc->deliver == CLOG_NONE)
+					continue;
+				held = ev[rc->deliver].held_ns;
+				if (rc->hold == CLOG_NONE) {
+					g->unattributed_ns += held;
+					continue;
+				}
+				w = ev[rc->hold].wait_node;
+				pair[w].hold_ns += held;
+				pair[w].msgs++;
+				tot[w].hold_ns += held;
+				tot[w].msgs++;
+			}
+			for (__u16 p = 0; p < CAUSAL_EV_MAX_NODES; p++) {
+				struct cana_blame *b = &pair[p];
+
+				if (!b->msgs)
+					continue;
+				b->group = group;
+				b->node = ix->nodes[rnode].node;
+				b->host = ix->nodes[rnode].host;
+				b->peer = p;
+				b->share = g->hold_ns ? (double)b->hold_ns / g->hold_ns : 0;
+				pair_tcp(a, b);
+				if (push((void **)&r->pairs, &r->npairs, &a->cap_pairs,
+					 sizeof(*b), b))
+					return -ENOMEM;
+			}
+			i = k;
+		}
+		for (__u16 p = 0; p < CAUSAL_EV_MAX_NODES; p++) {
+			struct cana_blame *b = &tot[p];
+
+			if (!b->msgs)
+				continue;
+			b->group = group;
+			b->node = CANA_ALL;
+			b->host = CLOG_NONE;
+			b->peer = p;
+			b->share = g->hold_ns ? (double)b->hold_ns / g->hold_ns : 0;
+			if (push((void **)&r->blame, &r->nblame, &a->cap_blame,
+				 sizeof(*b), b))
+				return -ENOMEM;
+		}
+	}
+	sort(r->blame, r->nblame, sizeof(*r->blame), cmp_blame);
+	sort(r->pairs, r->npairs, sizeof(*r->pairs), cmp_blame);
+	for (i = 0; i < r->npairs; i++) {
+		const struct cana_blame *b = &r->pairs[i];
+		char held[32], tcp[192], link[128];
+
+		if (!b->hold_ns)
+			continue;
+		cana_fmt_ns(b->hold_ns, held, sizeof(held));
+		if (b->has_link) {
+			clog_link_str(&b->link, link, sizeof(link));
+			snprintf(tcp, sizeof(tcp), "; %llu TCP retransmits on %s",
+				 (unsigned long long)b->retransmits, link);
+			if (b->retransmits_back)
+				snprintf(tcp + strlen(tcp), sizeof(tcp) - strlen(tcp),
+					 " (%llu the other way)",
+					 (unsigned long long)b->retransmits_back);
+			if (b->resets)
+				snprintf(tcp + strlen(tcp), sizeof(tcp) - strlen(tcp),
+					 ", %llu resets",
+					 (unsigned long long)b->resets);
+		} else {
+			snprintf(tcp, sizeof(tcp), "; its link is not in the logs");
+		}
+		if (add_finding(a, CANA_F_BLAME, b->group, b->hold_ns,
+				"node %u (host %s) waited %s (%.0f%% of group %u's hold "
+				"time) on node %u%s",
+				b->node, clog_str(a->s, b->host), held, 100 * b->share,
+				b->group, b->peer, tcp))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Channels, failures and the TCP trouble of each group's links. */
+static int channels(struct ana *a)
+{
+	const struct clog_ev *ev = a->s->ev;
+	const struct cana_index *ix = &a->ix;
+	struct causal_ev_link *links = NULL;
+	size_t nlinks = 0, cap = 0;
+	int ret = 0;
+
+	for (size_t x = 0; x < ix->nnodes; x++) {
+		const struct cana_node *nd = &ix->nodes[x];
+		struct cana_group *g = group_of(a, x);
+		__u64 seen = 0;
+
+		for (__u32 i = 0; i < nd->n; i++) {
+			const struct clog_ev *e = &ev[ix->seq[nd->first + i]];
+
+			switch (e->type) {
+			case CAUSAL_EV_SEND:
+				g->sends++;
+				continue;
+			case CAUSAL_EV_ARRIVE:
+				g->arrivals++;
+				continue;
+			case CAUSAL_EV_HOLD:
+				g->holds++;
+				break;
+			case CAUSAL_EV_DELIVER:
+				g->deliveries++;
+				g->gaps += e->flag;
+				break;
+			case CAUSAL_EV_ERROR:
+				g->errors++;
+				break;
+			case CAUSAL_EV_PEER:
+				if (e->link != CLOG_NONE) {
+					struct causal_ev_link c;
+
+					canon_link(&a->s->links[e->link], &c);
+					c.pad = a->node_group[x];	/* sort by group */
+					if (push((void **)&links, &nlinks, &cap,
+						 sizeof(c), &c)) {
+						ret = -ENOMEM;
+						goto out;
+					}
+				}
+				break;
+			default:
+				continue;
+			}
+			/* The channels the daemon's model counts: pairs with
+			 * a hold, delivery, peer or error event.
+			 */
+			if (e->peer < CAUSAL_EV_MAX_NODES &&
+			    !(seen & (1ULL << e->peer))) {
+				seen |= 1ULL << e->peer;
+				g->channels++;
+			}
+		}
+	}
+	/* Each group's distinct links: their retransmits and resets. */
+	sort(links, nlinks, sizeof(*links), cmp_link);
+	for (size_t i = 0; i < nlinks; i++) {
+		const struct tcp_count *t;
+		struct causal_ev_link c;
+		struct cana_group *g;
+
+		if (i && !cmp_link(&links[i], &links[i - 1]))
+			continue;
+		g = &a->r->groups[links[i].pad];
+		c = links[i];
+		c.pad = 0;
+		t = tcp_find(a, &c);
+		if (!t)
+			continue;
+		g->retransmits += t->retransmits[0] + t->retransmits[1];
+		g->resets += t->resets;
+		if (t->resets) {
+			char l[128];
+
+			clog_link_str(&c, l, sizeof(l));
+			if (add_finding(a, CANA_F_RESET, g->group,
+					t->resets * CANA_ERROR_WEIGHT_NS,
+					"%llu TCP resets on %s, a channel of group %u",
+					(unsigned long long)t->resets, l, g->group)) {
+				ret = -ENOMEM;
+				goto out;
+			}
+		}
+	}
+out:
+	free(links);
+	return ret;
+}
+
+/* Channel failures, one finding per (group, node, peer, error). */
+static int errors(struct ana *a)
+{
+	const struct clog_ev *ev = a->s->ev;
+	const struct cana_index *ix = &a->ix;
+
+	for (size_t x = 0; x < ix->nnodes; x++) {
+		const struct cana_node *nd = &ix->nodes[x];
+		/* peer (no peer yet in the last slot) x error */
+		__u64 cnt[CAUSAL_EV_MAX_NODES + 1][CAUSAL_ERR_MAX + 1];
+		bool any = false;
+
+		for (__u32 i = 0; i < nd->n; i++) {
+			const struct clog_ev *e = &ev[ix->seq[nd->first + i]];
+
+			if (e->type != CAUSAL_EV_ERROR)
+				continue;
+			if (!any)
+				memset(cnt, 0, sizeof(cnt));
+			any = true;
+			cnt[e->peer < CAUSAL_EV_MAX_NODES ? e->peer :
+			    CAUSAL_EV_MAX_NODES][e->err < CAUSAL_ERR_MAX ? e->err :
+						 CAUSAL_ERR_MAX]++;
+		}
+		for (int p = 0; any && p <= CAUSAL_EV_MAX_NODES; p++) {
+			for (int err = 0; err <= CAUSAL_ERR_MAX; err++) {
+				char peer[32];
+
+				if (!cnt[p][err])
+					continue;
+				if (p == CAUSAL_EV_MAX_NODES)
+					snprintf(peer, sizeof(peer),
+						 "a peer before its HELLO");
+				else
+					snprintf(peer, sizeof(peer), "node %d", p);
+				if (add_finding(a, CANA_F_ERROR, nd->group,
+						cnt[p][err] * CANA_ERROR_WEIGHT_NS,
+						"node %u of group %u (host %s) failed its "
+						"channel to %s %llu time%s: protocol error "
+						"\"%s\"",
+						nd->node, nd->group,
+						clog_str(a->s, nd->host), peer,
+						(unsigned long long)cnt[p][err],
+						cnt[p][err] > 1 ? "s" : "",
+						causal_proto_err_name(err)))
+					return -ENOMEM;
+			}
+		}
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Happens-before check                                                    */
+/* ---------------------------------------------------------------------- */
+
+static void hb_visit(void *ctx, __u32 x, __u32 e, bool cycle)
+{
+	struct ana *a = ctx;
+	const struct cana_index *ix = &a->ix;
+	const struct clog_ev *ev = &a->s->ev[e];
+	__u16 n = a->r->groups[a->node_group[x]].nodes;
+	__u32 *cur = a->cur + (size_t)x * CAUSAL_EV_MAX_NODES;
+	__u32 m = ix->ref[e];
+
+	if (ev->type == CAUSAL_EV_SEND) {
+		if (m == CLOG_NONE)
+			return;		/* a duplicate, counted elsewhere */
+		if (a->sent[x] && ev->stamp <= a->last_stamp[x])
+			group_of(a, x)->check.inconsistent++;
+		a->last_stamp[x] = ev->stamp;
+		a->counter[m] = ++a->sent[x];
+		cur[ev->node] = a->counter[m];
+		memcpy(a->vc + a->vc_off[m], cur, n * sizeof(*cur));
+		return;
+	}
+	/* A delivery: merge the clock of its send. */
+	if (ix->recs[m].deliver != e)
+		return;
+	if (cycle) {
+		a->cycle[m] = 1;
+		group_of(a, x)->check.inconsistent++;
+		return;
+	}
+	if (ix->recs[m].msg == CLOG_NONE)
+		return;
+	for (__u16 k = 0; k < n; k++) {
+		__u32 v = a->vc[a->vc_off[ix->recs[m].msg] + k];
+
+		if (v > cur[k])
+			cur[k] = v;
+	}
+}
+
+struct arrivals {
+	__u32 counter;
+	__u32 rec;
+};
+
+static int cmp_arr(const void *a, const void *b)
+{
+	const struct arrivals *x = a, *y = b;
+
+	return x->counter < y->counter ? -1 : x->counter > y->counter;
+}
+
+/* Position after the last entry of @l[0..n) with counter <= @need. */
+static size_t upper(const struct arrivals *l, size_t n, __u32 need)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (l[mid].counter <= need)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+struct node_check {
+	struct arrivals *arr;	/* this node's arrivals, by sender then counter */
+	__u8 *done;
+	__u32 start[CAUSAL_EV_MAX_NODES], len[CAUSAL_EV_MAX_NODES];
+	__u32 prefix[CAUSAL_EV_MAX_NODES];	/* delivered (or excused) */
+	__u32 floor[CAUSAL_EV_MAX_NODES];	/* given up by gaps */
+};
+
+static void advance(struct node_check *c, __u16 k, struct cana_check *chk)
+{
+	while (c->prefix[k] < c->len[k]) {
+		__u32 i = c->start[k] + c->prefix[k];
+
+		if (!c->done[i]) {
+			if (c->arr[i].counter > c->floor[k])
+				break;
+			chk->gap_excused++;
+			c->done[i] = 1;
+		}
+		c->prefix[k]++;
+	}
+}
+
+static int violation(struct ana *a, struct cana_group *g,
+		     const struct cana_rec *m, const struct cana_rec *cause)
+{
+	const struct clog_ev *ev = a->s->ev;
+	struct cana_result *r = a->r;
+	struct cana_violation v = {
+		.group = m->group, .node = m->node,
+		.host = ev[m->deliver].host,
+		.sender = m->sender, .stamp = m->stamp,
+		.deliver_ts = ev[m->deliver].ts,
+		.cause_sender = cause->sender, .cause_stamp = cause->stamp,
+		.cause_arrive_ts = ev[cause->arrive].ts,
+		.cause_delivered = cause->deliver != CLOG_NONE,
+	};
+
+	if (v.cause_delivered)
+		v.cause_deliver_ts = ev[cause->deliver].ts;
+	g->check.violations++;
+	if (r->nviol >= a->max_items)
+		return 0;
+	return push((void **)&r->viol, &r->nviol, &a->cap_viol, sizeof(v), &v);
+}
+
+/* Check every delivery of node @x against the arrivals at @x. */
+static int check_node(struct ana *a, size_t x, size_t rb, size_t re,
+		      struct node_check *c)
+{
+	const struct cana_index *ix = &a->ix;
+	const struct cana_node *nd = &ix->nodes[x];
+	const struct clog_ev *ev = a->s->ev;
+	struct cana_group *g = group_of(a, x);
+	struct cana_check *chk = &g->check;
+	__u32 *where = NULL;	/* rec - rb -> its entry in c->arr */
+	size_t na = 0;
+	__u16 n = g->nodes;
+	int ret = 0;
+
+	memset(c->start, 0, sizeof(c->start));
+	memset(c->len, 0, sizeof(c->len));
+	memset(c->prefix, 0, sizeof(c->prefix));
+	memset(c->floor, 0, sizeof(c->floor));
+	where = malloc((re - rb + 1) * sizeof(*where));
+	if (!where)
+		return -ENOMEM;
+	for (size_t i = rb; i < re; i++) {
+		const struct cana_rec *rc = &ix->recs[i];
+
+		where[i - rb] = CLOG_NONE;
+		if (rc->arrive == CLOG_NONE)
+			continue;
+		if (rc->msg == CLOG_NONE) {
+			chk->no_send++;
+			continue;
+		}
+		if (!c->len[rc->sender])
+			c->start[rc->sender] = na;
+		c->len[rc->sender]++;
+		c->arr[na].counter = a->counter[rc->msg];
+		c->arr[na].rec = i;
+		c->done[na] = 0;
+		na++;
+	}
+	for (__u16 k = 0; k < CAUSAL_EV_MAX_NODES; k++) {
+		struct arrivals *l = c->arr + c->start[k];
+
+		for (__u32 i = 1; i < c->len[k]; i++) {
+			if (l[i - 1].counter >= l[i].counter) {
+				sort(l, c->len[k], sizeof(*l), cmp_arr);
+				break;
+			}
+		}
+		for (__u32 i = 0; i < c->len[k]; i++)
+			where[l[i].rec - rb] = c->start[k] + i;
+	}
+
+	for (__u32 i = 0; i < nd->n; i++) {
+		__u32 e = ix->seq[nd->first + i], r = ix->ref[e];
+		const struct cana_rec *rc;
+		const __u32 *vc;
+		__u16 k;
+
+		if (ev[e].type != CAUSAL_EV_DELIVER || ix->recs[r].deliver != e)
+			continue;
+		rc = &ix->recs[r];
+		if (rc->msg == CLOG_NONE) {
+			chk->no_send++;
+			continue;
+		}
+		if (a->cycle[r])
+			continue;
+		vc = a->vc + a->vc_off[rc->msg];
+		if (ev[e].flag) {
+			/* A gap: what it waited for is given up. */
+			chk->gap_exempt++;
+			for (k = 0; k < n; k++) {
+				if (k == rc->sender || k == nd->node)
+					continue;
+				if (vc[k] > c->floor[k])
+					c->floor[k] = vc[k];
+				advance(c, k, chk);
+			}
+		} else {
+			chk->checked++;
+			for (k = 0; k < n; k++) {
+				__u32 need, got;
+
+				if (k == nd->node || !c->len[k])
+					continue;
+				need = k == rc->sender ? a->counter[rc->msg] - 1 : vc[k];
+				got = upper(c->arr + c->start[k], c->len[k], need);
+				if (got > c->prefix[k])
+					break;
+			}
+			if (k < n) {
+				__u32 ci = c->arr[c->start[k] + c->prefix[k]].rec;
+
+				ret = violation(a, g, rc, &ix->recs[ci]);
+				if (ret)
+					break;
+			}
+		}
+		if (where[r - rb] != CLOG_NONE) {
+			c->done[where[r - rb]] = 1;
+			advance(c, rc->sender, chk);
+		}
+	}
+	free(where);
+	return ret;
+}
+
+static int hb_check(struct ana *a)
+{
+	const struct cana_index *ix = &a->ix;
+	struct node_check c = {};
+	size_t total = 0, maxrecs = 0, rb = 0;
+	long cycles;
+	int ret = -ENOMEM;
+
+	a->counter = calloc(ix->nmsgs + 1, sizeof(*a->counter));
+	a->vc_off = malloc((ix->nmsgs + 1) * sizeof(*a->vc_off));
+	a->cur = calloc(ix->nnodes * CAUSAL_EV_MAX_NODES + 1, sizeof(*a->cur));
+	a->sent = calloc(ix->nnodes + 1, sizeof(*a->sent));
+	a->last_stamp = calloc(ix->nnodes + 1, sizeof(*a->last_stamp));
+	a->cycle = calloc(ix->nrecs + 1, 1);
+	if (!a->counter || !a->vc_off || !a->cur || !a->sent ||
+	    !a->last_stamp || !a->cycle)
+		return -ENOMEM;
+	for (size_t m = 0; m < ix->nmsgs; m++) {
+		a->vc_off[m] = total;
+		total += group_of(a, ix->msgs[m].node)->nodes;
+	}
+	a->vc = malloc((total + 1) * sizeof(*a->vc));
+	if (!a->vc)
+		return -ENOMEM;
+	cycles = cana_walk(ix, 0, ix->nnodes,
+			   BIT(CAUSAL_EV_SEND) | BIT(CAUSAL_EV_DELIVER),
+			   hb_visit, a);
+	if (cycles < 0)
+		return cycles;
+
+	/* Per receiving node: its receptions are recs [rb, re). */
+	for (size_t i = 0, k; i < ix->nrecs; i = k) {
+		for (k = i; k < ix->nrecs && ix->recs[k].rnode == ix->recs[i].rnode; k++)
+			;
+		if (k - i > maxrecs)
+			maxrecs = k - i;
+	}
+	c.arr = malloc((maxrecs + 1) * sizeof(*c.arr));
+	c.done = malloc(maxrecs + 1);
+	if (!c.arr || !c.done)
+		goto out;
+	ret = 0;
+	for (size_t x = 0; x < ix->nnodes && !ret; x++) {
+		size_t re = rb;
+
+		while (re < ix->nrecs && ix->recs[re].rnode == x)
+			re++;
+		ret = check_node(a, x, rb, re, &c);
+		rb = re;
+	}
+	for (size_t gi = 0; gi < a->r->ngroups; gi++) {
+		struct cana_check *chk = &a->r->groups[gi].check;
+
+		chk->lost = a->s->lost;
+		a->r->check.checked += chk->checked;
+		a->r->check.violations += chk->violations;
+		a->r->check.gap_exempt += chk->gap_exempt;
+		a->r->check.gap_excused += chk->gap_excused;
+		a->r->check.no_send += chk->no_send;
+		a->r->check.inconsistent += chk->inconsistent;
+	}
+	a->r->check.lost = a->s->lost;
+out:
+	free(c.arr);
+	free(c.done);
+	return ret;
+}
+
+/* Duplicates make the check unreliable: count them per group. */
+static void duplicates(struct ana *a)
+{
+	const struct cana_index *ix = &a->ix;
+	const struct clog_ev *ev = a->s->ev;
+
+	for (size_t x = 0; x < ix->nnodes; x++) {
+		const struct cana_node *nd = &ix->nodes[x];
+
+		for (__u32 i = 0; i < nd->n; i++) {
+			__u32 e = ix->seq[nd->first + i];
+			const struct cana_rec *rc;
+
+			if (ev[e].type == CAUSAL_EV_SEND) {
+				if (ix->ref[e] == CLOG_NONE)
+					group_of(a, x)->check.inconsistent++;
+				continue;
+			}
+			if (ev[e].type != CAUSAL_EV_ARRIVE &&
+			    ev[e].type != CAUSAL_EV_DELIVER)
+				continue;
+			rc = &ix->recs[ix->ref[e]];
+			if (rc->arrive != e && rc->deliver != e)
+				group_of(a, x)->check.inconsistent++;
+		}
+	}
+}
+
+static int violation_findings(struct ana *a)
+{
+	for (size_t gi = 0; gi < a->r->ngroups; gi++) {
+		const struct cana_group *g = &a->r->groups[gi];
+		const struct cana_violation *v = NULL;
+		char first[512];
+
+		if (!g->check.violations)
+			continue;
+		for (size_t i = 0; i < a->r->nviol && !v; i++)
+			if (a->r->viol[i].group == g->group)
+				v = &a->r->viol[i];
+		if (v)
+			cana_violation_str(a->s, v, first, sizeof(first));
+		else
+			snprintf(first, sizeof(first), "(not listed)");
+		if (add_finding(a, CANA_F_VIOLATION, g->group, UINT64_MAX,
+				"group %u: %llu deliver%s broke happens-before; first: %s",
+				g->group, (unsigned long long)g->check.violations,
+				g->check.violations > 1 ? "ies" : "y", first))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Anomalies                                                               */
+/* ---------------------------------------------------------------------- */
+
+size_t cana_anomaly_runs(const __u64 *x, size_t n, struct cana_run *out,
+			 size_t max)
+{
+	double mean = 0, var = 0, m2 = 0;
+	struct cana_run run = {};
+	size_t nruns = 0, i;
+	bool in_run = false;
+
+	for (i = 0; i < n && i < CANA_WARMUP; i++) {
+		double d = x[i] - mean;
+
+		mean += d / (i + 1);
+		m2 += d * (x[i] - mean);
+	}
+	var = i ? m2 / i : 0;
+	for (; i < n; i++) {
+		double sd = sqrt(var), v = x[i];
+		bool flag = x[i] >= CANA_MIN_NS && v > mean + CANA_SIGMAS * sd &&
+			    v > CANA_RATIO * mean;
+
+		if (flag) {
+			if (!in_run) {
+				memset(&run, 0, sizeof(run));
+				run.first = i;
+				run.mean_ns = llround(mean);
+				run.sd_ns = llround(sd);
+				in_run = true;
+			}
+			run.len++;
+			if (x[i] > run.peak_ns)
+				run.peak_ns = x[i];
+			run.excess_ns += llround(v - mean);
+			continue;	/* the baseline stays the one before */
+		}
+		if (in_run) {
+			if (nruns < max)
+				out[nruns] = run;
+			nruns++;
+			in_run = false;
+		}
+		/* Exponentially weighted mean and variance. */
+		{
+			double d = v - mean, inc = CANA_ALPHA * d;
+
+			mean += inc;
+			var = (1 - CANA_ALPHA) * (var + d * inc);
+		}
+	}
+	if (in_run) {
+		if (nruns < max)
+			out[nruns] = run;
+		nruns++;
+	}
+	return nruns;
+}
+
+struct blamed {
+	__u16 peer;
+	__u64 bucket;
+	__u64 ns;
+};
+
+static int cmp_blamed(const void *a, const void *b)
+{
+	const struct blamed *x = a, *y = b;
+
+	if (x->peer != y->peer)
+		return x->peer < y->peer ? -1 : 1;
+	return cmp_u64(x->bucket, y->bucket);
+}
+
+/* Wall-clock offset of each host (CLOCK_REALTIME - CLOCK_MONOTONIC) from
+ * its meta line.
+ */
+static int host_offsets(const struct clog_store *s, __u64 **off, __u8 **has)
+{
+	*off = calloc(s->str.n + 1, sizeof(**off));
+	*has = calloc(s->str.n + 1, 1);
+	if (!*off || !*has)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->nfiles; i++) {
+		const struct clog_file *f = &s->files[i];
+
+		if (!f->has_meta || f->host == CLOG_NONE)
+			continue;
+		(*off)[f->host] = f->realtime_ns - f->started_ts;
+		(*has)[f->host] = 1;
+	}
+	return 0;
+}
+
+static int anomalies_group(struct ana *a, struct cana_group *g, size_t rb,
+			   size_t re, const __u64 *off, const __u8 *has)
+{
+	const struct cana_index *ix = &a->ix;
+	const struct clog_ev *ev = a->s->ev;
+	__u64 bucket = a->o->bucket_ns ? a->o->bucket_ns : CANA_BUCKET_NS;
+	__u64 start = UINT64_MAX, end = 0, nb;
+	struct blamed *b = NULL;
+	struct cana_run runs[64];
+	__u64 *series = NULL;
+	size_t nbl = 0, cap = 0;
+	bool wall = true;
+	int ret = -ENOMEM;
+
+	for (size_t x = 0; x < ix->nnodes; x++)
+		if (ix->nodes[x].group == g->group && !has[ix->nodes[x].host])
+			wall = false;
+	/* The group's time line: its deliveries, on one clock. */
+	for (size_t i = rb; i < re; i++) {
+		const struct cana_rec *rc = &ix->recs[i];
+		__u64 t;
+
+		if (rc->deliver == CLOG_NONE)
+			continue;
+		t = ev[rc->deliver].ts + (wall ? off[ev[rc->deliver].host] : 0);
+		if (t < start)
+			start = t;
+		if (t > end)
+			end = t;
+	}
+	if (start > end)
+		return 0;
+	if ((end - start) / bucket >= CANA_MAX_BUCKETS)
+		bucket = (end - start) / (CANA_MAX_BUCKETS - 1) + 1;
+	nb = (end - start) / bucket + 1;
+	for (size_t i = rb; i < re; i++) {
+		const struct cana_rec *rc = &ix->recs[i];
+		struct blamed item;
+		__u64 t;
+
+		if (rc->deliver == CLOG_NONE || rc->hold == CLOG_NONE ||
+		    !ev[rc->deliver].held_ns)
+			continue;
+		t = ev[rc->deliver].ts + (wall ? off[ev[rc->deliver].host] : 0);
+		item.peer = ev[rc->hold].wait_node;
+		item.bucket = (t - start) / bucket;
+		item.ns = ev[rc->deliver].held_ns;
+		if (push((void **)&b, &nbl, &cap, sizeof(item), &item))
+			goto out;
+	}
+	sort(b, nbl, sizeof(*b), cmp_blamed);
+	series = malloc(nb * sizeof(*series));
+	if (!series)
+		goto out;
+	for (size_t i = 0, k; i < nbl; i = k) {
+		size_t nr;
+
+		memset(series, 0, nb * sizeof(*series));
+		for (k = i; k < nbl && b[k].peer == b[i].peer; k++)
+			series[b[k].bucket] += b[k].ns;
+		nr = cana_anomaly_runs(series, nb, runs, 64);
+		if (nr > 64)
+			nr = 64;
+		for (size_t j = 0; j < nr; j++) {
+			struct cana_anomaly an = {
+				.group = g->group, .peer = b[i].peer,
+				.start_ns = runs[j].first * bucket,
+				.bucket_ns = bucket, .buckets = runs[j].len,
+				.peak_ns = runs[j].peak_ns,
+				.mean_ns = runs[j].mean_ns, .sd_ns = runs[j].sd_ns,
+				.excess_ns = runs[j].excess_ns, .wall = wall,
+			};
+			char peak[32], mean[32], sd[32], per[32], at[32], len[32];
+
+			if (push((void **)&a->r->anomalies, &a->r->nanomalies,
+				 &a->cap_anom, sizeof(an), &an))
+				goto out;
+			cana_fmt_ns(an.peak_ns, peak, sizeof(peak));
+			cana_fmt_ns(an.mean_ns, mean, sizeof(mean));
+			cana_fmt_ns(an.sd_ns, sd, sizeof(sd));
+			cana_fmt_ns(bucket, per, sizeof(per));
+			cana_fmt_ns(an.start_ns, at, sizeof(at));
+			cana_fmt_ns(an.buckets * bucket, len, sizeof(len));
+			if (add_finding(a, CANA_F_ANOMALY, g->group, an.excess_ns,
+					"hold time blamed on node %u in group %u jumped from "
+					"its baseline of %s +- %s to %s per %s at +%s, for %s",
+					an.peer, g->group, mean, sd, peak, per, at, len))
+				goto out;
+		}
+	}
+	ret = 0;
+out:
+	free(series);
+	free(b);
+	return ret;
+}
+
+static int anomalies(struct ana *a)
+{
+	const struct cana_index *ix = &a->ix;
+	__u64 *off = NULL;
+	__u8 *has = NULL;
+	int ret = host_offsets(a->s, &off, &has);
+
+	for (size_t i = 0, k; !ret && i < ix->nrecs; i = k) {
+		for (k = i; k < ix->nrecs && ix->recs[k].group == ix->recs[i].group; k++)
+			;
+		ret = anomalies_group(a, find_group(a, ix->recs[i].group), i, k,
+				      off, has);
+	}
+	free(off);
+	free(has);
+	return ret;
+}
+
+/* ---------------------------------------------------------------------- */
+
+static void health(struct ana *a)
+{
+	for (size_t gi = 0; gi < a->r->ngroups; gi++) {
+		struct cana_group *g = &a->r->groups[gi];
+		struct causal_health_in in = {
+			.deliveries = g->lat.count,
+			.held = g->lat.held,
+			.gaps = g->gaps,
+			.p99_hold_ns = g->lat.held_p99,
+			.errors = g->errors + g->resets,
+			.channels = g->channels,
+			.violations = g->check.violations,
+		};
+
+		causal_health_score(&in, &g->health);
+	}
+}
+
+static int cmp_finding(const void *a, const void *b)
+{
+	const struct cana_finding *x = a, *y = b;
+
+	if (x->weight_ns != y->weight_ns)
+		return x->weight_ns > y->weight_ns ? -1 : 1;
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	return strcmp(x->text, y->text);
+}
+
+void cana_free(struct cana_result *r)
+{
+	if (!r)
+		return;
+	free(r->groups);
+	free(r->lat);
+	free(r->held);
+	free(r->blame);
+	free(r->pairs);
+	free(r->anomalies);
+	free(r->viol);
+	free(r->findings);
+	free(r);
+}
+
+struct cana_result *cana_analyze(const struct clog_store *s,
+				 const struct cana_opts *o)
+{
+	struct ana a = { .s = s, .o = o };
+	int ret;
+
+	a.r = calloc(1, sizeof(*a.r));
+	if (!a.r)
+		return NULL;
+	a.max_items = o->max_items ? o->max_items : CANA_MAX_ITEMS;
+	ret = cana_index_build(&a.ix, s, o->has_group, o->group);
+	if (!ret)
+		ret = build_groups(&a);
+	if (!ret)
+		ret = count_events(&a);
+	if (!ret)
+		ret = channels(&a);
+	if (!ret)
+		ret = latency(&a);
+	if (!ret)
+		ret = held_now(&a);
+	if (!ret)
+		ret = blame(&a);
+	if (!ret)
+		ret = errors(&a);
+	if (!ret) {
+		duplicates(&a);
+		ret = hb_check(&a);
+	}
+	if (!ret)
+		ret = violation_findings(&a);
+	if (!ret)
+		ret = anomalies(&a);
+	if (!ret) {
+		health(&a);
+		sort(a.r->findings, a.r->nfindings, sizeof(*a.r->findings),
+		      cmp_finding);
+	}
+	cana_index_free(&a.ix);
+	free(a.node_group);
+	free(a.tcp);
+	free(a.peers);
+	free(a.counter);
+	free(a.vc_off);
+	free(a.vc);
+	free(a.cur);
+	free(a.sent);
+	free(a.last_stamp);
+	free(a.cycle);
+	if (ret) {
+		cana_free(a.r);
+		errno = -ret;
+		return NULL;
+	}
+	return a.r;
+}

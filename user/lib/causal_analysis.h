@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Analysis of event logs (docs/analysis.md): hold-back latency, messages
+ * still held, blame, health, anomalies, an independent happens-before check
+ * and a ranking of root causes. Pure functions over a struct clog_store.
+ *
+ * A node is (group, node id); a message is (group, sender, stamp); a
+ * reception is one message at one receiving node (its arrive, hold and
+ * deliver events).
+ */
+#ifndef _CAUSAL_ANALYSIS_H
+#define _CAUSAL_ANALYSIS_H
+
+#include "causal_health.h"
+#include "causal_log.h"
+
+#define CANA_ALL		0xffff		/* a node field meaning "every node" */
+#define CANA_BUCKET_NS		1000000000ULL	/* anomaly buckets */
+#define CANA_MAX_BUCKETS	100000		/* per series; buckets widen past it */
+#define CANA_WARMUP		8		/* buckets before a baseline counts */
+#define CANA_ALPHA		0.1		/* EWMA weight of a new bucket */
+#define CANA_SIGMAS		5.0		/* flagged: above mean + 5 sd ... */
+#define CANA_RATIO		3.0		/* ... and 3 times the mean ... */
+#define CANA_MIN_NS		50000000ULL	/* ... and at least 50 ms */
+#define CANA_MAX_ITEMS		1000		/* listed violations, held messages */
+#define CANA_ERROR_WEIGHT_NS	1000000000ULL	/* ranking weight of a failure */
+
+/* ---------------------------------------------------------------------- */
+/* Index: the events of the store arranged by node, message and reception  */
+/* ---------------------------------------------------------------------- */
+
+struct cana_node {
+	__u32 group;
+	__u16 node;
+	__u16 nodes;		/* largest vclock size of its events */
+	__u32 host;		/* of its first event */
+	__u32 first, n;		/* its events in cana_index.seq */
+};
+
+struct cana_msg {
+	__u32 ev;		/* the send event */
+	__u32 node;		/* sender, cana_node index */
+};
+
+struct cana_rec {
+	__u32 group;
+	__u16 node;		/* receiver */
+	__u16 sender;
+	__u64 stamp;
+	__u32 rnode;		/* receiver, cana_node index */
+	__u32 msg;		/* cana_msg index, CLOG_NONE: no send event */
+	__u32 arrive, hold, deliver;	/* first event of each, CLOG_NONE */
+};
+
+struct cana_index {
+	const struct clog_store *s;
+	__u32 *seq;		/* causal events by (group, node, ts, order read) */
+	size_t nseq;
+	struct cana_node *nodes;	/* by (group, node) */
+	size_t nnodes;
+	struct cana_msg *msgs;	/* by (group, sender, stamp) */
+	size_t nmsgs;
+	struct cana_rec *recs;	/* by (group, node, sender, stamp) */
+	size_t nrecs;
+	__u32 *ref;		/* event -> its msg (send) or rec, CLOG_NONE */
+	__u64 *host_last;	/* string id -> last ts of that host */
+	__u64 dup_sends;	/* a second send event of one message */
+	__u64 dup_events;	/* a second arrive or deliver of one reception */
+};
+
+/* Index the causal events of @group (every group when !has_group). */
+int cana_index_build(struct cana_index *ix, const struct clog_store *s,
+		     bool has_group, __u32 group);
+void cana_index_free(struct cana_index *ix);
+
+/* The message (group, sender, stamp), CLOG_NONE if it has no send event. */
+__u32 cana_find_msg(const struct cana_index *ix, __u32 group, __u16 sender,
+		    __u64 stamp);
+
+/*
+ * Visit the events of nodes [first, first + count) whose type bit is in
+ * @types, each node's in its own order, every send before the deliveries of
+ * its message: a topological order of happens-before. A delivery that comes
+ * before its own send in that order (only inconsistent logs do that) is
+ * visited with @cycle set, at the point where the walk cannot go on
+ * otherwise. Returns the number of such deliveries, or -ENOMEM.
+ */
+typedef void (*cana_visit_fn)(void *ctx, __u32 node, __u32 ev, bool cycle);
+long cana_walk(const struct cana_index *ix, size_t first, size_t count,
+	       __u32 types, cana_visit_fn fn, void *ctx);
+
+/* ---------------------------------------------------------------------- */
+/* Results                                                                 */
+/* ---------------------------------------------------------------------- */
+
+struct cana_opts {
+	bool has_group;
+	__u32 group;
+	__u64 bucket_ns;	/* 0: CANA_BUCKET_NS */
+	size_t max_items;	/* 0: CANA_MAX_ITEMS */
+};
+
+/* held_ns of deliveries, nearest-rank percentiles. */
+struct cana_lat {
+	__u64 count;		/* deliveries */
+	__u64 held;		/* of which held_ns > 0 */
+	__u64 p50, p99, max;	/* over all deliveries, zero holds included */
+	__u64 held_p50, held_p99;	/* over held deliveries only */
+	__u64 total_ns;
+};
+
+struct cana_peer_lat {		/* node's deliveries of peer's messages */
+	__u32 group;
+	__u16 node, peer;
+	__u32 host;
+	struct cana_lat lat;
+};
+
+struct cana_held {		/* arrived, not delivered at the end */
+	__u32 group;
+	__u16 node, sender;
+	__u64 stamp;
+	__u32 host;
+	__u64 arrive_ts;
+	__u64 age_ns;		/* the host's last ts - arrive_ts */
+	bool has_wait;
+	__u16 wait_node;
+	__u64 wait_stamp;
+};
+
+struct cana_blame {
+	__u32 group;
+	__u16 node;		/* the node that held; CANA_ALL in totals */
+	__u16 peer;		/* the node it waited for */
+	__u32 host;		/* of node */
+	__u64 hold_ns;
+	__u64 msgs;
+	double share;		/* of the group's hold time, 0..1 */
+	__u64 retransmits;	/* pairs: by peer's end of their links */
+	__u64 retransmits_back;	/* by node's end */
+	__u64 resets;
+	bool has_link;
+	struct causal_ev_link link;	/* peer's end first */
+};
+
+struct cana_anomaly {
+	__u32 group;
+	__u16 peer;
+	__u64 start_ns;		/* of the first flagged bucket, from group start */
+	__u64 bucket_ns;
+	__u32 buckets;		/* consecutive flagged buckets */
+	__u64 peak_ns;		/* blamed hold time of the largest one */
+	__u64 mean_ns, sd_ns;	/* the baseline before the first one */
+	__u64 excess_ns;	/* sum over the run of bucket - mean */
+	bool wall;		/* times are wall clock (every host had a meta) */
+};
+
+struct cana_violation {
+	__u32 group;
+	__u16 node;		/* where it happened */
+	__u32 host;
+	__u16 sender;		/* the message delivered too early */
+	__u64 stamp;
+	__u64 deliver_ts;
+	__u16 cause_sender;	/* a cause that had arrived and was not yet
+				 * delivered
+				 */
+	__u64 cause_stamp;
+	__u64 cause_arrive_ts;
+	bool cause_delivered;	/* later, at cause_deliver_ts */
+	__u64 cause_deliver_ts;
+};
+
+struct cana_check {
+	__u64 checked;		/* deliveries checked */
+	__u64 violations;
+	__u64 gap_exempt;	/* gap deliveries: not checked */
+	__u64 gap_excused;	/* causes given up by an earlier gap */
+	__u64 lost;		/* events lost by the tracer */
+	__u64 no_send;		/* arrivals and deliveries without a send */
+	__u64 inconsistent;	/* duplicates, stamps out of order, cycles */
+};
+
+static inline bool cana_complete(const struct cana_check *c)
+{
+	return !c->lost && !c->no_send && !c->inconsistent;
+}
+
+struct cana_group {
+	__u32 group;
+	__u16 nodes;
+	__u64 sends, arrivals, holds, deliveries, gaps, errors;
+	__u64 resets, retransmits;	/* on the group's links */
+	__u64 channels;		/* (node, peer) pairs seen */
+	__u64 held_now;
+	__u64 hold_ns;		/* total held_ns */
+	__u64 unattributed_ns;	/* of deliveries without a hold event */
+	struct cana_lat lat;
+	struct cana_check check;
+	struct causal_health health;
+};
+
+enum cana_finding_kind {
+	CANA_F_VIOLATION,
+	CANA_F_HELD,
+	CANA_F_BLAME,
+	CANA_F_ANOMALY,
+	CANA_F_ERROR,
+	CANA_F_RESET,
+};
+
+struct cana_finding {
+	enum cana_finding_kind kind;
+	__u32 group;
+	__u64 weight_ns;	/* hold time it explains; ranking key */
+	char text[384];
+};
+
+struct cana_result {
+	__u64 events;			/* selected */
+	__u64 by_type[CAUSAL_EV_TYPES];
+	struct cana_check check;	/* over every group */
+	struct cana_group *groups;
+	size_t ngroups;
+	struct cana_peer_lat *lat;
+	size_t nlat;
+	struct cana_held *held;		/* oldest first, at most max_items */
+	size_t nheld;
+	__u64 held_total;
+	struct cana_blame *blame;	/* per (group, peer), largest first */
+	size_t nblame;
+	struct cana_blame *pairs;	/* per (group, node, peer), largest first */
+	size_t npairs;
+	struct cana_anomaly *anomalies;
+	size_t nanomalies;
+	struct cana_violation *viol;	/* at most max_items */
+	size_t nviol;
+	struct cana_finding *findings;	/* heaviest first */
+	size_t nfindings;
+};
+
+/* NULL with errno ENOMEM. */
+struct cana_result *cana_analyze(const struct clog_store *s,
+				 const struct cana_opts *o);
+void cana_free(struct cana_result *r);
+
+/* A run of flagged buckets of one series (indices into it). */
+struct cana_run {
+	size_t first, len;
+	__u64 peak_ns, mean_ns, sd_ns, excess_ns;
+};
+
+/*
+ * The anomaly detector on one series of per-bucket blamed hold time: the
+ * baseline is the mean and variance of the first CANA_WARMUP buckets, then
+ * an EWMA (CANA_ALPHA) of the buckets not flagged; a bucket is flagged when
+ * it is at least CANA_MIN_NS, above mean + CANA_SIGMAS sd and above
+ * CANA_RATIO times the mean. Writes at most @max runs, returns how many
+ * there are.
+ */
+size_t cana_anomaly_runs(const __u64 *x, size_t n, struct cana_run *out,
+			 size_t max);
+
+/* Nearest rank: the smallest value with at least p% of @n at or below it. */
+__u64 cana_percentile(const __u64 *sorted, size_t n, unsigned int p);
+
+/* "850 ms", "4.1 s", "12 us", "300 ns". */
+void cana_fmt_ns(__u64 ns, char *buf, size_t size);
+
+/* The sentence of one violation, for reports. */
+void cana_violation_str(const struct clog_store *s,
+			const struct cana_violation *v, char *buf, size_t size);
+
+#endif /* _CAUSAL_ANALYSIS_H */
