@@ -990,6 +990,13 @@ int clog_store_add(struct clog_store *s, const struct clog_line *l)
 		f->other_version++;
 		return 0;
 	case CLOG_EVENT:
+		/* Lines from elsewhere than clog_parse() get the same check:
+		 * the analysis indexes arrays with these fields.
+		 */
+		if (ev_check(&l->ev, l->host)) {
+			f->bad++;
+			return 0;
+		}
 		ret = add_event(s, f, l);
 		break;
 	case CLOG_META:

@@ -300,6 +300,29 @@ TEST_F(log, writer_refuses_invalid)
 	EXPECT_EQ(NULL, clog_event_json(&ev, "a"));
 }
 
+/* Lines handed to the store directly get the parser's check too. */
+TEST(store_refuses_invalid)
+{
+	struct clog_store *s = clog_store_new();
+	static struct clog_line l;
+
+	ASSERT_NE(NULL, s);
+	memset(&l, 0, sizeof(l));
+	l.kind = CLOG_EVENT;
+	strcpy(l.host, "a");
+	make_event(&l.ev, CAUSAL_EV_HOLD, 0);
+	ASSERT_EQ(0, clog_store_add(s, &l));
+	l.ev.wait_node = 70;
+	ASSERT_EQ(0, clog_store_add(s, &l));
+	make_event(&l.ev, CAUSAL_EV_ARRIVE, 0);
+	l.ev.peer = l.ev.node;
+	ASSERT_EQ(0, clog_store_add(s, &l));
+	EXPECT_EQ(1, s->nev);
+	EXPECT_EQ(3, s->files[0].lines);
+	EXPECT_EQ(2, s->files[0].bad);
+	clog_store_free(s);
+}
+
 /* Every prefix of a good line is refused, and so is the line with any one
  * key removed.
  */
