@@ -49,7 +49,7 @@ SELFTESTS := $(patsubst selftests/%.c,$(B)/selftests/%,$(wildcard selftests/caus
 UNIT_TESTS := $(patsubst user/tests/%.c,$(B)/unit/%,$(wildcard user/tests/test_*.c))
 
 TOOLS := $(B)/tools/demo_node $(B)/tools/causal_bench
-BINS := $(B)/bin/causald
+BINS := $(B)/bin/causalctl $(B)/bin/causald
 
 .PHONY: all module modules-vm selftests unit-build tools bpf check demo bench deps \
 	vm checkpatch clean
@@ -173,11 +173,12 @@ bench: deps
 demo: deps
 	$(Q)$(MAKE) all modules-vm
 	$(Q)if [ -d $(HOST_KDIR) ] && [ -e /proc/modules ]; then \
-		tools/demo/run.sh kmod/causal.ko $(B)/tools/demo_node; \
+		tools/demo/run.sh kmod/causal.ko $(B)/tools/demo_node $(B)/bin $(TOP)/$(B)/demo; \
 	else \
 		rel=$$(tools/kernel-release $(KVER)); \
-		tools/vm/run -k $$rel -t 300 -- tools/demo/run.sh \
-			$(B)/mod/$$rel/kmod/causal.ko $(B)/tools/demo_node; \
+		tools/vm/run -k $$rel -t 300 -w $(B)/demo -- tools/demo/run.sh \
+			$(B)/mod/$$rel/kmod/causal.ko $(B)/tools/demo_node $(B)/bin \
+			$(TOP)/$(B)/demo; \
 	fi
 
 check: deps

@@ -7,6 +7,10 @@
 #ifndef _CAUSAL_EVENT_H
 #define _CAUSAL_EVENT_H
 
+#ifndef __VMLINUX_H__		/* BPF programs get the types from vmlinux.h */
+#include <linux/types.h>
+#endif
+
 #define CAUSAL_EV_MAX_NODES	64
 #define CAUSAL_EV_COMM_LEN	16
 #define CAUSAL_EV_NO_PEER	0xffff	/* broadcast send, or no peer yet */

@@ -57,7 +57,7 @@ DEFINE_EVENT(causal_msg_class, causal_arrive,
 );
 
 /* A message could not be delivered at once: it waits for @wait_stamp from
- * @wait_node (or, when @wait_node is the sender, for its own channel).
+ * @wait_node, another peer (its own channel's order needs no hold).
  */
 TRACE_EVENT(causal_hold,
 	TP_PROTO(const struct causal_endpoint *ep, const struct causal_sock *ch,

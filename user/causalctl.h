@@ -16,6 +16,9 @@ struct causalctl_opts {
 
 extern struct causalctl_opts ctl;
 
+/* Flags for json_object_to_json_string_ext() per -j/-p. */
+int ctl_json_flags(void);
+
 /* Report an error: "causalctl: ..." on stderr, or {"error":"..."} on
  * stdout in JSON mode. Returns -1 for "return ctl_error(...)".
  */

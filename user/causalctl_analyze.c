@@ -43,13 +43,6 @@ static const char export_usage[] =
 	"  -m, --max N        messages drawn at most (default 300)\n"
 	"FILE - is standard output.\n";
 
-static int json_flags(void)
-{
-	return JSON_C_TO_STRING_NOSLASHESCAPE | (ctl.pretty ?
-		JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED :
-		JSON_C_TO_STRING_PLAIN);
-}
-
 static bool parse_u64(const char *s, __u64 max, __u64 *out)
 {
 	unsigned long long v;
@@ -644,7 +637,7 @@ int cmd_analyze(int argc, char **argv)
 	if (ctl.json) {
 		struct json_object *j = report_json(s, r, top);
 
-		puts(json_object_to_json_string_ext(j, json_flags()));
+		puts(json_object_to_json_string_ext(j, ctl_json_flags()));
 		json_object_put(j);
 	} else {
 		print_summary(s, r);
@@ -790,7 +783,7 @@ int cmd_export(int argc, char **argv)
 	if (!ret && html)
 		ret = export_one("html", cexp_html, html, s, &o, report);
 	if (!ret && report)
-		puts(json_object_to_json_string_ext(report, json_flags()));
+		puts(json_object_to_json_string_ext(report, ctl_json_flags()));
 	json_object_put(report);
 	clog_store_free(s);
 	return ret;

@@ -6,15 +6,23 @@
 # Over plain TCP, C sees comments before the clips they are about; with the
 # causal ULP, each comment is held until its clip has been delivered.
 #
-# usage: tools/demo/run.sh MODULE.ko DEMO_NODE_BINARY
+# With the tools (BIN_DIR holding causald and causalctl), causald traces the
+# scene: the demo shows `causalctl top` and writes the event log and a
+# space-time diagram (SVG, HTML) to OUT_DIR.
+#
+# usage: tools/demo/run.sh MODULE.ko DEMO_NODE_BINARY [BIN_DIR OUT_DIR]
 set -euo pipefail
 
 mod=$1
 node=$2
+bin=${3:-}
+keep=${4:-}
 delay=${CAUSAL_DEMO_DELAY:-300ms}
 out=$(mktemp -d)
+daemon=
 
 cleanup() {
+	[ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
 	for h in A B C; do ip netns del "demo$h" 2>/dev/null || true; done
 	rm -rf "$out"
 }
@@ -58,6 +66,15 @@ scene() {
 echo "causal demo on $(uname -r): A posts clips to B and C; B comments on each"
 echo "clip to C as soon as it has read it; the A-C link has $delay of delay."
 echo
+if [ -n "$bin" ]; then
+	mkdir -p "$keep"
+	rm -f "$keep/events.jsonl"
+	"$bin/causald" --log "$keep/events.jsonl" --socket "$out/causald.sock" \
+		--pidfile "$out/causald.pid" --listen none 2>"$out/causald.err" &
+	daemon=$!
+	for _ in $(seq 100); do [ -S "$out/causald.sock" ] && break; sleep 0.1; done
+	[ -S "$out/causald.sock" ] || { cat "$out/causald.err" >&2; exit 1; }
+fi
 scene tcp
 scene ulp
 printf '%-62s | %s\n' "What C receives over plain TCP" "What C receives with the causal ULP"
@@ -74,3 +91,20 @@ late_clips() {
 echo "Plain TCP:  $(late_clips "$out/tcp") of 3 clips reached C after the comment about them."
 echo "Causal ULP: $(late_clips "$out/ulp") of 3; each comment waited for its clip (hold times above)."
 [ "$(late_clips "$out/ulp")" -eq 0 ]
+[ -n "$bin" ] || exit 0
+
+echo
+echo "What causald saw (causalctl top):"
+echo
+"$bin/causalctl" top -n 1 -s "$out/causald.sock" | sed 's/^/  /'
+kill -TERM "$daemon"
+wait "$daemon"
+daemon=
+"$bin/causalctl" export --svg "$keep/space-time.svg" "$keep/events.jsonl"
+"$bin/causalctl" export --html "$keep/space-time.html" "$keep/events.jsonl"
+"$bin/causalctl" export --shiviz "$keep/shiviz.log" "$keep/events.jsonl"
+echo
+echo "Event log: $keep/events.jsonl (causalctl analyze $keep/events.jsonl)"
+echo "Space-time diagram: $keep/space-time.svg, $keep/space-time.html"
+echo "ShiViz log: $keep/shiviz.log (paste into https://bestchai.bitbucket.io/shiviz/)"
+"$bin/causalctl" analyze "$keep/events.jsonl" | sed 's/^/  /'

@@ -495,6 +495,9 @@ struct tcp_count {
 	struct causal_ev_link link;	/* canonical */
 	__u64 retransmits[2];		/* sent by its first, second end */
 	__u64 resets;
+	__u64 resets_mid;		/* before the host's last message: not
+					 * the teardown of a finished run
+					 */
 };
 
 /* Is (addr, port) the first end of canonical link @c? */
@@ -588,12 +591,18 @@ static int count_events(struct ana *a)
 	const struct clog_store *s = a->s;
 	struct cana_result *r = a->r;
 	size_t n = 0, cap = 0, j;
+	__u64 *last_msg = calloc(s->str.n + 1, sizeof(*last_msg));
 
+	if (!last_msg)
+		return -ENOMEM;
 	for (size_t i = 0; i < a->ix.nseq; i++) {
 		const struct clog_ev *e = &s->ev[a->ix.seq[i]];
 
 		r->events++;
 		r->by_type[e->type]++;
+		if ((e->type == CAUSAL_EV_SEND || e->type == CAUSAL_EV_DELIVER) &&
+		    e->host < s->str.n && e->ts > last_msg[e->host])
+			last_msg[e->host] = e->ts;
 	}
 	for (size_t i = 0; i < s->nev; i++) {
 		const struct clog_ev *e = &s->ev[i];
@@ -613,9 +622,14 @@ static int count_events(struct ana *a)
 			t.retransmits[!first_end(&t.link, s->links[e->link].saddr,
 						 s->links[e->link].sport)] = 1;
 		t.resets = e->type == CAUSAL_EV_TCP_RESET;
-		if (push((void **)&a->tcp, &n, &cap, sizeof(t), &t))
+		t.resets_mid = t.resets && e->host < s->str.n &&
+			       e->ts < last_msg[e->host];
+		if (push((void **)&a->tcp, &n, &cap, sizeof(t), &t)) {
+			free(last_msg);
 			return -ENOMEM;
+		}
 	}
+	free(last_msg);
 	sort(a->tcp, n, sizeof(*a->tcp), cmp_link);
 	for (size_t i = 0, k; i < n; i = k) {
 		struct tcp_count t = a->tcp[i];
@@ -624,6 +638,7 @@ static int count_events(struct ana *a)
 			t.retransmits[0] += a->tcp[k].retransmits[0];
 			t.retransmits[1] += a->tcp[k].retransmits[1];
 			t.resets += a->tcp[k].resets;
+			t.resets_mid += a->tcp[k].resets_mid;
 		}
 		a->tcp[a->ntcp++] = t;
 	}
@@ -1091,14 +1106,20 @@ static int channels(struct ana *a)
 			continue;
 		g->retransmits += t->retransmits[0] + t->retransmits[1];
 		g->resets += t->resets;
+		g->resets_mid += t->resets_mid;
 		if (t->resets) {
 			char l[128];
 
 			clog_link_str(&c, l, sizeof(l));
+			/* Resets after the last message are a run's
+			 * teardown: listed, but they explain no hold.
+			 */
 			if (add_finding(a, CANA_F_RESET, g->group,
-					t->resets * CANA_ERROR_WEIGHT_NS,
-					"%llu TCP resets on %s, a channel of group %u",
-					(unsigned long long)t->resets, l, g->group)) {
+					t->resets_mid * CANA_ERROR_WEIGHT_NS,
+					"%llu TCP resets on %s, a channel of group %u%s",
+					(unsigned long long)t->resets, l, g->group,
+					t->resets_mid ? "" :
+					", after its hosts' last messages")) {
 				ret = -ENOMEM;
 				goto out;
 			}
@@ -1726,7 +1747,7 @@ static void health(struct ana *a)
 			.held = g->lat.held,
 			.gaps = g->gaps,
 			.p99_hold_ns = g->lat.held_p99,
-			.errors = g->errors + g->resets,
+			.errors = g->errors + g->resets_mid,
 			.channels = g->channels,
 			.violations = g->check.violations,
 		};

@@ -191,6 +191,7 @@ struct cana_group {
 	__u16 nodes;
 	__u64 sends, arrivals, holds, deliveries, gaps, errors;
 	__u64 resets, retransmits;	/* on the group's links */
+	__u64 resets_mid;	/* resets before the hosts' last messages */
 	__u64 channels;		/* (node, peer) pairs seen */
 	__u64 held_now;
 	__u64 hold_ns;		/* total held_ns */

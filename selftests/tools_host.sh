@@ -1,0 +1,90 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Runs on the host, whose kernel cannot load the module: the TCP programs of
+# causald and causalctl trace work on any kernel with BTF, the causal ones
+# are left out with a clear message.
+#
+# usage: selftests/tools_host.sh
+set -u
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+bin=$top/build/bin
+py=/usr/bin/python3
+work=$(mktemp -d /tmp/causal-tools-host.XXXXXX)
+pass=0
+fail=0
+n=0
+daemon=
+
+check() {
+	local what=$1
+	shift
+	n=$((n + 1))
+	if "$@" >"$work/out" 2>&1; then
+		pass=$((pass + 1))
+		echo "ok $n $what"
+	else
+		fail=$((fail + 1))
+		echo "not ok $n $what"
+		sed 's/^/# /' "$work/out" | tail -n 20
+	fi
+}
+cleanup() {
+	[ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# A short TCP connection on loopback, opened and closed.
+connect_once() {
+	"$py" -c '
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+c = socket.create_connection(s.getsockname()); a, _ = s.accept()
+c.sendall(b"x" * 100); a.recv(100); c.close(); a.close(); s.close()'
+}
+
+echo "TAP version 13"
+echo "# host kernel $(uname -r)"
+if [ "$(id -u)" -ne 0 ] || [ ! -r /sys/kernel/btf/vmlinux ]; then
+	echo "ok 1 # SKIP needs root and a kernel with BTF"
+	echo "# Totals: pass:0 fail:0 xfail:0 xpass:0 skip:1 error:0"
+	exit 0
+fi
+
+"$bin/causalctl" -j trace -e tcp --tcp-all >"$work/trace.jsonl" 2>"$work/trace.err" &
+tracer=$!
+"$bin/causald" --log "$work/events.jsonl" --socket "$work/causald.sock" \
+	--pidfile "$work/causald.pid" --listen 127.0.0.1:0 --tcp-all \
+	2>"$work/causald.err" &
+daemon=$!
+for _ in $(seq 100); do [ -S "$work/causald.sock" ] && break; sleep 0.1; done
+sleep 1
+connect_once
+sleep 1.5
+kill -INT "$tracer"
+check "causalctl trace (TCP only) stops on SIGINT with status 0" wait "$tracer"
+check "causalctl trace says the module is not loaded" grep -q 'not loaded' "$work/trace.err"
+check "causalctl trace -j: the connection's state changes" "$py" -c '
+import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1])]
+states = [(e["old"], e["new"]) for e in evs if e["type"] == "tcp_state"]
+assert ("SYN_SENT", "ESTABLISHED") in states, states
+assert all(e["v"] == 1 and e["link"]["family"] == 4 for e in evs), evs
+' "$work/trace.jsonl"
+kill -TERM "$daemon"
+check "causald (TCP only) stops on SIGTERM with status 0" wait "$daemon"
+daemon=
+check "causald said it traces TCP only" grep -q 'TCP events only' "$work/causald.err"
+check "causald's log: meta line, then the connection" "$py" -c '
+import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1])]
+assert evs[0]["type"] == "meta" and evs[0]["boot_id"], evs[0]
+assert any(e["type"] == "tcp_state" and e["new"] == "ESTABLISHED" for e in evs)
+' "$work/events.jsonl"
+check "causalctl status without the module: a clear error" bash -c "'$bin/causalctl' status 2>&1 | grep -q 'is the causal module loaded'"
+check "causalctl trace as a non-root user: a clear error" bash -c "setpriv --reuid=65534 --regid=65534 --clear-groups '$bin/causalctl' trace -d 1 2>&1 | grep -q 'needs root'"
+check "causald as a non-root user: a clear error" bash -c "setpriv --reuid=65534 --regid=65534 --clear-groups '$bin/causald' --listen none 2>&1 | grep -q 'must run as root'"
+
+echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:0 error:0"
+[ $fail -eq 0 ]

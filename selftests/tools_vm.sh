@@ -1,0 +1,217 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Runs inside the test VM: causald and causalctl against the module. causald
+# traces the demo's 3-host netem scene; the test checks that the events match
+# what the applications did, that the blame lands on the slow link's peer,
+# that the metrics parse, that analyze finds no violation in the real logs
+# and does find an injected one, and how the tools meet bad input.
+#
+# usage: selftests/tools_vm.sh MODULE.ko
+set -u
+
+mod=$1
+top=$(cd "$(dirname "$0")/.." && pwd)
+bin=$top/build/bin
+py=/usr/bin/python3
+work=$(mktemp -d /tmp/causal-tools.XXXXXX)
+sock=$work/causald.sock
+log=$work/events.jsonl
+pidf=$work/causald.pid
+listen=127.0.0.1:9477
+daemon=
+
+pass=0
+fail=0
+n=0
+ok() {
+	n=$((n + 1))
+	pass=$((pass + 1))
+	echo "ok $n $1"
+}
+not_ok() {
+	n=$((n + 1))
+	fail=$((fail + 1))
+	echo "not ok $n $1"
+}
+# check DESCRIPTION COMMAND...: one test, passing when COMMAND succeeds.
+check() {
+	local what=$1
+	shift
+	if "$@" >"$work/out" 2>&1; then
+		ok "$what"
+	else
+		not_ok "$what"
+		sed 's/^/# /' "$work/out" | tail -n 20
+	fi
+}
+
+cleanup() {
+	[ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
+	for _ in $(seq 50); do
+		grep -q '^causal ' /proc/modules || break
+		rmmod causal 2>/dev/null && break
+		sleep 0.1
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+start_daemon() {
+	"$bin/causald" --log "$log" --socket "$sock" --pidfile "$pidf" \
+		--listen "$listen" "$@" 2>"$work/causald.err" &
+	daemon=$!
+	for _ in $(seq 100); do
+		[ -S "$sock" ] && return 0
+		kill -0 "$daemon" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+stop_daemon() {
+	kill -TERM "$daemon" && wait "$daemon"
+	local rc=$?
+	daemon=
+	return $rc
+}
+
+# py SCRIPT ARGS...: a python check; its assertion message is the diagnosis.
+py() {
+	local script=$1
+	shift
+	"$py" -c "$script" "$@"
+}
+
+echo "TAP version 13"
+insmod "$mod" || { not_ok "insmod"; echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:0 error:0"; exit 1; }
+
+check "causald starts" start_daemon
+check "a second causald is refused" bash -c "'$bin/causald' --log '$work/other.jsonl' --socket '$work/other.sock' --pidfile '$pidf' --listen none 2>&1 | grep -q 'already running'"
+"$bin/causalctl" -j trace >"$work/trace.jsonl" 2>"$work/trace.err" &
+tracer=$!
+sleep 1
+check "demo scene" "$top/tools/demo/run.sh" "$mod" "$top/build/tools/demo_node"
+kill -INT "$tracer"
+check "causalctl trace stops on SIGINT with status 0" wait "$tracer"
+check "causalctl top -j answers" bash -c "'$bin/causalctl' -j top -n 1 -s '$sock' >'$work/top.json'"
+check "causalctl top prints a table" bash -c "'$bin/causalctl' top -n 1 -s '$sock' | grep -q HOLD_P99"
+
+# The scene: A (node 0) broadcasts 3 clips; B (1) comments on each to C (2);
+# the A-C link is 300 ms slow, so C holds every comment until its clip.
+check "top: C held B's 3 comments, blamed on A" py '
+import json, sys
+snap = json.load(open(sys.argv[1]))
+groups = snap["groups"]
+assert len(groups) >= 1, snap
+rows = {(r["node"], r["peer"]): r for g in groups for r in g["peers"]}
+assert rows[(2, 1)]["delivered"] == 3 and rows[(2, 1)]["held"] == 3, rows[(2, 1)]
+assert rows[(2, 0)]["delivered"] == 3, rows[(2, 0)]
+assert rows[(1, 0)]["delivered"] == 3, rows[(1, 0)]
+blame = {k: r["blamed_ns"] for k, r in rows.items() if r["blamed_ns"]}
+assert list(blame) == [(2, 0)], blame
+assert 0.6e9 <= blame[(2, 0)] <= 6e9, blame
+p99 = rows[(2, 1)]["hold_p99_ns"]
+assert 0.2e9 <= p99 <= 2.5e9, p99
+' "$work/top.json"
+
+check "metrics parse (Prometheus text format)" py '
+import sys, urllib.request
+from prometheus_client.parser import text_string_to_metric_families
+text = urllib.request.urlopen("http://" + sys.argv[1] + "/metrics").read().decode()
+fams = {f.name: f for f in text_string_to_metric_families(text)}
+blamed = {(s.labels["node"], s.labels["peer"]): s.value
+          for s in fams["causal_blamed_seconds"].samples}
+assert blamed[("2", "0")] > 0.6, blamed
+hist = [s for s in fams["causal_hold_seconds"].samples
+        if s.name.endswith("_count") and s.labels["node"] == "2" and s.labels["peer"] == "1"]
+assert hist and hist[0].value == 3, hist
+health = [s.value for s in fams["causal_health_score"].samples]
+assert health and all(0 <= h <= 100 for h in health), health
+' "$listen"
+
+check "causald stops on SIGTERM with status 0" stop_daemon
+check "event log: what the applications did" py '
+import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1])]
+assert evs[0]["type"] == "meta", evs[0]
+c = lambda t, **kw: [e for e in evs if e["type"] == t and all(e.get(k) == v for k, v in kw.items())]
+assert len(c("send", node=0)) == 3 and all(e["targets"] == 2 for e in c("send", node=0))
+assert len(c("send", node=1)) == 3 and all(e["peer"] == 2 for e in c("send", node=1))
+assert len(c("deliver", node=1, peer=0)) == 3
+assert len(c("deliver", node=2)) == 6
+holds = c("hold", node=2)
+assert len(holds) == 3 and all(h["peer"] == 1 and h["wait_node"] == 0 for h in holds), holds
+held = [d["held_ns"] for d in c("deliver", node=2, peer=1)]
+assert all(0.2e9 <= h <= 2.5e9 for h in held), held
+joins = c("peer", joined=True)
+assert len(joins) == 6 and all(j["link"]["family"] == 4 for j in joins), joins
+' "$log"
+check "causalctl trace -j saw the scene" py '
+import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1])]
+assert sum(e["type"] == "deliver" for e in evs) == 9, len(evs)
+assert sum(e["type"] == "send" for e in evs) == 6
+' "$work/trace.jsonl"
+
+check "analyze: no violation in the real log" "$bin/causalctl" analyze "$log"
+check "analyze -j: the hold is blamed on node 0" py '
+import json, subprocess, sys
+out = subprocess.run([sys.argv[1], "-j", "analyze", sys.argv[2]], capture_output=True, text=True)
+r = json.loads(out.stdout)
+assert out.returncode == 0, out
+assert r["check"]["complete"] and r["check"]["violations"] == 0, r["check"]
+assert r["check"]["checked"] == 9, r["check"]
+top = next(f for f in r["findings"] if f["kind"] == "blame")
+assert "node 2" in top["text"] and "on node 0" in top["text"], top
+' "$bin/causalctl" "$log"
+
+# Move one comment delivery at C before the delivery of its clip: the same
+# events, in an order that breaks happens-before.
+py '
+import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1])]
+dl = [i for i, e in enumerate(evs) if e["type"] == "deliver" and e.get("node") == 2]
+clip = next(i for i in dl if evs[i]["peer"] == 0)
+comment = next(i for i in dl if evs[i]["peer"] == 1)
+evs[comment]["ts"], evs[clip]["ts"] = evs[clip]["ts"] - 1, evs[comment]["ts"]
+with open(sys.argv[2], "w") as f:
+    for e in evs:
+        f.write(json.dumps(e) + "\n")
+' "$log" "$work/bad.jsonl"
+check "analyze: an injected violation is caught (exit 1)" bash -c "'$bin/causalctl' analyze '$work/bad.jsonl'; [ \$? -eq 1 ]"
+
+head -c $(($(stat -c %s "$log") - 7)) "$log" >"$work/cut.jsonl"
+echo '{"v":2,"type":"send","host":"x","ts":1}' >>"$work/cut.jsonl"
+echo 'garbage' >>"$work/cut.jsonl"
+check "analyze: truncated and foreign lines are skipped, not fatal" bash -c "'$bin/causalctl' analyze '$work/cut.jsonl' >'$work/cut.txt'"
+check "export: ShiViz log and SVG" bash -c "'$bin/causalctl' export --shiviz '$work/s.log' '$log' && '$bin/causalctl' export --svg '$work/d.svg' '$log' && grep -q '<svg' '$work/d.svg'"
+check "status -j lists no endpoint once the scene is over" py '
+import json, subprocess, sys
+out = subprocess.run([sys.argv[1], "-j", "status"], capture_output=True, text=True, check=True)
+assert json.loads(out.stdout) == [], out.stdout
+' "$bin/causalctl"
+check "top without causald: a clear error" bash -c "'$bin/causalctl' top -n 1 -s '$work/none.sock' 2>&1 | grep -q 'not running'"
+check "trace as a non-root user: a clear error" bash -c "setpriv --reuid=65534 --regid=65534 --clear-groups '$bin/causalctl' trace -d 1 2>&1 | grep -q 'needs root'"
+
+# Without the module: status says so; causald and trace still see TCP.
+for _ in $(seq 50); do rmmod causal 2>/dev/null && break; sleep 0.1; done
+check "status without the module: a clear error" bash -c "'$bin/causalctl' status 2>&1 | grep -q 'is the causal module loaded'"
+check "status -j without the module: the error as JSON" py '
+import json, subprocess, sys
+out = subprocess.run([sys.argv[1], "-j", "status"], capture_output=True, text=True)
+assert out.returncode == 1 and "error" in json.loads(out.stdout), out
+' "$bin/causalctl"
+rm -f "$log"
+check "causald without the module traces TCP" start_daemon --tcp-all
+check "causald says it traces TCP only" grep -q 'TCP events only' "$work/causald.err"
+"$py" -c '
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+c = socket.create_connection(s.getsockname()); a, _ = s.accept()
+c.close(); a.close(); s.close()'
+sleep 1.5
+check "causald (TCP only) stops cleanly" stop_daemon
+check "the TCP connection is in the log" grep -q '"type":"tcp_state"' "$log"
+
+echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:0 error:0"
+[ $fail -eq 0 ]
