@@ -35,13 +35,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A short TCP connection on loopback, opened and closed.
+# Short TCP connections on loopback (default one), opened and closed.
 connect_once() {
 	"$py" -c '
-import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
-c = socket.create_connection(s.getsockname()); a, _ = s.accept()
-c.sendall(b"x" * 100); a.recv(100); c.close(); a.close(); s.close()'
+import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(64)
+for _ in range(int(sys.argv[1])):
+    c = socket.create_connection(s.getsockname()); a, _ = s.accept()
+    c.sendall(b"x" * 100); a.recv(100); c.close(); a.close()
+s.close()' "${1:-1}"
 }
 
 echo "TAP version 13"
@@ -82,8 +84,34 @@ evs = [json.loads(l) for l in open(sys.argv[1])]
 assert evs[0]["type"] == "meta" and evs[0]["boot_id"], evs[0]
 assert any(e["type"] == "tcp_state" and e["new"] == "ESTABLISHED" for e in evs)
 ' "$work/events.jsonl"
+# Rotation at --log-size, reopening on SIGHUP, the socket's permissions.
+rm -f "$work"/events.jsonl*
+"$bin/causald" --log "$work/events.jsonl" --log-size 1 --log-keep 2 \
+	--socket "$work/causald.sock" --pidfile "$work/causald.pid" --listen none \
+	--tcp-all 2>"$work/causald.err" &
+daemon=$!
+for _ in $(seq 100); do [ -S "$work/causald.sock" ] && break; sleep 0.1; done
+connect_once 2000
+sleep 1
+check "the log rotates at --log-size" bash -c "[ -s '$work/events.jsonl.1' ] && [ \$(stat -c %s '$work/events.jsonl.1') -ge 1048576 ] && head -n 1 '$work/events.jsonl' | grep -q '\"type\":\"meta\"'"
+check "no more rotated files than --log-keep" bash -c "[ ! -e '$work/events.jsonl.3' ]"
+mv "$work/events.jsonl" "$work/moved.jsonl"
+kill -HUP "$daemon"
+sleep 0.5
+connect_once
+sleep 1
+check "SIGHUP reopens the log" bash -c "head -n 1 '$work/events.jsonl' | grep -q '\"type\":\"meta\"' && grep -q tcp_state '$work/events.jsonl'"
+check "the unix socket is root's only (mode 0600)" bash -c "[ \$(stat -c %a '$work/causald.sock') = 600 ]"
+chmod 755 "$work"
+check "causalctl top as a non-root user: a clear error" bash -c "setpriv --reuid=65534 --regid=65534 --clear-groups '$bin/causalctl' top -n 1 -s '$work/causald.sock' 2>&1 | grep -q 'permission denied'"
+check "causalctl top -n 1 as root" bash -c "'$bin/causalctl' -j top -n 1 -s '$work/causald.sock' | '$py' -c 'import json, sys; assert json.load(sys.stdin)[\"version\"] == 1'"
+kill -TERM "$daemon"
+check "causald stops on SIGTERM after SIGHUP" wait "$daemon"
+daemon=
+
 check "causalctl status without the module: a clear error" bash -c "'$bin/causalctl' status 2>&1 | grep -q 'is the causal module loaded'"
 check "causalctl trace as a non-root user: a clear error" bash -c "setpriv --reuid=65534 --regid=65534 --clear-groups '$bin/causalctl' trace -d 1 2>&1 | grep -q 'needs root'"
+check "the man pages format without warnings" bash -c "for m in '$top'/docs/man/*.8; do LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l \"\$m\" 2>&1 >/dev/null | grep . && exit 1; done; exit 0"
 check "causald as a non-root user: a clear error" bash -c "setpriv --reuid=65534 --regid=65534 --clear-groups '$bin/causald' --listen none 2>&1 | grep -q 'must run as root'"
 
 echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:0 error:0"
