@@ -281,6 +281,18 @@ static void log_rotate(void)
 		note("cannot reopen %s: %s", env.log_path, strerror(errno));
 }
 
+static void log_write(const char *s, size_t len)
+{
+	if (!s || !logw.f)
+		return;
+	if (fwrite(s, 1, len, logw.f) != len || fputc('\n', logw.f) == EOF)
+		logw.write_errors++;
+	logw.bytes += len + 1;
+	if (logw.f != stdout && logw.bytes >= env.log_max_bytes)
+		log_rotate();
+}
+
+/* Bookkeeping lines: rare, built and dropped. */
 static void log_line(struct json_object *obj)
 {
 	const char *s;
@@ -288,25 +300,26 @@ static void log_line(struct json_object *obj)
 
 	if (!obj)
 		return;
-	if (!logw.f) {
-		json_object_put(obj);
-		return;
-	}
-	s = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN, &len);
-	if (fwrite(s, 1, len, logw.f) != len || fputc('\n', logw.f) == EOF)
-		logw.write_errors++;
+	s = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN |
+					      JSON_C_TO_STRING_NOSLASHESCAPE,
+					      &len);
+	log_write(s, len);
 	json_object_put(obj);
-	logw.bytes += len + 1;
-	if (logw.f != stdout && logw.bytes >= env.log_max_bytes)
-		log_rotate();
 }
+
+/* Events: the hot path, through a writer that reuses its objects. */
+static struct clog_writer *writer;
 
 static int on_event(void *ctx, const struct causal_event *ev)
 {
+	const char *s;
+	size_t len;
+
 	pthread_mutex_lock(&model_lock);
 	causal_model_add(model, ev);
 	pthread_mutex_unlock(&model_lock);
-	log_line(clog_event_json(ev, host));
+	s = clog_writer_line(writer, ev, host, &len);
+	log_write(s, len);
 	return 0;
 }
 
@@ -536,7 +549,8 @@ int main(int argc, char **argv)
 
 	pidfd = pid_lock();
 	model = causal_model_new(&env.limits);
-	if (!model)
+	writer = clog_writer_new();
+	if (!model || !writer)
 		die("out of memory");
 	if (log_open())
 		die("%s: %s", env.log_path, strerror(errno));
@@ -622,6 +636,7 @@ int main(int argc, char **argv)
 	unlink(env.socket_path);
 	log_close();
 	causal_model_free(model);
+	clog_writer_free(writer);
 	unlink(env.pid_path);
 	close(pidfd);
 	note("stopped");

@@ -169,22 +169,163 @@ static void add_u64(struct json_object *o, const char *key, __u64 v)
 	add(o, key, json_object_new_uint64(v));
 }
 
-static struct json_object *link_json(const struct causal_ev_link *l)
+/*
+ * Setters that update @key of @o in place when a previous event of the same
+ * type left it there, and add it otherwise: a writer that keeps one object
+ * per type (causald's hot path) allocates nothing per event.
+ */
+static struct json_object *get(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+static void replace(struct json_object *o, const char *key,
+		    struct json_object *v)
+{
+	if (json_object_object_get_ex(o, key, NULL))
+		json_object_object_add_ex(o, key, v, JSON_C_OBJECT_KEY_IS_CONSTANT);
+	else
+		add(o, key, v);
+}
+
+static void set_u64(struct json_object *o, const char *key, __u64 v)
+{
+	struct json_object *cur = get(o, key);
+
+	if (json_object_is_type(cur, json_type_int))
+		json_object_set_uint64(cur, v);
+	else
+		replace(o, key, json_object_new_uint64(v));
+}
+
+static void set_str(struct json_object *o, const char *key, const char *v,
+		    int len)
+{
+	struct json_object *cur = get(o, key);
+
+	if (json_object_is_type(cur, json_type_string))
+		json_object_set_string_len(cur, v, len);
+	else
+		replace(o, key, json_object_new_string_len(v, len));
+}
+
+static void set_bool(struct json_object *o, const char *key, bool v)
+{
+	struct json_object *cur = get(o, key);
+
+	if (json_object_is_type(cur, json_type_boolean))
+		json_object_set_boolean(cur, v);
+	else
+		replace(o, key, json_object_new_boolean(v));
+}
+
+static void set_link(struct json_object *o, const struct causal_ev_link *l)
 {
 	char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN];
-	struct json_object *o;
+	struct json_object *cur = get(o, "link");
 
-	if (!l->family)
-		return NULL;	/* json null: not known */
+	if (!l->family) {
+		replace(o, "link", NULL);	/* json null: not known */
+		return;
+	}
+	if (!json_object_is_type(cur, json_type_object)) {
+		cur = json_object_new_object();
+		replace(o, "link", cur);
+	}
 	inet_ntop(family_af(l->family), l->saddr, s, sizeof(s));
 	inet_ntop(family_af(l->family), l->daddr, d, sizeof(d));
-	o = json_object_new_object();
-	add_u64(o, "family", l->family == AF_INET6 ? 6 : 4);
-	add(o, "saddr", json_object_new_string(s));
-	add_u64(o, "sport", l->sport);
-	add(o, "daddr", json_object_new_string(d));
-	add_u64(o, "dport", l->dport);
-	return o;
+	set_u64(cur, "family", l->family == AF_INET6 ? 6 : 4);
+	set_str(cur, "saddr", s, strlen(s));
+	set_u64(cur, "sport", l->sport);
+	set_str(cur, "daddr", d, strlen(d));
+	set_u64(cur, "dport", l->dport);
+}
+
+static void set_vclock(struct json_object *o, const struct causal_event *ev)
+{
+	struct json_object *vc = get(o, "vclock");
+	int i;
+
+	if (!json_object_is_type(vc, json_type_array) ||
+	    json_object_array_length(vc) != ev->nodes) {
+		vc = json_object_new_array_ext(ev->nodes);
+		for (i = 0; i < ev->nodes; i++)
+			json_object_array_add(vc, json_object_new_uint64(0));
+		replace(o, "vclock", vc);
+	}
+	for (i = 0; i < ev->nodes; i++)
+		json_object_set_uint64(json_object_array_get_idx(vc, i),
+				       ev->vclock[i]);
+}
+
+/* @o holds the keys of @ev's type, or none yet: give them @ev's values. */
+static void fill_event(struct json_object *o, const struct causal_event *ev,
+		       const char *host)
+{
+	const char *s;
+
+	set_u64(o, "v", CLOG_VERSION);
+	s = type_names[ev->type];
+	set_str(o, "type", s, strlen(s));
+	set_str(o, "host", host, strlen(host));
+	set_u64(o, "ts", ev->ts_ns);
+	switch (ev->type) {
+	case CAUSAL_EV_TCP_RETRANSMIT:
+		set_link(o, &ev->link);
+		s = clog_tcp_state_name(ev->tcp_state);
+		set_str(o, "state", s, strlen(s));
+		return;
+	case CAUSAL_EV_TCP_STATE:
+		set_link(o, &ev->link);
+		s = clog_tcp_state_name(ev->tcp_oldstate);
+		set_str(o, "old", s, strlen(s));
+		s = clog_tcp_state_name(ev->tcp_state);
+		set_str(o, "new", s, strlen(s));
+		return;
+	case CAUSAL_EV_TCP_RESET:
+		set_link(o, &ev->link);
+		set_bool(o, "rx", ev->tcp_rx);
+		return;
+	}
+	set_u64(o, "pid", ev->pid);
+	set_str(o, "comm", ev->comm, strnlen(ev->comm, CAUSAL_EV_COMM_LEN - 1));
+	set_u64(o, "group", ev->group);
+	set_u64(o, "node", ev->node);
+	if (ev->peer == CAUSAL_EV_NO_PEER)
+		replace(o, "peer", NULL);
+	else
+		set_u64(o, "peer", ev->peer);
+	set_u64(o, "stamp", ev->stamp);
+	switch (ev->type) {
+	case CAUSAL_EV_SEND:
+		set_u64(o, "len", ev->len);
+		set_u64(o, "targets", ev->targets);
+		break;
+	case CAUSAL_EV_ARRIVE:
+		set_u64(o, "len", ev->len);
+		break;
+	case CAUSAL_EV_HOLD:
+		set_u64(o, "wait_node", ev->wait_node);
+		set_u64(o, "wait_stamp", ev->wait_stamp);
+		break;
+	case CAUSAL_EV_DELIVER:
+		set_u64(o, "index", ev->index);
+		set_u64(o, "held_ns", ev->held_ns);
+		set_bool(o, "gap", ev->gap);
+		break;
+	case CAUSAL_EV_PEER:
+		set_bool(o, "joined", ev->joined);
+		set_u64(o, "incarnation", ev->incarnation);
+		set_link(o, &ev->link);
+		break;
+	case CAUSAL_EV_ERROR:
+		s = causal_proto_err_name(ev->err);
+		set_str(o, "err", s, strlen(s));
+		break;
+	}
+	set_vclock(o, ev);
 }
 
 static struct json_object *head_json(const char *type, const char *host)
@@ -200,72 +341,52 @@ static struct json_object *head_json(const char *type, const char *host)
 struct json_object *clog_event_json(const struct causal_event *ev,
 				    const char *host)
 {
-	struct json_object *o, *vc;
+	struct json_object *o;
 
 	if (ev_check(ev, host)) {
 		errno = EINVAL;
 		return NULL;
 	}
-	o = head_json(type_names[ev->type], host);
-	add_u64(o, "ts", ev->ts_ns);
-	switch (ev->type) {
-	case CAUSAL_EV_TCP_RETRANSMIT:
-		add(o, "link", link_json(&ev->link));
-		add(o, "state", json_object_new_string(
-			clog_tcp_state_name(ev->tcp_state)));
-		return o;
-	case CAUSAL_EV_TCP_STATE:
-		add(o, "link", link_json(&ev->link));
-		add(o, "old", json_object_new_string(
-			clog_tcp_state_name(ev->tcp_oldstate)));
-		add(o, "new", json_object_new_string(
-			clog_tcp_state_name(ev->tcp_state)));
-		return o;
-	case CAUSAL_EV_TCP_RESET:
-		add(o, "link", link_json(&ev->link));
-		add(o, "rx", json_object_new_boolean(ev->tcp_rx));
-		return o;
-	}
-	add_u64(o, "pid", ev->pid);
-	add(o, "comm", json_object_new_string_len(
-		ev->comm, strnlen(ev->comm, CAUSAL_EV_COMM_LEN - 1)));
-	add_u64(o, "group", ev->group);
-	add_u64(o, "node", ev->node);
-	add(o, "peer", ev->peer == CAUSAL_EV_NO_PEER ? NULL :
-	    json_object_new_uint64(ev->peer));
-	add_u64(o, "stamp", ev->stamp);
-	switch (ev->type) {
-	case CAUSAL_EV_SEND:
-		add_u64(o, "len", ev->len);
-		add_u64(o, "targets", ev->targets);
-		break;
-	case CAUSAL_EV_ARRIVE:
-		add_u64(o, "len", ev->len);
-		break;
-	case CAUSAL_EV_HOLD:
-		add_u64(o, "wait_node", ev->wait_node);
-		add_u64(o, "wait_stamp", ev->wait_stamp);
-		break;
-	case CAUSAL_EV_DELIVER:
-		add_u64(o, "index", ev->index);
-		add_u64(o, "held_ns", ev->held_ns);
-		add(o, "gap", json_object_new_boolean(ev->gap));
-		break;
-	case CAUSAL_EV_PEER:
-		add(o, "joined", json_object_new_boolean(ev->joined));
-		add_u64(o, "incarnation", ev->incarnation);
-		add(o, "link", link_json(&ev->link));
-		break;
-	case CAUSAL_EV_ERROR:
-		add(o, "err", json_object_new_string(
-			causal_proto_err_name(ev->err)));
-		break;
-	}
-	vc = json_object_new_array_ext(ev->nodes);
-	for (int i = 0; i < ev->nodes; i++)
-		json_object_array_add(vc, json_object_new_uint64(ev->vclock[i]));
-	add(o, "vclock", vc);
+	o = json_object_new_object();
+	fill_event(o, ev, host);
 	return o;
+}
+
+struct clog_writer {
+	struct json_object *last[CAUSAL_EV_TYPES];	/* per type */
+};
+
+struct clog_writer *clog_writer_new(void)
+{
+	return calloc(1, sizeof(struct clog_writer));
+}
+
+void clog_writer_free(struct clog_writer *w)
+{
+	if (!w)
+		return;
+	for (int i = 0; i < CAUSAL_EV_TYPES; i++)
+		json_object_put(w->last[i]);
+	free(w);
+}
+
+const char *clog_writer_line(struct clog_writer *w,
+			     const struct causal_event *ev, const char *host,
+			     size_t *len)
+{
+	struct json_object **o;
+
+	if (ev_check(ev, host)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	o = &w->last[ev->type];
+	if (!*o)
+		*o = json_object_new_object();
+	fill_event(*o, ev, host);
+	return json_object_to_json_string_length(*o, JSON_C_TO_STRING_PLAIN |
+						 JSON_C_TO_STRING_NOSLASHESCAPE,
+						 len);
 }
 
 static bool host_ok(const char *host)

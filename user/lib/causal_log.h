@@ -76,6 +76,20 @@ struct json_object *clog_meta_json(const char *host,
 				   const struct clog_meta *meta);
 struct json_object *clog_lost_json(const char *host, __u64 ts, __u64 count);
 
+/*
+ * The line of @ev, as clog_event_json() would print it, from a writer that
+ * updates one object per event type in place instead of building one per
+ * event. The string (*len bytes, no newline) lives until the next call; NULL
+ * (errno EINVAL) for an event the format cannot express.
+ */
+struct clog_writer;
+
+struct clog_writer *clog_writer_new(void);
+void clog_writer_free(struct clog_writer *w);
+const char *clog_writer_line(struct clog_writer *w,
+			     const struct causal_event *ev, const char *host,
+			     size_t *len);
+
 /* Write @obj as one line and drop the reference. 0 or -errno. */
 int clog_write(FILE *f, struct json_object *obj);
 

@@ -126,6 +126,25 @@ static char *format(const struct causal_event *ev, const char *host)
 	return s;
 }
 
+/* As clog_write() prints it, into a string. */
+static char *format_as_written(const struct causal_event *ev, const char *host)
+{
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&buf, &size);
+
+	if (!f)
+		return NULL;
+	if (clog_write(f, clog_event_json(ev, host))) {
+		fclose(f);
+		free(buf);
+		return NULL;
+	}
+	fclose(f);
+	buf[strcspn(buf, "\n")] = 0;
+	return buf;
+}
+
 static struct clog_parser *parser;
 static struct clog_line line;
 
@@ -301,6 +320,44 @@ TEST_F(log, writer_refuses_invalid)
 }
 
 /* Lines handed to the store directly get the parser's check too. */
+/* The reusing writer prints exactly what a fresh object prints, whatever
+ * came before: types interleaved, peers null and not, clocks of other sizes,
+ * links unknown, IPv4 and IPv6.
+ */
+TEST(reusing_writer_matches)
+{
+	struct clog_writer *w = clog_writer_new();
+	struct causal_event ev;
+	const char *got;
+	char *want;
+	size_t len;
+
+	ASSERT_NE(w, NULL);
+	for (int i = 0; i < 4000; i++) {
+		__u32 type = 1 + rnd() % (CAUSAL_EV_TYPES - 1);
+		int variant = rnd() % 4;
+
+		make_event(&ev, type, variant);
+		if (clog_has_link(type) && !(rnd() % 3))
+			memset(&ev.link, 0, sizeof(ev.link));
+		want = format_as_written(&ev, i % 5 ? "h1" : "another-host");
+		ASSERT_NE(want, NULL);
+		got = clog_writer_line(w, &ev, i % 5 ? "h1" : "another-host",
+				       &len);
+		ASSERT_NE(got, NULL);
+		EXPECT_EQ(len, strlen(got));
+		EXPECT_STREQ(got, want) {
+			TH_LOG("event %d, type %u, variant %d", i, type, variant);
+			free(want);
+			break;
+		}
+		free(want);
+	}
+	ev.nodes = 0;
+	EXPECT_EQ(clog_writer_line(w, &ev, "h1", &len), NULL);
+	clog_writer_free(w);
+}
+
 TEST(store_refuses_invalid)
 {
 	struct clog_store *s = clog_store_new();
