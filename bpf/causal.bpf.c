@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Events of the causal ULP and of the TCP connections under it, to a ring
- * buffer read by causald and causalctl. The module's tracepoints are read
- * with the layouts of causal_tp.h (checked against tracefs by user space);
- * the kernel's TCP tracepoints through CO-RE, so one object runs on 6.1,
- * 6.12 and newer kernels.
+ * buffer read by causald and causalctl. The module's tracepoints are
+ * attached raw: their arguments are plain values (causal_tp.h), so no trace
+ * record is built and no BTF of the module is needed. The kernel's TCP
+ * tracepoints are read through CO-RE, so one object runs on 6.1, 6.12 and
+ * newer kernels.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
 
 #include "causal_event.h"
 #include "causal_tp.h"
@@ -131,161 +133,168 @@ static __always_inline void fill_task(struct causal_event *ev)
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 }
 
-/* The vector clock of a module event: a __data_loc array of u64. */
-static __always_inline void fill_vclock(struct causal_event *ev, void *ctx,
-					__u32 data_loc)
+/* The vector clock of a module event: @nodes u64 at @vclock. */
+static __always_inline void fill_vclock(struct causal_event *ev, __u16 nodes,
+					const __u64 *vclock)
 {
-	__u32 off = data_loc & 0xffff, len = data_loc >> 16;
+	__u32 len = (__u32)nodes * sizeof(__u64);
 
 	if (len > sizeof(ev->vclock))
 		len = sizeof(ev->vclock);
-	len &= ~7U;
 	ev->nodes = len / sizeof(__u64);
 	if (len)
-		bpf_probe_read_kernel(ev->vclock, len, ctx + off);
+		bpf_probe_read_kernel(ev->vclock, len, vclock);
 }
 
-#define FILL_COMMON(ev, tp)			\
+/* The arguments every module tracepoint starts with (causal_tp.h). */
+#define CAUSAL_ID	__u32 group, __u16 node, __u16 nodes, __u16 peer, __u64 stamp
+
+#define FILL_ID(ev)				\
 	do {					\
-		(ev)->group = (tp)->group;	\
-		(ev)->node = (tp)->node;	\
-		(ev)->peer = (tp)->peer;	\
-		(ev)->stamp = (tp)->stamp;	\
+		(ev)->group = group;		\
+		(ev)->node = node;		\
+		(ev)->peer = peer;		\
+		(ev)->stamp = stamp;		\
 	} while (0)
 
-SEC("tracepoint/causal/causal_send")
-int causal_send(struct causal_tp_send *tp)
+SEC("raw_tp/causal_send")
+int BPF_PROG(causal_send, CAUSAL_ID, __u32 len, __u32 targets,
+	     const __u64 *vclock)
 {
 	struct causal_event *ev;
 
-	if (!causal_wanted(CAUSAL_EV_SEND, tp->group, tp->node, true))
+	if (!causal_wanted(CAUSAL_EV_SEND, group, node, true))
 		return 0;
 	ev = reserve(CAUSAL_EV_SEND);
 	if (!ev)
 		return 0;
-	FILL_COMMON(ev, tp);
+	FILL_ID(ev);
 	fill_task(ev);
-	ev->len = tp->len;
-	ev->targets = tp->targets;
-	fill_vclock(ev, tp, tp->data_loc_vclock);
+	ev->len = len;
+	ev->targets = targets;
+	fill_vclock(ev, nodes, vclock);
 	submit(ev);
 	return 0;
 }
 
-SEC("tracepoint/causal/causal_arrive")
-int causal_arrive(struct causal_tp_msg *tp)
+SEC("raw_tp/causal_arrive")
+int BPF_PROG(causal_arrive, CAUSAL_ID, __u32 len, __u64 arrive_ns,
+	     const __u64 *vclock)
 {
 	struct causal_event *ev;
 
-	if (!causal_wanted(CAUSAL_EV_ARRIVE, tp->group, tp->node, false))
+	if (!causal_wanted(CAUSAL_EV_ARRIVE, group, node, false))
 		return 0;
 	ev = reserve(CAUSAL_EV_ARRIVE);
 	if (!ev)
 		return 0;
-	FILL_COMMON(ev, tp);
-	ev->len = tp->len;
-	fill_vclock(ev, tp, tp->data_loc_vclock);
+	FILL_ID(ev);
+	ev->len = len;
+	fill_vclock(ev, nodes, vclock);
 	submit(ev);
 	return 0;
 }
 
-SEC("tracepoint/causal/causal_hold")
-int causal_hold(struct causal_tp_hold *tp)
+SEC("raw_tp/causal_hold")
+int BPF_PROG(causal_hold, CAUSAL_ID, __u16 wait_node, __u64 wait_stamp,
+	     const __u64 *vclock)
 {
 	struct causal_event *ev;
 
-	if (!causal_wanted(CAUSAL_EV_HOLD, tp->group, tp->node, false))
+	if (!causal_wanted(CAUSAL_EV_HOLD, group, node, false))
 		return 0;
 	ev = reserve(CAUSAL_EV_HOLD);
 	if (!ev)
 		return 0;
-	FILL_COMMON(ev, tp);
-	ev->wait_node = tp->wait_node;
-	ev->wait_stamp = tp->wait_stamp;
-	fill_vclock(ev, tp, tp->data_loc_vclock);
+	FILL_ID(ev);
+	ev->wait_node = wait_node;
+	ev->wait_stamp = wait_stamp;
+	fill_vclock(ev, nodes, vclock);
 	submit(ev);
 	return 0;
 }
 
-SEC("tracepoint/causal/causal_deliver")
-int causal_deliver(struct causal_tp_deliver *tp)
+SEC("raw_tp/causal_deliver")
+int BPF_PROG(causal_deliver, CAUSAL_ID, __u64 index, __u64 held_ns, bool gap,
+	     const __u64 *vclock)
 {
 	struct causal_event *ev;
 
-	if (!causal_wanted(CAUSAL_EV_DELIVER, tp->group, tp->node, true))
+	if (!causal_wanted(CAUSAL_EV_DELIVER, group, node, true))
 		return 0;
 	ev = reserve(CAUSAL_EV_DELIVER);
 	if (!ev)
 		return 0;
-	FILL_COMMON(ev, tp);
+	FILL_ID(ev);
 	fill_task(ev);
-	ev->index = tp->index;
-	ev->held_ns = tp->held_ns;
-	ev->gap = tp->gap;
-	fill_vclock(ev, tp, tp->data_loc_vclock);
+	ev->index = index;
+	ev->held_ns = held_ns;
+	ev->gap = gap;
+	fill_vclock(ev, nodes, vclock);
 	submit(ev);
 	return 0;
 }
 
-SEC("tracepoint/causal/causal_clock")
-int causal_clock(struct causal_tp_clock *tp)
+SEC("raw_tp/causal_clock")
+int BPF_PROG(causal_clock, CAUSAL_ID, const __u64 *vclock)
 {
 	struct causal_event *ev;
 
-	if (!causal_wanted(CAUSAL_EV_CLOCK, tp->group, tp->node, false))
+	if (!causal_wanted(CAUSAL_EV_CLOCK, group, node, false))
 		return 0;
 	ev = reserve(CAUSAL_EV_CLOCK);
 	if (!ev)
 		return 0;
-	FILL_COMMON(ev, tp);
-	fill_vclock(ev, tp, tp->data_loc_vclock);
+	FILL_ID(ev);
+	fill_vclock(ev, nodes, vclock);
 	submit(ev);
 	return 0;
 }
 
-SEC("tracepoint/causal/causal_peer")
-int causal_peer(struct causal_tp_peer *tp)
+SEC("raw_tp/causal_peer")
+int BPF_PROG(causal_peer, CAUSAL_ID, __u64 incarnation, bool joined,
+	     const struct causal_tp_link *tp_link, const __u64 *vclock)
 {
 	struct causal_ev_link link = {};
+	struct causal_tp_link l;
 	struct causal_event *ev;
 
-	if (!causal_wanted(CAUSAL_EV_PEER, tp->group, tp->node, false))
+	if (!causal_wanted(CAUSAL_EV_PEER, group, node, false))
 		return 0;
-	link.family = tp->family;
-	link.sport = tp->sport;
-	link.dport = tp->dport;
-	__builtin_memcpy(link.saddr, tp->saddr, sizeof(link.saddr));
-	__builtin_memcpy(link.daddr, tp->daddr, sizeof(link.daddr));
-	if (tp->joined) {
-		__u32 group = tp->group;
-
+	if (bpf_probe_read_kernel(&l, sizeof(l), tp_link))
+		return 0;
+	link.family = l.family;
+	link.sport = l.sport;
+	link.dport = l.dport;
+	__builtin_memcpy(link.saddr, l.saddr, sizeof(link.saddr));
+	__builtin_memcpy(link.daddr, l.daddr, sizeof(link.daddr));
+	if (joined)
 		bpf_map_update_elem(&links, &link, &group, BPF_ANY);
-	}
 	ev = reserve(CAUSAL_EV_PEER);
 	if (!ev)
 		return 0;
-	FILL_COMMON(ev, tp);
-	ev->joined = tp->joined;
-	ev->incarnation = tp->incarnation;
+	FILL_ID(ev);
+	ev->joined = joined;
+	ev->incarnation = incarnation;
 	ev->link = link;
-	fill_vclock(ev, tp, tp->data_loc_vclock);
+	fill_vclock(ev, nodes, vclock);
 	submit(ev);
 	return 0;
 }
 
-SEC("tracepoint/causal/causal_error")
-int causal_error(struct causal_tp_error *tp)
+SEC("raw_tp/causal_error")
+int BPF_PROG(causal_error, CAUSAL_ID, __u32 err, const __u64 *vclock)
 {
 	struct causal_event *ev;
 
-	if (!causal_wanted(CAUSAL_EV_ERROR, tp->group, tp->node, false))
+	if (!causal_wanted(CAUSAL_EV_ERROR, group, node, false))
 		return 0;
 	ev = reserve(CAUSAL_EV_ERROR);
 	if (!ev)
 		return 0;
-	FILL_COMMON(ev, tp);
-	ev->err = tp->err;
-	fill_vclock(ev, tp, tp->data_loc_vclock);
+	FILL_ID(ev);
+	ev->err = err;
+	fill_vclock(ev, nodes, vclock);
 	submit(ev);
 	return 0;
 }

@@ -1,13 +1,28 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The records of the module's tracepoints (kmod/causal_trace.h) as the BPF
- * programs read them. The module has no BTF on every kernel (Debian's 6.1
- * headers cannot generate it), so CO-RE cannot relocate these: user space
- * checks them against each event's tracefs format before loading
- * (user/lib/causal_tpcheck.c) and refuses a module they do not match.
+ * The module's tracepoints (kmod/causal_trace.h) as the BPF programs see
+ * them. They attach raw, to the arguments, which begin with
+ *	u32 group, u16 node, u16 nodes, u16 peer, u64 stamp
+ * then the event's own values and the vector clock (nodes u64). The peer
+ * event passes its connection as struct causal_tp_link.
+ *
+ * The module has no BTF on every kernel (Debian's 6.1 headers cannot
+ * generate it), so nothing here can be checked by CO-RE. The records below
+ * mirror the arguments field for field: user space (user/tracer.c) checks
+ * them against each event's tracefs format before loading and refuses a
+ * module of another version.
  */
 #ifndef _CAUSAL_TP_H
 #define _CAUSAL_TP_H
+
+/* struct causal_link of kmod/causal.h */
+struct causal_tp_link {
+	__u16 family;
+	__u16 sport;
+	__u16 dport;
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
 
 /* struct trace_entry */
 struct causal_tp_common {

@@ -178,7 +178,8 @@ static inline int causal_proto_errno(enum causal_proto_err err)
 }
 
 /* The channel's TCP connection as its local end sees it, in the layout of
- * the tcp tracepoints: ports in host order, IPv4 in the first 4 bytes.
+ * the tcp tracepoints: ports in host order, IPv4 in the first 4 bytes. The
+ * peer tracepoint passes it to BPF: bpf/causal_tp.h mirrors this layout.
  */
 struct causal_link {
 	u16 family;

@@ -88,7 +88,11 @@ static void causal_scan(struct causal_endpoint *ep, u64 now)
 			if (!m->held) {
 				m->held = true;
 				ch->rx_held_total++;
-				trace_causal_hold(ep, ch, m, wait_node, wait_stamp);
+				trace_causal_hold(ep->group, ep->node, ep->nodes,
+						  m->sender,
+						  m->vclock[m->sender],
+						  wait_node, wait_stamp,
+						  m->vclock);
 			}
 			if (!timeout_ns)
 				continue;
@@ -134,6 +138,20 @@ void causal_wake_ready(struct causal_endpoint *ep)
 	spin_unlock_bh(&ep->lock);
 }
 
+/* @ch's peer joined or left; what is known of it is in the rule. */
+static void causal_trace_peer(const struct causal_endpoint *ep,
+			      const struct causal_sock *ch, bool joined)
+{
+	const struct causal_rule_peer *p = &ep->rule.peer[ch->peer];
+	struct causal_link link;
+
+	if (!trace_causal_peer_enabled())
+		return;
+	causal_link_of(ch->sk, &link);
+	trace_causal_peer(ep->group, ep->node, ep->nodes, ch->peer, p->wm,
+			  p->incarnation, joined, &link, p->last);
+}
+
 /* The peer broke the protocol: stop reading from it and fail the channel.
  * Other channels of the endpoint go on. Called with the channel's rx path
  * serialized by strparser.
@@ -156,7 +174,8 @@ static void causal_channel_fail(struct causal_sock *ch,
 		if (ep->by_peer[ch->peer] == ch)
 			ep->by_peer[ch->peer] = NULL;
 	}
-	trace_causal_error(ep, ch, err);
+	trace_causal_error(ep->group, ep->node, ep->nodes, ch->peer,
+			   ep->rule.clock[ep->node], err, ep->rule.clock);
 	spin_unlock_bh(&ep->lock);
 
 	sk->sk_err = -causal_proto_errno(err);
@@ -217,7 +236,9 @@ static void causal_queue_data(struct causal_endpoint *ep, struct causal_sock *ch
 		if (causal_head(ch)->ready_ns)
 			causal_wake_readers(ep, ch);
 	}
-	trace_causal_arrive(ep, ch, m);
+	trace_causal_arrive(ep->group, ep->node, ep->nodes, m->sender,
+			    m->vclock[m->sender], m->len, m->arrive_ns,
+			    m->vclock);
 	if (ch->holdback_bytes >= causal_holdback_limit(ch)) {
 		/* Stop pulling from TCP: the peer's window closes. */
 		ch->rx_paused = true;
@@ -322,7 +343,7 @@ static bool causal_rx_frame(struct causal_sock *ch, struct sk_buff *skb,
 		ch->hello_seen = true;
 		ch->state = CAUSAL_CH_ACTIVE;
 		ep->by_peer[peer] = ch;
-		trace_causal_peer(ep, ch, true);
+		causal_trace_peer(ep, ch, true);
 		break;
 	case CAUSAL_FRAME_DATA:
 		kept = m->skb;
@@ -330,11 +351,12 @@ static bool causal_rx_frame(struct causal_sock *ch, struct sk_buff *skb,
 		m = NULL;
 		break;
 	case CAUSAL_FRAME_CLOCK:
-		trace_causal_clock(ep, ch, ch->rx_clock);
+		trace_causal_clock(ep->group, ep->node, ep->nodes, ch->peer,
+				   ch->rx_clock[ch->peer], ch->rx_clock);
 		break;
 	case CAUSAL_FRAME_BYE:
 		ch->state = CAUSAL_CH_LEFT;
-		trace_causal_peer(ep, ch, false);
+		causal_trace_peer(ep, ch, false);
 		break;
 	}
 	causal_scan(ep, arrived);
@@ -663,7 +685,9 @@ static u64 causal_deliver(struct causal_endpoint *ep, struct causal_msg *m,
 	next = causal_head(ch);
 	causal_rule_set_head(&ep->rule, m->sender,
 			     next ? next->vclock[m->sender] : 0);
-	trace_causal_deliver(ep, ch, m, ep->delivered);
+	trace_causal_deliver(ep->group, ep->node, ep->nodes, m->sender,
+			     m->vclock[m->sender], ep->delivered,
+			     m->ready_ns - m->arrive_ns, m->gap, m->vclock);
 	if (ch->rx_paused &&
 	    ch->holdback_bytes < causal_holdback_limit(ch) / 2) {
 		ch->rx_paused = false;

@@ -20,10 +20,17 @@
 		      __get_dynamic_array_len(vclock) / sizeof(u64),	\
 		      sizeof(u64))
 
-DECLARE_EVENT_CLASS(causal_msg_class,
-	TP_PROTO(const struct causal_endpoint *ep, const struct causal_sock *ch,
-		 const struct causal_msg *m),
-	TP_ARGS(ep, ch, m),
+/*
+ * The arguments are plain values and the clock, not our objects, so that
+ * BPF programs can attach as raw tracepoints (no record is built for them:
+ * bpf/causal.bpf.c) without knowing this module's structures, which have no
+ * BTF on every kernel. Their order is an ABI: bpf/causal_tp.h mirrors it.
+ */
+/* A DATA frame from @peer arrived and joined its channel's hold-back queue. */
+TRACE_EVENT(causal_arrive,
+	TP_PROTO(u32 group, u16 node, u16 nodes, u16 peer, u64 stamp,
+		 u32 len, u64 arrive_ns, const u64 *vclock),
+	TP_ARGS(group, node, nodes, peer, stamp, len, arrive_ns, vclock),
 	TP_STRUCT__entry(
 		__field(u32, group)
 		__field(u16, node)
@@ -31,17 +38,16 @@ DECLARE_EVENT_CLASS(causal_msg_class,
 		__field(u64, stamp)
 		__field(u32, len)
 		__field(u64, arrive_ns)
-		__dynamic_array(u64, vclock, ep->nodes)
+		__dynamic_array(u64, vclock, nodes)
 	),
 	TP_fast_assign(
-		__entry->group = ep->group;
-		__entry->node = ep->node;
-		__entry->peer = m->sender;
-		__entry->stamp = m->vclock[m->sender];
-		__entry->len = m->len;
-		__entry->arrive_ns = m->arrive_ns;
-		memcpy(__get_dynamic_array(vclock), m->vclock,
-		       ep->nodes * sizeof(u64));
+		__entry->group = group;
+		__entry->node = node;
+		__entry->peer = peer;
+		__entry->stamp = stamp;
+		__entry->len = len;
+		__entry->arrive_ns = arrive_ns;
+		memcpy(__get_dynamic_array(vclock), vclock, nodes * sizeof(u64));
 	),
 	TP_printk("group=%u node=%u peer=%u stamp=%llu len=%u vclock=%s",
 		  __entry->group, __entry->node, __entry->peer, __entry->stamp,
@@ -49,20 +55,13 @@ DECLARE_EVENT_CLASS(causal_msg_class,
 		  CAUSAL_TRACE_VCLOCK)
 );
 
-/* A DATA frame arrived and joined its channel's hold-back queue. */
-DEFINE_EVENT(causal_msg_class, causal_arrive,
-	TP_PROTO(const struct causal_endpoint *ep, const struct causal_sock *ch,
-		 const struct causal_msg *m),
-	TP_ARGS(ep, ch, m)
-);
-
 /* A message could not be delivered at once: it waits for @wait_stamp from
  * @wait_node, another peer (its own channel's order needs no hold).
  */
 TRACE_EVENT(causal_hold,
-	TP_PROTO(const struct causal_endpoint *ep, const struct causal_sock *ch,
-		 const struct causal_msg *m, u16 wait_node, u64 wait_stamp),
-	TP_ARGS(ep, ch, m, wait_node, wait_stamp),
+	TP_PROTO(u32 group, u16 node, u16 nodes, u16 peer, u64 stamp,
+		 u16 wait_node, u64 wait_stamp, const u64 *vclock),
+	TP_ARGS(group, node, nodes, peer, stamp, wait_node, wait_stamp, vclock),
 	TP_STRUCT__entry(
 		__field(u32, group)
 		__field(u16, node)
@@ -70,17 +69,16 @@ TRACE_EVENT(causal_hold,
 		__field(u64, stamp)
 		__field(u16, wait_node)
 		__field(u64, wait_stamp)
-		__dynamic_array(u64, vclock, ep->nodes)
+		__dynamic_array(u64, vclock, nodes)
 	),
 	TP_fast_assign(
-		__entry->group = ep->group;
-		__entry->node = ep->node;
-		__entry->peer = m->sender;
-		__entry->stamp = m->vclock[m->sender];
+		__entry->group = group;
+		__entry->node = node;
+		__entry->peer = peer;
+		__entry->stamp = stamp;
 		__entry->wait_node = wait_node;
 		__entry->wait_stamp = wait_stamp;
-		memcpy(__get_dynamic_array(vclock), m->vclock,
-		       ep->nodes * sizeof(u64));
+		memcpy(__get_dynamic_array(vclock), vclock, nodes * sizeof(u64));
 	),
 	TP_printk("group=%u node=%u peer=%u stamp=%llu waits_for=%u:%llu vclock=%s",
 		  __entry->group, __entry->node, __entry->peer, __entry->stamp,
@@ -90,9 +88,10 @@ TRACE_EVENT(causal_hold,
 
 /* A message was handed to the application. */
 TRACE_EVENT(causal_deliver,
-	TP_PROTO(const struct causal_endpoint *ep, const struct causal_sock *ch,
-		 const struct causal_msg *m, u64 index),
-	TP_ARGS(ep, ch, m, index),
+	TP_PROTO(u32 group, u16 node, u16 nodes, u16 peer, u64 stamp,
+		 u64 index, u64 held_ns, bool gap,
+		 const u64 *vclock),
+	TP_ARGS(group, node, nodes, peer, stamp, index, held_ns, gap, vclock),
 	TP_STRUCT__entry(
 		__field(u32, group)
 		__field(u16, node)
@@ -101,18 +100,17 @@ TRACE_EVENT(causal_deliver,
 		__field(u64, index)
 		__field(u64, held_ns)
 		__field(bool, gap)
-		__dynamic_array(u64, vclock, ep->nodes)
+		__dynamic_array(u64, vclock, nodes)
 	),
 	TP_fast_assign(
-		__entry->group = ep->group;
-		__entry->node = ep->node;
-		__entry->peer = m->sender;
-		__entry->stamp = m->vclock[m->sender];
+		__entry->group = group;
+		__entry->node = node;
+		__entry->peer = peer;
+		__entry->stamp = stamp;
 		__entry->index = index;
-		__entry->held_ns = m->ready_ns - m->arrive_ns;
-		__entry->gap = m->gap;
-		memcpy(__get_dynamic_array(vclock), m->vclock,
-		       ep->nodes * sizeof(u64));
+		__entry->held_ns = held_ns;
+		__entry->gap = gap;
+		memcpy(__get_dynamic_array(vclock), vclock, nodes * sizeof(u64));
 	),
 	TP_printk("group=%u node=%u peer=%u stamp=%llu index=%llu held_ns=%llu%s vclock=%s",
 		  __entry->group, __entry->node, __entry->peer, __entry->stamp,
@@ -120,11 +118,13 @@ TRACE_EVENT(causal_deliver,
 		  CAUSAL_TRACE_VCLOCK)
 );
 
-/* A send event: one message to @targets channels. */
+/* A send event: one message to @targets channels (@peer: CAUSAL_PEER_NONE
+ * for a broadcast).
+ */
 TRACE_EVENT(causal_send,
-	TP_PROTO(const struct causal_endpoint *ep, u16 peer, u32 len,
-		 unsigned int targets, const u64 *vclock),
-	TP_ARGS(ep, peer, len, targets, vclock),
+	TP_PROTO(u32 group, u16 node, u16 nodes, u16 peer, u64 stamp,
+		 u32 len, u32 targets, const u64 *vclock),
+	TP_ARGS(group, node, nodes, peer, stamp, len, targets, vclock),
 	TP_STRUCT__entry(
 		__field(u32, group)
 		__field(u16, node)
@@ -132,17 +132,16 @@ TRACE_EVENT(causal_send,
 		__field(u64, stamp)
 		__field(u32, len)
 		__field(u32, targets)
-		__dynamic_array(u64, vclock, ep->nodes)
+		__dynamic_array(u64, vclock, nodes)
 	),
 	TP_fast_assign(
-		__entry->group = ep->group;
-		__entry->node = ep->node;
+		__entry->group = group;
+		__entry->node = node;
 		__entry->peer = peer;
-		__entry->stamp = vclock[ep->node];
+		__entry->stamp = stamp;
 		__entry->len = len;
 		__entry->targets = targets;
-		memcpy(__get_dynamic_array(vclock), vclock,
-		       ep->nodes * sizeof(u64));
+		memcpy(__get_dynamic_array(vclock), vclock, nodes * sizeof(u64));
 	),
 	TP_printk("group=%u node=%u peer=%u stamp=%llu len=%u targets=%u vclock=%s",
 		  __entry->group, __entry->node, __entry->peer, __entry->stamp,
@@ -150,38 +149,38 @@ TRACE_EVENT(causal_send,
 		  CAUSAL_TRACE_VCLOCK)
 );
 
-/* A CLOCK frame arrived from @ch's peer. */
+/* A CLOCK frame arrived from @peer. */
 TRACE_EVENT(causal_clock,
-	TP_PROTO(const struct causal_endpoint *ep, const struct causal_sock *ch,
+	TP_PROTO(u32 group, u16 node, u16 nodes, u16 peer, u64 stamp,
 		 const u64 *vclock),
-	TP_ARGS(ep, ch, vclock),
+	TP_ARGS(group, node, nodes, peer, stamp, vclock),
 	TP_STRUCT__entry(
 		__field(u32, group)
 		__field(u16, node)
 		__field(u16, peer)
 		__field(u64, stamp)
-		__dynamic_array(u64, vclock, ep->nodes)
+		__dynamic_array(u64, vclock, nodes)
 	),
 	TP_fast_assign(
-		__entry->group = ep->group;
-		__entry->node = ep->node;
-		__entry->peer = ch->peer;
-		__entry->stamp = vclock[ch->peer];
-		memcpy(__get_dynamic_array(vclock), vclock,
-		       ep->nodes * sizeof(u64));
+		__entry->group = group;
+		__entry->node = node;
+		__entry->peer = peer;
+		__entry->stamp = stamp;
+		memcpy(__get_dynamic_array(vclock), vclock, nodes * sizeof(u64));
 	),
 	TP_printk("group=%u node=%u peer=%u stamp=%llu vclock=%s",
 		  __entry->group, __entry->node, __entry->peer, __entry->stamp,
 		  CAUSAL_TRACE_VCLOCK)
 );
 
-/* A peer joined (HELLO) or left (BYE) on @ch, a TCP connection that the
+/* @peer joined (HELLO) or left (BYE) on the TCP connection @link, which the
  * tcp tracepoints name by the same addresses and ports.
  */
 TRACE_EVENT(causal_peer,
-	TP_PROTO(const struct causal_endpoint *ep, const struct causal_sock *ch,
-		 bool joined),
-	TP_ARGS(ep, ch, joined),
+	TP_PROTO(u32 group, u16 node, u16 nodes, u16 peer, u64 stamp,
+		 u64 incarnation, bool joined,
+		 const struct causal_link *link, const u64 *vclock),
+	TP_ARGS(group, node, nodes, peer, stamp, incarnation, joined, link, vclock),
 	TP_STRUCT__entry(
 		__field(u32, group)
 		__field(u16, node)
@@ -194,25 +193,21 @@ TRACE_EVENT(causal_peer,
 		__field(u16, dport)
 		__array(u8, saddr, 16)
 		__array(u8, daddr, 16)
-		__dynamic_array(u64, vclock, ep->nodes)
+		__dynamic_array(u64, vclock, nodes)
 	),
 	TP_fast_assign(
-		struct causal_link link;
-
-		causal_link_of(ch->sk, &link);
-		__entry->group = ep->group;
-		__entry->node = ep->node;
-		__entry->peer = ch->peer;
-		__entry->stamp = ep->rule.peer[ch->peer].wm;
-		__entry->incarnation = ep->rule.peer[ch->peer].incarnation;
+		__entry->group = group;
+		__entry->node = node;
+		__entry->peer = peer;
+		__entry->stamp = stamp;
+		__entry->incarnation = incarnation;
 		__entry->joined = joined;
-		__entry->family = link.family;
-		__entry->sport = link.sport;
-		__entry->dport = link.dport;
-		memcpy(__entry->saddr, link.saddr, sizeof(link.saddr));
-		memcpy(__entry->daddr, link.daddr, sizeof(link.daddr));
-		memcpy(__get_dynamic_array(vclock), ep->rule.peer[ch->peer].last,
-		       ep->nodes * sizeof(u64));
+		__entry->family = link->family;
+		__entry->sport = link->sport;
+		__entry->dport = link->dport;
+		memcpy(__entry->saddr, link->saddr, sizeof(link->saddr));
+		memcpy(__entry->daddr, link->daddr, sizeof(link->daddr));
+		memcpy(__get_dynamic_array(vclock), vclock, nodes * sizeof(u64));
 	),
 	TP_printk("group=%u node=%u peer=%u %s stamp=%llu incarnation=%llx sport=%u dport=%u vclock=%s",
 		  __entry->group, __entry->node, __entry->peer,
@@ -221,27 +216,26 @@ TRACE_EVENT(causal_peer,
 		  CAUSAL_TRACE_VCLOCK)
 );
 
-/* The channel failed: the peer broke the protocol. */
+/* The channel to @peer failed: the peer broke the protocol. */
 TRACE_EVENT(causal_error,
-	TP_PROTO(const struct causal_endpoint *ep, const struct causal_sock *ch,
-		 enum causal_proto_err err),
-	TP_ARGS(ep, ch, err),
+	TP_PROTO(u32 group, u16 node, u16 nodes, u16 peer, u64 stamp,
+		 u32 err, const u64 *vclock),
+	TP_ARGS(group, node, nodes, peer, stamp, err, vclock),
 	TP_STRUCT__entry(
 		__field(u32, group)
 		__field(u16, node)
 		__field(u16, peer)
 		__field(u64, stamp)
 		__field(u32, err)
-		__dynamic_array(u64, vclock, ep->nodes)
+		__dynamic_array(u64, vclock, nodes)
 	),
 	TP_fast_assign(
-		__entry->group = ep->group;
-		__entry->node = ep->node;
-		__entry->peer = ch->peer;
-		__entry->stamp = ep->rule.clock[ep->node];
+		__entry->group = group;
+		__entry->node = node;
+		__entry->peer = peer;
+		__entry->stamp = stamp;
 		__entry->err = err;
-		memcpy(__get_dynamic_array(vclock), ep->rule.clock,
-		       ep->nodes * sizeof(u64));
+		memcpy(__get_dynamic_array(vclock), vclock, nodes * sizeof(u64));
 	),
 	TP_printk("group=%u node=%u peer=%u stamp=%llu err=%s vclock=%s",
 		  __entry->group, __entry->node, __entry->peer, __entry->stamp,

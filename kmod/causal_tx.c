@@ -307,7 +307,8 @@ static void causal_data_head(struct causal_endpoint *ep, u16 peer,
 			  broadcast ? CAUSAL_WIRE_F_BROADCAST : 0, size, clock);
 	if (inline_payload)
 		ep->tx_head.len += size;
-	trace_causal_send(ep, peer, size, targets, clock);
+	trace_causal_send(ep->group, ep->node, ep->nodes, peer,
+			  clock[ep->node], size, targets, clock);
 }
 
 int causal_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)

@@ -265,7 +265,7 @@ struct tracer *tracer_open(const struct tracer_opts *o, tracer_event_fn fn,
 	if (!t->has_module)
 		bpf_object__for_each_program(prog, t->skel->obj)
 			if (!strncmp(bpf_program__section_name(prog),
-				     "tracepoint/causal/", 18))
+				     "raw_tp/causal_", 14))
 				bpf_program__set_autoload(prog, false);
 	ret = causal_bpf__load(t->skel);
 	if (ret) {
