@@ -155,10 +155,10 @@ $(B)/tools/demo_node: tools/demo/demo_node.c kmod/uapi/linux/causal.h
 	@echo "  CC      $@"
 	$(Q)$(CC) $(USER_CFLAGS) -o $@ $<
 
-$(B)/tools/causal_bench: tools/bench/causal_bench.c kmod/uapi/linux/causal.h
+$(B)/tools/causal_bench: tools/bench/causal_bench.c $(KMOD_SRCS)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(USER_CFLAGS) -o $@ $< -lpthread
+	$(Q)$(CC) $(USER_CFLAGS) -o $@ $< $(LIB_SRCS) -lpthread
 
 deps:
 	$(Q)$(TOP)/tools/deps

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Message throughput and round-trip latency on loopback, through the causal
- * ULP or through plain TCP with the framing an application would otherwise
- * write: a 4-byte big-endian length, then the payload.
+ * ULP, through plain TCP with the framing an application would otherwise
+ * write (a 4-byte big-endian length, then the payload), or through the same
+ * causal protocol implemented in user space over epoll ("user": the module's
+ * wire codec and delivery rule from kmod/lib, frames read in batches).
  *
  * Every message carries its sequence number in its first and last four bytes
  * and the receiver checks both and the length, so a path that loses,
@@ -23,12 +25,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <linux/causal.h>
+
+#include "causal_rule.h"
+#include "causal_wire.h"
 
 #define MAX_SIZE	(1U << 20)	/* the module's default max_msg_size */
 #define MIN_SIZE	8		/* room for both sequence stamps */
@@ -46,7 +52,7 @@
 #define LAT_MIN		1000UL
 #define LAT_MAX		10000UL
 
-enum mode { MODE_TCP, MODE_ULP };
+enum mode { MODE_TCP, MODE_ULP, MODE_USER };
 
 static struct {
 	enum mode mode;
@@ -61,7 +67,9 @@ static struct {
 	.timeout = 300,
 };
 
-static const char *const mode_name[] = { [MODE_TCP] = "tcp", [MODE_ULP] = "ulp" };
+static const char *const mode_name[] = {
+	[MODE_TCP] = "tcp", [MODE_ULP] = "ulp", [MODE_USER] = "user",
+};
 
 static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
 {
@@ -139,6 +147,171 @@ static void causal_setup(int fd, uint32_t group, uint16_t node)
 		die("CAUSAL_JOIN: %s", strerror(errno));
 }
 
+/* ---- the protocol in user space: what an application would write ---- */
+
+#define USER_NODES	2
+#define USER_RBUF	(MAX_SIZE + 65536)
+
+/* One endpoint's end of one connection: the delivery rule, and a receive
+ * buffer read in batches (as many frames as one recv() returns).
+ */
+struct user_conn {
+	int fd, epfd;
+	uint16_t peer;
+	bool hello_seen;
+	struct causal_rule rule;
+	uint8_t *rbuf;
+	size_t roff, rlen;
+};
+
+static struct user_conn *user_conns[2];
+
+static struct user_conn *user_of(int fd)
+{
+	for (int i = 0; i < 2; i++)
+		if (user_conns[i] && user_conns[i]->fd == fd)
+			return user_conns[i];
+	die("fd %d is not a user-space endpoint", fd);
+}
+
+static void write_iov(int fd, struct iovec *iov, int iovcnt, size_t left)
+{
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = iovcnt };
+	ssize_t n;
+
+	for (;;) {
+		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+		if (n < 0)
+			die("sendmsg: %s", strerror(errno));
+		left -= n;
+		if (!left)
+			return;
+		/* Short write: skip what went out and send the rest. */
+		while ((size_t)n >= msg.msg_iov->iov_len) {
+			n -= msg.msg_iov->iov_len;
+			msg.msg_iov++;
+			msg.msg_iovlen--;
+		}
+		msg.msg_iov->iov_base = (uint8_t *)msg.msg_iov->iov_base + n;
+		msg.msg_iov->iov_len -= n;
+	}
+}
+
+/* Header and clock of one frame, then the payload, in one sendmsg(). */
+static void user_send_frame(struct user_conn *c, uint8_t type, const void *payload,
+			    size_t len)
+{
+	uint8_t head[CAUSAL_WIRE_HDR_LEN + USER_NODES * 8];
+	struct causal_frame f = {
+		.type = type, .nodes = USER_NODES, .sender = c->rule.self,
+		.len = len,
+	};
+	struct iovec iov[2] = {
+		{ .iov_base = head, .iov_len = sizeof(head) },
+		{ .iov_base = (void *)payload, .iov_len = len },
+	};
+
+	if (type == CAUSAL_FRAME_DATA)
+		causal_rule_send(&c->rule);
+	causal_wire_put_hdr(head, &f);
+	causal_wire_put_clock(head + CAUSAL_WIRE_HDR_LEN, c->rule.clock, USER_NODES);
+	write_iov(c->fd, iov, len ? 2 : 1, sizeof(head) + len);
+}
+
+static void user_setup(int fd, uint32_t group, uint16_t node)
+{
+	struct user_conn *c = calloc(1, sizeof(*c));
+	struct causal_hello hello = { .group = group, .incarnation = getpid() };
+	uint8_t raw[CAUSAL_WIRE_HELLO_LEN];
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	if (!c || !(c->rbuf = malloc(USER_RBUF)))
+		die("out of memory");
+	c->fd = fd;
+	c->peer = !node;
+	causal_rule_init(&c->rule, group, node, USER_NODES, 3);
+	c->epfd = epoll_create1(0);
+	ev.data.fd = fd;
+	if (c->epfd < 0 || epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev))
+		die("epoll: %s", strerror(errno));
+	user_conns[node] = c;
+	causal_wire_put_hello(raw, &hello);
+	user_send_frame(c, CAUSAL_FRAME_HELLO, raw, sizeof(raw));
+}
+
+/* The next DATA message into @buf (its length returned): parse what the
+ * buffer holds, and wait in epoll for more only when it holds no whole frame.
+ */
+static size_t user_recv(struct user_conn *c, uint8_t *buf, size_t size)
+{
+	struct epoll_event ev;
+	enum causal_proto_err err;
+	struct causal_hello hello;
+	struct causal_frame f;
+	u64 clock[USER_NODES];
+	size_t frame;
+	ssize_t n;
+
+	for (;;) {
+		uint8_t *p = c->rbuf + c->roff;
+		size_t have = c->rlen - c->roff;
+
+		if (have >= CAUSAL_WIRE_HDR_LEN) {
+			err = causal_wire_get_hdr(p, &f, MAX_SIZE);
+			if (err)
+				die("user: bad frame: %s", causal_proto_err_name(err));
+			frame = causal_frame_size(f.nodes, f.len);
+			if (have >= frame) {
+				causal_wire_get_clock(p + CAUSAL_WIRE_HDR_LEN, clock, f.nodes);
+				if (f.type == CAUSAL_FRAME_HELLO &&
+				    causal_wire_get_hello(p + frame - f.len, &hello))
+					die("user: bad HELLO");
+				err = causal_rule_accept(&c->rule, c->peer, &f, clock,
+							 &hello, !c->hello_seen);
+				if (err)
+					die("user: refused: %s", causal_proto_err_name(err));
+				c->hello_seen = true;
+				c->roff += frame;
+				if (f.type != CAUSAL_FRAME_DATA)
+					continue;
+				/* Two nodes: the rule never holds, but it is asked. */
+				causal_rule_set_head(&c->rule, c->peer, clock[c->peer]);
+				if (!causal_rule_ready(&c->rule, c->peer, clock, NULL, NULL))
+					die("user: message held with two nodes");
+				if (f.len > size)
+					die("user: message of %u bytes", f.len);
+				memcpy(buf, p + frame - f.len, f.len);
+				causal_rule_deliver(&c->rule, c->peer, clock, false);
+				causal_rule_set_head(&c->rule, c->peer, 0);
+				return f.len;
+			}
+		}
+		/* Keep the partial frame, read more after it. */
+		memmove(c->rbuf, p, have);
+		c->roff = 0;
+		c->rlen = have;
+		if (epoll_wait(c->epfd, &ev, 1, -1) < 0 && errno != EINTR)
+			die("epoll_wait: %s", strerror(errno));
+		n = recv(c->fd, c->rbuf + c->rlen, USER_RBUF - c->rlen, MSG_DONTWAIT);
+		if (n == 0)
+			die("user: unexpected EOF");
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			die("recv: %s", strerror(errno));
+		if (n > 0)
+			c->rlen += n;
+	}
+}
+
+static void user_close(int fd)
+{
+	struct user_conn *c = user_of(fd);
+
+	user_conns[c->rule.self] = NULL;
+	close(c->epfd);
+	free(c->rbuf);
+	free(c);
+}
+
 /* A pair ready for messages: node 0 on *a, node 1 on *b for the ULP. Each
  * test gets its own group, so no endpoint outlives its test.
  */
@@ -150,7 +323,20 @@ static void msg_pair(int *a, int *b, bool nodelay, unsigned int test)
 	if (opt.mode == MODE_ULP) {
 		causal_setup(*a, group, 0);
 		causal_setup(*b, group, 1);
+	} else if (opt.mode == MODE_USER) {
+		user_setup(*a, group, 0);
+		user_setup(*b, group, 1);
 	}
+}
+
+static void pair_close(int a, int b)
+{
+	if (opt.mode == MODE_USER) {
+		user_close(a);
+		user_close(b);
+	}
+	close(a);
+	close(b);
 }
 
 static void put_u32(uint8_t *p, uint32_t v)
@@ -191,32 +377,21 @@ static void msg_send(int fd, uint8_t *buf)
 		{ .iov_base = &hdr, .iov_len = sizeof(hdr) },
 		{ .iov_base = buf, .iov_len = opt.size },
 	};
-	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
-	size_t left = sizeof(hdr) + opt.size;
 	ssize_t n;
 
-	if (opt.mode == MODE_ULP) {
+	switch (opt.mode) {
+	case MODE_ULP:
 		n = send(fd, buf, opt.size, MSG_NOSIGNAL);
 		if (n != (ssize_t)opt.size)
 			die("send: %zd of %zu bytes: %s", n, opt.size,
 			    n < 0 ? strerror(errno) : "short");
 		return;
-	}
-	for (;;) {
-		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
-		if (n < 0)
-			die("sendmsg: %s", strerror(errno));
-		left -= n;
-		if (!left)
-			return;
-		/* Short write: skip what went out and send the rest. */
-		while ((size_t)n >= msg.msg_iov->iov_len) {
-			n -= msg.msg_iov->iov_len;
-			msg.msg_iov++;
-			msg.msg_iovlen--;
-		}
-		msg.msg_iov->iov_base = (uint8_t *)msg.msg_iov->iov_base + n;
-		msg.msg_iov->iov_len -= n;
+	case MODE_USER:
+		user_send_frame(user_of(fd), CAUSAL_FRAME_DATA, buf, opt.size);
+		return;
+	case MODE_TCP:
+		write_iov(fd, iov, 2, sizeof(hdr) + opt.size);
+		return;
 	}
 }
 
@@ -237,6 +412,11 @@ static void msg_recv(int fd, uint8_t *buf)
 	uint32_t hdr;
 	ssize_t n;
 
+	if (opt.mode == MODE_USER) {
+		if (user_recv(user_of(fd), buf, opt.size) != opt.size)
+			die("recv: wrong size");
+		return;
+	}
 	if (opt.mode == MODE_ULP) {
 		/* MSG_TRUNC: the real length, so a longer message shows. */
 		n = recv(fd, buf, opt.size, MSG_TRUNC);
@@ -293,8 +473,7 @@ static void throughput(void)
 	}
 	pthread_join(reader, NULL);
 	secs = (now_ns() - start) / 1e9;
-	close(a);
-	close(b);
+	pair_close(a, b);
 	free(buf);
 
 	if (opt.json)
@@ -367,8 +546,7 @@ static void latency(void)
 		check(buf, seq, "pinger");
 	}
 	pthread_join(echo, NULL);
-	close(a);
-	close(b);
+	pair_close(a, b);
 	free(buf);
 
 	qsort(rtt, opt.rounds, sizeof(*rtt), cmp_u64);
@@ -391,14 +569,16 @@ static void latency(void)
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: causal_bench [-m ulp|tcp] [-s BYTES] [-n COUNT] [-r ROUNDS] [-t SECONDS] [-j]\n"
+"usage: causal_bench [-m ulp|tcp|user] [-s BYTES] [-n COUNT] [-r ROUNDS] [-t SECONDS] [-j]\n"
 "\n"
 "Loopback benchmark of the causal ULP against plain TCP with user-space framing\n"
-"(4-byte big-endian length, then the payload, one sendmsg() per message).\n"
+"(4-byte big-endian length, then the payload, one sendmsg() per message) and\n"
+"against the causal protocol implemented in user space over epoll.\n"
 "Runs a throughput test (one sender, one reader thread) and a latency test\n"
 "(ping-pong, TCP_NODELAY) and checks every message's sequence stamps.\n"
 "\n"
-"  -m, --mode MODE     ulp: both ends join a 2-node causal group; tcp: plain TCP\n"
+"  -m, --mode MODE     ulp: both ends join a 2-node causal group; tcp: plain TCP;\n"
+"                      user: the causal protocol in user space over epoll\n"
 "                      (default ulp)\n"
 "  -s, --size BYTES    message size, %u..%u (default 64)\n"
 "  -n, --count N       throughput messages, 0 skips the test (default\n"
@@ -455,8 +635,10 @@ int main(int argc, char **argv)
 				opt.mode = MODE_ULP;
 			else if (!strcmp(optarg, "tcp"))
 				opt.mode = MODE_TCP;
+			else if (!strcmp(optarg, "user"))
+				opt.mode = MODE_USER;
 			else
-				die("bad mode '%s' (ulp or tcp)", optarg);
+				die("bad mode '%s' (ulp, tcp or user)", optarg);
 			break;
 		case 's':
 			opt.size = parse_num(optarg, "size");

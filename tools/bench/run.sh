@@ -1,9 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Runs inside the test VM: load the module built for the running kernel, run
-# causal_bench for each size in tcp and ulp mode, and in ulp mode with causald
-# tracing every event ("traced"), alternating so that drift in the host's load
-# hits every mode alike, print the medians, unload.
+# causal_bench for each size in tcp, ulp and user (the protocol in user space)
+# mode, and in ulp mode with causald tracing every event ("traced"),
+# alternating so that drift in the host's load hits every mode alike, print
+# the medians, unload.
 #
 #   tools/vm/run -k 6.1 -c 2 -t 900 -- tools/bench/run.sh
 #
@@ -15,7 +16,8 @@
 #                       software emulation, waking an idle vCPU takes
 #                       milliseconds and drowns the path being measured.
 #                       causald runs on the other CPUs.
-#   CAUSAL_BENCH_MODES  default "tcp ulp traced" (traced needs build/bin/causald)
+#   CAUSAL_BENCH_MODES  default "tcp ulp user traced" (user: the protocol in
+#                       user space over epoll; traced needs build/bin/causald)
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -30,7 +32,7 @@ mod=build/mod/$rel/kmod/causal.ko
 [ -x "$bench" ] || { echo "run.sh: $bench missing (make bench)" >&2; exit 1; }
 [ -f "$mod" ] || { echo "run.sh: $mod missing (make modules-vm)" >&2; exit 1; }
 
-modes=${CAUSAL_BENCH_MODES:-tcp ulp traced}
+modes=${CAUSAL_BENCH_MODES:-tcp ulp user traced}
 results=$(mktemp)
 daemon=
 # Sockets drop their module reference shortly after close(), not at once.
@@ -133,6 +135,9 @@ if has tcp && has ulp; then
 		ul=$(median latency ulp "$size" p50_us)
 		row "$size" "$tt" "$ut" "$(ratio "$ut" "$tt")" "$tl" "$ul" "$(ratio "$ul" "$tl")"
 	done
+fi
+if has user && has ulp; then
+	compare user ulp
 fi
 if has ulp && has traced; then
 	compare ulp traced
