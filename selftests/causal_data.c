@@ -95,6 +95,46 @@ TEST_F(chan, boundaries)
 	free(in);
 }
 
+/* recvmmsg(): many messages in one call, each whole in its own buffer; with
+ * MSG_WAITFORONE it returns what is deliverable instead of waiting.
+ */
+TEST_F(chan, recvmmsg_batches)
+{
+	char out[64], in[16][64];
+	struct mmsghdr mm[16] = {};
+	struct iovec iov[16];
+	int i, n;
+
+	for (i = 0; i < 10; i++) {
+		fill(out, 10 + i, i);
+		ASSERT_EQ(send(self->a, out, 10 + i, 0), 10 + i);
+	}
+	for (i = 0; i < 16; i++) {
+		iov[i].iov_base = in[i];
+		iov[i].iov_len = sizeof(in[i]);
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+	}
+	ASSERT_TRUE(readable(self->b, 2000));
+	/* The first message may make it alone; the rest follow at once. */
+	n = recvmmsg(self->b, mm, 16, MSG_WAITFORONE, NULL);
+	ASSERT_GE(n, 1);
+	if (n < 10) {
+		usleep(100 * 1000);
+		i = recvmmsg(self->b, mm + n, 16 - n, MSG_WAITFORONE, NULL);
+		ASSERT_GE(i, 1);
+		n += i;
+	}
+	ASSERT_EQ(n, 10);
+	for (i = 0; i < n; i++) {
+		fill(out, 10 + i, i);
+		EXPECT_EQ(mm[i].msg_len, 10 + i);
+		EXPECT_EQ(memcmp(in[i], out, 10 + i), 0);
+	}
+	EXPECT_EQ(recvmmsg(self->b, mm, 16, MSG_DONTWAIT, NULL), -1);
+	EXPECT_EQ(errno, EAGAIN);
+}
+
 TEST_F(chan, both_directions)
 {
 	char buf[16];

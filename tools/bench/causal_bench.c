@@ -59,11 +59,13 @@ static struct {
 	size_t size;
 	unsigned long count;
 	unsigned long rounds;
+	unsigned int batch;	/* ulp: messages per recvmmsg() in throughput */
 	unsigned int timeout;
 	bool json;
 } opt = {
 	.mode = MODE_ULP,
 	.size = 64,
+	.batch = 1,
 	.timeout = 300,
 };
 
@@ -440,12 +442,53 @@ static uint8_t *msg_buf(void)
 	return buf;
 }
 
+/* Up to opt.batch messages per recvmmsg(): it waits for the first only. */
+static void tput_read_batches(int fd)
+{
+	struct mmsghdr *mm = calloc(opt.batch, sizeof(*mm));
+	struct iovec *iov = calloc(opt.batch, sizeof(*iov));
+	uint8_t *bufs = xmalloc((size_t)opt.batch * opt.size);
+	unsigned long seq = 0;
+	unsigned int i;
+	int n;
+
+	if (!mm || !iov)
+		die("out of memory");
+	for (i = 0; i < opt.batch; i++) {
+		iov[i].iov_base = bufs + (size_t)i * opt.size;
+		iov[i].iov_len = opt.size;
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+	}
+	while (seq < opt.count) {
+		n = recvmmsg(fd, mm, opt.count - seq < opt.batch ?
+			     opt.count - seq : opt.batch, MSG_WAITFORONE, NULL);
+		if (n <= 0)
+			die("recvmmsg: %s", n ? strerror(errno) : "EOF");
+		for (i = 0; i < (unsigned int)n; i++, seq++) {
+			if (mm[i].msg_len != opt.size ||
+			    mm[i].msg_hdr.msg_flags & MSG_TRUNC)
+				die("recvmmsg: %u bytes, want %zu", mm[i].msg_len,
+				    opt.size);
+			check(iov[i].iov_base, seq, "reader");
+		}
+	}
+	free(bufs);
+	free(iov);
+	free(mm);
+}
+
 static void *tput_reader(void *arg)
 {
 	int fd = *(int *)arg;
-	uint8_t *buf = msg_buf();
+	uint8_t *buf;
 	unsigned long seq;
 
+	if (opt.batch > 1) {
+		tput_read_batches(fd);
+		return NULL;
+	}
+	buf = msg_buf();
 	for (seq = 0; seq < opt.count; seq++) {
 		msg_recv(fd, buf);
 		check(buf, seq, "reader");
@@ -569,7 +612,8 @@ static void latency(void)
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: causal_bench [-m ulp|tcp|user] [-s BYTES] [-n COUNT] [-r ROUNDS] [-t SECONDS] [-j]\n"
+"usage: causal_bench [-m ulp|tcp|user] [-s BYTES] [-n COUNT] [-r ROUNDS] [-b N]\n"
+"                    [-t SECONDS] [-j]\n"
 "\n"
 "Loopback benchmark of the causal ULP against plain TCP with user-space framing\n"
 "(4-byte big-endian length, then the payload, one sendmsg() per message) and\n"
@@ -585,6 +629,8 @@ static void usage(FILE *f)
 "                      %lu MiB / (size + %u), within %lu..%lu)\n"
 "  -r, --rounds M      latency round trips, 0 skips the test (default\n"
 "                      %lu MiB / (size + %u), within %lu..%lu)\n"
+"  -b, --batch N       ulp throughput: read up to N messages per recvmmsg()\n"
+"                      (default 1: one recv() per message)\n"
 "  -t, --timeout SECS  fail if the run takes longer, 0 never (default 300)\n"
 "  -j, --json          one JSON object per result line\n"
 "  -h, --help          this text\n",
@@ -620,6 +666,7 @@ int main(int argc, char **argv)
 		{ "size",	required_argument, NULL, 's' },
 		{ "count",	required_argument, NULL, 'n' },
 		{ "rounds",	required_argument, NULL, 'r' },
+		{ "batch",	required_argument, NULL, 'b' },
 		{ "timeout",	required_argument, NULL, 't' },
 		{ "json",	no_argument,	   NULL, 'j' },
 		{ "help",	no_argument,	   NULL, 'h' },
@@ -628,7 +675,7 @@ int main(int argc, char **argv)
 	bool count_set = false, rounds_set = false;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "m:s:n:r:t:jh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:s:n:r:b:t:jh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			if (!strcmp(optarg, "ulp"))
@@ -652,6 +699,11 @@ int main(int argc, char **argv)
 		case 'r':
 			opt.rounds = parse_num(optarg, "rounds");
 			rounds_set = true;
+			break;
+		case 'b':
+			opt.batch = parse_num(optarg, "batch");
+			if (opt.batch < 1 || opt.batch > 1024)
+				die("batch must be 1..1024");
 			break;
 		case 't':
 			opt.timeout = parse_num(optarg, "timeout");
@@ -678,6 +730,8 @@ int main(int argc, char **argv)
 	/* Sequence numbers are 32-bit stamps. */
 	if (opt.count > UINT32_MAX || opt.rounds > UINT32_MAX / 2)
 		die("count or rounds too large");
+	if (opt.batch > 1 && opt.mode != MODE_ULP)
+		die("--batch is for the ulp mode (recvmmsg)");
 
 	signal(SIGALRM, on_alarm);
 	alarm(opt.timeout);

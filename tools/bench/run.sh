@@ -16,8 +16,10 @@
 #                       software emulation, waking an idle vCPU takes
 #                       milliseconds and drowns the path being measured.
 #                       causald runs on the other CPUs.
-#   CAUSAL_BENCH_MODES  default "tcp ulp user traced" (user: the protocol in
-#                       user space over epoll; traced needs build/bin/causald)
+#   CAUSAL_BENCH_MODES  default "tcp ulp user mmsg traced" (user: the protocol
+#                       in user space over epoll; mmsg: ulp with a reader that
+#                       takes up to 64 messages per recvmmsg(); traced needs
+#                       build/bin/causald)
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -32,7 +34,7 @@ mod=build/mod/$rel/kmod/causal.ko
 [ -x "$bench" ] || { echo "run.sh: $bench missing (make bench)" >&2; exit 1; }
 [ -f "$mod" ] || { echo "run.sh: $mod missing (make modules-vm)" >&2; exit 1; }
 
-modes=${CAUSAL_BENCH_MODES:-tcp ulp user traced}
+modes=${CAUSAL_BENCH_MODES:-tcp ulp user mmsg traced}
 results=$(mktemp)
 daemon=
 # Sockets drop their module reference shortly after close(), not at once.
@@ -82,7 +84,12 @@ for size in $sizes; do
 	for _ in $(seq "$runs"); do
 		for mode in $modes; do
 			[ "$mode" = traced ] && traced_start
-			"${pin[@]}" "$bench" --json --mode "${mode/traced/ulp}" --size "$size" |
+			case $mode in
+			traced) args=(--mode ulp) ;;
+			mmsg) args=(--mode ulp --batch 64) ;;
+			*) args=(--mode "$mode") ;;
+			esac
+			"${pin[@]}" "$bench" --json "${args[@]}" --size "$size" |
 				sed "s/\"mode\":\"ulp\"/\"mode\":\"$mode\"/" | tee -a "$results"
 			[ "$mode" = traced ] && traced_stop
 		done
@@ -138,6 +145,9 @@ if has tcp && has ulp; then
 fi
 if has user && has ulp; then
 	compare user ulp
+fi
+if has user && has mmsg; then
+	compare user mmsg
 fi
 if has ulp && has traced; then
 	compare ulp traced
