@@ -103,8 +103,14 @@ static __always_inline struct causal_event *reserve(__u32 type)
 	return ev;
 }
 
-/* The group, node and pid filters for a module event. @task: the event
- * fires in the context of the task it describes (send, deliver).
+static __always_inline bool endpoint_wanted(__u32 group, __u16 node)
+{
+	return (!filter_group || group == targ_group) &&
+	       (!filter_node || node == targ_node);
+}
+
+/* The type, group, node and pid filters for a module event. @task: the
+ * event fires in the context of the task it describes (send, deliver).
  */
 static __always_inline bool causal_wanted(__u32 type, __u32 group, __u16 node,
 					  bool task)
@@ -112,11 +118,7 @@ static __always_inline bool causal_wanted(__u32 type, __u32 group, __u16 node,
 	__u64 ep = (__u64)group << 16 | node;
 	__u8 one = 1;
 
-	if (!type_wanted(type))
-		return false;
-	if (filter_group && group != targ_group)
-		return false;
-	if (filter_node && node != targ_node)
+	if (!type_wanted(type) || !endpoint_wanted(group, node))
 		return false;
 	if (!targ_pid)
 		return true;
@@ -149,13 +151,35 @@ static __always_inline void fill_vclock(struct causal_event *ev, __u16 nodes,
 /* The arguments every module tracepoint starts with (causal_tp.h). */
 #define CAUSAL_ID	__u32 group, __u16 node, __u16 nodes, __u16 peer, __u64 stamp
 
-#define FILL_ID(ev)				\
-	do {					\
-		(ev)->group = group;		\
-		(ev)->node = node;		\
-		(ev)->peer = peer;		\
-		(ev)->stamp = stamp;		\
-	} while (0)
+/* A module event that passes the filters, with its identity (and the task
+ * for events that fire in one) filled in; NULL to drop it.
+ */
+static __always_inline struct causal_event *
+causal_begin(__u32 type, __u32 group, __u16 node, __u16 peer, __u64 stamp,
+	     bool task)
+{
+	struct causal_event *ev;
+
+	if (!causal_wanted(type, group, node, task))
+		return NULL;
+	ev = reserve(type);
+	if (!ev)
+		return NULL;
+	ev->group = group;
+	ev->node = node;
+	ev->peer = peer;
+	ev->stamp = stamp;
+	if (task)
+		fill_task(ev);
+	return ev;
+}
+
+static __always_inline void causal_end(struct causal_event *ev, __u16 nodes,
+				       const __u64 *vclock)
+{
+	fill_vclock(ev, nodes, vclock);
+	submit(ev);
+}
 
 SEC("raw_tp/causal_send")
 int BPF_PROG(causal_send, CAUSAL_ID, __u32 len, __u32 targets,
@@ -163,17 +187,12 @@ int BPF_PROG(causal_send, CAUSAL_ID, __u32 len, __u32 targets,
 {
 	struct causal_event *ev;
 
-	if (!causal_wanted(CAUSAL_EV_SEND, group, node, true))
-		return 0;
-	ev = reserve(CAUSAL_EV_SEND);
+	ev = causal_begin(CAUSAL_EV_SEND, group, node, peer, stamp, true);
 	if (!ev)
 		return 0;
-	FILL_ID(ev);
-	fill_task(ev);
 	ev->len = len;
 	ev->targets = targets;
-	fill_vclock(ev, nodes, vclock);
-	submit(ev);
+	causal_end(ev, nodes, vclock);
 	return 0;
 }
 
@@ -183,15 +202,11 @@ int BPF_PROG(causal_arrive, CAUSAL_ID, __u32 len, __u64 arrive_ns,
 {
 	struct causal_event *ev;
 
-	if (!causal_wanted(CAUSAL_EV_ARRIVE, group, node, false))
-		return 0;
-	ev = reserve(CAUSAL_EV_ARRIVE);
+	ev = causal_begin(CAUSAL_EV_ARRIVE, group, node, peer, stamp, false);
 	if (!ev)
 		return 0;
-	FILL_ID(ev);
 	ev->len = len;
-	fill_vclock(ev, nodes, vclock);
-	submit(ev);
+	causal_end(ev, nodes, vclock);
 	return 0;
 }
 
@@ -201,16 +216,12 @@ int BPF_PROG(causal_hold, CAUSAL_ID, __u16 wait_node, __u64 wait_stamp,
 {
 	struct causal_event *ev;
 
-	if (!causal_wanted(CAUSAL_EV_HOLD, group, node, false))
-		return 0;
-	ev = reserve(CAUSAL_EV_HOLD);
+	ev = causal_begin(CAUSAL_EV_HOLD, group, node, peer, stamp, false);
 	if (!ev)
 		return 0;
-	FILL_ID(ev);
 	ev->wait_node = wait_node;
 	ev->wait_stamp = wait_stamp;
-	fill_vclock(ev, nodes, vclock);
-	submit(ev);
+	causal_end(ev, nodes, vclock);
 	return 0;
 }
 
@@ -220,18 +231,13 @@ int BPF_PROG(causal_deliver, CAUSAL_ID, __u64 index, __u64 held_ns, bool gap,
 {
 	struct causal_event *ev;
 
-	if (!causal_wanted(CAUSAL_EV_DELIVER, group, node, true))
-		return 0;
-	ev = reserve(CAUSAL_EV_DELIVER);
+	ev = causal_begin(CAUSAL_EV_DELIVER, group, node, peer, stamp, true);
 	if (!ev)
 		return 0;
-	FILL_ID(ev);
-	fill_task(ev);
 	ev->index = index;
 	ev->held_ns = held_ns;
 	ev->gap = gap;
-	fill_vclock(ev, nodes, vclock);
-	submit(ev);
+	causal_end(ev, nodes, vclock);
 	return 0;
 }
 
@@ -240,14 +246,10 @@ int BPF_PROG(causal_clock, CAUSAL_ID, const __u64 *vclock)
 {
 	struct causal_event *ev;
 
-	if (!causal_wanted(CAUSAL_EV_CLOCK, group, node, false))
-		return 0;
-	ev = reserve(CAUSAL_EV_CLOCK);
+	ev = causal_begin(CAUSAL_EV_CLOCK, group, node, peer, stamp, false);
 	if (!ev)
 		return 0;
-	FILL_ID(ev);
-	fill_vclock(ev, nodes, vclock);
-	submit(ev);
+	causal_end(ev, nodes, vclock);
 	return 0;
 }
 
@@ -259,26 +261,24 @@ int BPF_PROG(causal_peer, CAUSAL_ID, __u64 incarnation, bool joined,
 	struct causal_tp_link l;
 	struct causal_event *ev;
 
-	if (!causal_wanted(CAUSAL_EV_PEER, group, node, false))
-		return 0;
-	if (bpf_probe_read_kernel(&l, sizeof(l), tp_link))
+	if (!endpoint_wanted(group, node) ||
+	    bpf_probe_read_kernel(&l, sizeof(l), tp_link))
 		return 0;
 	link.family = l.family;
 	link.sport = l.sport;
 	link.dport = l.dport;
 	__builtin_memcpy(link.saddr, l.saddr, sizeof(link.saddr));
 	__builtin_memcpy(link.daddr, l.daddr, sizeof(link.daddr));
+	/* Learned whatever the event types: TCP events need the links. */
 	if (joined)
 		bpf_map_update_elem(&links, &link, &group, BPF_ANY);
-	ev = reserve(CAUSAL_EV_PEER);
+	ev = causal_begin(CAUSAL_EV_PEER, group, node, peer, stamp, false);
 	if (!ev)
 		return 0;
-	FILL_ID(ev);
 	ev->joined = joined;
 	ev->incarnation = incarnation;
 	ev->link = link;
-	fill_vclock(ev, nodes, vclock);
-	submit(ev);
+	causal_end(ev, nodes, vclock);
 	return 0;
 }
 
@@ -287,15 +287,11 @@ int BPF_PROG(causal_error, CAUSAL_ID, __u32 err, const __u64 *vclock)
 {
 	struct causal_event *ev;
 
-	if (!causal_wanted(CAUSAL_EV_ERROR, group, node, false))
-		return 0;
-	ev = reserve(CAUSAL_EV_ERROR);
+	ev = causal_begin(CAUSAL_EV_ERROR, group, node, peer, stamp, false);
 	if (!ev)
 		return 0;
-	FILL_ID(ev);
 	ev->err = err;
-	fill_vclock(ev, nodes, vclock);
-	submit(ev);
+	causal_end(ev, nodes, vclock);
 	return 0;
 }
 

@@ -89,10 +89,20 @@ check "causald starts" start_daemon
 check "a second causald is refused" bash -c "'$bin/causald' --log '$work/other.jsonl' --socket '$work/other.sock' --pidfile '$pidf' --listen none 2>&1 | grep -q 'already running'"
 "$bin/causalctl" -j trace >"$work/trace.jsonl" 2>"$work/trace.err" &
 tracer=$!
+"$bin/causalctl" -j trace -e tcp >"$work/tcp.jsonl" 2>"$work/tcp.err" &
+tcp_tracer=$!
 sleep 1
 check "demo scene" "$top/tools/demo/run.sh" "$mod" "$top/build/tools/demo_node"
-kill -INT "$tracer"
+kill -INT "$tracer" "$tcp_tracer"
 check "causalctl trace stops on SIGINT with status 0" wait "$tracer"
+wait "$tcp_tracer"
+check "trace -e tcp: the channels' connections only, learned from peer events" py '
+import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1])]
+assert evs and all(e["type"].startswith("tcp_") for e in evs), evs[:3]
+assert all(e["link"]["saddr"].startswith("10.98.") for e in evs), evs
+assert any(e["type"] == "tcp_state" for e in evs), evs
+' "$work/tcp.jsonl"
 check "causalctl top -j answers" bash -c "'$bin/causalctl' -j top -n 1 -s '$sock' >'$work/top.json'"
 check "causalctl top prints a table" bash -c "'$bin/causalctl' top -n 1 -s '$sock' | grep -q HOLD_P99"
 
