@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* causald's live model: see causal_model.h. */
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -527,9 +528,34 @@ struct json_object *causal_model_snapshot(struct causal_model *m, __u64 now_ns)
 
 #define LABELS	"group=\"%u\",node=\"%u\",peer=\"%u\""
 
+/* The series with one value per (group, node, peer) row. */
+static const struct pair_metric {
+	const char *name;
+	const char *type;
+	const char *help;
+	size_t off;		/* of a __u64 in struct pair */
+	bool seconds;		/* nanoseconds, shown in seconds */
+} pair_metrics[] = {
+	{ "causal_delivered_total", "counter",
+	  "Messages delivered to node from peer.",
+	  offsetof(struct pair, delivered) },
+	{ "causal_gaps_total", "counter",
+	  "Messages delivered by the hold timeout, past a lost cause.",
+	  offsetof(struct pair, gaps) },
+	{ "causal_held_now", "gauge",
+	  "Messages from peer that node holds now.",
+	  offsetof(struct pair, held_now) },
+	{ "causal_blamed_seconds_total", "counter",
+	  "Hold time node spent waiting for a message of peer.",
+	  offsetof(struct pair, blamed_ns), true },
+	{ "causal_tcp_retransmits_total", "counter",
+	  "TCP retransmits on node's connection to peer.",
+	  offsetof(struct pair, retransmits) },
+};
+
 void causal_model_prometheus(struct causal_model *m, FILE *out)
 {
-	unsigned int i, g, ngroups;
+	unsigned int i, g, ngroups, m_i;
 	__u32 *gs = model_groups(m, &ngroups);
 	struct pair *p;
 
@@ -547,36 +573,23 @@ void causal_model_prometheus(struct causal_model *m, FILE *out)
 		(unsigned long long)m->lost,
 		(unsigned long long)m->table_drops);
 
-	fputs("# HELP causal_delivered_total Messages delivered to node from peer.\n"
-	      "# TYPE causal_delivered_total counter\n", out);
-	table_for_each(&m->pairs, i, p)
-		fprintf(out, "causal_delivered_total{" LABELS "} %llu\n",
-			(unsigned)(p->slot.k1 >> 32), pair_node(p), pair_peer(p),
-			(unsigned long long)p->delivered);
-	fputs("# HELP causal_gaps_total Messages delivered by the hold timeout, past a lost cause.\n"
-	      "# TYPE causal_gaps_total counter\n", out);
-	table_for_each(&m->pairs, i, p)
-		fprintf(out, "causal_gaps_total{" LABELS "} %llu\n",
-			(unsigned)(p->slot.k1 >> 32), pair_node(p), pair_peer(p),
-			(unsigned long long)p->gaps);
-	fputs("# HELP causal_held_now Messages from peer that node holds now.\n"
-	      "# TYPE causal_held_now gauge\n", out);
-	table_for_each(&m->pairs, i, p)
-		fprintf(out, "causal_held_now{" LABELS "} %llu\n",
-			(unsigned)(p->slot.k1 >> 32), pair_node(p), pair_peer(p),
-			(unsigned long long)p->held_now);
-	fputs("# HELP causal_blamed_seconds_total Hold time node spent waiting for a message of peer.\n"
-	      "# TYPE causal_blamed_seconds_total counter\n", out);
-	table_for_each(&m->pairs, i, p)
-		fprintf(out, "causal_blamed_seconds_total{" LABELS "} %.9f\n",
-			(unsigned)(p->slot.k1 >> 32), pair_node(p), pair_peer(p),
-			p->blamed_ns / 1e9);
-	fputs("# HELP causal_tcp_retransmits_total TCP retransmits on node's connection to peer.\n"
-	      "# TYPE causal_tcp_retransmits_total counter\n", out);
-	table_for_each(&m->pairs, i, p)
-		fprintf(out, "causal_tcp_retransmits_total{" LABELS "} %llu\n",
-			(unsigned)(p->slot.k1 >> 32), pair_node(p), pair_peer(p),
-			(unsigned long long)p->retransmits);
+	for (m_i = 0; m_i < sizeof(pair_metrics) / sizeof(pair_metrics[0]); m_i++) {
+		const struct pair_metric *pm = &pair_metrics[m_i];
+
+		fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", pm->name, pm->help,
+			pm->name, pm->type);
+		table_for_each(&m->pairs, i, p) {
+			__u64 v = *(const __u64 *)((const char *)p + pm->off);
+
+			fprintf(out, "%s{" LABELS "} ", pm->name,
+				(unsigned)(p->slot.k1 >> 32), pair_node(p),
+				pair_peer(p));
+			if (pm->seconds)
+				fprintf(out, "%.9f\n", v / 1e9);
+			else
+				fprintf(out, "%llu\n", (unsigned long long)v);
+		}
+	}
 	fputs("# HELP causal_hold_seconds Hold-back time of messages from peer that waited at node.\n"
 	      "# TYPE causal_hold_seconds histogram\n", out);
 	table_for_each(&m->pairs, i, p) {
