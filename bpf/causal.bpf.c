@@ -72,25 +72,28 @@ static __always_inline bool type_wanted(__u32 type)
 	return ev_mask & CAUSAL_EV_BIT(type);
 }
 
-static __always_inline void submit(struct causal_event *ev)
+static __always_inline void submit(struct causal_event *ev, __u32 size)
 {
 	/* Queued data includes this record: wake on crossing the mark only.
 	 * A crossing missed by racing CPUs waits for the reader's timer.
 	 */
 	__u64 queued = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 	bool crossed = queued >= wakeup_bytes &&
-		       queued < wakeup_bytes + sizeof(*ev) + 8;
+		       queued < wakeup_bytes + size + 8;
 
 	bpf_ringbuf_submit(ev, crossed ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
-static __always_inline struct causal_event *reserve(__u32 type)
+/* A record of @size bytes (a constant: the verifier wants one), all fields
+ * before the clock zeroed.
+ */
+static __always_inline struct causal_event *reserve(__u32 type, __u32 size)
 {
 	struct causal_event *ev;
 	__u32 zero = 0;
 	__u64 *n;
 
-	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	ev = bpf_ringbuf_reserve(&events, size, 0);
 	if (!ev) {
 		n = bpf_map_lookup_elem(&lost, &zero);
 		if (n)
@@ -100,6 +103,45 @@ static __always_inline struct causal_event *reserve(__u32 type)
 	__builtin_memset(ev, 0, offsetof(struct causal_event, vclock));
 	ev->ts_ns = bpf_ktime_get_ns();
 	ev->type = type;
+	return ev;
+}
+
+/* @n entries of @vclock into a record with room for @room bytes of them;
+ * the clamp is hidden from the compiler so that the verifier sees it.
+ */
+static __always_inline void copy_vclock(struct causal_event *ev, __u32 n,
+					__u32 room, const __u64 *vclock)
+{
+	__u64 len = (__u64)n * sizeof(__u64);
+
+	barrier_var(len);
+	if (len > room)
+		len = room;
+	bpf_probe_read_kernel(ev->vclock, len, vclock);
+	ev->nodes = len / sizeof(__u64);
+}
+
+/* A record of the smallest class that holds @nodes clock entries, with the
+ * clock copied in; *size: its size, for submit().
+ */
+static __always_inline struct causal_event *
+reserve_vclock(__u32 type, __u16 nodes, const __u64 *vclock, __u32 *size)
+{
+	struct causal_event *ev;
+
+	if (nodes <= CAUSAL_EV_SMALL_NODES) {
+		*size = CAUSAL_EV_SIZE(CAUSAL_EV_SMALL_NODES);
+		ev = reserve(type, CAUSAL_EV_SIZE(CAUSAL_EV_SMALL_NODES));
+		if (ev)
+			copy_vclock(ev, nodes,
+				    CAUSAL_EV_SMALL_NODES * sizeof(__u64), vclock);
+	} else {
+		*size = CAUSAL_EV_SIZE(CAUSAL_EV_MAX_NODES);
+		ev = reserve(type, CAUSAL_EV_SIZE(CAUSAL_EV_MAX_NODES));
+		if (ev)
+			copy_vclock(ev, nodes,
+				    CAUSAL_EV_MAX_NODES * sizeof(__u64), vclock);
+	}
 	return ev;
 }
 
@@ -135,19 +177,6 @@ static __always_inline void fill_task(struct causal_event *ev)
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 }
 
-/* The vector clock of a module event: @nodes u64 at @vclock. */
-static __always_inline void fill_vclock(struct causal_event *ev, __u16 nodes,
-					const __u64 *vclock)
-{
-	__u32 len = (__u32)nodes * sizeof(__u64);
-
-	if (len > sizeof(ev->vclock))
-		len = sizeof(ev->vclock);
-	ev->nodes = len / sizeof(__u64);
-	if (len)
-		bpf_probe_read_kernel(ev->vclock, len, vclock);
-}
-
 /* The arguments every module tracepoint starts with (causal_tp.h). */
 #define CAUSAL_ID	__u32 group, __u16 node, __u16 nodes, __u16 peer, __u64 stamp
 
@@ -156,13 +185,13 @@ static __always_inline void fill_vclock(struct causal_event *ev, __u16 nodes,
  */
 static __always_inline struct causal_event *
 causal_begin(__u32 type, __u32 group, __u16 node, __u16 peer, __u64 stamp,
-	     bool task)
+	     bool task, __u16 nodes, const __u64 *vclock, __u32 *size)
 {
 	struct causal_event *ev;
 
 	if (!causal_wanted(type, group, node, task))
 		return NULL;
-	ev = reserve(type);
+	ev = reserve_vclock(type, nodes, vclock, size);
 	if (!ev)
 		return NULL;
 	ev->group = group;
@@ -174,25 +203,20 @@ causal_begin(__u32 type, __u32 group, __u16 node, __u16 peer, __u64 stamp,
 	return ev;
 }
 
-static __always_inline void causal_end(struct causal_event *ev, __u16 nodes,
-				       const __u64 *vclock)
-{
-	fill_vclock(ev, nodes, vclock);
-	submit(ev);
-}
-
 SEC("raw_tp/causal_send")
 int BPF_PROG(causal_send, CAUSAL_ID, __u32 len, __u32 targets,
 	     const __u64 *vclock)
 {
 	struct causal_event *ev;
+	__u32 size;
 
-	ev = causal_begin(CAUSAL_EV_SEND, group, node, peer, stamp, true);
+	ev = causal_begin(CAUSAL_EV_SEND, group, node, peer, stamp, true,
+			  nodes, vclock, &size);
 	if (!ev)
 		return 0;
 	ev->len = len;
 	ev->targets = targets;
-	causal_end(ev, nodes, vclock);
+	submit(ev, size);
 	return 0;
 }
 
@@ -201,12 +225,14 @@ int BPF_PROG(causal_arrive, CAUSAL_ID, __u32 len, __u64 arrive_ns,
 	     const __u64 *vclock)
 {
 	struct causal_event *ev;
+	__u32 size;
 
-	ev = causal_begin(CAUSAL_EV_ARRIVE, group, node, peer, stamp, false);
+	ev = causal_begin(CAUSAL_EV_ARRIVE, group, node, peer, stamp, false,
+			  nodes, vclock, &size);
 	if (!ev)
 		return 0;
 	ev->len = len;
-	causal_end(ev, nodes, vclock);
+	submit(ev, size);
 	return 0;
 }
 
@@ -215,13 +241,15 @@ int BPF_PROG(causal_hold, CAUSAL_ID, __u16 wait_node, __u64 wait_stamp,
 	     const __u64 *vclock)
 {
 	struct causal_event *ev;
+	__u32 size;
 
-	ev = causal_begin(CAUSAL_EV_HOLD, group, node, peer, stamp, false);
+	ev = causal_begin(CAUSAL_EV_HOLD, group, node, peer, stamp, false,
+			  nodes, vclock, &size);
 	if (!ev)
 		return 0;
 	ev->wait_node = wait_node;
 	ev->wait_stamp = wait_stamp;
-	causal_end(ev, nodes, vclock);
+	submit(ev, size);
 	return 0;
 }
 
@@ -230,14 +258,16 @@ int BPF_PROG(causal_deliver, CAUSAL_ID, __u64 index, __u64 held_ns, bool gap,
 	     const __u64 *vclock)
 {
 	struct causal_event *ev;
+	__u32 size;
 
-	ev = causal_begin(CAUSAL_EV_DELIVER, group, node, peer, stamp, true);
+	ev = causal_begin(CAUSAL_EV_DELIVER, group, node, peer, stamp, true,
+			  nodes, vclock, &size);
 	if (!ev)
 		return 0;
 	ev->index = index;
 	ev->held_ns = held_ns;
 	ev->gap = gap;
-	causal_end(ev, nodes, vclock);
+	submit(ev, size);
 	return 0;
 }
 
@@ -245,11 +275,13 @@ SEC("raw_tp/causal_clock")
 int BPF_PROG(causal_clock, CAUSAL_ID, const __u64 *vclock)
 {
 	struct causal_event *ev;
+	__u32 size;
 
-	ev = causal_begin(CAUSAL_EV_CLOCK, group, node, peer, stamp, false);
+	ev = causal_begin(CAUSAL_EV_CLOCK, group, node, peer, stamp, false,
+			  nodes, vclock, &size);
 	if (!ev)
 		return 0;
-	causal_end(ev, nodes, vclock);
+	submit(ev, size);
 	return 0;
 }
 
@@ -260,6 +292,7 @@ int BPF_PROG(causal_peer, CAUSAL_ID, __u64 incarnation, bool joined,
 	struct causal_ev_link link = {};
 	struct causal_tp_link l;
 	struct causal_event *ev;
+	__u32 size;
 
 	if (!endpoint_wanted(group, node) ||
 	    bpf_probe_read_kernel(&l, sizeof(l), tp_link))
@@ -272,13 +305,14 @@ int BPF_PROG(causal_peer, CAUSAL_ID, __u64 incarnation, bool joined,
 	/* Learned whatever the event types: TCP events need the links. */
 	if (joined)
 		bpf_map_update_elem(&links, &link, &group, BPF_ANY);
-	ev = causal_begin(CAUSAL_EV_PEER, group, node, peer, stamp, false);
+	ev = causal_begin(CAUSAL_EV_PEER, group, node, peer, stamp, false,
+			  nodes, vclock, &size);
 	if (!ev)
 		return 0;
 	ev->joined = joined;
 	ev->incarnation = incarnation;
 	ev->link = link;
-	causal_end(ev, nodes, vclock);
+	submit(ev, size);
 	return 0;
 }
 
@@ -286,12 +320,14 @@ SEC("raw_tp/causal_error")
 int BPF_PROG(causal_error, CAUSAL_ID, __u32 err, const __u64 *vclock)
 {
 	struct causal_event *ev;
+	__u32 size;
 
-	ev = causal_begin(CAUSAL_EV_ERROR, group, node, peer, stamp, false);
+	ev = causal_begin(CAUSAL_EV_ERROR, group, node, peer, stamp, false,
+			  nodes, vclock, &size);
 	if (!ev)
 		return 0;
 	ev->err = err;
-	causal_end(ev, nodes, vclock);
+	submit(ev, size);
 	return 0;
 }
 
@@ -363,13 +399,13 @@ int tcp_retransmit(void *ctx)
 	}
 	if (!tcp_wanted(CAUSAL_EV_TCP_RETRANSMIT, &link))
 		return 0;
-	ev = reserve(CAUSAL_EV_TCP_RETRANSMIT);
+	ev = reserve(CAUSAL_EV_TCP_RETRANSMIT, CAUSAL_EV_SIZE(0));
 	if (!ev)
 		return 0;
 	ev->peer = CAUSAL_EV_NO_PEER;
 	ev->link = link;
 	ev->tcp_state = state;
-	submit(ev);
+	submit(ev, CAUSAL_EV_SIZE(0));
 	return 0;
 }
 
@@ -388,14 +424,14 @@ int tcp_state(struct trace_event_raw_inet_sock_set_state *tp)
 		bpf_map_delete_elem(&links, &link);
 	if (!wanted)
 		return 0;
-	ev = reserve(CAUSAL_EV_TCP_STATE);
+	ev = reserve(CAUSAL_EV_TCP_STATE, CAUSAL_EV_SIZE(0));
 	if (!ev)
 		return 0;
 	ev->peer = CAUSAL_EV_NO_PEER;
 	ev->link = link;
 	ev->tcp_oldstate = BPF_CORE_READ(tp, oldstate);
 	ev->tcp_state = BPF_CORE_READ(tp, newstate);
-	submit(ev);
+	submit(ev, CAUSAL_EV_SIZE(0));
 	return 0;
 }
 
@@ -408,13 +444,13 @@ int tcp_receive_reset(struct trace_event_raw_tcp_event_sk *tp)
 	READ_LINK(&link, tp);
 	if (!tcp_wanted(CAUSAL_EV_TCP_RESET, &link))
 		return 0;
-	ev = reserve(CAUSAL_EV_TCP_RESET);
+	ev = reserve(CAUSAL_EV_TCP_RESET, CAUSAL_EV_SIZE(0));
 	if (!ev)
 		return 0;
 	ev->peer = CAUSAL_EV_NO_PEER;
 	ev->link = link;
 	ev->tcp_rx = 1;
-	submit(ev);
+	submit(ev, CAUSAL_EV_SIZE(0));
 	return 0;
 }
 

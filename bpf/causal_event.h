@@ -3,6 +3,12 @@
  * One record of the ring buffer between bpf/causal.bpf.c and user space
  * (causald, causalctl), and the in-memory form of one line of the JSON event
  * log (docs/events.md). Plain __u types: included by BPF and by user space.
+ *
+ * In the ring buffer a record stops after the vector clock entries it has
+ * room for (CAUSAL_EV_SIZE()): none for TCP events, CAUSAL_EV_SMALL_NODES
+ * or CAUSAL_EV_MAX_NODES for the module's, whichever holds `nodes`. Most
+ * groups are small, and full-size records would multiply the bytes written
+ * per event by three.
  */
 #ifndef _CAUSAL_EVENT_H
 #define _CAUSAL_EVENT_H
@@ -12,6 +18,7 @@
 #endif
 
 #define CAUSAL_EV_MAX_NODES	64
+#define CAUSAL_EV_SMALL_NODES	8
 #define CAUSAL_EV_COMM_LEN	16
 #define CAUSAL_EV_NO_PEER	0xffff	/* broadcast send, or no peer yet */
 
@@ -72,5 +79,9 @@ struct causal_event {
 	struct causal_ev_link link;	/* peer, tcp_* */
 	__u64 vclock[CAUSAL_EV_MAX_NODES];
 };
+
+/* Bytes of a record with room for @n clock entries. */
+#define CAUSAL_EV_SIZE(n)	(__builtin_offsetof(struct causal_event, vclock) + \
+				 (n) * sizeof(__u64))
 
 #endif /* _CAUSAL_EVENT_H */

@@ -162,6 +162,7 @@ int cmd_status(int argc, char **argv)
 
 struct trace_state {
 	const char *host;
+	struct clog_writer *writer;	/* -j: the log's own line format */
 	unsigned long events;
 };
 
@@ -232,7 +233,11 @@ static int trace_event(void *ctx, const struct causal_event *ev)
 
 	st->events++;
 	if (ctl.json) {
-		if (clog_write(stdout, clog_event_json(ev, st->host)))
+		const char *line;
+		size_t len;
+
+		line = clog_writer_line(st->writer, ev, st->host, &len);
+		if (!line || printf("%s\n", line) < 0)
 			return -EIO;
 		fflush(stdout);
 		return 0;
@@ -342,9 +347,14 @@ int cmd_trace(int argc, char **argv)
 	if (optind < argc)
 		return ctl_error("unexpected '%s'\n%s", argv[optind], trace_usage);
 
+	st.writer = clog_writer_new();
+	if (!st.writer)
+		return ctl_error("out of memory");
 	t = tracer_open(&o, trace_event, &st, err, sizeof(err));
-	if (!t)
+	if (!t) {
+		clog_writer_free(st.writer);
 		return ctl_error("%s", err);
+	}
 	if (!tracer_has_module(t))
 		fprintf(stderr,
 			"causalctl: the causal module is not loaded: tracing TCP events only\n");
@@ -361,6 +371,7 @@ int cmd_trace(int argc, char **argv)
 
 		if (n < 0 && n != -EINTR) {
 			tracer_close(t);
+			clog_writer_free(st.writer);
 			return ctl_error("reading events: %s", strerror(-n));
 		}
 	}
@@ -370,6 +381,7 @@ int cmd_trace(int argc, char **argv)
 		fprintf(stderr, "causalctl: %llu events lost (ring buffer full)\n",
 			(unsigned long long)tracer_lost(t));
 	tracer_close(t);
+	clog_writer_free(st.writer);
 	return 0;
 }
 

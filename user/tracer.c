@@ -28,6 +28,8 @@ struct tracer {
 	tracer_event_fn fn;
 	void *ctx;
 	bool has_module;
+	struct causal_event ev;		/* the record being handed out */
+	size_t ev_used;			/* bytes of it not known zero */
 };
 
 long tracer_parse_types(const char *list)
@@ -197,13 +199,24 @@ static void prefill_links(struct tracer *t)
 	fclose(fp);
 }
 
+/* Records are shorter than the struct (causal_event.h): handed out in a
+ * whole one, with the clock entries past `nodes` zero.
+ */
 static int on_sample(void *ctx, void *data, size_t size)
 {
+	const struct causal_event *rec = data;
 	struct tracer *t = ctx;
+	size_t used;
 
-	if (size < sizeof(struct causal_event))
+	if (size < CAUSAL_EV_SIZE(0) || rec->nodes > CAUSAL_EV_MAX_NODES ||
+	    size < CAUSAL_EV_SIZE(rec->nodes))
 		return 0;
-	return t->fn(t->ctx, data);
+	used = CAUSAL_EV_SIZE(rec->nodes);
+	memcpy(&t->ev, rec, used);
+	if (t->ev_used > used)
+		memset((char *)&t->ev + used, 0, t->ev_used - used);
+	t->ev_used = used;
+	return t->fn(t->ctx, &t->ev);
 }
 
 /* libbpf speaks (the verifier's log too) only with CAUSAL_BPF_DEBUG set:

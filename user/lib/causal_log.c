@@ -158,202 +158,32 @@ static const char *ev_check(const struct causal_event *ev, const char *host)
 /* Writer                                                                  */
 /* ---------------------------------------------------------------------- */
 
-static void add(struct json_object *o, const char *key, struct json_object *v)
-{
-	json_object_object_add_ex(o, key, v, JSON_C_OBJECT_ADD_KEY_IS_NEW |
-				  JSON_C_OBJECT_KEY_IS_CONSTANT);
-}
-
-static void add_u64(struct json_object *o, const char *key, __u64 v)
-{
-	add(o, key, json_object_new_uint64(v));
-}
+#define CLOG_JSON_FLAGS	(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 /*
- * Setters that update @key of @o in place when a previous event of the same
- * type left it there, and add it otherwise: a writer that keeps one object
- * per type (causald's hot path) allocates nothing per event.
+ * Lines are printed straight into a buffer in the key order of
+ * docs/events.md: at causald's event rates json-c's objects and printf-based
+ * number formatting cost several times the rest of the daemon. json-c still
+ * escapes the strings that come from outside (host, comm), once per distinct
+ * value; the other strings are the fixed names above, which need none.
+ * What comes out is what json-c prints for the same object (tested).
  */
-static struct json_object *get(struct json_object *o, const char *key)
-{
-	struct json_object *v;
+struct clog_lit {		/* a string and its JSON literal, quoted */
+	char raw[CLOG_HOST_MAX];
+	size_t len;
+	char *json;
+	size_t json_len;
+};
 
-	return json_object_object_get_ex(o, key, &v) ? v : NULL;
-}
-
-static void replace(struct json_object *o, const char *key,
-		    struct json_object *v)
-{
-	if (json_object_object_get_ex(o, key, NULL))
-		json_object_object_add_ex(o, key, v, JSON_C_OBJECT_KEY_IS_CONSTANT);
-	else
-		add(o, key, v);
-}
-
-static void set_u64(struct json_object *o, const char *key, __u64 v)
-{
-	struct json_object *cur = get(o, key);
-
-	if (json_object_is_type(cur, json_type_int))
-		json_object_set_uint64(cur, v);
-	else
-		replace(o, key, json_object_new_uint64(v));
-}
-
-static void set_str(struct json_object *o, const char *key, const char *v,
-		    int len)
-{
-	struct json_object *cur = get(o, key);
-
-	if (json_object_is_type(cur, json_type_string))
-		json_object_set_string_len(cur, v, len);
-	else
-		replace(o, key, json_object_new_string_len(v, len));
-}
-
-static void set_bool(struct json_object *o, const char *key, bool v)
-{
-	struct json_object *cur = get(o, key);
-
-	if (json_object_is_type(cur, json_type_boolean))
-		json_object_set_boolean(cur, v);
-	else
-		replace(o, key, json_object_new_boolean(v));
-}
-
-static void set_link(struct json_object *o, const struct causal_ev_link *l)
-{
-	char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN];
-	struct json_object *cur = get(o, "link");
-
-	if (!l->family) {
-		replace(o, "link", NULL);	/* json null: not known */
-		return;
-	}
-	if (!json_object_is_type(cur, json_type_object)) {
-		cur = json_object_new_object();
-		replace(o, "link", cur);
-	}
-	inet_ntop(family_af(l->family), l->saddr, s, sizeof(s));
-	inet_ntop(family_af(l->family), l->daddr, d, sizeof(d));
-	set_u64(cur, "family", l->family == AF_INET6 ? 6 : 4);
-	set_str(cur, "saddr", s, strlen(s));
-	set_u64(cur, "sport", l->sport);
-	set_str(cur, "daddr", d, strlen(d));
-	set_u64(cur, "dport", l->dport);
-}
-
-static void set_vclock(struct json_object *o, const struct causal_event *ev)
-{
-	struct json_object *vc = get(o, "vclock");
-	int i;
-
-	if (!json_object_is_type(vc, json_type_array) ||
-	    json_object_array_length(vc) != ev->nodes) {
-		vc = json_object_new_array_ext(ev->nodes);
-		for (i = 0; i < ev->nodes; i++)
-			json_object_array_add(vc, json_object_new_uint64(0));
-		replace(o, "vclock", vc);
-	}
-	for (i = 0; i < ev->nodes; i++)
-		json_object_set_uint64(json_object_array_get_idx(vc, i),
-				       ev->vclock[i]);
-}
-
-/* @o holds the keys of @ev's type, or none yet: give them @ev's values. */
-static void fill_event(struct json_object *o, const struct causal_event *ev,
-		       const char *host)
-{
-	const char *s;
-
-	set_u64(o, "v", CLOG_VERSION);
-	s = type_names[ev->type];
-	set_str(o, "type", s, strlen(s));
-	set_str(o, "host", host, strlen(host));
-	set_u64(o, "ts", ev->ts_ns);
-	switch (ev->type) {
-	case CAUSAL_EV_TCP_RETRANSMIT:
-		set_link(o, &ev->link);
-		s = clog_tcp_state_name(ev->tcp_state);
-		set_str(o, "state", s, strlen(s));
-		return;
-	case CAUSAL_EV_TCP_STATE:
-		set_link(o, &ev->link);
-		s = clog_tcp_state_name(ev->tcp_oldstate);
-		set_str(o, "old", s, strlen(s));
-		s = clog_tcp_state_name(ev->tcp_state);
-		set_str(o, "new", s, strlen(s));
-		return;
-	case CAUSAL_EV_TCP_RESET:
-		set_link(o, &ev->link);
-		set_bool(o, "rx", ev->tcp_rx);
-		return;
-	}
-	set_u64(o, "pid", ev->pid);
-	set_str(o, "comm", ev->comm, strnlen(ev->comm, CAUSAL_EV_COMM_LEN - 1));
-	set_u64(o, "group", ev->group);
-	set_u64(o, "node", ev->node);
-	if (ev->peer == CAUSAL_EV_NO_PEER)
-		replace(o, "peer", NULL);
-	else
-		set_u64(o, "peer", ev->peer);
-	set_u64(o, "stamp", ev->stamp);
-	switch (ev->type) {
-	case CAUSAL_EV_SEND:
-		set_u64(o, "len", ev->len);
-		set_u64(o, "targets", ev->targets);
-		break;
-	case CAUSAL_EV_ARRIVE:
-		set_u64(o, "len", ev->len);
-		break;
-	case CAUSAL_EV_HOLD:
-		set_u64(o, "wait_node", ev->wait_node);
-		set_u64(o, "wait_stamp", ev->wait_stamp);
-		break;
-	case CAUSAL_EV_DELIVER:
-		set_u64(o, "index", ev->index);
-		set_u64(o, "held_ns", ev->held_ns);
-		set_bool(o, "gap", ev->gap);
-		break;
-	case CAUSAL_EV_PEER:
-		set_bool(o, "joined", ev->joined);
-		set_u64(o, "incarnation", ev->incarnation);
-		set_link(o, &ev->link);
-		break;
-	case CAUSAL_EV_ERROR:
-		s = causal_proto_err_name(ev->err);
-		set_str(o, "err", s, strlen(s));
-		break;
-	}
-	set_vclock(o, ev);
-}
-
-static struct json_object *head_json(const char *type, const char *host)
-{
-	struct json_object *o = json_object_new_object();
-
-	add_u64(o, "v", CLOG_VERSION);
-	add(o, "type", json_object_new_string(type));
-	add(o, "host", json_object_new_string(host));
-	return o;
-}
-
-struct json_object *clog_event_json(const struct causal_event *ev,
-				    const char *host)
-{
-	struct json_object *o;
-
-	if (ev_check(ev, host)) {
-		errno = EINVAL;
-		return NULL;
-	}
-	o = json_object_new_object();
-	fill_event(o, ev, host);
-	return o;
-}
+/* Longest line: a host escaped as \u00XX per byte, 64 clock entries and
+ * everything else well within the slack.
+ */
+#define CLOG_EV_LINE_MAX (6 * CLOG_HOST_MAX + 6 * CAUSAL_EV_COMM_LEN + \
+			  21 * CAUSAL_EV_MAX_NODES + 1024)
 
 struct clog_writer {
-	struct json_object *last[CAUSAL_EV_TYPES];	/* per type */
+	struct clog_lit host, comm;
+	char line[CLOG_EV_LINE_MAX];
 };
 
 struct clog_writer *clog_writer_new(void)
@@ -365,28 +195,220 @@ void clog_writer_free(struct clog_writer *w)
 {
 	if (!w)
 		return;
-	for (int i = 0; i < CAUSAL_EV_TYPES; i++)
-		json_object_put(w->last[i]);
+	free(w->host.json);
+	free(w->comm.json);
 	free(w);
+}
+
+/* @l holding the quoted literal of @s, from json-c; NULL without memory. */
+static const struct clog_lit *lit_get(struct clog_lit *l, const char *s,
+				      size_t len)
+{
+	struct json_object *o;
+
+	if (l->json && l->len == len && !memcmp(l->raw, s, len))
+		return l;
+	free(l->json);
+	l->json = NULL;
+	o = json_object_new_string_len(s, len);
+	if (o)
+		l->json = strdup(json_object_to_json_string_ext(o, CLOG_JSON_FLAGS));
+	json_object_put(o);
+	if (!l->json)
+		return NULL;
+	l->json_len = strlen(l->json);
+	memcpy(l->raw, s, len);
+	l->len = len;
+	return l;
+}
+
+static char *put_n(char *p, const char *s, size_t n)
+{
+	memcpy(p, s, n);
+	return p + n;
+}
+
+static char *put(char *p, const char *s)
+{
+	return put_n(p, s, strlen(s));
+}
+
+/* Keys and other literals: their length is known at compile time. */
+#define put_lit(p, lit)	put_n(p, lit, sizeof(lit) - 1)
+
+static char *put_u64(char *p, __u64 v)
+{
+	char digits[20];
+	int n = 0;
+
+	do {
+		digits[n++] = '0' + v % 10;
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = digits[--n];
+	return p;
+}
+
+static char *put_quoted(char *p, const char *s)
+{
+	*p++ = '"';
+	p = put(p, s);
+	*p++ = '"';
+	return p;
+}
+
+/* ,"key":value for the kinds of value in a line; @key is a literal. */
+#define put_key_u64(p, key, v)	put_u64(put_lit(p, key), v)
+#define put_key_str(p, key, s)	put_quoted(put_lit(p, key), s)
+#define put_key_bool(p, key, v)	\
+	((v) ? put_lit(put_lit(p, key), "true") : put_lit(put_lit(p, key), "false"))
+
+static char *put_link(char *p, const struct causal_ev_link *l)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (!l->family)
+		return put_lit(p, ",\"link\":null");	/* not known */
+	p = put_key_u64(p, ",\"link\":{\"family\":",
+			l->family == AF_INET6 ? 6 : 4);
+	inet_ntop(family_af(l->family), l->saddr, a, sizeof(a));
+	p = put_key_str(p, ",\"saddr\":", a);
+	p = put_key_u64(p, ",\"sport\":", l->sport);
+	inet_ntop(family_af(l->family), l->daddr, a, sizeof(a));
+	p = put_key_str(p, ",\"daddr\":", a);
+	p = put_key_u64(p, ",\"dport\":", l->dport);
+	*p++ = '}';
+	return p;
 }
 
 const char *clog_writer_line(struct clog_writer *w,
 			     const struct causal_event *ev, const char *host,
 			     size_t *len)
 {
-	struct json_object **o;
+	const struct clog_lit *host_lit, *comm_lit;
+	char *p = w->line;
 
 	if (ev_check(ev, host)) {
 		errno = EINVAL;
 		return NULL;
 	}
-	o = &w->last[ev->type];
-	if (!*o)
-		*o = json_object_new_object();
-	fill_event(*o, ev, host);
-	return json_object_to_json_string_length(*o, JSON_C_TO_STRING_PLAIN |
-						 JSON_C_TO_STRING_NOSLASHESCAPE,
-						 len);
+	host_lit = lit_get(&w->host, host, strlen(host));
+	comm_lit = lit_get(&w->comm, ev->comm,
+			   strnlen(ev->comm, CAUSAL_EV_COMM_LEN - 1));
+	if (!host_lit || !comm_lit) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	p = put_key_u64(p, "{\"v\":", CLOG_VERSION);
+	p = put_key_str(p, ",\"type\":", type_names[ev->type]);
+	p = put_n(put_lit(p, ",\"host\":"), host_lit->json, host_lit->json_len);
+	p = put_key_u64(p, ",\"ts\":", ev->ts_ns);
+	switch (ev->type) {
+	case CAUSAL_EV_TCP_RETRANSMIT:
+		p = put_link(p, &ev->link);
+		p = put_key_str(p, ",\"state\":",
+				clog_tcp_state_name(ev->tcp_state));
+		goto out;
+	case CAUSAL_EV_TCP_STATE:
+		p = put_link(p, &ev->link);
+		p = put_key_str(p, ",\"old\":",
+				clog_tcp_state_name(ev->tcp_oldstate));
+		p = put_key_str(p, ",\"new\":",
+				clog_tcp_state_name(ev->tcp_state));
+		goto out;
+	case CAUSAL_EV_TCP_RESET:
+		p = put_link(p, &ev->link);
+		p = put_key_bool(p, ",\"rx\":", ev->tcp_rx);
+		goto out;
+	}
+	p = put_key_u64(p, ",\"pid\":", ev->pid);
+	p = put_n(put_lit(p, ",\"comm\":"), comm_lit->json, comm_lit->json_len);
+	p = put_key_u64(p, ",\"group\":", ev->group);
+	p = put_key_u64(p, ",\"node\":", ev->node);
+	if (ev->peer == CAUSAL_EV_NO_PEER)
+		p = put_lit(p, ",\"peer\":null");
+	else
+		p = put_key_u64(p, ",\"peer\":", ev->peer);
+	p = put_key_u64(p, ",\"stamp\":", ev->stamp);
+	switch (ev->type) {
+	case CAUSAL_EV_SEND:
+		p = put_key_u64(p, ",\"len\":", ev->len);
+		p = put_key_u64(p, ",\"targets\":", ev->targets);
+		break;
+	case CAUSAL_EV_ARRIVE:
+		p = put_key_u64(p, ",\"len\":", ev->len);
+		break;
+	case CAUSAL_EV_HOLD:
+		p = put_key_u64(p, ",\"wait_node\":", ev->wait_node);
+		p = put_key_u64(p, ",\"wait_stamp\":", ev->wait_stamp);
+		break;
+	case CAUSAL_EV_DELIVER:
+		p = put_key_u64(p, ",\"index\":", ev->index);
+		p = put_key_u64(p, ",\"held_ns\":", ev->held_ns);
+		p = put_key_bool(p, ",\"gap\":", ev->gap);
+		break;
+	case CAUSAL_EV_PEER:
+		p = put_key_bool(p, ",\"joined\":", ev->joined);
+		p = put_key_u64(p, ",\"incarnation\":", ev->incarnation);
+		p = put_link(p, &ev->link);
+		break;
+	case CAUSAL_EV_ERROR:
+		p = put_key_str(p, ",\"err\":", causal_proto_err_name(ev->err));
+		break;
+	}
+	p = put_lit(p, ",\"vclock\":[");
+	for (int i = 0; i < ev->nodes; i++) {
+		if (i)
+			*p++ = ',';
+		p = put_u64(p, ev->vclock[i]);
+	}
+	*p++ = ']';
+out:
+	*p++ = '}';
+	*p = 0;
+	*len = p - w->line;
+	return w->line;
+}
+
+struct json_object *clog_event_json(const struct causal_event *ev,
+				    const char *host)
+{
+	struct clog_writer *w = clog_writer_new();
+	struct json_object *o = NULL;
+	const char *s;
+	size_t len;
+
+	if (!w) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	s = clog_writer_line(w, ev, host, &len);
+	if (s)
+		o = json_tokener_parse(s);
+	clog_writer_free(w);
+	return o;
+}
+
+static void add(struct json_object *o, const char *key, struct json_object *v)
+{
+	json_object_object_add_ex(o, key, v, JSON_C_OBJECT_ADD_KEY_IS_NEW |
+				  JSON_C_OBJECT_KEY_IS_CONSTANT);
+}
+
+static void add_u64(struct json_object *o, const char *key, __u64 v)
+{
+	add(o, key, json_object_new_uint64(v));
+}
+
+static struct json_object *head_json(const char *type, const char *host)
+{
+	struct json_object *o = json_object_new_object();
+
+	add_u64(o, "v", CLOG_VERSION);
+	add(o, "type", json_object_new_string(type));
+	add(o, "host", json_object_new_string(host));
+	return o;
 }
 
 static bool host_ok(const char *host)
@@ -434,8 +456,7 @@ int clog_write(FILE *f, struct json_object *obj)
 
 	if (!obj)
 		return -EINVAL;
-	s = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
-					   JSON_C_TO_STRING_NOSLASHESCAPE);
+	s = json_object_to_json_string_ext(obj, CLOG_JSON_FLAGS);
 	if (!s || fputs(s, f) == EOF || putc('\n', f) == EOF)
 		ret = -(errno ? errno : EIO);
 	json_object_put(obj);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The JSON-lines event log (docs/events.md, version 1): formatting and
- * parsing of one line with json-c, and a compact in-memory store of the
- * lines of one or more log files for the analysis and the exporters.
+ * The JSON-lines event log (docs/events.md, version 1): writing one line
+ * (events printed directly, the rest with json-c), parsing one with json-c,
+ * and a compact in-memory store of the lines of one or more log files for
+ * the analysis and the exporters.
  *
  * The store keeps one small record per event (struct clog_ev), the vector
  * clocks in one arena of exactly `nodes` entries each, and host, comm and
@@ -66,21 +67,11 @@ int clog_tcp_state_parse(const char *name);
 void clog_link_str(const struct causal_ev_link *l, char *buf, size_t size);
 
 /*
- * One line as a json-c object, with only the keys of its type; NULL (errno
- * EINVAL) for an event the format cannot express (unknown type, nodes 0 or
- * over CAUSAL_EV_MAX_NODES, a host that is empty or too long).
- */
-struct json_object *clog_event_json(const struct causal_event *ev,
-				    const char *host);
-struct json_object *clog_meta_json(const char *host,
-				   const struct clog_meta *meta);
-struct json_object *clog_lost_json(const char *host, __u64 ts, __u64 count);
-
-/*
- * The line of @ev, as clog_event_json() would print it, from a writer that
- * updates one object per event type in place instead of building one per
- * event. The string (*len bytes, no newline) lives until the next call; NULL
- * (errno EINVAL) for an event the format cannot express.
+ * The line of @ev (no newline, *len bytes), printed directly in the key
+ * order and form json-c would print it, since this is causald's hot path.
+ * The string lives until the next call; NULL (errno EINVAL) for an event
+ * the format cannot express (unknown type, nodes 0 or over
+ * CAUSAL_EV_MAX_NODES, a host that is empty or too long).
  */
 struct clog_writer;
 
@@ -89,6 +80,15 @@ void clog_writer_free(struct clog_writer *w);
 const char *clog_writer_line(struct clog_writer *w,
 			     const struct causal_event *ev, const char *host,
 			     size_t *len);
+
+/* The same line as a json-c object, for documents that embed it; NULL as
+ * above.
+ */
+struct json_object *clog_event_json(const struct causal_event *ev,
+				    const char *host);
+struct json_object *clog_meta_json(const char *host,
+				   const struct clog_meta *meta);
+struct json_object *clog_lost_json(const char *host, __u64 ts, __u64 count);
 
 /* Write @obj as one line and drop the reference. 0 or -errno. */
 int clog_write(FILE *f, struct json_object *obj);
