@@ -117,6 +117,7 @@ struct pair {
 	__u64 held;		/* waited: held_ns > 0 */
 	__u64 gaps;
 	__u64 errors;		/* channel failures, resets */
+	__u64 resets_pending;	/* resets not yet followed by a message */
 	__u64 retransmits;	/* on node's connection to peer */
 	__u64 blamed_ns;	/* node's hold time spent waiting for peer */
 	__u64 held_now;
@@ -148,6 +149,7 @@ struct causal_model {
 	__u64 lost;
 	__u64 table_drops;
 	__u64 unmatched_tcp;	/* TCP events of connections not known */
+	__u64 resets_pending;	/* sum of the pairs' */
 };
 
 struct causal_model *causal_model_new(const struct causal_model_limits *l)
@@ -313,10 +315,29 @@ static void add_tcp(struct causal_model *m, const struct causal_event *ev)
 	p = pair_get(m, l->group, l->node, l->peer, true);
 	if (!p)
 		return;
-	if (ev->type == CAUSAL_EV_TCP_RETRANSMIT)
+	if (ev->type == CAUSAL_EV_TCP_RETRANSMIT) {
 		p->retransmits++;
-	else if (ev->type == CAUSAL_EV_TCP_RESET)
-		p->errors++;
+	} else if (ev->type == CAUSAL_EV_TCP_RESET) {
+		p->resets_pending++;
+		m->resets_pending++;
+	}
+}
+
+/*
+ * A reset is an error when this host sends or delivers after it; the ones
+ * after its last message are the teardown of a finished run. The rule of
+ * causalctl analyze (docs/analysis.md), applied as the events come.
+ */
+static void settle_resets(struct causal_model *m)
+{
+	unsigned int i;
+	struct pair *p;
+
+	table_for_each(&m->pairs, i, p) {
+		p->errors += p->resets_pending;
+		p->resets_pending = 0;
+	}
+	m->resets_pending = 0;
 }
 
 void causal_model_add(struct causal_model *m, const struct causal_event *ev)
@@ -327,6 +348,9 @@ void causal_model_add(struct causal_model *m, const struct causal_event *ev)
 	if (ev->type >= CAUSAL_EV_TYPES)
 		return;
 	m->events[ev->type]++;
+	if (m->resets_pending &&
+	    (ev->type == CAUSAL_EV_SEND || ev->type == CAUSAL_EV_DELIVER))
+		settle_resets(m);
 	switch (ev->type) {
 	case CAUSAL_EV_DELIVER:
 		add_deliver(m, ev);

@@ -244,6 +244,45 @@ TEST(retransmits_land_on_the_link)
 	causal_model_free(m);
 }
 
+/* As analyze counts them: a reset is an error when the host sends or
+ * delivers after it, and the teardown of a finished run otherwise.
+ */
+TEST(resets_after_the_last_message_are_teardown)
+{
+	struct causal_model_limits l = CAUSAL_MODEL_DEFAULT_LIMITS;
+	struct causal_model *m = causal_model_new(&l);
+	struct causal_event ev = ev_of(CAUSAL_EV_PEER, 7, 0, 2, 0);
+	struct causal_event reset;
+	struct json_object *snap;
+
+	ASSERT_NE(m, NULL);
+	ev.joined = 1;
+	ev.link = link_of(1, 3, 40000, 7000);
+	causal_model_add(m, &ev);
+	reset = ev_of(CAUSAL_EV_TCP_RESET, 0, 0, CAUSAL_EV_NO_PEER, 0);
+	reset.link = ev.link;
+	reset.tcp_rx = 1;
+	causal_model_add(m, &reset);
+	causal_model_add(m, &reset);
+	snap = causal_model_snapshot(m, 1000);
+	EXPECT_EQ(field(row(snap, 0, 2), "errors"), 0);
+	json_object_put(snap);
+
+	/* A message after them: both were mid-run. */
+	deliver(m, 0, 2, 1, 0);
+	snap = causal_model_snapshot(m, 1000);
+	EXPECT_EQ(field(row(snap, 0, 2), "errors"), 2);
+	json_object_put(snap);
+
+	/* One more at the end stays out, whatever else comes. */
+	causal_model_add(m, &reset);
+	hold(m, 1, 0, 2, 2, 1);
+	snap = causal_model_snapshot(m, 1000);
+	EXPECT_EQ(field(row(snap, 0, 2), "errors"), 2);
+	json_object_put(snap);
+	causal_model_free(m);
+}
+
 TEST(prometheus_text)
 {
 	struct causal_model_limits l = CAUSAL_MODEL_DEFAULT_LIMITS;
