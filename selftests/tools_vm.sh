@@ -203,6 +203,27 @@ assert json.loads(out.stdout) == [], out.stdout
 check "top without causald: a clear error" bash -c "'$bin/causalctl' top -n 1 -s '$work/none.sock' 2>&1 | grep -q 'not running'"
 check "trace as a non-root user: a clear error" bash -c "setpriv --reuid=65534 --regid=65534 --clear-groups '$bin/causalctl' trace -d 1 2>&1 | grep -q 'needs root'"
 
+# A daemon that falls behind: the kernel drops what a 1 MiB ring buffer
+# cannot hold, counts it, and causald logs the count.
+rm -f "$log"
+check "causald with a 1 MiB ring buffer starts" start_daemon --ringbuf 1
+kill -STOP "$daemon"
+check "20000 messages while causald is stopped" \
+	"$top/build/tools/causal_bench" --mode ulp --size 64 -n 20000 -r 0
+kill -CONT "$daemon"
+sleep 1.5
+check "the stalled causald stops cleanly" stop_daemon
+check "drops are counted: seen + lost = the 60000 message events" py '
+import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1])]
+seen = sum(e["type"] in ("send", "arrive", "deliver") for e in evs)
+lost = sum(e["count"] for e in evs if e["type"] == "lost")
+others = sum(e["type"] in ("peer", "tcp_state", "tcp_reset", "tcp_retransmit") for e in evs)
+assert lost > 0 and seen > 0, (seen, lost)
+# lost also counts dropped peer and TCP events: a few dozen at most.
+assert 60000 <= seen + lost <= 60000 + 64 - others, (seen, lost, others)
+' "$log"
+
 # Without the module: status says so; causald and trace still see TCP.
 for _ in $(seq 50); do rmmod causal 2>/dev/null && break; sleep 0.1; done
 check "status without the module: a clear error" bash -c "'$bin/causalctl' status 2>&1 | grep -q 'is the causal module loaded'"
