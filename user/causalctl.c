@@ -237,9 +237,9 @@ static int trace_event(void *ctx, const struct causal_event *ev)
 		size_t len;
 
 		line = clog_writer_line(st->writer, ev, st->host, &len);
-		if (!line || printf("%s\n", line) < 0)
+		if (!line || fwrite(line, 1, len, stdout) != len ||
+		    putchar('\n') == EOF)
 			return -EIO;
-		fflush(stdout);
 		return 0;
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -369,6 +369,10 @@ int cmd_trace(int argc, char **argv)
 	while (!stopping && (!end || time(NULL) < end)) {
 		int n = tracer_poll(t, 200);
 
+		/* Once per batch: a pipe sees events as they come, at the
+		 * cost of one write per batch instead of one per event.
+		 */
+		fflush(stdout);
 		if (n < 0 && n != -EINTR) {
 			tracer_close(t);
 			clog_writer_free(st.writer);
@@ -377,6 +381,7 @@ int cmd_trace(int argc, char **argv)
 	}
 	/* What is still in the ring buffer, then the drop count. */
 	tracer_poll(t, 0);
+	fflush(stdout);
 	if (tracer_lost(t))
 		fprintf(stderr, "causalctl: %llu events lost (ring buffer full)\n",
 			(unsigned long long)tracer_lost(t));
