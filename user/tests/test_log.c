@@ -369,6 +369,27 @@ TEST_F(log, writer_prints_as_json_c)
 		EXPECT_STREQ(host, line.host);
 		EXPECT_EQ(0, memcmp(&ev, &line.ev, sizeof(ev)));
 	}
+	/* The longest line: every host byte escaped, 64 entries of 20 digits,
+	 * two IPv6 addresses (the buffer ends the writer: ASan checks it).
+	 */
+	{
+		char longest[CLOG_HOST_MAX];
+
+		memset(longest, '\x01', sizeof(longest) - 1);
+		longest[sizeof(longest) - 1] = 0;
+		for (__u32 type = CAUSAL_EV_SEND; type < CAUSAL_EV_TYPES; type++) {
+			make_event(&ev, type, 3);	/* IPv6, 64 nodes */
+			memset(ev.link.saddr, 0xff, sizeof(ev.link.saddr));
+			memset(ev.link.daddr, 0xff, sizeof(ev.link.daddr));
+			memset(ev.comm, '\x02', sizeof(ev.comm) - 1);
+			got = clog_writer_line(w, &ev, longest, &len);
+			ASSERT_NE(got, NULL);
+			want = json_c_reprint(got);
+			EXPECT_STREQ(got, want);
+			free(want);
+		}
+	}
+	make_event(&ev, CAUSAL_EV_SEND, 0);
 	ev.nodes = 0;
 	EXPECT_EQ(clog_writer_line(w, &ev, "h1", &len), NULL);
 	clog_writer_free(w);
