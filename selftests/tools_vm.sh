@@ -203,6 +203,37 @@ assert json.loads(out.stdout) == [], out.stdout
 check "top without causald: a clear error" bash -c "'$bin/causalctl' top -n 1 -s '$work/none.sock' 2>&1 | grep -q 'not running'"
 check "trace as a non-root user: a clear error" bash -c "setpriv --reuid=65534 --regid=65534 --clear-groups '$bin/causalctl' trace -d 1 2>&1 | grep -q 'needs root'"
 
+# Groups of more than CAUSAL_EV_SMALL_NODES nodes travel in full-size
+# records: a 12-node group, nodes 0 and 11 on loopback.
+rm -f "$log"
+check "causald starts again" start_daemon
+check "a 12-node group exchanges 5 messages each way" py '
+import socket, struct
+def join(s, node):
+    s.setsockopt(socket.SOL_TCP, 31, b"causal")      # TCP_ULP
+    s.setsockopt(0x4341, 1, struct.pack("<IHHII", 77, node, 12, 0, 0))
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+a = socket.create_connection(l.getsockname()); b, _ = l.accept()
+join(a, 0); join(b, 11)
+for i in range(5):
+    a.send(b"from 0 #%d" % i); b.send(b"from 11 #%d" % i)
+for s in (a, b):
+    got = [s.recv(100) for _ in range(5)]
+    assert all(len(m) > 0 for m in got), got
+a.close(); b.close(); l.close()
+'
+sleep 1.5
+check "causald stops" stop_daemon
+check "their events carry all 12 clock entries" py '
+import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1])]
+ev = [e for e in evs if e.get("group") == 77 and e["type"] in ("send", "deliver")]
+assert len(ev) == 20, [e["type"] for e in ev]
+assert all(len(e["vclock"]) == 12 for e in ev), ev
+last = [e for e in ev if e["type"] == "deliver" and e["node"] == 11][-1]
+assert last["vclock"][0] == 5 and last["peer"] == 0, last
+' "$log"
+
 # A daemon that falls behind: the kernel drops what a 1 MiB ring buffer
 # cannot hold, counts it, and causald logs the count.
 rm -f "$log"
