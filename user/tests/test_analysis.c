@@ -23,6 +23,8 @@
 #include "causal_analysis.h"
 #include "causal_wire.h"
 #include "kselftest_harness.h"
+#include "test_rnd.h"
+#include "test_scene.h"
 
 #define MS	1000000ULL
 
@@ -34,66 +36,9 @@
 	}								\
 } while (0)
 
-static __u64 xs_state;
-
-static __u64 rnd(void)
-{
-	__u64 x = xs_state;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return xs_state = x;
-}
-
 /* ---------------------------------------------------------------------- */
-/* Scenes: events added straight to a store                               */
+/* Scenes (test_scene.h): one event of a message's life per call          */
 /* ---------------------------------------------------------------------- */
-
-struct scene {
-	struct clog_store *s;
-	__u32 group;
-	__u16 nodes;
-	char host[8][16];	/* per node */
-};
-
-static void sc_init(struct scene *sc, __u32 group, __u16 nodes)
-{
-	memset(sc, 0, sizeof(*sc));
-	sc->s = clog_store_new();
-	sc->group = group;
-	sc->nodes = nodes;
-	for (int i = 0; i < 8; i++)
-		snprintf(sc->host[i], sizeof(sc->host[i]), "%c", 'a' + i);
-	clog_store_begin(sc->s, "scene");
-}
-
-static void sc_add(struct scene *sc, const char *host, struct causal_event *ev)
-{
-	static struct clog_line l;
-
-	memset(&l, 0, sizeof(l));
-	l.kind = CLOG_EVENT;
-	snprintf(l.host, sizeof(l.host), "%s", host);
-	l.ev = *ev;
-	l.ts = ev->ts_ns;
-	clog_store_add(sc->s, &l);
-}
-
-/* A causal event of node @node whose stamp belongs to @owner. */
-static void sc_ev(struct scene *sc, struct causal_event *ev, __u32 type,
-		  __u16 node, __u64 ts, __u16 peer, __u16 owner, __u64 stamp)
-{
-	memset(ev, 0, sizeof(*ev));
-	ev->type = type;
-	ev->ts_ns = ts;
-	ev->group = sc->group;
-	ev->node = node;
-	ev->nodes = sc->nodes;
-	ev->peer = peer;
-	ev->stamp = stamp;
-	ev->vclock[owner] = stamp;
-}
 
 static void sc_send(struct scene *sc, __u16 node, __u64 ts, __u64 stamp,
 		    int to)

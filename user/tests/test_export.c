@@ -13,67 +13,28 @@
 
 #include "causal_export.h"
 #include "kselftest_harness.h"
-
-static __u64 xs_state;
-
-static __u64 rnd(void)
-{
-	__u64 x = xs_state;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return xs_state = x;
-}
+#include "test_rnd.h"
+#include "test_scene.h"
 
 /* ---------------------------------------------------------------------- */
-/* Scenes                                                                  */
+/* Scenes (test_scene.h)                                                   */
 /* ---------------------------------------------------------------------- */
 
-struct scene {
-	struct clog_store *s;
-	__u32 group;
-	__u16 nodes;
-	const char *host[8];
-};
-
-static void sc_init(struct scene *sc, __u32 group, __u16 nodes)
+/* An event of a message's life; a hold waits on a node other than the two. */
+static void sc_msg(struct scene *sc, __u32 type, __u16 node, __u64 ts,
+		   __u16 peer, __u64 stamp, __u64 held_ns)
 {
-	static const char * const hosts[] = { "a", "b", "c", "d", "e", "f",
-					      "g", "h" };
+	struct causal_event ev;
 
-	sc->s = clog_store_new();
-	sc->group = group;
-	sc->nodes = nodes;
-	memcpy(sc->host, hosts, sizeof(hosts));
-	clog_store_begin(sc->s, "scene");
-}
-
-static void sc_ev(struct scene *sc, __u32 type, __u16 node, __u64 ts,
-		  __u16 peer, __u64 stamp, __u64 held_ns)
-{
-	static struct clog_line l;
-	struct causal_event *ev = &l.ev;
-	__u16 owner = type == CAUSAL_EV_SEND ? node : peer;
-
-	memset(&l, 0, sizeof(l));
-	l.kind = CLOG_EVENT;
-	snprintf(l.host, sizeof(l.host), "%s", sc->host[node]);
-	ev->type = type;
-	ev->ts_ns = ts;
-	ev->group = sc->group;
-	ev->node = node;
-	ev->nodes = sc->nodes;
-	ev->peer = peer;
-	ev->stamp = stamp;
-	ev->vclock[owner] = stamp;
-	ev->held_ns = held_ns;
+	sc_ev(sc, &ev, type, node, ts, peer,
+	      type == CAUSAL_EV_SEND ? node : peer, stamp);
+	ev.held_ns = held_ns;
 	if (type == CAUSAL_EV_HOLD) {
-		ev->wait_node = (peer + 1) % sc->nodes == node ?
-				(peer + 2) % sc->nodes : (peer + 1) % sc->nodes;
-		ev->wait_stamp = 1;
+		ev.wait_node = (peer + 1) % sc->nodes == node ?
+			       (peer + 2) % sc->nodes : (peer + 1) % sc->nodes;
+		ev.wait_stamp = 1;
 	}
-	clog_store_add(sc->s, &l);
+	sc_add(sc, sc->host[node], &ev);
 }
 
 /*
@@ -105,7 +66,7 @@ static void random_scene(struct scene *sc, __u32 group, __u16 nodes, int msgs,
 			m[n].from = i;
 			m[n].stamp = ++stamp[i];
 			m[n].pending = ((1ULL << nodes) - 1) & ~(1ULL << i);
-			sc_ev(sc, CAUSAL_EV_SEND, i, ts[i] += 10, CAUSAL_EV_NO_PEER,
+			sc_msg(sc, CAUSAL_EV_SEND, i, ts[i] += 10, CAUSAL_EV_NO_PEER,
 			      m[n].stamp, 0);
 			n++;
 			continue;
@@ -119,17 +80,17 @@ static void random_scene(struct scene *sc, __u32 group, __u16 nodes, int msgs,
 		if (!(m[k].pending & (1ULL << i)))
 			continue;
 		m[k].pending &= ~(1ULL << i);
-		sc_ev(sc, CAUSAL_EV_ARRIVE, i, ts[i] += 10, m[k].from, m[k].stamp, 0);
+		sc_msg(sc, CAUSAL_EV_ARRIVE, i, ts[i] += 10, m[k].from, m[k].stamp, 0);
 		if (rnd() % 4 == 0) {
-			sc_ev(sc, CAUSAL_EV_HOLD, i, ts[i] += 1, m[k].from,
+			sc_msg(sc, CAUSAL_EV_HOLD, i, ts[i] += 1, m[k].from,
 			      m[k].stamp, 0);
-			sc_ev(sc, CAUSAL_EV_DELIVER, i, ts[i] += 500, m[k].from,
+			sc_msg(sc, CAUSAL_EV_DELIVER, i, ts[i] += 500, m[k].from,
 			      m[k].stamp, 501);
 			(*held)++;
 		} else if (n == msgs && rnd() % 10 == 0) {
 			(*stuck)++;	/* arrived, never delivered */
 		} else {
-			sc_ev(sc, CAUSAL_EV_DELIVER, i, ts[i] += 1, m[k].from,
+			sc_msg(sc, CAUSAL_EV_DELIVER, i, ts[i] += 1, m[k].from,
 			      m[k].stamp, 0);
 		}
 	}
@@ -413,15 +374,15 @@ TEST(shiviz_exact)
 	char *txt;
 
 	sc_init(&sc, 7, 2);
-	sc_ev(&sc, CAUSAL_EV_DELIVER, 0, 401, 1, 1, 5000);
-	sc_ev(&sc, CAUSAL_EV_SEND, 0, 100, CAUSAL_EV_NO_PEER, 1, 0);
-	sc_ev(&sc, CAUSAL_EV_ARRIVE, 1, 200, 0, 1, 0);
-	sc_ev(&sc, CAUSAL_EV_DELIVER, 1, 201, 0, 1, 0);
-	sc_ev(&sc, CAUSAL_EV_SEND, 1, 300, 0, 1, 0);
-	sc_ev(&sc, CAUSAL_EV_ARRIVE, 0, 400, 1, 1, 0);
+	sc_msg(&sc, CAUSAL_EV_DELIVER, 0, 401, 1, 1, 5000);
+	sc_msg(&sc, CAUSAL_EV_SEND, 0, 100, CAUSAL_EV_NO_PEER, 1, 0);
+	sc_msg(&sc, CAUSAL_EV_ARRIVE, 1, 200, 0, 1, 0);
+	sc_msg(&sc, CAUSAL_EV_DELIVER, 1, 201, 0, 1, 0);
+	sc_msg(&sc, CAUSAL_EV_SEND, 1, 300, 0, 1, 0);
+	sc_msg(&sc, CAUSAL_EV_ARRIVE, 0, 400, 1, 1, 0);
 	/* Another group: not exported. */
 	sc.group = 8;
-	sc_ev(&sc, CAUSAL_EV_SEND, 1, 300, 0, 1, 0);
+	sc_msg(&sc, CAUSAL_EV_SEND, 1, 300, 0, 1, 0);
 	txt = run(cexp_shiviz, sc.s, &o, &info);
 	ASSERT_NE(NULL, txt);
 	EXPECT_STREQ(want, txt);
@@ -615,8 +576,8 @@ TEST(svg_cap_and_escaping)
 
 	xs_state = 99;
 	random_scene(&sc, 3, 4, 40, &held, &stuck);
-	sc.host[0] = "<evil & \"host\">";
-	sc_ev(&sc, CAUSAL_EV_SEND, 0, 1, CAUSAL_EV_NO_PEER, 999, 0);
+	snprintf(sc.host[0], sizeof(sc.host[0]), "<evil & \"host\">");
+	sc_msg(&sc, CAUSAL_EV_SEND, 0, 1, CAUSAL_EV_NO_PEER, 999, 0);
 	svg = run(cexp_svg, sc.s, &o, &info);
 	ASSERT_NE(NULL, svg);
 	EXPECT_EQ(NULL, xml_check(svg));
@@ -637,10 +598,10 @@ TEST(svg_picks_busiest_group)
 	char *svg;
 
 	sc_init(&sc, 4, 2);
-	sc_ev(&sc, CAUSAL_EV_SEND, 0, 1, CAUSAL_EV_NO_PEER, 1, 0);
+	sc_msg(&sc, CAUSAL_EV_SEND, 0, 1, CAUSAL_EV_NO_PEER, 1, 0);
 	sc.group = 9;
-	sc_ev(&sc, CAUSAL_EV_SEND, 0, 1, CAUSAL_EV_NO_PEER, 1, 0);
-	sc_ev(&sc, CAUSAL_EV_SEND, 1, 1, CAUSAL_EV_NO_PEER, 1, 0);
+	sc_msg(&sc, CAUSAL_EV_SEND, 0, 1, CAUSAL_EV_NO_PEER, 1, 0);
+	sc_msg(&sc, CAUSAL_EV_SEND, 1, 1, CAUSAL_EV_NO_PEER, 1, 0);
 	svg = run(cexp_svg, sc.s, &o, &info);
 	ASSERT_NE(NULL, svg);
 	EXPECT_EQ(9, info.group);

@@ -17,18 +17,7 @@
 #include "causal_log.h"
 #include "causal_wire.h"
 #include "kselftest_harness.h"
-
-static __u64 xs_state = 88172645463325252ULL;
-
-static __u64 rnd(void)
-{
-	__u64 x = xs_state;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return xs_state = x;
-}
+#include "test_rnd.h"
 
 static void set_link(struct causal_ev_link *l, int v6)
 {

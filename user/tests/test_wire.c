@@ -12,21 +12,10 @@
 
 #include "causal_wire.h"
 #include "kselftest_harness.h"
+#include "test_rnd.h"
 
 #define MAX_LEN_DEFAULT	(1U << 20)	/* the module's default message limit */
 
-static u64 xs_state;
-
-static u64 xorshift64(void)
-{
-	u64 x = xs_state;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	xs_state = x;
-	return x;
-}
 
 /* Independent big-endian helpers, so the tests do not reuse the codec. */
 static void be16_put(u8 *p, u16 v)
@@ -191,7 +180,7 @@ TEST(clock_roundtrip)
 
 		for (int round = 0; round < 20; round++) {
 			for (u16 i = 0; i < nodes; i++)
-				in[i] = round < 9 ? edge[(i + round) % 9] : xorshift64();
+				in[i] = round < 9 ? edge[(i + round) % 9] : rnd();
 			for (int off = 0; off < 8; off++) {
 				memset(buf, 0xa5, sizeof(buf));
 				memset(out, 0x5a, sizeof(out));
@@ -620,7 +609,7 @@ static unsigned int hdr_violations(const u8 *p, u32 max_len)
 /* Pick a field value: mostly valid, else an edge or random bits. */
 static u32 pick(u32 valid, const u32 *edges, int nedges, u32 mask)
 {
-	u64 r = xorshift64();
+	u64 r = rnd();
 
 	/* 13/16 valid, 2/16 an edge value, 1/16 random bits: a header
 	 * has seven fields, so about a quarter of them stay valid.
@@ -659,23 +648,23 @@ TEST(hdr_fuzz)
 		if (n % 16 == 15) {
 			/* Completely random bytes, magic kept half the time. */
 			for (int b = 0; b < 16; b++)
-				p[b] = (u8)xorshift64();
-			if (xorshift64() & 1)
+				p[b] = (u8)rnd();
+			if (rnd() & 1)
 				be32_put(p, CAUSAL_WIRE_MAGIC);
-			max_len = (u32)xorshift64();
+			max_len = (u32)rnd();
 		} else {
-			u8 type = pick(1 + xorshift64() % 4, type_e, 9, 0xff);
-			u16 nodes = pick(1 + xorshift64() % 64, nodes_e, 9, 0xffff);
-			u16 sender = pick(nodes ? xorshift64() % nodes : 0,
+			u8 type = pick(1 + rnd() % 4, type_e, 9, 0xff);
+			u16 nodes = pick(1 + rnd() % 64, nodes_e, 9, 0xffff);
+			u16 sender = pick(nodes ? rnd() % nodes : 0,
 					  sender_e, 9, 0xffff);
-			u32 vlen = type == 2 ? xorshift64() % 0x200000 :
+			u32 vlen = type == 2 ? rnd() % 0x200000 :
 				   type == 1 ? 16 : 0;
 
 			raw_hdr(p, pick(CAUSAL_WIRE_MAGIC, magic_e, 5, 0xffffffff),
 				pick(1, ver_e, 4, 0xff), type,
-				pick(type == 2 ? xorshift64() & 1 : 0, flag_e, 8, 0xffff),
+				pick(type == 2 ? rnd() & 1 : 0, flag_e, 8, 0xffff),
 				nodes, sender, pick(vlen, len_e, 12, 0xffffffff));
-			max_len = max_e[xorshift64() % 4];
+			max_len = max_e[rnd() % 4];
 		}
 
 		viol = hdr_violations(p, max_len);
