@@ -307,7 +307,7 @@ static void log_line(struct json_object *obj)
 	json_object_put(obj);
 }
 
-/* Events: the hot path, through a writer that reuses its objects. */
+/* Events: the hot path, through the log's direct line writer. */
 static struct clog_writer *writer;
 
 static int on_event(void *ctx, const struct causal_event *ev)
