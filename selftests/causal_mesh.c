@@ -697,11 +697,17 @@ FIXTURE_VARIANT_ADD(random, n6_merged)
 	       .slow_a = 2, .slow_b = 5, .netem_slow = "delay 25ms 5ms" },
 };
 
+/* CAUSAL_MESH_SEED=N replays (or explores) another history of each shape. */
 TEST_F_TIMEOUT(random, stress, 300)
 {
+	const char *seed = getenv("CAUSAL_MESH_SEED");
+	struct scene s = variant->s;
 	struct verdict v;
 
-	run_scene(_metadata, &variant->s, &v);
+	if (seed)
+		s.seed = strtoul(seed, NULL, 0);
+	TH_LOG("seed %u", s.seed);
+	run_scene(_metadata, &s, &v);
 }
 
 TEST_HARNESS_MAIN
