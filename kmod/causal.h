@@ -13,7 +13,6 @@
 #include <net/inet_sock.h>
 #include <net/ipv6.h>
 #include <net/sock.h>
-#include <net/strparser.h>
 
 #include "uapi/linux/causal.h"
 #include "lib/causal_rule.h"
@@ -84,25 +83,49 @@ struct causal_endpoint {
 	u64 gaps;
 };
 
-/* A received DATA frame waiting in a channel's hold-back queue. */
+/* A frame's bytes outside TCP, in pages filled as they arrive. */
+struct causal_pvec {
+	struct page **pages;
+	u32 slots;			/* entries in pages[] */
+	u32 nr;				/* pages allocated */
+	u32 len;			/* bytes stored */
+};
+
+/* The frame at the front of a channel's stream (causal_strp.c). Serialized
+ * with TCP's receive: softirq under the socket spinlock, or the owner.
+ */
+struct causal_strp {
+	struct causal_frame hdr;	/* valid once frame_len is set */
+	u32 frame_len;			/* 0 until the header is in */
+	bool copy_mode;			/* assembled in copy, not in TCP */
+	struct causal_pvec copy;
+};
+
+/* Where a queued message's payload is. */
+enum causal_msg_where {
+	CAUSAL_MSG_IN_TCP,		/* the channel's front frame, in TCP */
+	CAUSAL_MSG_INLINE,		/* copied behind the message */
+	CAUSAL_MSG_PAGES,		/* in pv */
+};
+
+/* A received DATA frame waiting in a channel's hold-back queue. Added by
+ * the channel's receive, removed only under the channel's socket lock, so
+ * a reader that owns it may copy a message out without ep->lock.
+ */
 struct causal_msg {
 	struct list_head list;		/* in causal_sock.holdq */
-	struct causal_sock *ch;		/* the channel it arrived on; NULL
-					 * once purged by the channel's close
-					 */
-	refcount_t ref;			/* the queue's, and a reader's */
-	void *data;			/* the payload, copied after vclock[] */
-	struct sk_buff *skb;		/* or the frame, from strparser */
-	u32 offset;			/* payload offset in skb */
-	u32 len;			/* payload length */
-	u32 charge;			/* bytes counted in holdback_bytes */
-	u16 sender;
+	u8 where;			/* enum causal_msg_where */
 	bool held;			/* was not deliverable at once */
 	bool gap;			/* delivered by the hold timeout */
-	bool taken;			/* a reader is copying it out */
+	u16 sender;
+	u32 len;			/* payload length */
+	u32 offset;			/* payload offset in the frame (TCP, pv) */
+	u32 charge;			/* bytes counted in holdback_bytes */
+	void *data;			/* INLINE payload */
+	struct causal_pvec pv;		/* PAGES payload */
 	u64 arrive_ns;
 	u64 ready_ns;			/* when it became deliverable, or 0 */
-	u64 vclock[];			/* its vector clock, nodes entries */
+	u64 *vclock;			/* its vector clock, nodes entries */
 };
 
 /* Per ULP socket (a channel once joined), reachable from icsk_ulp_data. */
@@ -113,23 +136,38 @@ struct causal_sock {
 	void (*saved_data_ready)(struct sock *sk);
 	void (*saved_write_space)(struct sock *sk);
 	void (*saved_state_change)(struct sock *sk);
+	/* The socket's, and one per reader or work that pins the channel
+	 * past ep->lock (with a reference on sk); freed after RCU.
+	 */
+	refcount_t ref;
 	struct rcu_head rcu;
 
 	/* Set at JOIN under lock_sock(), cleared at close. */
 	struct causal_endpoint *ep;
 	struct list_head ep_node;	/* in ep->channels, under ep->lock */
-	struct strparser strp;
 	struct work_struct tx_work;	/* flushes tx_pending on write space */
 	bool recv_info;			/* CAUSAL_RECV_INFO, lock_sock() */
 	bool rx_deferred;		/* data arrived while the socket was
 					 * owned; under sk_lock.slock
 					 */
+	/* Receive, serialized with TCP's receive. */
+	struct causal_strp strp;
+	struct delayed_work rx_work;	/* retries after a failed allocation */
+	struct causal_msg front;	/* the front frame, while queued */
+	u64 front_clock[CAUSAL_MAX_NODES];
+	u64 rx_clock[CAUSAL_MAX_NODES];	/* scratch */
+	u64 rx_pass_ns;			/* start of the current read pass, 0
+					 * until a frame completes in it
+					 */
 
-	/* Under ep->lock. */
+	/* Under ep->lock. Set under the socket lock as well. */
+	bool dead;			/* closed: nothing more in or out */
+	bool rx_stopped;		/* failed or dead: receive no more */
+	bool rx_eof;			/* FIN and no whole frame left */
+	bool front_queued;		/* front is on holdq */
 	u16 peer;			/* CAUSAL_PEER_NONE until its HELLO */
 	u16 state;			/* CAUSAL_CH_* */
 	bool hello_seen;
-	bool rx_paused;			/* hold-back full: strparser paused */
 	enum causal_proto_err proto_err;
 	struct list_head holdq;		/* causal_msg, oldest first */
 	u32 holdq_len;
@@ -139,11 +177,6 @@ struct causal_sock {
 	u64 rx_gaps;
 	u64 rx_proto_errors;
 	u64 tx_sent;
-	/* Scratch of the rx path, which strparser runs one at a time. */
-	u64 rx_clock[CAUSAL_MAX_NODES];
-	u64 rx_pass_ns;			/* start of the current read pass, 0
-					 * until a frame completes in it
-					 */
 
 	/* Under ep->tx_lock. A frame cut short (signal, full buffer,
 	 * non-blocking) is finished from here before anything else is
@@ -224,10 +257,31 @@ void causal_net_exit(void);
 int causal_proc_init_net(struct net *net);
 void causal_proc_exit_net(struct net *net);
 
+/* causal_strp.c */
+u32 causal_tcp_inq(const struct sock *sk);
+void *causal_rx_alloc(struct sock *sk, size_t size, gfp_t gfp);
+void causal_pvec_free(struct causal_pvec *pv);
+u32 causal_pvec_charge(const struct causal_pvec *pv);
+int causal_pvec_to_msg(const struct causal_pvec *pv, u32 off,
+		       struct msghdr *msg, u32 len);
+int causal_strp_next(struct sock *sk, struct causal_strp *s, u32 max_len,
+		     enum causal_proto_err *err, gfp_t gfp);
+int causal_strp_read(struct sock *sk, const struct causal_strp *s, u32 off,
+		     void *to, u32 len);
+int causal_strp_to_msg(struct sock *sk, const struct causal_strp *s, u32 off,
+		       struct msghdr *msg, u32 len);
+int causal_strp_to_pvec(struct sock *sk, struct causal_strp *s, u32 off,
+			u32 len, struct causal_pvec *pv, gfp_t gfp);
+void causal_strp_done(struct sock *sk, struct causal_strp *s);
+bool causal_strp_partial(struct sock *sk, const struct causal_strp *s);
+u32 causal_strp_charge(const struct causal_strp *s);
+void causal_strp_release(struct causal_strp *s);
+
 /* causal_rx.c */
-int causal_rx_start(struct causal_sock *csk);
-void causal_rx_stop(struct causal_sock *csk);
-void causal_rx_purge(struct causal_sock *csk);
+void causal_rx_init(struct causal_sock *csk);
+void causal_rx_start(struct causal_sock *csk);
+void causal_rx_close(struct causal_sock *csk);
+void causal_sock_put(struct causal_sock *csk);
 void causal_data_ready(struct sock *sk);
 void causal_release_cb(struct sock *sk);
 void causal_state_change(struct sock *sk);
@@ -241,6 +295,7 @@ void causal_hold_timer_fn(struct timer_list *t);
 
 /* causal_tx.c */
 int causal_sendmsg(struct sock *sk, struct msghdr *msg, size_t size);
+int causal_send_control_locked(struct causal_sock *csk, u8 type);
 int causal_send_control(struct causal_sock *csk, u8 type);
 void causal_clock_work(struct work_struct *work);
 void causal_tx_work(struct work_struct *work);

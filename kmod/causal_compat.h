@@ -25,4 +25,14 @@ static inline void causal_compat_no_sendpage(struct proto *prot,
 #endif
 }
 
+/* The memory cgroup a socket's buffers are charged to, if any. */
+static inline struct mem_cgroup *causal_sk_memcg(const struct sock *sk)
+{
+#ifdef CONFIG_MEMCG
+	return sk->sk_memcg;
+#else
+	return NULL;
+#endif
+}
+
 #endif /* _CAUSAL_COMPAT_H */

@@ -95,7 +95,6 @@ int causal_endpoint_join(struct causal_sock *csk, const struct causal_join *join
 
 	csk->peer = CAUSAL_PEER_NONE;
 	csk->state = CAUSAL_CH_JOINED;
-	INIT_LIST_HEAD(&csk->holdq);
 	spin_lock_bh(&ep->lock);
 	list_add_tail(&csk->ep_node, &ep->channels);
 	spin_unlock_bh(&ep->lock);

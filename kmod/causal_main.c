@@ -132,6 +132,7 @@ static int causal_init(struct sock *sk)
 	if (!csk)
 		return -ENOMEM;
 	csk->sk = sk;
+	refcount_set(&csk->ref, 1);
 	csk->sk_proto = READ_ONCE(sk->sk_prot);
 	csk->sk_ops = sk->sk_socket->ops;
 	csk->peer = CAUSAL_PEER_NONE;
@@ -152,6 +153,13 @@ static void causal_sock_free_rcu(struct rcu_head *head)
 {
 	kmem_cache_free(causal_sock_cache,
 			container_of(head, struct causal_sock, rcu));
+}
+
+/* Readers under RCU (diag) may still look at the context. */
+void causal_sock_put(struct causal_sock *csk)
+{
+	if (refcount_dec_and_test(&csk->ref))
+		call_rcu(&csk->rcu, causal_sock_free_rcu);
 }
 
 /* Install our callbacks (@on) or put back the socket's own, which init
@@ -175,26 +183,29 @@ static void causal_swap_callbacks(struct causal_sock *csk, bool on)
 	write_unlock_bh(&sk->sk_callback_lock);
 }
 
-/* Leave the endpoint: BYE to the peer unless the socket is being aborted,
- * then stop receive and transmit work before the queues go.
+/* Leave the endpoint. In one critical section of the endpoint's transmit
+ * and the socket: the channel leaves the endpoint's list, so that no
+ * broadcast, CLOCK or reader finds it any more, and its BYE (not on an
+ * abortive close, SO_LINGER 0) is the last frame it ever writes. Then the
+ * work that may still be queued is cancelled: it finds the channel dead.
  */
 static void causal_channel_close(struct causal_sock *csk)
 {
 	struct causal_endpoint *ep = csk->ep;
 	struct sock *sk = csk->sk;
 
-	if (!sock_flag(sk, SOCK_LINGER) || sk->sk_lingertime)
-		causal_send_control(csk, CAUSAL_FRAME_BYE);
-	causal_swap_callbacks(csk, false);
-	causal_rx_stop(csk);
-	cancel_work_sync(&csk->tx_work);
-
 	mutex_lock(&ep->tx_lock);
 	lock_sock(sk);
-	causal_rx_purge(csk);
+	causal_rx_close(csk);
+	if (!sock_flag(sk, SOCK_LINGER) || sk->sk_lingertime)
+		causal_send_control_locked(csk, CAUSAL_FRAME_BYE);
 	causal_tx_purge(csk);
 	release_sock(sk);
 	mutex_unlock(&ep->tx_lock);
+
+	causal_swap_callbacks(csk, false);
+	cancel_delayed_work_sync(&csk->rx_work);
+	cancel_work_sync(&csk->tx_work);
 	causal_endpoint_leave(csk);
 }
 
@@ -217,8 +228,7 @@ static void causal_sk_proto_close(struct sock *sk, long timeout)
 	write_unlock_bh(&sk->sk_callback_lock);
 	release_sock(sk);
 
-	/* Readers under RCU (diag) may still look at csk. */
-	call_rcu(&csk->rcu, causal_sock_free_rcu);
+	causal_sock_put(csk);
 	base->close(sk, timeout);
 }
 
@@ -250,9 +260,7 @@ static int causal_set_join(struct causal_sock *csk, sockptr_t optval,
 	if (csk->ep)
 		return -EBUSY;
 
-	err = causal_rx_start(csk);
-	if (err)
-		return err;
+	causal_rx_init(csk);
 	err = causal_endpoint_join(csk, &join);
 	if (err)
 		return err;
@@ -260,8 +268,7 @@ static int causal_set_join(struct causal_sock *csk, sockptr_t optval,
 		csk->recv_info = true;
 	INIT_WORK(&csk->tx_work, causal_tx_work);
 	causal_swap_callbacks(csk, true);
-	/* Frames the peer sent before we joined wait in TCP. */
-	strp_check_rcv(&csk->strp);
+	causal_rx_start(csk);
 	return 0;
 }
 
@@ -466,6 +473,9 @@ static int causal_getsockopt(struct sock *sk, int level, int optname,
 {
 	struct causal_sock *csk = causal_sk(sk);
 
+	/* It would map the raw stream, frames and all, into the caller. */
+	if (level == SOL_TCP && optname == TCP_ZEROCOPY_RECEIVE)
+		return -EOPNOTSUPP;
 	if (level != SOL_CAUSAL)
 		return csk->sk_proto->getsockopt(sk, level, optname, optval,
 						 optlen);

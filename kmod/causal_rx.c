@@ -1,9 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Receive path: strparser cuts the TCP stream into frames as they arrive,
- * whether or not the application reads; DATA frames wait in their channel's
- * hold-back queue until the delivery rule lets them out; recvmsg() hands out
- * one deliverable message per call.
+ * Receive path: frames are read from TCP's queue as they complete
+ * (causal_strp.c), whether or not the application reads. A DATA frame that
+ * is deliverable at the head of its channel stays in TCP and is copied once,
+ * into the reader's buffer; one that must wait is moved out of TCP into its
+ * channel's hold-back queue, so that the stream behind it can be read, up to
+ * the channel's hold-back limit. Past it the channel stops reading and TCP's
+ * window closes. recvmsg() hands out one deliverable message per call.
+ *
+ * A channel's messages leave its queue only under its socket lock, which
+ * also serializes them with its receive; whoever else touches a channel past
+ * ep->lock pins it first (causal_pin()).
  */
 
 #include <linux/ktime.h>
@@ -15,11 +22,17 @@
 #include "causal.h"
 #include "causal_trace.h"
 
-/* Messages up to this size are copied out of the frame's skb. */
+/* Messages up to this size are copied behind their descriptor when they
+ * leave TCP, larger ones into pages.
+ */
 #define CAUSAL_COPY_MAX		2048
 
-/* Frames read ahead per channel before TCP is left to push back. At least
- * one maximal frame always fits: an empty queue accepts anything.
+/* Retry of a receive that could not get memory, from process context. */
+#define CAUSAL_RX_RETRY		(HZ / 10)
+
+/* Memory a channel's hold-back queue may take before the channel stops
+ * reading from TCP. At least one frame always fits: an empty queue accepts
+ * anything.
  */
 static u32 causal_holdback_limit(struct causal_sock *ch)
 {
@@ -34,6 +47,23 @@ static u64 causal_now(void)
 static struct causal_msg *causal_head(struct causal_sock *ch)
 {
 	return list_first_entry_or_null(&ch->holdq, struct causal_msg, list);
+}
+
+/* Keep @ch and its socket past ep->lock; under ep->lock, while @ch is on
+ * the endpoint's list.
+ */
+static void causal_pin(struct causal_sock *ch)
+{
+	sock_hold(ch->sk);
+	refcount_inc(&ch->ref);
+}
+
+static void causal_unpin(struct causal_sock *ch)
+{
+	struct sock *sk = ch->sk;
+
+	causal_sock_put(ch);
+	sock_put(sk);
 }
 
 /* Wake readers of @ch through the socket's own data_ready. */
@@ -153,8 +183,7 @@ static void causal_trace_peer(const struct causal_endpoint *ep,
 }
 
 /* The peer broke the protocol: stop reading from it and fail the channel.
- * Other channels of the endpoint go on. Called with the channel's rx path
- * serialized by strparser.
+ * Other channels of the endpoint go on.
  */
 static void causal_channel_fail(struct causal_sock *ch,
 				enum causal_proto_err err)
@@ -162,10 +191,8 @@ static void causal_channel_fail(struct causal_sock *ch,
 	struct causal_endpoint *ep = ch->ep;
 	struct sock *sk = ch->sk;
 
-	strp_stop(&ch->strp);
-	strp_pause(&ch->strp);
-
 	spin_lock_bh(&ep->lock);
+	ch->rx_stopped = true;
 	ch->state = CAUSAL_CH_FAILED;
 	ch->proto_err = err;
 	ch->rx_proto_errors++;
@@ -178,38 +205,11 @@ static void causal_channel_fail(struct causal_sock *ch,
 			   ep->rule.clock[ep->node], err, ep->rule.clock);
 	spin_unlock_bh(&ep->lock);
 
-	sk->sk_err = -causal_proto_errno(err);
+	WRITE_ONCE(sk->sk_err, -causal_proto_errno(err));
 	sk_error_report(sk);
 }
 
-static int causal_parse(struct strparser *strp, struct sk_buff *skb)
-{
-	struct causal_sock *ch = container_of(strp, struct causal_sock, strp);
-	struct strp_msg *rxm = strp_msg(skb);
-	u8 hdr[CAUSAL_WIRE_HDR_LEN];
-	struct causal_frame f;
-	enum causal_proto_err err;
-
-	if (skb->len < rxm->offset + sizeof(hdr))
-		return 0;
-	if (skb_copy_bits(skb, rxm->offset, hdr, sizeof(hdr)))
-		return -EPROTO;
-	err = causal_wire_get_hdr(hdr, &f, READ_ONCE(causal_max_msg_size));
-	if (err) {
-		ch->proto_err = err;
-		return -EPROTO;
-	}
-	return causal_frame_size(f.nodes, f.len);
-}
-
-static void causal_parse_abort(struct strparser *strp, int err)
-{
-	struct causal_sock *ch = container_of(strp, struct causal_sock, strp);
-
-	causal_channel_fail(ch, ch->proto_err ? : CAUSAL_ERR_LENGTH);
-}
-
-/* Queue a DATA frame; the caller holds ep->lock. */
+/* Queue a DATA message; the caller holds ep->lock. */
 static void causal_queue_data(struct causal_endpoint *ep, struct causal_sock *ch,
 			      struct causal_msg *m)
 {
@@ -217,7 +217,6 @@ static void causal_queue_data(struct causal_endpoint *ep, struct causal_sock *ch
 
 	list_add_tail(&m->list, &ch->holdq);
 	ch->holdq_len++;
-	ch->holdback_bytes += m->charge;
 	ep->held_now++;
 	if (was_empty) {
 		causal_rule_set_head(&ep->rule, ch->peer, m->vclock[ch->peer]);
@@ -239,84 +238,53 @@ static void causal_queue_data(struct causal_endpoint *ep, struct causal_sock *ch
 	trace_causal_arrive(ep->group, ep->node, ep->nodes, m->sender,
 			    m->vclock[m->sender], m->len, m->arrive_ns,
 			    m->vclock);
-	if (ch->holdback_bytes >= causal_holdback_limit(ch)) {
-		/* Stop pulling from TCP: the peer's window closes. */
-		ch->rx_paused = true;
-		strp_pause(&ch->strp);
-	}
 }
 
-/* Handle the frame with header @hdr that fills @size bytes of @skb from
- * @start. With @may_keep the skb is strparser's clone of the frame and a
- * large message keeps it rather than a copy: returns true if it did.
- * Otherwise the caller still owns @skb.
+/* Handle the whole frame at the front of @ch's stream. A DATA frame is
+ * queued where it is, as ch->front; anything else is consumed.
  */
-static bool causal_rx_frame(struct causal_sock *ch, struct sk_buff *skb,
-			    u32 start, u32 size, const struct causal_frame *hdr,
-			    bool may_keep)
+static enum causal_proto_err causal_rx_frame(struct causal_sock *ch)
 {
 	struct causal_endpoint *ep = ch->ep;
+	struct causal_strp *s = &ch->strp;
+	struct causal_frame f = s->hdr;
 	struct causal_hello hello = {};
-	struct causal_frame f = *hdr;
-	struct causal_msg *m = NULL;
+	struct sock *sk = ch->sk;
 	enum causal_proto_err err;
 	u32 clock_len, off;
 	u64 arrived = 0;
-	bool kept = false;
 	u16 peer;
 
-	if (f.nodes != ep->nodes) {
-		err = CAUSAL_ERR_NODES;
-		goto err_proto;
-	}
-	off = start + CAUSAL_WIRE_HDR_LEN;
+	if (f.nodes != ep->nodes)
+		return CAUSAL_ERR_NODES;
+	off = CAUSAL_WIRE_HDR_LEN;
 	clock_len = f.nodes * sizeof(u64);
-	if (skb_copy_bits(skb, off, ch->rx_clock, clock_len))
-		goto err_length;
+	if (causal_strp_read(sk, s, off, ch->rx_clock, clock_len))
+		return CAUSAL_ERR_LENGTH;
 	causal_wire_get_clock(ch->rx_clock, ch->rx_clock, f.nodes);
 	off += clock_len;
 
 	if (f.type == CAUSAL_FRAME_HELLO) {
 		u8 raw[CAUSAL_WIRE_HELLO_LEN];
 
-		if (skb_copy_bits(skb, off, raw, sizeof(raw)))
-			goto err_length;
+		if (causal_strp_read(sk, s, off, raw, sizeof(raw)))
+			return CAUSAL_ERR_LENGTH;
 		err = causal_wire_get_hello(raw, &hello);
 		if (err)
-			goto err_proto;
+			return err;
 	} else if (f.type == CAUSAL_FRAME_DATA) {
-		/* A small message is copied out: a clone of the frame would
-		 * pin an skb shared with its neighbours, often many times its
-		 * size, which would blur the hold-back bound.
-		 */
-		bool copy = !may_keep || f.len <= CAUSAL_COPY_MAX;
-		size_t msg_size = struct_size(m, vclock, f.nodes) +
-				  (copy ? f.len : 0);
+		struct causal_msg *m = &ch->front;
 
-		m = kmalloc(msg_size, GFP_ATOMIC);
-		if (!m || (copy && skb_copy_bits(skb, off, &m->vclock[f.nodes],
-						 f.len))) {
-			/* Cannot queue it and cannot drop it: fail loudly. */
-			goto err_length;
-		}
-		memcpy(m->vclock, ch->rx_clock, clock_len);
-		m->ch = ch;
-		refcount_set(&m->ref, 1);
-		m->len = f.len;
-		if (copy) {
-			m->data = &m->vclock[f.nodes];
-			m->skb = NULL;
-			m->charge = msg_size;
-		} else {
-			m->data = NULL;
-			m->skb = skb;
-			m->offset = off;
-			m->charge = msg_size + size + SKB_TRUESIZE(0);
-		}
+		memcpy(ch->front_clock, ch->rx_clock, clock_len);
+		m->vclock = ch->front_clock;
+		m->where = CAUSAL_MSG_IN_TCP;
 		m->sender = f.sender;
+		m->len = f.len;
+		m->offset = off;
+		m->charge = 0;
 		m->held = false;
 		m->gap = false;
-		m->taken = false;
+		m->ready_ns = 0;
 		/* One clock read per read pass: it is slow in some VMs and
 		 * the frames of one pass arrived together.
 		 */
@@ -324,7 +292,6 @@ static bool causal_rx_frame(struct causal_sock *ch, struct sk_buff *skb,
 			ch->rx_pass_ns = causal_now();
 		m->arrive_ns = ch->rx_pass_ns;
 		arrived = m->arrive_ns;
-		m->ready_ns = 0;
 	}
 
 	spin_lock_bh(&ep->lock);
@@ -335,7 +302,7 @@ static bool causal_rx_frame(struct causal_sock *ch, struct sk_buff *skb,
 		err = CAUSAL_ERR_DUPLICATE;
 	if (err) {
 		spin_unlock_bh(&ep->lock);
-		goto err_proto;
+		return err;
 	}
 	switch (f.type) {
 	case CAUSAL_FRAME_HELLO:
@@ -346,9 +313,8 @@ static bool causal_rx_frame(struct causal_sock *ch, struct sk_buff *skb,
 		causal_trace_peer(ep, ch, true);
 		break;
 	case CAUSAL_FRAME_DATA:
-		kept = m->skb;
-		causal_queue_data(ep, ch, m);
-		m = NULL;
+		ch->front_queued = true;
+		causal_queue_data(ep, ch, &ch->front);
 		break;
 	case CAUSAL_FRAME_CLOCK:
 		trace_causal_clock(ep->group, ep->node, ep->nodes, ch->peer,
@@ -361,98 +327,168 @@ static bool causal_rx_frame(struct causal_sock *ch, struct sk_buff *skb,
 	}
 	causal_scan(ep, arrived);
 	spin_unlock_bh(&ep->lock);
-	return kept;
-
-err_length:
-	err = CAUSAL_ERR_LENGTH;
-err_proto:
-	kfree(m);
-	causal_channel_fail(ch, err);
-	return false;
+	if (f.type != CAUSAL_FRAME_DATA)
+		causal_strp_done(sk, s);
+	return CAUSAL_ERR_NONE;
 }
 
-static void causal_rcv(struct strparser *strp, struct sk_buff *skb)
+static void causal_msg_free(struct causal_msg *m)
 {
-	struct causal_sock *ch = container_of(strp, struct causal_sock, strp);
-	struct strp_msg *rxm = strp_msg(skb);
-	u8 buf[CAUSAL_WIRE_HDR_LEN];
-	enum causal_proto_err err;
-	struct causal_frame f;
+	if (m->where == CAUSAL_MSG_PAGES)
+		causal_pvec_free(&m->pv);
+	kfree(m);
+}
 
-	/* causal_parse() checked the header: a failure here is a bug. */
-	if (WARN_ON_ONCE(skb_copy_bits(skb, rxm->offset, buf, sizeof(buf))))
-		err = CAUSAL_ERR_LENGTH;
-	else
-		err = causal_wire_get_hdr(buf, &f,
-					  READ_ONCE(causal_max_msg_size));
+/* Move the front message out of TCP into memory of its own, so that the
+ * stream behind it can be read: unless it is deliverable at the head of
+ * its channel (a reader takes it straight from TCP) or the hold-back queue
+ * is full. Returns 1 if it moved, 0 if it stays, or an error.
+ */
+static int causal_rx_take_front(struct causal_sock *ch, gfp_t gfp)
+{
+	struct causal_endpoint *ep = ch->ep;
+	struct causal_msg *f = &ch->front, *m;
+	u32 clock_len = ep->nodes * sizeof(u64);
+	struct sock *sk = ch->sk;
+	bool stay, copy_mode, inline_copy;
+	size_t size;
+	int err;
+
+	spin_lock_bh(&ep->lock);
+	stay = (causal_head(ch) == f && f->ready_ns) ||
+	       ch->holdback_bytes >= causal_holdback_limit(ch);
+	spin_unlock_bh(&ep->lock);
+	if (stay)
+		return 0;
+
+	/* Its length and clock do not change while it waits. */
+	copy_mode = ch->strp.copy_mode;
+	inline_copy = !copy_mode && f->len <= CAUSAL_COPY_MAX;
+	size = sizeof(*m) + clock_len + (inline_copy ? f->len : 0);
+	m = causal_rx_alloc(sk, size, gfp);
+	if (!m)
+		return -ENOMEM;
+	m->vclock = (u64 *)(m + 1);
+	memset(&m->pv, 0, sizeof(m->pv));
+	m->charge = kmalloc_size_roundup(size);
+	if (inline_copy) {
+		m->where = CAUSAL_MSG_INLINE;
+		m->data = (u8 *)m->vclock + clock_len;
+		m->offset = 0;
+		err = causal_strp_read(sk, &ch->strp, f->offset, m->data, f->len);
+	} else {
+		m->where = CAUSAL_MSG_PAGES;
+		m->data = NULL;
+		/* Copy mode hands over the whole frame. */
+		m->offset = copy_mode ? f->offset : 0;
+		err = causal_strp_to_pvec(sk, &ch->strp, f->offset, f->len,
+					  &m->pv, gfp);
+		m->charge += causal_pvec_charge(&m->pv);
+	}
 	if (err) {
-		kfree_skb(skb);
-		causal_channel_fail(ch, err);
+		kfree(m);
+		return err;
+	}
+
+	spin_lock_bh(&ep->lock);
+	m->sender = f->sender;
+	m->len = f->len;
+	m->held = f->held;
+	m->gap = f->gap;
+	m->arrive_ns = f->arrive_ns;
+	m->ready_ns = f->ready_ns;
+	memcpy(m->vclock, f->vclock, clock_len);
+	list_replace(&f->list, &m->list);
+	ch->front_queued = false;
+	ch->holdback_bytes += m->charge;
+	spin_unlock_bh(&ep->lock);
+	causal_strp_done(sk, &ch->strp);
+	return 1;
+}
+
+static void causal_wake_front(struct causal_sock *ch)
+{
+	struct causal_endpoint *ep = ch->ep;
+
+	spin_lock_bh(&ep->lock);
+	if (causal_head(ch)->ready_ns)
+		causal_wake_readers(ep, ch);
+	spin_unlock_bh(&ep->lock);
+}
+
+/* Read what TCP holds for @ch, frame by frame, until a deliverable message
+ * waits at the front of the stream, the hold-back queue is full, or no
+ * whole frame is left. Serialized with TCP's receive. @arrival: TCP got new
+ * bytes.
+ */
+static void causal_rx_pump(struct causal_sock *ch, gfp_t gfp, bool arrival)
+{
+	enum causal_proto_err err = CAUSAL_ERR_NONE;
+	struct causal_endpoint *ep = ch->ep;
+	struct sock *sk = ch->sk;
+	bool eof = false;
+	int ret;
+
+	if (READ_ONCE(ch->rx_stopped))
+		return;
+	ch->rx_pass_ns = 0;
+	for (;;) {
+		if (ch->front_queued) {
+			ret = causal_rx_take_front(ch, gfp);
+			if (ret < 0)
+				break;
+			if (!ret) {
+				/* Bytes behind a readable head: like TCP,
+				 * every arrival is a new edge for
+				 * edge-triggered epoll.
+				 */
+				if (arrival)
+					causal_wake_front(ch);
+				break;
+			}
+		}
+		ret = causal_strp_next(sk, &ch->strp,
+				       READ_ONCE(causal_max_msg_size), &err, gfp);
+		if (!ret) {
+			/* Nothing more will come to complete it. */
+			eof = READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN;
+			break;
+		}
+		if (ret < 0)
+			break;
+		err = causal_rx_frame(ch);
+		if (err) {
+			ret = -EPROTO;
+			break;
+		}
+	}
+	if (ret == -ENOMEM) {
+		/* The frame waits in TCP; nothing is lost. */
+		queue_delayed_work(system_wq, &ch->rx_work,
+				   gfpflags_allow_blocking(gfp) ?
+				   CAUSAL_RX_RETRY : 0);
 		return;
 	}
-	if (!causal_rx_frame(ch, skb, rxm->offset, rxm->full_len, &f, true))
-		consume_skb(skb);
-}
-
-/* Whole small frames inside one of TCP's skbs are handled straight from it,
- * sparing strparser's clone of the skb per frame; strparser assembles what
- * spans skbs, keeps large messages and reports malformed headers. Returns
- * the bytes consumed.
- */
-static size_t causal_rx_direct(struct causal_sock *ch, struct sk_buff *skb,
-			       u32 offset, size_t len)
-{
-	u8 buf[CAUSAL_WIRE_HDR_LEN];
-	struct causal_frame f;
-	size_t eaten = 0;
-	u32 size;
-
-	while (len - eaten >= sizeof(buf) &&
-	       !ch->strp.paused && !ch->strp.stopped) {
-		if (skb_copy_bits(skb, offset + eaten, buf, sizeof(buf)) ||
-		    causal_wire_get_hdr(buf, &f,
-					READ_ONCE(causal_max_msg_size)))
-			break;
-		size = causal_frame_size(f.nodes, f.len);
-		if (f.len > CAUSAL_COPY_MAX || size > len - eaten)
-			break;
-		causal_rx_frame(ch, skb, offset + eaten, size, &f, false);
-		eaten += size;
+	if (ret < 0) {
+		causal_channel_fail(ch, err ? : CAUSAL_ERR_LENGTH);
+		return;
 	}
-	return eaten;
-}
-
-/* Read with tcp_read_sock() ourselves so that neither SO_RCVBUF nor
- * SO_RCVTIMEO limit or time out frame assembly (the strparser defaults).
- */
-static int causal_strp_recv(read_descriptor_t *desc, struct sk_buff *skb,
-			    unsigned int offset, size_t len)
-{
-	struct strparser *strp = desc->arg.data;
-	struct causal_sock *ch = container_of(strp, struct causal_sock, strp);
-	size_t eaten = 0;
-	int used;
-
-	if (!strp->skb_head) {
-		eaten = causal_rx_direct(ch, skb, offset, len);
-		if (eaten == len || strp->paused || strp->stopped)
-			return eaten;
+	if (eof) {
+		spin_lock_bh(&ep->lock);
+		ch->rx_eof = true;
+		causal_wake_readers(ep, ch);
+		spin_unlock_bh(&ep->lock);
 	}
-	used = strp_process(strp, skb, offset + eaten, len - eaten,
-			    causal_frame_size(CAUSAL_MAX_NODES,
-					      READ_ONCE(causal_max_msg_size)),
-			    LONG_MAX);
-	return used > 0 ? eaten + used : eaten ? : used;
 }
 
-static int causal_strp_read_sock(struct strparser *strp,
-				 read_descriptor_t *desc,
-				 sk_read_actor_t recv_actor)
+static void causal_rx_work(struct work_struct *work)
 {
-	struct causal_sock *ch = container_of(strp, struct causal_sock, strp);
+	struct causal_sock *ch = container_of(to_delayed_work(work),
+					      struct causal_sock, rx_work);
 
-	ch->rx_pass_ns = 0;
-	return tcp_read_sock(strp->sk, desc, causal_strp_recv);
+	lock_sock(ch->sk);
+	causal_rx_pump(ch, GFP_KERNEL, false);
+	release_sock(ch->sk);
 }
 
 /* Called with the socket's spinlock held (softirq, or the owner's backlog
@@ -464,18 +500,12 @@ void causal_data_ready(struct sock *sk)
 
 	if (sock_owned_by_user_nocheck(sk)) {
 		/* The owner calls causal_release_cb() before it lets go of
-		 * the socket: parse there, on this CPU, instead of handing
-		 * the work to strparser's worker on another one.
+		 * the socket: read there, on this CPU.
 		 */
 		ch->rx_deferred = true;
 		return;
 	}
-	/* strparser waits until TCP holds the rest of a partial frame before
-	 * reading on; a frame larger than the receive buffer would never get
-	 * there. Take the bytes as they come instead.
-	 */
-	ch->strp.need_bytes = 0;
-	strp_data_ready(&ch->strp);
+	causal_rx_pump(ch, GFP_ATOMIC, true);
 }
 
 /* release_sock(): the owner still owns the socket and holds its spinlock. */
@@ -487,15 +517,12 @@ void causal_release_cb(struct sock *sk)
 	if (!ch->rx_deferred)
 		return;
 	ch->rx_deferred = false;
-	if (ch->strp.stopped || ch->strp.paused)
-		return;
-	ch->strp.need_bytes = 0;
-	/* Not paused: this only reads what TCP has queued. */
-	__strp_unpause(&ch->strp);
+	causal_rx_pump(ch, GFP_ATOMIC, true);
 }
 
 /* FIN or reset: a channel whose peer went away without BYE is broken, and
- * readers waiting for EOF must look again.
+ * readers waiting for an error must look again. EOF is for the receive
+ * path to tell, once it read what came before the FIN.
  */
 void causal_state_change(struct sock *sk)
 {
@@ -513,47 +540,35 @@ void causal_state_change(struct sock *sk)
 	causal_wake(ch);
 }
 
-int causal_rx_start(struct causal_sock *csk)
+void causal_rx_init(struct causal_sock *csk)
 {
-	static const struct strp_callbacks cb = {
-		.parse_msg	= causal_parse,
-		.rcv_msg	= causal_rcv,
-		.read_sock	= causal_strp_read_sock,
-		.abort_parser	= causal_parse_abort,
-	};
-
-	return strp_init(&csk->strp, csk->sk, &cb);
+	INIT_LIST_HEAD(&csk->holdq);
+	INIT_DELAYED_WORK(&csk->rx_work, causal_rx_work);
 }
 
-/* Stop the parser; must not hold the socket lock (strp_done takes it). */
-void causal_rx_stop(struct causal_sock *csk)
+/* JOIN, under the socket lock: frames the peer sent before it wait in TCP. */
+void causal_rx_start(struct causal_sock *csk)
 {
-	strp_stop(&csk->strp);
-	strp_done(&csk->strp);
+	causal_rx_pump(csk, GFP_KERNEL, false);
 }
 
-static void causal_msg_put(struct causal_msg *m)
-{
-	if (refcount_dec_and_test(&m->ref)) {
-		kfree_skb(m->skb);
-		kfree(m);
-	}
-}
-
-/* Drop what the channel still holds: its owner closed it. */
-void causal_rx_purge(struct causal_sock *ch)
+/* The owner closes the channel; socket lock held. It leaves the endpoint's
+ * list, so that nothing finds it any more, and drops what it still holds.
+ */
+void causal_rx_close(struct causal_sock *ch)
 {
 	struct causal_endpoint *ep = ch->ep;
 	struct causal_msg *m, *tmp;
 	LIST_HEAD(purge);
 
 	spin_lock_bh(&ep->lock);
-	list_for_each_entry(m, &ch->holdq, list)
-		m->ch = NULL;
+	ch->dead = true;
+	ch->rx_stopped = true;
 	list_splice_init(&ch->holdq, &purge);
 	ep->held_now -= ch->holdq_len;
 	ch->holdq_len = 0;
 	ch->holdback_bytes = 0;
+	ch->front_queued = false;
 	if (ch->hello_seen) {
 		causal_rule_set_head(&ep->rule, ch->peer, 0);
 		causal_rule_broken(&ep->rule, ch->peer);
@@ -565,28 +580,32 @@ void causal_rx_purge(struct causal_sock *ch)
 	spin_unlock_bh(&ep->lock);
 
 	list_for_each_entry_safe(m, tmp, &purge, list)
-		causal_msg_put(m);
+		if (m != &ch->front)
+			causal_msg_free(m);
+	causal_strp_release(&ch->strp);
 }
 
-/* Is there a message @ch may hand out now? Caller holds ep->lock. */
-static struct causal_msg *causal_pick(struct causal_endpoint *ep,
-				      struct causal_sock *ch)
+/* The channel whose head @ch may hand out now. Caller holds ep->lock. */
+static struct causal_sock *causal_pick(struct causal_endpoint *ep,
+				       struct causal_sock *ch)
 {
-	struct causal_msg *m, *best = NULL;
-	struct causal_sock *other;
+	struct causal_sock *other, *best = NULL;
+	struct causal_msg *m, *best_m = NULL;
 
 	if (!(ep->flags & CAUSAL_F_MERGED_RECV)) {
 		m = causal_head(ch);
-		return m && m->ready_ns && !m->taken ? m : NULL;
+		return m && m->ready_ns ? ch : NULL;
 	}
 	/* Merged: the endpoint's next message in the order they became
 	 * deliverable.
 	 */
 	list_for_each_entry(other, &ep->channels, ep_node) {
 		m = causal_head(other);
-		if (m && m->ready_ns && !m->taken &&
-		    (!best || m->ready_ns < best->ready_ns))
-			best = m;
+		if (m && m->ready_ns &&
+		    (!best_m || m->ready_ns < best_m->ready_ns)) {
+			best = other;
+			best_m = m;
+		}
 	}
 	return best;
 }
@@ -605,11 +624,9 @@ static bool causal_readable(struct causal_sock *ch)
 /* Nothing more will ever be readable from this channel. */
 static bool causal_rx_eof(struct causal_sock *ch)
 {
-	struct sock *sk = ch->sk;
 	bool eof;
 
-	if (!(READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN) ||
-	    !skb_queue_empty_lockless(&sk->sk_receive_queue))
+	if (!READ_ONCE(ch->rx_eof))
 		return false;
 	spin_lock_bh(&ch->ep->lock);
 	eof = list_empty(&ch->holdq);
@@ -643,35 +660,35 @@ __poll_t causal_poll(struct file *file, struct socket *sock,
 	return mask;
 }
 
-static void causal_put_info(struct msghdr *msg, struct causal_endpoint *ep,
-			    const struct causal_msg *m, u64 index)
-{
-	struct {
-		struct causal_msg_info info;
-		u64 vclock[CAUSAL_MAX_NODES];
-	} cm;
-	size_t size = sizeof(cm.info) + ep->nodes * sizeof(u64);
+/* The CAUSAL_CMSG_INFO of a message, filled under ep->lock. */
+struct causal_cmsg {
+	struct causal_msg_info info;
+	u64 vclock[CAUSAL_MAX_NODES];
+};
 
-	cm.info.sender = m->sender;
-	cm.info.nodes = ep->nodes;
-	cm.info.flags = m->gap ? CAUSAL_MSG_GAP : 0;
-	cm.info.stamp = m->vclock[m->sender];
-	cm.info.index = index;
-	cm.info.held_ns = m->ready_ns - m->arrive_ns;
-	memcpy(cm.vclock, m->vclock, ep->nodes * sizeof(u64));
-	put_cmsg(msg, SOL_CAUSAL, CAUSAL_CMSG_INFO, size, &cm);
+static void causal_fill_cmsg(struct causal_cmsg *cm, struct causal_endpoint *ep,
+			     const struct causal_msg *m, u64 index)
+{
+	cm->info.sender = m->sender;
+	cm->info.nodes = ep->nodes;
+	cm->info.flags = m->gap ? CAUSAL_MSG_GAP : 0;
+	cm->info.stamp = m->vclock[m->sender];
+	cm->info.index = index;
+	cm->info.held_ns = m->ready_ns - m->arrive_ns;
+	memcpy(cm->vclock, m->vclock, ep->nodes * sizeof(u64));
 }
 
-/* Hand @m out for good; the caller holds ep->lock. Returns its index, and
- * in *resume the channel whose parser may read again, if any.
+/* Hand @m, the head of @ch, out for good; the caller holds ep->lock and
+ * @ch's socket lock. Returns its delivery index.
  */
-static u64 causal_deliver(struct causal_endpoint *ep, struct causal_msg *m,
-			  struct causal_sock **resume)
+static u64 causal_deliver(struct causal_endpoint *ep, struct causal_sock *ch,
+			  struct causal_msg *m)
 {
-	struct causal_sock *ch = m->ch;
 	struct causal_msg *next;
 
 	list_del(&m->list);
+	if (m == &ch->front)
+		ch->front_queued = false;
 	ch->holdq_len--;
 	ch->holdback_bytes -= m->charge;
 	ch->rx_delivered++;
@@ -688,50 +705,84 @@ static u64 causal_deliver(struct causal_endpoint *ep, struct causal_msg *m,
 	trace_causal_deliver(ep->group, ep->node, ep->nodes, m->sender,
 			     m->vclock[m->sender], ep->delivered,
 			     m->ready_ns - m->arrive_ns, m->gap, m->vclock);
-	if (ch->rx_paused &&
-	    ch->holdback_bytes < causal_holdback_limit(ch) / 2) {
-		ch->rx_paused = false;
-		*resume = ch;
-	}
 	causal_scan(ep, 0);
 	return ep->delivered;
 }
 
-/* Let a paused parser read again: on this CPU, under the socket lock, when
- * it is the reader's own channel; else from strparser's worker.
- */
-static void causal_resume(struct causal_sock *ch, struct causal_sock *reader)
+static int causal_copy_out(struct causal_sock *ch, const struct causal_msg *m,
+			   struct msghdr *msg, u32 len)
 {
-	if (ch != reader) {
-		strp_unpause(&ch->strp);
-		return;
+	switch (m->where) {
+	case CAUSAL_MSG_IN_TCP:
+		return causal_strp_to_msg(ch->sk, &ch->strp, m->offset, msg, len);
+	case CAUSAL_MSG_INLINE:
+		return memcpy_to_msg(msg, m->data, len);
+	default:
+		return causal_pvec_to_msg(&m->pv, m->offset, msg, len);
 	}
-	lock_sock(ch->sk);
-	if (!ch->strp.stopped) {
-		ch->strp.need_bytes = 0;
-		__strp_unpause(&ch->strp);
-	}
-	release_sock(ch->sk);
 }
 
-/* A reader put @m back (MSG_PEEK or a failed copy); with merged receive
- * another socket's reader may be waiting for it.
+/* Copy the head of @owner out to @reader's caller and, unless peeking,
+ * deliver it. Returns the recvmsg() result, or -EAGAIN with *@again set
+ * when the head is no longer deliverable (another reader took it, or the
+ * channel closed): look again.
  */
-static void causal_untake(struct causal_endpoint *ep, struct causal_msg *m)
+static int causal_take(struct causal_sock *owner, struct causal_sock *reader,
+		       struct msghdr *msg, size_t len, int flags, bool *again)
 {
-	struct causal_sock *ch;
+	struct causal_endpoint *ep = owner->ep;
+	struct sock *sk = owner->sk;
+	struct causal_cmsg cm;
+	struct causal_msg *m;
+	u32 copied, msg_len;
+	int err;
+
+	lock_sock(sk);
+	spin_lock_bh(&ep->lock);
+	m = owner->dead ? NULL : causal_head(owner);
+	if (!m || !m->ready_ns) {
+		spin_unlock_bh(&ep->lock);
+		release_sock(sk);
+		*again = true;
+		return -EAGAIN;
+	}
+	spin_unlock_bh(&ep->lock);
+
+	/* Owning the socket, nobody else removes @m: copy without ep->lock. */
+	msg_len = m->len;
+	copied = min_t(size_t, len, msg_len);
+	err = causal_copy_out(owner, m, msg, copied);
+	if (err)
+		goto out_release;
+	if (copied < msg_len)
+		msg->msg_flags |= MSG_TRUNC;
 
 	spin_lock_bh(&ep->lock);
-	m->taken = false;
-	if (ep->flags & CAUSAL_F_MERGED_RECV)
-		list_for_each_entry(ch, &ep->channels, ep_node)
-			causal_wake(ch);
-	spin_unlock_bh(&ep->lock);
+	if (flags & MSG_PEEK) {
+		causal_fill_cmsg(&cm, ep, m, ep->delivered + 1);
+		spin_unlock_bh(&ep->lock);
+	} else {
+		causal_fill_cmsg(&cm, ep, m, causal_deliver(ep, owner, m));
+		spin_unlock_bh(&ep->lock);
+		if (m == &owner->front)
+			causal_strp_done(sk, &owner->strp);
+		else
+			causal_msg_free(m);
+		/* Room in the queue, or the next frame is at the front. */
+		causal_rx_pump(owner, GFP_KERNEL, false);
+	}
+	err = flags & MSG_TRUNC ? msg_len : copied;
+out_release:
+	release_sock(sk);
+	if (err >= 0 && reader->recv_info)
+		put_cmsg(msg, SOL_CAUSAL, CAUSAL_CMSG_INFO,
+			 sizeof(cm.info) + ep->nodes * sizeof(u64), &cm);
+	return err;
 }
 
-/* Readers do not take the socket lock: ep->lock, the taken flag and the
- * message's reference order them, and TCP keeps feeding the parser from
- * softirq meanwhile instead of parking packets in the socket's backlog.
+/* Readers do not hold their own socket lock while they wait: they look
+ * under ep->lock, and take the socket lock of the channel whose message
+ * they hand out only to copy it.
  */
 int causal_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
 		   int *addr_len)
@@ -739,13 +790,9 @@ int causal_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
 	DEFINE_WAIT_FUNC(wait, woken_wake_function);
 	struct causal_sock *ch = causal_sk(sk);
 	struct causal_endpoint *ep = ch->ep;
-	bool peek = flags & MSG_PEEK;
-	struct causal_sock *resume = NULL;
-	struct causal_msg *m = NULL;
+	struct causal_sock *owner;
 	bool waiting = false;
-	size_t copied;
 	long timeo;
-	u64 index;
 	int err;
 
 	if (!ep)
@@ -757,15 +804,20 @@ int causal_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
 
 	timeo = sock_rcvtimeo(sk, flags & MSG_DONTWAIT);
 	for (;;) {
+		bool again = false;
+
 		spin_lock_bh(&ep->lock);
-		m = causal_pick(ep, ch);
-		if (m) {
-			m->taken = true;
-			refcount_inc(&m->ref);
-		}
+		owner = causal_pick(ep, ch);
+		if (owner)
+			causal_pin(owner);
 		spin_unlock_bh(&ep->lock);
-		if (m)
-			break;
+		if (owner) {
+			err = causal_take(owner, ch, msg, len, flags, &again);
+			causal_unpin(owner);
+			if (!again)
+				goto out_wait;
+			continue;
+		}
 		err = sock_error(sk);
 		if (err)
 			goto out_wait;
@@ -795,44 +847,6 @@ int causal_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
 		}
 		timeo = wait_woken(&wait, TASK_INTERRUPTIBLE, timeo);
 	}
-	if (waiting)
-		remove_wait_queue(sk_sleep(sk), &wait);
-
-	/* Taken, @m stays queued but no other reader touches it: copy it
-	 * out without ep->lock.
-	 */
-	copied = min_t(size_t, len, m->len);
-	err = m->data ? memcpy_to_msg(msg, m->data, copied) :
-			skb_copy_datagram_msg(m->skb, m->offset, msg, copied);
-	if (err) {
-		causal_untake(ep, m);
-		causal_msg_put(m);
-		return err;
-	}
-	if (copied < m->len)
-		msg->msg_flags |= MSG_TRUNC;
-
-	spin_lock_bh(&ep->lock);
-	if (peek) {
-		index = ep->delivered + 1;
-	} else if (m->ch) {
-		index = causal_deliver(ep, m, &resume);
-		/* The queue's reference. */
-		refcount_dec(&m->ref);
-	} else {
-		/* Its channel was closed while we copied it out. */
-		index = 0;
-	}
-	spin_unlock_bh(&ep->lock);
-	if (resume)
-		causal_resume(resume, ch);
-	if (ch->recv_info)
-		causal_put_info(msg, ep, m, index);
-	err = flags & MSG_TRUNC ? m->len : copied;
-	if (peek)
-		causal_untake(ep, m);
-	causal_msg_put(m);
-	return err;
 
 out_wait:
 	if (waiting)

@@ -197,14 +197,13 @@ static void causal_ensure_hello(struct causal_endpoint *ep,
 	kfree(h);
 }
 
-int causal_send_control(struct causal_sock *ch, u8 type)
+/* A HELLO, CLOCK or BYE frame on @ch; tx_lock and the socket lock held. */
+int causal_send_control_locked(struct causal_sock *ch, u8 type)
 {
 	struct causal_endpoint *ep = ch->ep;
 	u64 clock[CAUSAL_MAX_NODES];
 	int err;
 
-	mutex_lock(&ep->tx_lock);
-	lock_sock(ch->sk);
 	if (type == CAUSAL_FRAME_BYE && ch->tx_pending) {
 		/* Closing: nothing may be left behind in tx_pending, so let
 		 * TCP queue the rest of the last frame and the BYE now.
@@ -220,6 +219,17 @@ int causal_send_control(struct causal_sock *ch, u8 type)
 		err = causal_write_frame(ch, &ep->tx_head, NULL, 0,
 					 MSG_DONTWAIT);
 	}
+	return err;
+}
+
+int causal_send_control(struct causal_sock *ch, u8 type)
+{
+	struct causal_endpoint *ep = ch->ep;
+	int err;
+
+	mutex_lock(&ep->tx_lock);
+	lock_sock(ch->sk);
+	err = causal_send_control_locked(ch, type);
 	release_sock(ch->sk);
 	mutex_unlock(&ep->tx_lock);
 	return err;
