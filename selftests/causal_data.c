@@ -26,18 +26,12 @@
 
 #include "kselftest_harness.h"
 #include "causal_util.h"
+#include "causal_scene.h"
 
 static void fill(char *buf, size_t len, unsigned int seed)
 {
 	for (size_t i = 0; i < len; i++)
 		buf[i] = (char)(seed * 31 + i * 7);
-}
-
-static bool readable(int fd, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-
-	return poll(&p, 1, ms) == 1 && (p.revents & POLLIN);
 }
 
 /* ---- two module endpoints ---- */
@@ -499,47 +493,13 @@ TEST(send_recv_before_join)
  * (B) on plain sockets: a_raw/b_raw are the test's ends, a_ch/b_ch the
  * module's channels to them.
  */
-#define G 200
+#define G SCENE_GROUP
 
 FIXTURE(scene)
 {
 	int a_raw, a_ch, b_raw, b_ch;
 	__u64 zero[3];
 };
-
-static void scene_open(struct __test_metadata *_metadata, int *raw, int *ch,
-		       __u32 flags)
-{
-	struct causal_frame f;
-	__u64 clock[3];
-	char payload[16];
-
-	tcp_pair(_metadata, AF_INET, raw, ch);
-	ASSERT_EQ(causal_attach(*ch), 0);
-	ASSERT_EQ(causal_join(*ch, G, 2, 3, flags), 0);
-	/* The module's HELLO is the first frame on the channel. */
-	ASSERT_EQ(wire_recv(*raw, &f, clock, payload, sizeof(payload)), 0);
-	EXPECT_EQ(f.type, CAUSAL_FRAME_HELLO);
-	EXPECT_EQ(f.nodes, 3);
-	EXPECT_EQ(f.sender, 2);
-	EXPECT_EQ(f.len, CAUSAL_WIRE_HELLO_LEN);
-}
-
-/* Wait until the module has taken the peer's HELLO on @fd. */
-static void wait_active(struct __test_metadata *_metadata, int fd)
-{
-	struct causal_info info;
-	socklen_t len;
-
-	for (int i = 0; i < 200; i++) {
-		len = sizeof(info);
-		ASSERT_EQ(getsockopt(fd, SOL_CAUSAL, CAUSAL_INFO, &info, &len), 0);
-		if (info.state == CAUSAL_CH_ACTIVE)
-			return;
-		usleep(10 * 1000);
-	}
-	ASSERT_EQ(info.state, CAUSAL_CH_ACTIVE);
-}
 
 FIXTURE_SETUP(scene)
 {
@@ -558,41 +518,6 @@ FIXTURE_TEARDOWN(scene)
 	close(self->a_ch);
 	close(self->b_raw);
 	close(self->b_ch);
-}
-
-static int send_data(int fd, __u16 sender, __u64 v0, __u64 v1, __u64 v2,
-		     const char *text)
-{
-	__u64 clock[3] = { v0, v1, v2 };
-
-	return wire_send(fd, CAUSAL_FRAME_DATA, 0, 3, sender, clock, text,
-			 strlen(text));
-}
-
-static int send_clock(int fd, __u16 sender, __u64 v0, __u64 v1, __u64 v2)
-{
-	__u64 clock[3] = { v0, v1, v2 };
-
-	return wire_send(fd, CAUSAL_FRAME_CLOCK, 0, 3, sender, clock, NULL, 0);
-}
-
-static void expect_msg(struct __test_metadata *_metadata, int fd,
-		       const char *text)
-{
-	char buf[64] = {};
-
-	ASSERT_EQ(recv(fd, buf, sizeof(buf) - 1, 0), strlen(text));
-	EXPECT_STREQ(buf, text);
-}
-
-static void expect_held(struct __test_metadata *_metadata, int fd)
-{
-	char buf[8];
-
-	/* Give the frame time to arrive: it must still not be readable. */
-	EXPECT_FALSE(readable(fd, 100));
-	EXPECT_EQ(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), -1);
-	EXPECT_EQ(errno, EAGAIN);
 }
 
 /* B's reply to A's message arrives first: held until A's message has been
@@ -840,20 +765,6 @@ TEST_F(scene, module_sends_bye_on_close)
 }
 
 /* ---- hostile peers: the channel fails, the others go on ---- */
-
-static void expect_failed(struct __test_metadata *_metadata, int fd, int err)
-{
-	char buf[8];
-	struct causal_info info;
-	socklen_t len = sizeof(info);
-
-	EXPECT_TRUE(readable(fd, 2000));
-	EXPECT_EQ(recv(fd, buf, sizeof(buf), 0), -1);
-	EXPECT_EQ(errno, err);
-	ASSERT_EQ(getsockopt(fd, SOL_CAUSAL, CAUSAL_INFO, &info, &len), 0);
-	EXPECT_EQ(info.state, CAUSAL_CH_FAILED);
-	EXPECT_GE(info.proto_errors, 1);
-}
 
 static void expect_other_alive(struct __test_metadata *_metadata,
 			       FIXTURE_DATA(scene) *self)
