@@ -33,20 +33,31 @@ struct causal_net {
 	struct list_head endpoints;
 };
 
+/* Largest header and clock of a frame. */
+#define CAUSAL_TX_HEAD_MAX	(CAUSAL_WIRE_HDR_LEN + CAUSAL_MAX_NODES * sizeof(u64))
 /* Payloads up to this size are sent in one piece with their header. */
 #define CAUSAL_TX_INLINE	512
 
-/* Header and clock of one outgoing frame, and room for a small payload. */
-struct causal_frame_head {
-	u8 bytes[CAUSAL_WIRE_HDR_LEN + CAUSAL_MAX_NODES * sizeof(u64) +
-		 CAUSAL_TX_INLINE];
-	size_t len;
+/* A whole frame queued for the channels it goes to (a broadcast's frame is
+ * shared by all of them).
+ */
+struct causal_txbuf {
+	refcount_t ref;
+	u32 len;
+	u8 bytes[];
+};
+
+/* One queued frame of one channel. */
+struct causal_txe {
+	struct list_head list;		/* in causal_sock.txq */
+	struct causal_txbuf *buf;
 };
 
 /* State of one (netns, group, node).
  *
- * Lock order: tx_lock, then lock_sock() of a channel, then lock. Receive
- * (softirq or strparser work) takes only lock.
+ * Lock order: a channel's tx_mutex, then its socket lock, then the
+ * netns' lock, then ep->lock. Receive (softirq or the socket's owner)
+ * takes only ep->lock.
  */
 struct causal_endpoint {
 	struct list_head list;		/* in causal_net.endpoints */
@@ -62,13 +73,7 @@ struct causal_endpoint {
 	unsigned int nr_sockets;	/* under causal_net.lock */
 	struct rcu_head rcu;		/* sock_diag reads under RCU */
 
-	/* Serializes send events: a stamp is taken and its frames are
-	 * written to every target channel in one go, so stamps grow along
-	 * every channel. Also protects each channel's tx state.
-	 */
-	struct mutex tx_lock;
-	struct causal_frame_head tx_head;	/* sendmsg's, under tx_lock */
-	struct work_struct clock_work;	/* sends coalesced CLOCK frames */
+	wait_queue_head_t tx_wait;	/* broadcasters waiting for room */
 
 	/* Protects everything below. */
 	spinlock_t lock;
@@ -145,7 +150,7 @@ struct causal_sock {
 	/* Set at JOIN under lock_sock(), cleared at close. */
 	struct causal_endpoint *ep;
 	struct list_head ep_node;	/* in ep->channels, under ep->lock */
-	struct work_struct tx_work;	/* flushes tx_pending on write space */
+	struct work_struct tx_work;	/* writes what others queued */
 	bool recv_info;			/* CAUSAL_RECV_INFO, lock_sock() */
 	bool rx_deferred;		/* data arrived while the socket was
 					 * owned; under sk_lock.slock
@@ -178,15 +183,33 @@ struct causal_sock {
 	u64 rx_proto_errors;
 	u64 tx_sent;
 
-	/* Under ep->tx_lock. A frame cut short (signal, full buffer,
-	 * non-blocking) is finished from here before anything else is
-	 * written, so frames never interleave.
+	/* Transmit under ep->lock: what others stamped for this channel,
+	 * in stamp order; its sends are queued here, not written, by anyone
+	 * who does not hold tx_mutex.
 	 */
-	bool hello_sent;
-	void *tx_pending;
-	u32 tx_pending_len;
-	u32 tx_pending_off;
-	bool clock_dirty;		/* owes the peer a CLOCK frame */
+	struct list_head txq;		/* causal_txe */
+	u32 txq_bytes;
+	bool clock_owed;		/* owes the peer a CLOCK frame */
+	bool tx_full;			/* TCP took less than offered */
+	bool tx_broken;			/* nothing more may be written */
+
+	/* Held by whoever writes to the channel's stream, across its sleeps
+	 * in TCP: only this channel's own senders ever wait for it, every
+	 * other writer queues and lets the holder write (causal_tx_unlock()).
+	 * With the socket lock it protects the rest below.
+	 */
+	struct mutex tx_mutex;
+	int tx_err;			/* why tx_broken */
+	/* A frame cut short (signal, full buffer, non-blocking) is finished
+	 * from here before anything else is written: frames never interleave.
+	 */
+	u8 *tx_rest;
+	u32 tx_rest_len;
+	u32 tx_rest_off;
+	struct causal_txbuf *tx_rest_buf;	/* what tx_rest points into, or
+						 * NULL for tx_head
+						 */
+	u8 tx_head[CAUSAL_TX_HEAD_MAX + CAUSAL_TX_INLINE];
 };
 
 static inline struct causal_sock *causal_sk(const struct sock *sk)
@@ -247,7 +270,8 @@ static inline u64 causal_peer_bit(u16 node)
 }
 
 /* causal_endpoint.c */
-int causal_endpoint_join(struct causal_sock *csk, const struct causal_join *join);
+int causal_endpoint_join(struct causal_sock *csk, const struct causal_join *join,
+			 struct causal_txe *hello);
 void causal_endpoint_leave(struct causal_sock *csk);
 struct causal_net *causal_net(struct net *net);
 int causal_net_init(void);
@@ -294,12 +318,15 @@ void causal_wake_ready(struct causal_endpoint *ep);
 void causal_hold_timer_fn(struct timer_list *t);
 
 /* causal_tx.c */
+void causal_tx_init(struct causal_sock *csk);
+struct causal_txe *causal_hello_alloc(struct sock *sk, u16 nodes);
+void causal_txe_free(struct causal_txe *e);
+void causal_tx_queue_hello(struct causal_endpoint *ep, struct causal_sock *csk,
+			   struct causal_txe *hello);
+void causal_txbuf_put(struct causal_txbuf *buf);
+void causal_tx_kick(struct causal_sock *csk);
 int causal_sendmsg(struct sock *sk, struct msghdr *msg, size_t size);
-int causal_send_control_locked(struct causal_sock *csk, u8 type);
-int causal_send_control(struct causal_sock *csk, u8 type);
-void causal_clock_work(struct work_struct *work);
-void causal_tx_work(struct work_struct *work);
+void causal_tx_close(struct causal_sock *csk, bool bye);
 void causal_write_space(struct sock *sk);
-void causal_tx_purge(struct causal_sock *csk);
 
 #endif /* _CAUSAL_H */

@@ -11,14 +11,17 @@
 
 static unsigned int causal_net_id __read_mostly;
 
+/* The endpoint (group, node) of @owner, or with @owner NULL of anybody. */
 static struct causal_endpoint *causal_endpoint_find(struct causal_net *cn,
-						    u32 group, u16 node)
+						    u32 group, u16 node,
+						    const kuid_t *owner)
 {
 	struct causal_endpoint *ep;
 
 	lockdep_assert_held(&cn->lock);
 	list_for_each_entry(ep, &cn->endpoints, list)
-		if (ep->group == group && ep->node == node)
+		if (ep->group == group && ep->node == node &&
+		    (!owner || uid_eq(ep->owner, *owner)))
 			return ep;
 	return NULL;
 }
@@ -30,7 +33,7 @@ static struct causal_endpoint *causal_endpoint_create(struct sock *sk,
 	u64 all = join->nodes == 64 ? ~0ULL : causal_peer_bit(join->nodes) - 1;
 
 	/* The rule keeps a clock per peer: tens of KiB for big groups. */
-	ep = kvzalloc(sizeof(*ep), GFP_KERNEL);
+	ep = kvzalloc(sizeof(*ep), GFP_KERNEL_ACCOUNT);
 	if (!ep)
 		return NULL;
 	ep->net = sock_net(sk);
@@ -42,8 +45,7 @@ static struct causal_endpoint *causal_endpoint_create(struct sock *sk,
 	do {
 		ep->incarnation = get_random_u64();
 	} while (!ep->incarnation);
-	mutex_init(&ep->tx_lock);
-	INIT_WORK(&ep->clock_work, causal_clock_work);
+	init_waitqueue_head(&ep->tx_wait);
 	spin_lock_init(&ep->lock);
 	INIT_LIST_HEAD(&ep->channels);
 	timer_setup(&ep->hold_timer, causal_hold_timer_fn, 0);
@@ -55,14 +57,13 @@ static struct causal_endpoint *causal_endpoint_create(struct sock *sk,
 
 static void causal_endpoint_free(struct causal_endpoint *ep)
 {
-	cancel_work_sync(&ep->clock_work);
 	del_timer_sync(&ep->hold_timer);
 	WARN_ON_ONCE(!list_empty(&ep->channels));
-	mutex_destroy(&ep->tx_lock);
 	kvfree_rcu(ep, rcu);
 }
 
-int causal_endpoint_join(struct causal_sock *csk, const struct causal_join *join)
+int causal_endpoint_join(struct causal_sock *csk, const struct causal_join *join,
+			 struct causal_txe *hello)
 {
 	struct sock *sk = csk->sk;
 	struct net *net = sock_net(sk);
@@ -71,16 +72,21 @@ int causal_endpoint_join(struct causal_sock *csk, const struct causal_join *join
 	int err = 0;
 
 	mutex_lock(&cn->lock);
-	ep = causal_endpoint_find(cn, join->group, join->node);
+	/* An endpoint is only ever shared by sockets of its owner: another
+	 * uid may not join it (EPERM), and one with CAP_NET_ADMIN, a service,
+	 * gets an endpoint of its own rather than one a squatter created to
+	 * read and send as it.
+	 */
+	ep = causal_endpoint_find(cn, join->group, join->node, &sk->sk_uid);
+	if (!ep && causal_endpoint_find(cn, join->group, join->node, NULL) &&
+	    !ns_capable(net->user_ns, CAP_NET_ADMIN)) {
+		err = -EPERM;
+		goto out_unlock;
+	}
 	if (ep) {
 		if (ep->nodes != join->nodes ||
 		    ep->flags != (join->flags & CAUSAL_ENDPOINT_FLAGS)) {
 			err = -EINVAL;
-			goto out_unlock;
-		}
-		if (!uid_eq(ep->owner, sk->sk_uid) &&
-		    !ns_capable(net->user_ns, CAP_NET_ADMIN)) {
-			err = -EPERM;
 			goto out_unlock;
 		}
 	} else {
@@ -97,6 +103,7 @@ int causal_endpoint_join(struct causal_sock *csk, const struct causal_join *join
 	csk->state = CAUSAL_CH_JOINED;
 	spin_lock_bh(&ep->lock);
 	list_add_tail(&csk->ep_node, &ep->channels);
+	causal_tx_queue_hello(ep, csk, hello);
 	spin_unlock_bh(&ep->lock);
 	WRITE_ONCE(csk->ep, ep);
 out_unlock:

@@ -133,6 +133,8 @@ static int causal_init(struct sock *sk)
 		return -ENOMEM;
 	csk->sk = sk;
 	refcount_set(&csk->ref, 1);
+	causal_rx_init(csk);
+	causal_tx_init(csk);
 	csk->sk_proto = READ_ONCE(sk->sk_prot);
 	csk->sk_ops = sk->sk_socket->ops;
 	csk->peer = CAUSAL_PEER_NONE;
@@ -191,17 +193,14 @@ static void causal_swap_callbacks(struct causal_sock *csk, bool on)
  */
 static void causal_channel_close(struct causal_sock *csk)
 {
-	struct causal_endpoint *ep = csk->ep;
 	struct sock *sk = csk->sk;
 
-	mutex_lock(&ep->tx_lock);
+	mutex_lock(&csk->tx_mutex);
 	lock_sock(sk);
 	causal_rx_close(csk);
-	if (!sock_flag(sk, SOCK_LINGER) || sk->sk_lingertime)
-		causal_send_control_locked(csk, CAUSAL_FRAME_BYE);
-	causal_tx_purge(csk);
+	causal_tx_close(csk, !sock_flag(sk, SOCK_LINGER) || sk->sk_lingertime);
 	release_sock(sk);
-	mutex_unlock(&ep->tx_lock);
+	mutex_unlock(&csk->tx_mutex);
 
 	causal_swap_callbacks(csk, false);
 	cancel_delayed_work_sync(&csk->rx_work);
@@ -248,6 +247,7 @@ static int causal_set_join(struct causal_sock *csk, sockptr_t optval,
 			   unsigned int optlen)
 {
 	struct causal_join join;
+	struct causal_txe *hello;
 	int err;
 
 	if (optlen != sizeof(join))
@@ -260,13 +260,16 @@ static int causal_set_join(struct causal_sock *csk, sockptr_t optval,
 	if (csk->ep)
 		return -EBUSY;
 
-	causal_rx_init(csk);
-	err = causal_endpoint_join(csk, &join);
-	if (err)
+	hello = causal_hello_alloc(csk->sk, join.nodes);
+	if (!hello)
+		return -ENOMEM;
+	err = causal_endpoint_join(csk, &join, hello);
+	if (err) {
+		causal_txe_free(hello);
 		return err;
+	}
 	if (join.flags & CAUSAL_F_RECV_INFO)
 		csk->recv_info = true;
-	INIT_WORK(&csk->tx_work, causal_tx_work);
 	causal_swap_callbacks(csk, true);
 	causal_rx_start(csk);
 	return 0;
@@ -356,11 +359,11 @@ static int causal_setsockopt(struct sock *sk, int level, int optname,
 		return csk->sk_proto->setsockopt(sk, level, optname, optval,
 						 optlen);
 	err = causal_do_setsockopt(sk, optname, optval, optlen);
-	/* The HELLO goes out under the endpoint's tx_lock, which ranks
-	 * above the socket lock: after release_sock().
+	/* The HELLO waits in the channel's queue: writing it takes the
+	 * channel's tx_mutex, which ranks above the socket lock.
 	 */
 	if (!err && optname == CAUSAL_JOIN)
-		causal_send_control(csk, CAUSAL_FRAME_HELLO);
+		causal_tx_kick(csk);
 	return err;
 }
 
@@ -544,7 +547,7 @@ static int __init causal_register(void)
 	if (!causal_max_msg_size || causal_max_msg_size > SZ_64M)
 		return -EINVAL;
 
-	causal_sock_cache = KMEM_CACHE(causal_sock, 0);
+	causal_sock_cache = KMEM_CACHE(causal_sock, SLAB_ACCOUNT);
 	if (!causal_sock_cache)
 		return -ENOMEM;
 

@@ -351,20 +351,26 @@ static int causal_rx_take_front(struct causal_sock *ch, gfp_t gfp)
 	u32 clock_len = ep->nodes * sizeof(u64);
 	struct sock *sk = ch->sk;
 	bool stay, copy_mode, inline_copy;
-	size_t size;
+	size_t size, charge;
 	int err;
-
-	spin_lock_bh(&ep->lock);
-	stay = (causal_head(ch) == f && f->ready_ns) ||
-	       ch->holdback_bytes >= causal_holdback_limit(ch);
-	spin_unlock_bh(&ep->lock);
-	if (stay)
-		return 0;
 
 	/* Its length and clock do not change while it waits. */
 	copy_mode = ch->strp.copy_mode;
 	inline_copy = !copy_mode && f->len <= CAUSAL_COPY_MAX;
 	size = sizeof(*m) + clock_len + (inline_copy ? f->len : 0);
+	charge = kmalloc_size_roundup(size);
+	if (!inline_copy)
+		charge += PAGE_ALIGN(f->len + (copy_mode ? f->offset : 0)) +
+			  DIV_ROUND_UP(f->len + f->offset, PAGE_SIZE) *
+			  sizeof(struct page *);
+
+	spin_lock_bh(&ep->lock);
+	stay = (causal_head(ch) == f && f->ready_ns) ||
+	       (ch->holdback_bytes &&
+		ch->holdback_bytes + charge > causal_holdback_limit(ch));
+	spin_unlock_bh(&ep->lock);
+	if (stay)
+		return 0;
 	m = causal_rx_alloc(sk, size, gfp);
 	if (!m)
 		return -ENOMEM;

@@ -1,12 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Send path: one sendmsg() is one send event. Its stamp is taken and its
- * frames written under the endpoint's tx_lock, so that stamps only grow along
- * every channel and frames never interleave. A frame cut short by a signal, a
- * full send buffer or a non-blocking socket is finished from tx_pending before
- * anything else goes on that channel.
+ * Send path: one sendmsg() is one send event. Its stamp is taken under
+ * ep->lock, and every frame a channel carries goes out in stamp order:
+ *
+ * - Each channel's stream has one writer at a time, the holder of its
+ *   tx_mutex. A unicast takes its own channel's mutex, may sleep in TCP
+ *   holding it (SO_SNDTIMEO, signals, MSG_DONTWAIT apply as in TCP), and
+ *   stamps only once nothing else is queued for the channel.
+ * - Frames stamped for a channel by anybody else (broadcasts, HELLO, CLOCK)
+ *   are queued on it under ep->lock, in stamp order, and written by whoever
+ *   holds its mutex next; nobody but the channel's own senders ever waits
+ *   for that mutex (causal_tx_unlock() hands the writing to the channel's
+ *   work instead), so one slow peer delays only what goes to it.
+ * - A frame that TCP takes only in part is finished from tx_rest before
+ *   anything else is written on the channel; if even that cannot be kept
+ *   the stream is ended there, so frames never interleave.
  */
 
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
 #include <net/tcp.h>
@@ -15,9 +26,39 @@
 #include "causal_compat.h"
 #include "causal_trace.h"
 
-static void causal_build_head(struct causal_frame_head *h,
-			      const struct causal_endpoint *ep, u8 type,
-			      u16 flags, u32 len, const u64 *clock)
+/* Unsent frames are charged to the socket's memory cgroup, whoever writes
+ * them (the sender, or a worker).
+ */
+static void *causal_tx_alloc(struct sock *sk, size_t size, gfp_t gfp)
+{
+	struct mem_cgroup *old = set_active_memcg(causal_sk_memcg(sk));
+	void *p = kvmalloc(size, gfp | __GFP_ACCOUNT);
+
+	set_active_memcg(old);
+	return p;
+}
+
+static struct causal_txbuf *causal_txbuf_alloc(struct sock *sk, u32 len)
+{
+	struct causal_txbuf *buf;
+
+	buf = causal_tx_alloc(sk, struct_size(buf, bytes, len), GFP_KERNEL);
+	if (!buf)
+		return NULL;
+	refcount_set(&buf->ref, 1);
+	buf->len = len;
+	return buf;
+}
+
+void causal_txbuf_put(struct causal_txbuf *buf)
+{
+	if (refcount_dec_and_test(&buf->ref))
+		kvfree(buf);
+}
+
+/* Header and clock of a frame at @to; returns their length. */
+static u32 causal_put_head(u8 *to, const struct causal_endpoint *ep, u8 type,
+			   u16 flags, u32 len, const u64 *clock)
 {
 	struct causal_frame f = {
 		.type = type,
@@ -27,9 +68,15 @@ static void causal_build_head(struct causal_frame_head *h,
 		.len = len,
 	};
 
-	causal_wire_put_hdr(h->bytes, &f);
-	causal_wire_put_clock(h->bytes + CAUSAL_WIRE_HDR_LEN, clock, ep->nodes);
-	h->len = CAUSAL_WIRE_HDR_LEN + ep->nodes * sizeof(u64);
+	causal_wire_put_hdr(to, &f);
+	causal_wire_put_clock(to + CAUSAL_WIRE_HDR_LEN, clock, ep->nodes);
+	return CAUSAL_WIRE_HDR_LEN + ep->nodes * sizeof(u64);
+}
+
+static bool causal_tx_live(const struct causal_sock *ch)
+{
+	return !ch->dead && !ch->tx_broken &&
+	       (ch->state == CAUSAL_CH_JOINED || ch->state == CAUSAL_CH_ACTIVE);
 }
 
 /* Write from @iter to TCP; the socket is locked. Returns bytes written or a
@@ -39,62 +86,23 @@ static int causal_tcp_write(struct sock *sk, struct iov_iter *iter, size_t len,
 			    int flags)
 {
 	struct msghdr msg = { .msg_flags = flags | MSG_NOSIGNAL };
-
-	msg.msg_iter = *iter;
-	len = tcp_sendmsg_locked(sk, &msg, len);
-	if ((int)len > 0)
-		iov_iter_advance(iter, len);
-	return len;
-}
-
-/* Finish a frame cut short earlier. Returns 0 once nothing is pending. */
-static int causal_flush_pending(struct causal_sock *ch, int flags)
-{
-	struct kvec kv;
-	struct iov_iter iter;
 	int ret;
 
-	while (ch->tx_pending) {
-		kv.iov_base = ch->tx_pending + ch->tx_pending_off;
-		kv.iov_len = ch->tx_pending_len - ch->tx_pending_off;
-		iov_iter_kvec(&iter, ITER_SOURCE, &kv, 1, kv.iov_len);
-		ret = causal_tcp_write(ch->sk, &iter, kv.iov_len, flags);
-		if (ret < 0)
-			return ret;
-		ch->tx_pending_off += ret;
-		if (ch->tx_pending_off == ch->tx_pending_len) {
-			kvfree(ch->tx_pending);
-			ch->tx_pending = NULL;
-		}
-	}
-	return 0;
+	msg.msg_iter = *iter;
+	ret = tcp_sendmsg_locked(sk, &msg, len);
+	if (ret > 0)
+		iov_iter_advance(iter, ret);
+	return ret;
 }
 
-/* Keep the unsent rest of a frame: @head_left bytes of @h, then what
- * remains of @payload. Zero-filled if the payload cannot be read (EFAULT), so
- * the stream stays framed.
- */
-static int causal_stash(struct causal_sock *ch, const struct causal_frame_head *h,
-			size_t head_left, struct iov_iter *payload,
-			size_t payload_left)
+static int causal_tcp_write_kvec(struct sock *sk, const void *p, size_t len,
+				 int flags)
 {
-	size_t total = head_left + payload_left;
-	int err = 0;
-	u8 *buf;
+	struct kvec kv = { .iov_base = (void *)p, .iov_len = len };
+	struct iov_iter iter;
 
-	buf = kvmalloc(total, GFP_KERNEL);
-	if (!buf)
-		return -ENOMEM;
-	memcpy(buf, h->bytes + h->len - head_left, head_left);
-	if (payload_left &&
-	    copy_from_iter(buf + head_left, payload_left, payload) != payload_left) {
-		memset(buf + head_left, 0, payload_left);
-		err = -EFAULT;
-	}
-	ch->tx_pending = buf;
-	ch->tx_pending_len = total;
-	ch->tx_pending_off = 0;
-	return err;
+	iov_iter_kvec(&iter, ITER_SOURCE, &kv, 1, len);
+	return causal_tcp_write(sk, &iter, len, flags);
 }
 
 /* A write that failed for now (no room, a signal) rather than for good. */
@@ -103,136 +111,277 @@ static bool causal_tx_transient(int err)
 	return err == -EAGAIN || err == -EINTR || err == -ERESTARTSYS;
 }
 
-/* Write one frame on @ch: @h, then @len bytes of @payload (may be NULL).
- * Called with tx_lock and the channel's socket locked, nothing pending.
- * Once called the frame is committed: what TCP does not take now goes to
- * tx_pending. Fails only when the connection is gone for good.
- */
-static int causal_write_frame(struct causal_sock *ch,
-			      const struct causal_frame_head *h,
-			      struct iov_iter *payload, size_t len, int flags)
+static void causal_rest_drop(struct causal_sock *ch)
 {
-	struct kvec kv = { .iov_base = (void *)h->bytes, .iov_len = h->len };
-	struct iov_iter iter;
+	if (ch->tx_rest_buf)
+		causal_txbuf_put(ch->tx_rest_buf);
+	ch->tx_rest_buf = NULL;
+	ch->tx_rest = NULL;
+	ch->tx_rest_len = 0;
+	ch->tx_rest_off = 0;
+}
+
+/* Nothing more may be written on @ch: its connection failed, or a frame
+ * was cut short and could not be kept. What is queued for it goes.
+ */
+static void causal_tx_break(struct causal_sock *ch, int err)
+{
+	struct causal_endpoint *ep = ch->ep;
+	struct causal_txe *e, *tmp;
+	LIST_HEAD(drop);
+
+	ch->tx_err = err;
+	causal_rest_drop(ch);
+	spin_lock_bh(&ep->lock);
+	ch->tx_broken = true;
+	ch->clock_owed = false;
+	list_splice_init(&ch->txq, &drop);
+	ch->txq_bytes = 0;
+	spin_unlock_bh(&ep->lock);
+	wake_up_all(&ep->tx_wait);
+	list_for_each_entry_safe(e, tmp, &drop, list) {
+		causal_txbuf_put(e->buf);
+		kvfree(e);
+	}
+}
+
+/* Write what @ch owes its peer, in order: the rest of a frame cut short,
+ * the queued frames, an owed CLOCK. Never sleeps. Called with tx_mutex and
+ * the socket lock. Returns 0 once nothing is left, -EAGAIN while TCP is
+ * full (write_space resumes), or the error that broke the channel.
+ */
+static int causal_tx_flush(struct causal_sock *ch)
+{
+	struct causal_endpoint *ep = ch->ep;
+	struct causal_txe *e;
 	int ret;
 
-	iov_iter_kvec(&iter, ITER_SOURCE, &kv, 1, h->len);
-	ret = causal_tcp_write(ch->sk, &iter, h->len, flags | (len ? MSG_MORE : 0));
-	if (ret < 0 && !causal_tx_transient(ret))
-		return ret;
-	if (ret < 0)
-		ret = 0;
-	if (ret < h->len)
-		return causal_stash(ch, h, h->len - ret, payload, len);
-	if (!len)
+	for (;;) {
+		if (ch->tx_broken)
+			return ch->tx_err;
+		if (ch->tx_rest) {
+			ret = causal_tcp_write_kvec(ch->sk,
+						    ch->tx_rest + ch->tx_rest_off,
+						    ch->tx_rest_len - ch->tx_rest_off,
+						    MSG_DONTWAIT);
+			if (ret < 0 && !causal_tx_transient(ret)) {
+				causal_tx_break(ch, ret);
+				return ret;
+			}
+			if (ret > 0)
+				ch->tx_rest_off += ret;
+			if (ch->tx_rest_off < ch->tx_rest_len) {
+				WRITE_ONCE(ch->tx_full, true);
+				return -EAGAIN;
+			}
+			causal_rest_drop(ch);
+			continue;
+		}
+
+		spin_lock_bh(&ep->lock);
+		e = list_first_entry_or_null(&ch->txq, struct causal_txe, list);
+		if (e) {
+			list_del(&e->list);
+			ch->txq_bytes -= e->buf->len;
+			spin_unlock_bh(&ep->lock);
+			if (wq_has_sleeper(&ep->tx_wait))
+				wake_up_all(&ep->tx_wait);
+			ch->tx_rest_buf = e->buf;
+			ch->tx_rest = e->buf->bytes;
+			ch->tx_rest_len = e->buf->len;
+			kvfree(e);
+			continue;
+		}
+		if (ch->clock_owed) {
+			/* Every frame stamped up to this clock is out or
+			 * queued before it.
+			 */
+			ch->clock_owed = false;
+			ch->tx_rest_len = causal_put_head(ch->tx_head, ep,
+							  CAUSAL_FRAME_CLOCK, 0,
+							  0, ep->rule.clock);
+			spin_unlock_bh(&ep->lock);
+			ch->tx_rest = ch->tx_head;
+			continue;
+		}
+		spin_unlock_bh(&ep->lock);
 		return 0;
-
-	ret = causal_tcp_write(ch->sk, payload, len, flags);
-	if (ret < 0)
-		ret = 0;	/* the header is out: the rest must follow */
-	if (ret < len)
-		return causal_stash(ch, h, 0, payload, len - ret);
-	return 0;
+	}
 }
 
-static void causal_ensure_hello(struct causal_endpoint *ep,
-				struct causal_sock *ch, int flags);
-
-/* Get @ch ready for a new frame: HELLO sent, nothing pending and, for a
- * non-blocking sender, room in the send buffer.
+/* Let go of @ch's stream. Whatever was queued for it meanwhile, by someone
+ * who could not take the mutex, is written by the channel's work.
  */
-static int causal_tx_ready(struct causal_endpoint *ep, struct causal_sock *ch,
-			   int flags)
+static void causal_tx_unlock(struct causal_sock *ch)
 {
-	int err;
+	struct causal_endpoint *ep = ch->ep;
 
-	if (ch->state == CAUSAL_CH_FAILED)
-		return causal_proto_errno(ch->proto_err);
-	causal_ensure_hello(ep, ch, flags);
-	err = causal_flush_pending(ch, flags);
-	if (err)
-		return err;
-	if ((flags & MSG_DONTWAIT) && !sk_stream_memory_free(ch->sk))
-		return -EAGAIN;
-	return 0;
-}
-
-static void causal_snapshot(struct causal_endpoint *ep, u64 *clock)
-{
+	mutex_unlock(&ch->tx_mutex);
 	spin_lock_bh(&ep->lock);
-	memcpy(clock, ep->rule.clock, ep->nodes * sizeof(u64));
+	if ((!list_empty(&ch->txq) || ch->clock_owed) && !ch->dead &&
+	    !ch->tx_broken && !READ_ONCE(ch->tx_full))
+		queue_work(system_wq, &ch->tx_work);
 	spin_unlock_bh(&ep->lock);
 }
 
-/* The first frame on every channel; tx_lock and socket lock held. */
-static void causal_ensure_hello(struct causal_endpoint *ep,
-				struct causal_sock *ch, int flags)
+/* Write what is queued for @ch if nobody else is writing it; never waits. */
+void causal_tx_kick(struct causal_sock *ch)
 {
-	struct causal_frame_head *h;
-	struct causal_hello hello = {
+	if (!mutex_trylock(&ch->tx_mutex))
+		return;		/* the holder writes it, or its work does */
+	lock_sock(ch->sk);
+	causal_tx_flush(ch);
+	release_sock(ch->sk);
+	causal_tx_unlock(ch);
+}
+
+static void causal_tx_work(struct work_struct *work)
+{
+	causal_tx_kick(container_of(work, struct causal_sock, tx_work));
+}
+
+void causal_write_space(struct sock *sk)
+{
+	struct causal_sock *ch = causal_sk(sk);
+
+	if (READ_ONCE(ch->tx_full)) {
+		WRITE_ONCE(ch->tx_full, false);
+		queue_work(system_wq, &ch->tx_work);
+	}
+	ch->saved_write_space(sk);
+}
+
+void causal_tx_init(struct causal_sock *csk)
+{
+	INIT_LIST_HEAD(&csk->txq);
+	INIT_WORK(&csk->tx_work, causal_tx_work);
+	mutex_init(&csk->tx_mutex);
+}
+
+/* The HELLO a joining channel starts with, allocated before the JOIN so
+ * that nothing can go out ahead of it.
+ */
+struct causal_txe *causal_hello_alloc(struct sock *sk, u16 nodes)
+{
+	struct causal_txe *e = causal_tx_alloc(sk, sizeof(*e), GFP_KERNEL);
+
+	if (!e)
+		return NULL;
+	e->buf = causal_txbuf_alloc(sk, causal_frame_size(nodes,
+						CAUSAL_WIRE_HELLO_LEN));
+	if (!e->buf) {
+		kvfree(e);
+		return NULL;
+	}
+	return e;
+}
+
+void causal_txe_free(struct causal_txe *e)
+{
+	causal_txbuf_put(e->buf);
+	kvfree(e);
+}
+
+/* JOIN, under ep->lock as @ch goes on the endpoint's list: its HELLO is the
+ * first frame queued for it, with the clock of this moment.
+ */
+void causal_tx_queue_hello(struct causal_endpoint *ep, struct causal_sock *ch,
+			   struct causal_txe *hello)
+{
+	struct causal_hello h = {
 		.group = ep->group,
 		.flags = ep->flags,
 		.incarnation = ep->incarnation,
 	};
-	u8 payload[CAUSAL_WIRE_HELLO_LEN];
-	u64 clock[CAUSAL_MAX_NODES];
-	struct kvec kv = { .iov_base = payload, .iov_len = sizeof(payload) };
-	struct iov_iter iter;
+	u32 off;
 
-	if (ch->hello_sent)
-		return;
-	/* Not ep->tx_head: sendmsg may have a payload waiting there. */
-	h = kmalloc(sizeof(*h), GFP_KERNEL);
-	if (!h)
-		return;		/* the next frame tries again */
-	causal_snapshot(ep, clock);
-	causal_build_head(h, ep, CAUSAL_FRAME_HELLO, 0, sizeof(payload), clock);
-	causal_wire_put_hello(payload, &hello);
-	iov_iter_kvec(&iter, ITER_SOURCE, &kv, 1, sizeof(payload));
-	/* The first thing on the socket: it never waits. What TCP does not
-	 * take goes to tx_pending; a dead connection fails the next send.
-	 */
-	causal_write_frame(ch, h, &iter, sizeof(payload), flags | MSG_DONTWAIT);
-	ch->hello_sent = true;
-	kfree(h);
+	lockdep_assert_held(&ep->lock);
+	off = causal_put_head(hello->buf->bytes, ep, CAUSAL_FRAME_HELLO, 0,
+			      CAUSAL_WIRE_HELLO_LEN, ep->rule.clock);
+	causal_wire_put_hello(hello->buf->bytes + off, &h);
+	list_add_tail(&hello->list, &ch->txq);
+	ch->txq_bytes += hello->buf->len;
 }
 
-/* A HELLO, CLOCK or BYE frame on @ch; tx_lock and the socket lock held. */
-int causal_send_control_locked(struct causal_sock *ch, u8 type)
+/* Keep the unsent rest of a frame just written in part: @head_left bytes
+ * at the end of tx_head (header, clock and maybe an inline payload), then
+ * @payload_left bytes of @payload. If memory for it cannot be had, end the
+ * stream here rather than let another frame follow half of one.
+ */
+static int causal_keep_rest(struct causal_sock *ch, u32 head_len,
+			    u32 head_left, struct iov_iter *payload,
+			    size_t payload_left)
 {
-	struct causal_endpoint *ep = ch->ep;
-	u64 clock[CAUSAL_MAX_NODES];
-	int err;
+	struct causal_txbuf *buf;
 
-	if (type == CAUSAL_FRAME_BYE && ch->tx_pending) {
-		/* Closing: nothing may be left behind in tx_pending, so let
-		 * TCP queue the rest of the last frame and the BYE now.
+	if (!payload_left) {
+		memmove(ch->tx_head, ch->tx_head + head_len - head_left,
+			head_left);
+		ch->tx_rest = ch->tx_head;
+		ch->tx_rest_len = head_left;
+		ch->tx_rest_off = 0;
+		WRITE_ONCE(ch->tx_full, true);
+		return 0;
+	}
+	buf = causal_txbuf_alloc(ch->sk, head_left + payload_left);
+	if (buf) {
+		memcpy(buf->bytes, ch->tx_head + head_len - head_left, head_left);
+		/* A payload that cannot be read now is zeros: the stream
+		 * stays framed.
 		 */
-		ch->sk->sk_userlocks |= SOCK_SNDBUF_LOCK;
-		WRITE_ONCE(ch->sk->sk_sndbuf, ch->sk->sk_sndbuf +
-			   ch->tx_pending_len + sizeof(ep->tx_head.bytes));
+		if (copy_from_iter(buf->bytes + head_left, payload_left,
+				   payload) != payload_left)
+			memset(buf->bytes + head_left, 0, payload_left);
+		ch->tx_rest_buf = buf;
+		ch->tx_rest = buf->bytes;
+		ch->tx_rest_len = buf->len;
+		ch->tx_rest_off = 0;
+		WRITE_ONCE(ch->tx_full, true);
+		return 0;
 	}
-	err = causal_tx_ready(ep, ch, MSG_DONTWAIT);
-	if (!err && type != CAUSAL_FRAME_HELLO) {
-		causal_snapshot(ep, clock);
-		causal_build_head(&ep->tx_head, ep, type, 0, 0, clock);
-		err = causal_write_frame(ch, &ep->tx_head, NULL, 0,
-					 MSG_DONTWAIT);
-	}
-	return err;
+	causal_tx_break(ch, -ENOMEM);
+	WRITE_ONCE(ch->sk->sk_shutdown, ch->sk->sk_shutdown | SEND_SHUTDOWN);
+	ch->sk_proto->shutdown(ch->sk, SEND_SHUTDOWN);
+	WRITE_ONCE(ch->sk->sk_err, ENOMEM);
+	sk_error_report(ch->sk);
+	return -ENOMEM;
 }
 
-int causal_send_control(struct causal_sock *ch, u8 type)
+/* Write a stamped frame on @ch: tx_head's @head_len bytes, then @len bytes
+ * of @payload (NULL when inline). Called with tx_mutex and the socket lock,
+ * nothing pending. The frame is committed: what TCP does not take goes to
+ * tx_rest. Fails only if the connection is gone or nothing can be kept.
+ */
+static int causal_write_frame(struct causal_sock *ch, u32 head_len,
+			      struct iov_iter *payload, size_t len, int flags)
 {
-	struct causal_endpoint *ep = ch->ep;
-	int err;
+	int ret;
 
-	mutex_lock(&ep->tx_lock);
-	lock_sock(ch->sk);
-	err = causal_send_control_locked(ch, type);
-	release_sock(ch->sk);
-	mutex_unlock(&ep->tx_lock);
-	return err;
+	ret = causal_tcp_write_kvec(ch->sk, ch->tx_head, head_len,
+				    flags | (len ? MSG_MORE : 0));
+	if (ret < 0 && !causal_tx_transient(ret)) {
+		causal_tx_break(ch, ret);
+		return ret;
+	}
+	if (ret < 0)
+		ret = 0;
+	if (ret < head_len)
+		return causal_keep_rest(ch, head_len, head_len - ret, payload,
+					len);
+	if (!len)
+		return 0;
+
+	ret = causal_tcp_write(ch->sk, payload, len, flags);
+	if (ret < 0 && !causal_tx_transient(ret)) {
+		/* The header is out: the stream can no longer be framed. */
+		causal_tx_break(ch, ret);
+		return ret;
+	}
+	if (ret < 0)
+		ret = 0;
+	if (ret < len)
+		return causal_keep_rest(ch, head_len, 0, payload, len - ret);
+	return 0;
 }
 
 static int causal_parse_cmsgs(struct msghdr *msg, bool *broadcast)
@@ -251,88 +400,249 @@ static int causal_parse_cmsgs(struct msghdr *msg, bool *broadcast)
 	return 0;
 }
 
-/* The channels a broadcast goes to, each with a socket reference. */
-static unsigned int causal_targets(struct causal_endpoint *ep,
-				   struct causal_sock *self,
-				   struct causal_sock **targets)
+/* After a unicast on @sent_on every other channel owes its peer our new
+ * count; each channel's work sends it, coalescing a burst into one frame.
+ * Caller holds ep->lock.
+ */
+static void causal_owe_clocks(struct causal_endpoint *ep,
+			      struct causal_sock *sent_on)
+{
+	struct causal_sock *ch;
+
+	list_for_each_entry(ch, &ep->channels, ep_node) {
+		if (ch == sent_on || ch->clock_owed || !causal_tx_live(ch))
+			continue;
+		ch->clock_owed = true;
+		if (!READ_ONCE(ch->tx_full))
+			queue_work(system_wq, &ch->tx_work);
+	}
+}
+
+/* A new send event: the endpoint's next stamp, and its DATA header at @to.
+ * Caller holds ep->lock.
+ */
+static u32 causal_stamp(struct causal_endpoint *ep, u16 flags, u32 len,
+			u8 *to)
+{
+	causal_rule_send(&ep->rule);
+	ep->sent++;
+	return causal_put_head(to, ep, CAUSAL_FRAME_DATA, flags, len,
+			       ep->rule.clock);
+}
+
+static int causal_send_unicast(struct causal_sock *ch, struct msghdr *msg,
+			       size_t size)
+{
+	bool nonblock = msg->msg_flags & MSG_DONTWAIT;
+	struct causal_endpoint *ep = ch->ep;
+	bool small = size <= CAUSAL_TX_INLINE;
+	int flags = msg->msg_flags & MSG_DONTWAIT;
+	struct sock *sk = ch->sk;
+	u32 head_len = 0;
+	long timeo;
+	u64 stamp;
+	int err;
+
+	if (nonblock) {
+		if (!mutex_trylock(&ch->tx_mutex))
+			return -EAGAIN;
+	} else if (mutex_lock_interruptible(&ch->tx_mutex)) {
+		return -ERESTARTSYS;
+	}
+	lock_sock(sk);
+	timeo = sock_sndtimeo(sk, nonblock);
+	for (;;) {
+		err = READ_ONCE(ch->state) == CAUSAL_CH_FAILED ?
+		      causal_proto_errno(READ_ONCE(ch->proto_err)) :
+		      causal_tx_flush(ch);
+		if (err && err != -EAGAIN)
+			goto out_release;
+		if (!err && sk_stream_memory_free(sk)) {
+			spin_lock_bh(&ep->lock);
+			/* What others stamped for this channel goes first. */
+			if (list_empty(&ch->txq)) {
+				head_len = causal_stamp(ep, 0, size,
+							ch->tx_head);
+				stamp = ep->rule.clock[ep->node];
+				trace_causal_send(ep->group, ep->node,
+						  ep->nodes, ch->peer, stamp,
+						  size, 1, ep->rule.clock);
+				/* Our DATA carries a newer count than an owed
+				 * CLOCK would.
+				 */
+				ch->clock_owed = false;
+				ch->tx_sent++;
+				causal_owe_clocks(ep, ch);
+				spin_unlock_bh(&ep->lock);
+				break;
+			}
+			spin_unlock_bh(&ep->lock);
+			continue;
+		}
+		err = -EAGAIN;
+		if (!timeo)
+			goto out_release;
+		err = sk_stream_wait_memory(sk, &timeo);
+		if (err)
+			goto out_release;
+	}
+
+	if (small) {
+		if (!copy_from_iter_full(ch->tx_head + head_len, size,
+					 &msg->msg_iter))
+			memset(ch->tx_head + head_len, 0, size);
+		err = causal_write_frame(ch, head_len + size, NULL, 0, flags);
+	} else {
+		err = causal_write_frame(ch, head_len, &msg->msg_iter, size,
+					 flags);
+	}
+	if (!err)
+		err = size;
+out_release:
+	release_sock(sk);
+	causal_tx_unlock(ch);
+	return err;
+}
+
+/* Room for a frame of @len bytes in the queues of every live channel of
+ * @ep; at least one frame always fits. Caller holds ep->lock.
+ */
+static bool causal_bcast_room(struct causal_endpoint *ep, u32 len)
+{
+	struct causal_sock *ch;
+
+	list_for_each_entry(ch, &ep->channels, ep_node)
+		if (causal_tx_live(ch) && ch->txq_bytes &&
+		    ch->txq_bytes + len > READ_ONCE(ch->sk->sk_sndbuf))
+			return false;
+	return true;
+}
+
+static bool causal_bcast_room_unlocked(struct causal_endpoint *ep, u32 len)
+{
+	bool room;
+
+	spin_lock_bh(&ep->lock);
+	room = causal_bcast_room(ep, len);
+	spin_unlock_bh(&ep->lock);
+	return room;
+}
+
+static unsigned int causal_bcast_targets(struct causal_endpoint *ep)
 {
 	struct causal_sock *ch;
 	unsigned int n = 0;
 
-	spin_lock_bh(&ep->lock);
-	list_for_each_entry(ch, &ep->channels, ep_node) {
-		if (ch->state != CAUSAL_CH_JOINED && ch->state != CAUSAL_CH_ACTIVE)
-			continue;
-		if (n == CAUSAL_MAX_NODES)
-			break;
-		sock_hold(ch->sk);
-		targets[n++] = ch;
-	}
-	spin_unlock_bh(&ep->lock);
+	list_for_each_entry(ch, &ep->channels, ep_node)
+		n += causal_tx_live(ch);
 	return n;
 }
 
-/* After a unicast send every other channel owes its peer our new count. */
-static void causal_mark_clock_dirty(struct causal_endpoint *ep,
-				    struct causal_sock *sent_on)
+static void causal_txe_free_list(struct list_head *list)
 {
-	struct causal_sock *ch;
-	bool any = false;
+	struct causal_txe *e, *tmp;
 
-	spin_lock_bh(&ep->lock);
-	list_for_each_entry(ch, &ep->channels, ep_node) {
-		if (ch == sent_on || (ch->state != CAUSAL_CH_JOINED &&
-				      ch->state != CAUSAL_CH_ACTIVE))
-			continue;
-		WRITE_ONCE(ch->clock_dirty, true);
-		any = true;
-	}
-	spin_unlock_bh(&ep->lock);
-	if (any)
-		queue_work(system_highpri_wq, &ep->clock_work);
+	list_for_each_entry_safe(e, tmp, list, list)
+		kvfree(e);
 }
 
-/* A new send event: the endpoint's next stamp and the clock it carries. */
-static void causal_stamp(struct causal_endpoint *ep, u64 *clock)
-{
-	spin_lock_bh(&ep->lock);
-	causal_rule_send(&ep->rule);
-	memcpy(clock, ep->rule.clock, ep->nodes * sizeof(u64));
-	ep->sent++;
-	spin_unlock_bh(&ep->lock);
-}
-
-/* The DATA frame for this send event in ep->tx_head. A small payload, which
- * the caller put right behind the clock, makes it one contiguous write.
+/* One send event to every live channel: a single frame, queued on each in
+ * stamp order and written by each channel's writer. Waits (per the
+ * sender's own timeout) only while a target's queue is full.
  */
-static void causal_data_head(struct causal_endpoint *ep, u16 peer,
-			     unsigned int targets, size_t size,
-			     bool inline_payload)
+static int causal_send_broadcast(struct causal_sock *self, struct msghdr *msg,
+				 size_t size)
 {
-	bool broadcast = peer == CAUSAL_PEER_NONE;
-	u64 clock[CAUSAL_MAX_NODES];
+	struct causal_endpoint *ep = self->ep;
+	u32 head_len = CAUSAL_WIRE_HDR_LEN + ep->nodes * sizeof(u64);
+	struct causal_txbuf *buf;
+	unsigned int n, have = 0;
+	struct causal_sock *ch;
+	struct causal_txe *e;
+	LIST_HEAD(entries);
+	long timeo;
+	u64 stamp;
+	int err;
 
-	causal_stamp(ep, clock);
-	causal_build_head(&ep->tx_head, ep, CAUSAL_FRAME_DATA,
-			  broadcast ? CAUSAL_WIRE_F_BROADCAST : 0, size, clock);
-	if (inline_payload)
-		ep->tx_head.len += size;
-	trace_causal_send(ep->group, ep->node, ep->nodes, peer,
-			  clock[ep->node], size, targets, clock);
+	buf = causal_txbuf_alloc(self->sk, head_len + size);
+	if (!buf)
+		return -ENOMEM;
+	if (!copy_from_iter_full(buf->bytes + head_len, size, &msg->msg_iter)) {
+		err = -EFAULT;
+		goto out_put;
+	}
+	timeo = sock_sndtimeo(self->sk, msg->msg_flags & MSG_DONTWAIT);
+	for (;;) {
+		spin_lock_bh(&ep->lock);
+		n = causal_bcast_targets(ep);
+		if (!n) {
+			spin_unlock_bh(&ep->lock);
+			err = -ENOTCONN;
+			goto out_free;
+		}
+		if (n <= have && causal_bcast_room(ep, buf->len))
+			break;
+		spin_unlock_bh(&ep->lock);
+		/* The queue entries are allocated outside ep->lock. */
+		for (; have < n; have++) {
+			e = causal_tx_alloc(self->sk, sizeof(*e), GFP_KERNEL);
+			if (!e) {
+				err = -ENOMEM;
+				goto out_free;
+			}
+			list_add(&e->list, &entries);
+		}
+		spin_lock_bh(&ep->lock);
+		if (causal_bcast_room(ep, buf->len)) {
+			spin_unlock_bh(&ep->lock);
+			continue;
+		}
+		spin_unlock_bh(&ep->lock);
+		err = -EAGAIN;
+		if (!timeo)
+			goto out_free;
+		timeo = wait_event_interruptible_timeout(ep->tx_wait,
+				causal_bcast_room_unlocked(ep, buf->len), timeo);
+		if (timeo < 0) {
+			err = timeo;
+			goto out_free;
+		}
+	}
+
+	causal_stamp(ep, CAUSAL_WIRE_F_BROADCAST, size, buf->bytes);
+	stamp = ep->rule.clock[ep->node];
+	list_for_each_entry(ch, &ep->channels, ep_node) {
+		if (!causal_tx_live(ch))
+			continue;
+		e = list_first_entry(&entries, struct causal_txe, list);
+		list_move_tail(&e->list, &ch->txq);
+		refcount_inc(&buf->ref);
+		e->buf = buf;
+		ch->txq_bytes += buf->len;
+		ch->tx_sent++;
+		/* No CLOCK needed: every channel carries this frame. */
+		ch->clock_owed = false;
+		if (ch != self && !READ_ONCE(ch->tx_full))
+			queue_work(system_wq, &ch->tx_work);
+	}
+	trace_causal_send(ep->group, ep->node, ep->nodes, CAUSAL_PEER_NONE,
+			  stamp, size, n, ep->rule.clock);
+	spin_unlock_bh(&ep->lock);
+	/* Our own channel is ours to write now. */
+	causal_tx_kick(self);
+	err = size;
+out_free:
+	causal_txe_free_list(&entries);
+out_put:
+	causal_txbuf_put(buf);
+	return err;
 }
 
 int causal_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 {
 	struct causal_sock *csk = causal_sk(sk);
 	struct causal_endpoint *ep = csk->ep;
-	struct causal_sock *targets[CAUSAL_MAX_NODES];
-	int flags = msg->msg_flags & MSG_DONTWAIT;
-	unsigned int n, i, written = 0;
-	bool broadcast = false, small;
-	struct iov_iter copy, *payload;
-	size_t payload_len;
-	struct kvec kv;
-	void *data = NULL;
+	bool broadcast = false;
 	int err;
 
 	if (!ep)
@@ -344,162 +654,33 @@ int causal_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 	err = causal_parse_cmsgs(msg, &broadcast);
 	if (err)
 		return err;
-	broadcast |= ep->flags & CAUSAL_F_BROADCAST;
-	small = size <= CAUSAL_TX_INLINE;
-
-	if (broadcast && !small) {
-		/* One copy of the payload serves every channel. */
-		data = kvmalloc(size, GFP_KERNEL);
-		if (!data)
-			return -ENOMEM;
-		if (!copy_from_iter_full(data, size, &msg->msg_iter)) {
-			err = -EFAULT;
-			goto out_free;
-		}
-	}
-	if (mutex_lock_interruptible(&ep->tx_lock)) {
-		err = -ERESTARTSYS;
-		goto out_free;
-	}
-	if (small && !copy_from_iter_full(ep->tx_head.bytes + CAUSAL_WIRE_HDR_LEN +
-					  ep->nodes * sizeof(u64), size,
-					  &msg->msg_iter)) {
-		err = -EFAULT;
-		goto out_unlock;
-	}
-	payload = small ? NULL : &msg->msg_iter;
-	payload_len = small ? 0 : size;
-
-	if (!broadcast) {
-		/* The common case: one channel, one lock. */
-		lock_sock(sk);
-		err = causal_tx_ready(ep, csk, flags);
-		if (!err) {
-			causal_data_head(ep, READ_ONCE(csk->peer), 1, size,
-					 small);
-			err = causal_write_frame(csk, &ep->tx_head, payload,
-						 payload_len, flags);
-		}
-		if (!err)
-			csk->tx_sent++;
-		release_sock(sk);
-		if (!err)
-			causal_mark_clock_dirty(ep, csk);
-		err = err ? : size;
-		goto out_unlock;
-	}
-
-	n = causal_targets(ep, csk, targets);
-	/* Every target must be able to take a new frame before the stamp
-	 * is taken: a send event reaches all its live channels or none.
-	 * Channels that are gone for good are left out.
-	 */
-	for (i = 0; i < n; i++) {
-		lock_sock(targets[i]->sk);
-		err = causal_tx_ready(ep, targets[i], flags);
-		release_sock(targets[i]->sk);
-		if (!err)
-			continue;
-		if (targets[i] == csk || causal_tx_transient(err))
-			goto out_put;
-		sock_put(targets[i]->sk);
-		targets[i--] = targets[--n];
-	}
-
-	causal_data_head(ep, CAUSAL_PEER_NONE, n, size, small);
-	for (i = 0; i < n; i++) {
-		struct causal_sock *ch = targets[i];
-
-		if (!small) {
-			kv.iov_base = data;
-			kv.iov_len = size;
-			iov_iter_kvec(&copy, ITER_SOURCE, &kv, 1, size);
-			payload = &copy;
-		}
-		lock_sock(ch->sk);
-		err = causal_write_frame(ch, &ep->tx_head, payload, payload_len,
-					 flags);
-		if (!err) {
-			ch->tx_sent++;
-			written++;
-		}
-		release_sock(ch->sk);
-	}
-	err = written ? size : err;
-
-out_put:
-	for (i = 0; i < n; i++)
-		sock_put(targets[i]->sk);
-out_unlock:
-	mutex_unlock(&ep->tx_lock);
-out_free:
-	kvfree(data);
-	return err;
+	if (broadcast || (ep->flags & CAUSAL_F_BROADCAST))
+		return causal_send_broadcast(csk, msg, size);
+	return causal_send_unicast(csk, msg, size);
 }
 
-void causal_clock_work(struct work_struct *work)
+/* Close, under tx_mutex and the socket lock, after the channel left the
+ * endpoint's list (nothing new is queued for it): write what it owes and,
+ * with @bye, a BYE as its very last frame. TCP takes all of it now, even
+ * past the send buffer, so that close never waits for the peer.
+ */
+void causal_tx_close(struct causal_sock *ch, bool bye)
 {
-	struct causal_endpoint *ep = container_of(work, struct causal_endpoint,
-						  clock_work);
-	struct causal_sock *targets[CAUSAL_MAX_NODES];
-	u64 clock[CAUSAL_MAX_NODES];
-	struct causal_sock *ch;
-	unsigned int n = 0, i;
-
-	mutex_lock(&ep->tx_lock);
-	spin_lock_bh(&ep->lock);
-	list_for_each_entry(ch, &ep->channels, ep_node) {
-		if (!READ_ONCE(ch->clock_dirty) || n == CAUSAL_MAX_NODES)
-			continue;
-		sock_hold(ch->sk);
-		targets[n++] = ch;
-	}
-	memcpy(clock, ep->rule.clock, ep->nodes * sizeof(u64));
-	spin_unlock_bh(&ep->lock);
-
-	causal_build_head(&ep->tx_head, ep, CAUSAL_FRAME_CLOCK, 0, 0, clock);
-	for (i = 0; i < n; i++) {
-		ch = targets[i];
-		lock_sock(ch->sk);
-		/* A channel that cannot take it now is retried from its
-		 * write_space callback.
-		 */
-		if (!causal_tx_ready(ep, ch, MSG_DONTWAIT) &&
-		    !causal_write_frame(ch, &ep->tx_head, NULL, 0, MSG_DONTWAIT))
-			WRITE_ONCE(ch->clock_dirty, false);
-		release_sock(ch->sk);
-		sock_put(ch->sk);
-	}
-	mutex_unlock(&ep->tx_lock);
-}
-
-/* Room in the send buffer again: finish a pending frame, send owed CLOCKs. */
-void causal_tx_work(struct work_struct *work)
-{
-	struct causal_sock *ch = container_of(work, struct causal_sock, tx_work);
 	struct causal_endpoint *ep = ch->ep;
+	struct sock *sk = ch->sk;
+	u32 len;
 
-	mutex_lock(&ep->tx_lock);
-	lock_sock(ch->sk);
-	causal_flush_pending(ch, MSG_DONTWAIT);
-	release_sock(ch->sk);
-	mutex_unlock(&ep->tx_lock);
-	if (READ_ONCE(ch->clock_dirty))
-		queue_work(system_highpri_wq, &ep->clock_work);
-}
-
-void causal_write_space(struct sock *sk)
-{
-	struct causal_sock *ch = causal_sk(sk);
-
-	if (READ_ONCE(ch->tx_pending) || READ_ONCE(ch->clock_dirty))
-		schedule_work(&ch->tx_work);
-	ch->saved_write_space(sk);
-}
-
-/* The channel is closing: drop an unfinished frame. */
-void causal_tx_purge(struct causal_sock *ch)
-{
-	kvfree(ch->tx_pending);
-	ch->tx_pending = NULL;
+	if (bye && !ch->tx_broken) {
+		sk->sk_userlocks |= SOCK_SNDBUF_LOCK;
+		WRITE_ONCE(sk->sk_sndbuf, sk->sk_sndbuf + ch->tx_rest_len +
+			   ch->txq_bytes + sizeof(ch->tx_head));
+		if (!causal_tx_flush(ch)) {
+			spin_lock_bh(&ep->lock);
+			len = causal_put_head(ch->tx_head, ep, CAUSAL_FRAME_BYE,
+					      0, 0, ep->rule.clock);
+			spin_unlock_bh(&ep->lock);
+			causal_write_frame(ch, len, NULL, 0, MSG_DONTWAIT);
+		}
+	}
+	causal_tx_break(ch, -EPIPE);
 }
