@@ -5,6 +5,7 @@
 # make deps       install build and test dependencies (Debian, as root)
 # make vm CMD=..  run a command as root in the test VM (KVER=6.1 or 6.12)
 # make bench      loopback benchmark, ULP vs plain TCP, in the VM (KVER)
+# make fuzz       libFuzzer over kmod/lib's codec and rule, FUZZ_SECONDS each
 # make checkpatch run checkpatch --strict on kmod/
 # make clean
 #
@@ -51,8 +52,8 @@ UNIT_TESTS := $(patsubst user/tests/%.c,$(B)/unit/%,$(wildcard user/tests/test_*
 TOOLS := $(B)/tools/demo_node $(B)/tools/causal_bench
 BINS := $(B)/bin/causalctl $(B)/bin/causald
 
-.PHONY: all module modules-vm selftests unit-build tools bpf check demo bench deps \
-	vm checkpatch clean
+.PHONY: all module modules-vm selftests unit-build fuzz-build fuzz tools bpf check demo \
+	bench deps vm checkpatch clean
 
 all: module selftests unit-build tools
 
@@ -106,6 +107,24 @@ $(B)/unit/%: user/tests/%.c $(wildcard user/tests/*.h) $(KMOD_SRCS) $(TOOLS_LIB_
 	@echo "  CC      $@"
 	$(Q)$(CC) $(USER_CFLAGS) -fsanitize=address,undefined -I$(KSRC)/tools/testing/selftests \
 		-o $@ $< $(LIB_SRCS) $(TOOLS_LIB_SRCS) $(TOOLS_LIBS)
+
+# libFuzzer harnesses over kmod/lib (user/fuzz/); tools/fuzz/libfuzzer runs
+# them over their seed corpus, 'make fuzz' for FUZZ_SECONDS each.
+FUZZERS := $(patsubst user/fuzz/%.c,$(B)/fuzz/%,$(wildcard user/fuzz/fuzz_*.c))
+FUZZ_CFLAGS = -g -O1 $(WARNINGS) -Ikmod/uapi -Ikmod/lib \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_SECONDS ?= 600
+FUZZ_SEED ?= 1
+
+fuzz-build: $(FUZZERS)
+
+$(B)/fuzz/%: user/fuzz/%.c $(KMOD_SRCS)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS)
+
+fuzz: fuzz-build
+	$(Q)$(TOP)/tools/fuzz/libfuzzer -t $(FUZZ_SECONDS) -s $(FUZZ_SEED)
 
 tools: $(TOOLS) $(BINS)
 

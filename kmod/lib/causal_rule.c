@@ -135,11 +135,24 @@ bool causal_rule_ready(const struct causal_rule *r, u16 sender, const u64 *v,
 void causal_rule_deliver(struct causal_rule *r, u16 sender, const u64 *v,
 			 bool gap)
 {
+	u64 sent;
 	u16 k;
 
 	for (k = 0; k < r->nodes; k++) {
-		if (v[k] > r->clock[k])
-			r->clock[k] = v[k];
+		/* A member is believed about its own sends only: the clock,
+		 * which every later frame carries, takes of a peer what its
+		 * own frames announced. V[k] beyond that passes only by a gap
+		 * or the gap floor, and may be forged. A node outside the
+		 * peer set never speaks to us: its entry is taken as it
+		 * comes, or our messages would not carry its causes to the
+		 * nodes that do wait on it.
+		 */
+		sent = v[k];
+		if (k != r->self && (k == sender || (r->peers & (1ULL << k))) &&
+		    sent > r->peer[k].wm)
+			sent = r->peer[k].wm;
+		if (sent > r->clock[k])
+			r->clock[k] = sent;
 		if (gap && k != sender && k != r->self &&
 		    v[k] > r->peer[k].gap_floor)
 			r->peer[k].gap_floor = v[k];

@@ -83,7 +83,8 @@ bool causal_rule_ready(const struct causal_rule *r, u16 sender, const u64 *v,
 		       u16 *wait_node, u64 *wait_stamp);
 
 /* Deliver the message of @sender stamped @v: merge @v into the endpoint's
- * clock. The caller then sets the sender's new head. With @gap (delivered by
+ * clock, each peer's entry up to what that peer's own frames announced (its
+ * wm). The caller then sets the sender's new head. With @gap (delivered by
  * the hold timeout) the stamps it waited for count as delivered.
  */
 void causal_rule_deliver(struct causal_rule *r, u16 sender, const u64 *v,

@@ -499,10 +499,12 @@ TEST(gap_delivery)
 	ASSERT_FALSE(causal_rule_ready(&d, 1, V(1, 1, 0, 0), NULL, NULL));
 	ASSERT_FALSE(causal_rule_ready(&d, 2, V(1, 0, 1, 0), NULL, NULL));
 
-	/* Timeout on B's m2. */
+	/* Timeout on B's m2. A has not told D of m1: D's clock leaves it
+	 * out (see gap_does_not_adopt_forged_entries).
+	 */
 	causal_rule_deliver(&d, 1, V(1, 1, 0, 0), true);
 	causal_rule_set_head(&d, 1, 0);
-	ASSERT_EQ(0, memcmp(d.clock, V(1, 1, 0, 0), 4 * 8));
+	ASSERT_EQ(0, memcmp(d.clock, V(0, 1, 0, 0), 4 * 8));
 	EXPECT_EQ(1, d.peer[0].gap_floor);
 	EXPECT_EQ(1, causal_rule_known(&d, 0));
 	/* C's message waited on the same stamp: ready now. */
@@ -522,6 +524,7 @@ TEST(gap_delivery)
 	ASSERT_TRUE(causal_rule_ready(&d, 0, V(1, 0, 0, 0), NULL, NULL));
 	deliver(&d, 0, V(1, 0, 0, 0), false);
 	EXPECT_EQ(1, causal_rule_known(&d, 0));
+	ASSERT_EQ(0, memcmp(d.clock, V(1, 1, 0, 0), 4 * 8));
 
 	/* A non-gap delivery does not move the floor. */
 	deliver(&d, 2, V(1, 0, 1, 0), false);
@@ -566,6 +569,52 @@ TEST(gap_floor_does_not_pass_queued_predecessor)
 	EXPECT_FALSE(causal_rule_ready(&d, 2, V(1, 0, 1, 0), &wn, &ws));
 	EXPECT_EQ(0, wn);
 	EXPECT_EQ(1, ws);
+}
+
+/*
+ * Trust (issue 9, defect 9): a member is believed about its own sends only.
+ * B, hostile, stamps its DATA with third-party entries that A and C never
+ * sent; a hold timeout delivers it. D's clock, which every later frame of D
+ * carries, takes B's own entry and of A and C only what they announced
+ * themselves; nothing of it is D's own. The stamps the message waited for
+ * still count as delivered (gap floor), and a message let through by that
+ * floor merges no more than a gap does.
+ */
+TEST(gap_does_not_adopt_forged_entries)
+{
+	static struct causal_rule d;
+
+	setup(&d, 3, 4);
+	for (int k = 0; k < 3; k++)
+		RX_OK(&d, k, HELLO, V(0, 0, 0, 0));
+	RX_OK(&d, 0, CLOCK, V(2, 0, 0, 0));		/* A has sent 2 */
+	rx_data(_metadata, &d, 1, V(5, 1, ~0ULL, 0));
+	ASSERT_FALSE(causal_rule_ready(&d, 1, V(5, 1, ~0ULL, 0), NULL, NULL));
+	causal_rule_deliver(&d, 1, V(5, 1, ~0ULL, 0), true);	/* hold timeout */
+	causal_rule_set_head(&d, 1, 0);
+	EXPECT_EQ(0, memcmp(d.clock, V(2, 1, 0, 0), 4 * 8));
+	EXPECT_EQ(5, causal_rule_known(&d, 0));
+	EXPECT_EQ(~0ULL, causal_rule_known(&d, 2));
+	/* D's next send carries the clock as it is. */
+	EXPECT_EQ(1, causal_rule_send(&d));
+	EXPECT_EQ(0, memcmp(d.clock, V(2, 1, 0, 1), 4 * 8));
+
+	/* C's message claims (A, 4): the floor lets it go, the clock takes
+	 * A's 2 and C's own 1.
+	 */
+	rx_data(_metadata, &d, 2, V(4, 0, 1, 0));
+	ASSERT_TRUE(causal_rule_ready(&d, 2, V(4, 0, 1, 0), NULL, NULL));
+	deliver(&d, 2, V(4, 0, 1, 0), false);
+	EXPECT_EQ(0, memcmp(d.clock, V(2, 1, 1, 1), 4 * 8));
+
+	/* What A does send is merged as it comes. */
+	rx_data(_metadata, &d, 0, V(3, 0, 0, 0));
+	ASSERT_TRUE(causal_rule_ready(&d, 0, V(3, 0, 0, 0), NULL, NULL));
+	deliver(&d, 0, V(3, 0, 0, 0), false);
+	EXPECT_EQ(0, memcmp(d.clock, V(3, 1, 1, 1), 4 * 8));
+	/* A later CLOCK of A changes the clock no more than any CLOCK. */
+	RX_OK(&d, 0, CLOCK, V(9, 0, 0, 0));
+	EXPECT_EQ(0, memcmp(d.clock, V(3, 1, 1, 1), 4 * 8));
 }
 
 /* ---- every refusal of causal_rule_accept() ---- */
@@ -886,6 +935,9 @@ struct sim {
 	long frames, clock_frames, waits, gaps, reordered, breaks, deliveries;
 	long overtakes;		/* non-gap deliveries ahead of a queued
 				 * predecessor (possible after a gap only)
+				 */
+	long distrusted;	/* deliveries whose clock claimed more than
+				 * the receiver knew was sent
 				 */
 
 	/* failures: protocol/internal errors and oracle violations */
@@ -1315,11 +1367,26 @@ static void sim_check_wait(struct sim *s, int i, int k, int id, u16 wn, u64 ws)
 		  i, id, k, wn, ws, wn, ni->seen[wn]);
 }
 
+/* How far node i, delivering a message from k, believes the message's entry
+ * for q (spec, "Trust"): k, and every peer of i, about their own sends only,
+ * as far as their frames to i told; a node outside i's peer mask is never
+ * heard from, so its entry is taken as it comes.
+ */
+static u64 sim_sent(const struct sim *s, int i, int k, int q)
+{
+	const struct sim_node *ni = &s->node[i];
+
+	if (q != i && (q == k || (ni->r.peers & (1ULL << q))))
+		return ni->seen[q];
+	return ~0ULL;
+}
+
 static void sim_do_deliver(struct sim *s, int i, int k, bool gap)
 {
 	struct sim_node *ni = &s->node[i];
 	int id = ni->hq[k][ni->hh[k]++];
 	struct sim_msg *m = &s->m[id];
+	bool capped = false;
 
 	if (!gap && !s->ignore_rule && s->kind != SIM_GAP)
 		sim_check_online(s, i, id);
@@ -1353,13 +1420,29 @@ static void sim_do_deliver(struct sim *s, int i, int k, bool gap)
 	m->pos[i] = ni->ndeliv++;
 	m->gap[i] = gap;
 	ni->ev[ni->nev++] = id << 1 | 1;
-	bs_or(ni->know, m->pred);
-	bs_set(ni->know, id);
-	for (int q = 0; q < s->n; q++)
-		if (m->v[q] > ni->expect[q])
-			ni->expect[q] = m->v[q];
+	/* After a gap, what a node takes in is what it knows was sent. */
+	if (s->kind == SIM_GAP) {
+		for (int x = 0; x < s->nmsg; x++)
+			if ((x == id || bs_test(m->pred, x)) &&
+			    s->m[x].stamp <= sim_sent(s, i, k, s->m[x].sender))
+				bs_set(ni->know, x);
+	} else {
+		bs_or(ni->know, m->pred);
+		bs_set(ni->know, id);
+	}
+	for (int q = 0; q < s->n; q++) {
+		u64 sent = sim_sent(s, i, k, q);
+		u64 v = m->v[q] < sent ? m->v[q] : sent;
+
+		if (v > ni->expect[q])
+			ni->expect[q] = v;
+		if (v < m->v[q] && !capped) {
+			capped = true;
+			s->distrusted++;
+		}
+	}
 	if (memcmp(ni->expect, ni->r.clock, s->n * sizeof(u64)))
-		sim_error(s, id, -1, "node %d: clock after delivering m%d differs from the element-wise max",
+		sim_error(s, id, -1, "node %d: clock after delivering m%d differs from the element-wise max of what it knows was sent",
 			  i, id);
 	s->deliveries++;
 	if (gap)
@@ -1677,8 +1760,11 @@ static void sim_check(struct sim *s)
 	for (int y = 0; y < s->nmsg; y++) {
 		const struct sim_msg *my = &s->m[y];
 
-		/* The online oracle agrees with the closure. */
-		if (memcmp(s->closure[y], my->pred, sizeof(my->pred)))
+		/* The online oracle agrees with the closure, except after
+		 * gaps: then it holds what each node knew was sent, which the
+		 * event logs alone do not tell.
+		 */
+		if (s->kind != SIM_GAP && memcmp(s->closure[y], my->pred, sizeof(my->pred)))
 			sim_viol(s, &s->viol_oracle, y, -1, "m%d: online and closure oracles differ", y);
 
 		/* (i) exactly once at each addressee, nowhere else. */
@@ -1694,17 +1780,24 @@ static void sim_check(struct sim *s)
 				 y, my->sender, my->count[i], i, to_i);
 		}
 
-		/* Vector clocks match happens-before exactly. */
+		/* Vector clocks match happens-before exactly. After gaps a
+		 * clock is what its node knew was sent, no longer a consistent
+		 * cut: its own entry for the sender of x tells whether x is in.
+		 */
 		for (int x = 0; x < s->nmsg; x++) {
-			bool le = true, hb = bs_test(s->closure[y], x);
+			bool le = true, hb = bs_test(s->kind == SIM_GAP ? my->pred :
+						     s->closure[y], x);
 
 			if (x == y) {
 				if (hb)
 					sim_viol(s, &s->viol_oracle, y, -1, "m%d precedes itself", y);
 				continue;
 			}
-			for (int q = 0; q < s->n && le; q++)
-				le = s->m[x].v[q] <= my->v[q];
+			if (s->kind == SIM_GAP)
+				le = s->m[x].stamp <= my->v[s->m[x].sender];
+			else
+				for (int q = 0; q < s->n && le; q++)
+					le = s->m[x].v[q] <= my->v[q];
 			if (le != hb)
 				sim_viol(s, &s->viol_vc, x, y, "m%d -> m%d is %d but V(m%d) < V(m%d) is %d",
 					 x, y, hb, x, y, le);
@@ -1810,7 +1903,7 @@ struct sim_totals {
 	int histories;
 	long msgs, deliveries, waits, reordered, clock_frames, gaps, breaks;
 	long leaves, histories_with_viol, viol_order, viol_live, stopped_short;
-	long overtakes;
+	long overtakes, distrusted;
 	bool full;		/* at least the default number of histories:
 				 * the non-vacuity thresholds apply
 				 */
@@ -1844,6 +1937,7 @@ static void run_kind(struct __test_metadata *_metadata, enum sim_kind kind,
 		t->leaves += s->leaves;
 		t->stopped_short += s->stopped_short;
 		t->overtakes += s->overtakes;
+		t->distrusted += s->distrusted;
 		t->viol_order += s->viol_order + s->viol_online;
 		t->viol_live += s->viol_live;
 		if (sim_violations(s))
@@ -1858,10 +1952,10 @@ static void run_kind(struct __test_metadata *_metadata, enum sim_kind kind,
 		}
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	TH_LOG("%s: %d histories, %ld messages, %ld deliveries, %ld not-ready checks, %ld out-of-arrival-order deliveries, %ld CLOCK frames, %ld gaps, %ld breaks, %ld leaves, %.2f s",
+	TH_LOG("%s: %d histories, %ld messages, %ld deliveries, %ld not-ready checks, %ld out-of-arrival-order deliveries, %ld CLOCK frames, %ld gaps, %ld with unverified entries, %ld breaks, %ld leaves, %.2f s",
 	       sim_kind_name[kind], t->histories, t->msgs, t->deliveries,
-	       t->waits, t->reordered, t->clock_frames, t->gaps, t->breaks,
-	       t->leaves, (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+	       t->waits, t->reordered, t->clock_frames, t->gaps, t->distrusted,
+	       t->breaks, t->leaves, (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
 	/* Every history sent the messages it was meant to. */
 	EXPECT_EQ(0, t->stopped_short);
 	sim_free(s);
@@ -1926,6 +2020,7 @@ TEST_F_TIMEOUT(simulation, gaps, SIM_TIMEOUT)
 	run_kind(_metadata, SIM_GAP, 100, true, &t);
 	if (t.full) {
 		EXPECT_GT(t.gaps, 1000);
+		EXPECT_GT(t.distrusted, 1000);
 	}
 	EXPECT_EQ(t.overtakes, 0);
 }
