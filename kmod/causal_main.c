@@ -547,7 +547,8 @@ static int __init causal_register(void)
 	if (!causal_max_msg_size || causal_max_msg_size > SZ_64M)
 		return -EINVAL;
 
-	causal_sock_cache = KMEM_CACHE(causal_sock, SLAB_ACCOUNT);
+	/* Small payloads are copied from user space into tx_head. */
+	causal_sock_cache = KMEM_CACHE_USERCOPY(causal_sock, SLAB_ACCOUNT, tx_head);
 	if (!causal_sock_cache)
 		return -ENOMEM;
 

@@ -736,7 +736,8 @@ static int causal_copy_out(struct causal_sock *ch, const struct causal_msg *m,
 static int causal_take(struct causal_sock *owner, struct causal_sock *reader,
 		       struct msghdr *msg, size_t len, int flags, bool *again)
 {
-	struct causal_endpoint *ep = owner->ep;
+	/* The reader's: a closed owner has left the endpoint. */
+	struct causal_endpoint *ep = reader->ep;
 	struct sock *sk = owner->sk;
 	struct causal_cmsg cm;
 	struct causal_msg *m;
@@ -746,6 +747,14 @@ static int causal_take(struct causal_sock *owner, struct causal_sock *reader,
 	lock_sock(sk);
 	spin_lock_bh(&ep->lock);
 	m = owner->dead ? NULL : causal_head(owner);
+	/* Readiness can go back: a cause that a gap let it pass may still
+	 * arrive, or a node may join CAUSAL_PEERS. Look once more.
+	 */
+	if (m && m->ready_ns && !m->gap &&
+	    !causal_rule_ready(&ep->rule, m->sender, m->vclock, NULL, NULL)) {
+		m->ready_ns = 0;
+		causal_scan(ep, 0);
+	}
 	if (!m || !m->ready_ns) {
 		spin_unlock_bh(&ep->lock);
 		release_sock(sk);

@@ -217,6 +217,8 @@ static void causal_tx_unlock(struct causal_sock *ch)
 	struct causal_endpoint *ep = ch->ep;
 
 	mutex_unlock(&ch->tx_mutex);
+	if (wq_has_sleeper(&ep->tx_wait))
+		wake_up_all(&ep->tx_wait);
 	spin_lock_bh(&ep->lock);
 	if ((!list_empty(&ch->txq) || ch->clock_owed) && !ch->dead &&
 	    !ch->tx_broken && !READ_ONCE(ch->tx_full))
@@ -439,18 +441,26 @@ static int causal_send_unicast(struct causal_sock *ch, struct msghdr *msg,
 	int flags = msg->msg_flags & MSG_DONTWAIT;
 	struct sock *sk = ch->sk;
 	u32 head_len = 0;
-	long timeo;
+	long timeo, left;
 	u64 stamp;
 	int err;
 
-	if (nonblock) {
-		if (!mutex_trylock(&ch->tx_mutex))
+	/* Another sender of this socket may be asleep in TCP holding the
+	 * mutex: wait for it as long as this send may wait.
+	 */
+	timeo = sock_sndtimeo(sk, nonblock);
+	if (!mutex_trylock(&ch->tx_mutex)) {
+		if (!timeo)
 			return -EAGAIN;
-	} else if (mutex_lock_interruptible(&ch->tx_mutex)) {
-		return -ERESTARTSYS;
+		left = wait_event_interruptible_timeout(ep->tx_wait,
+				mutex_trylock(&ch->tx_mutex), timeo);
+		if (left < 0)
+			return sock_intr_errno(timeo);
+		if (!left)
+			return -EAGAIN;
+		timeo = left;
 	}
 	lock_sock(sk);
-	timeo = sock_sndtimeo(sk, nonblock);
 	for (;;) {
 		err = READ_ONCE(ch->state) == CAUSAL_CH_FAILED ?
 		      causal_proto_errno(READ_ONCE(ch->proto_err)) :
