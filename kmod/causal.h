@@ -86,6 +86,8 @@ struct causal_endpoint {
 	u64 sent;			/* send events */
 	u64 held_now;
 	u64 gaps;
+	u32 peer_epochs;		/* channels that sent a HELLO */
+	unsigned int nr_stale;		/* linked channels with stale set */
 };
 
 /* A frame's bytes outside TCP, in pages filled as they arrive. */
@@ -170,6 +172,10 @@ struct causal_sock {
 	bool rx_stopped;		/* failed or dead: receive no more */
 	bool rx_eof;			/* FIN and no whole frame left */
 	bool front_queued;		/* front is on holdq */
+	bool stale;			/* its peer's channel no more: failed,
+					 * broken or replaced
+					 */
+	u32 epoch;			/* order among its peer's channels */
 	u16 peer;			/* CAUSAL_PEER_NONE until its HELLO */
 	u16 state;			/* CAUSAL_CH_* */
 	bool hello_seen;
@@ -290,6 +296,8 @@ int causal_pvec_to_msg(const struct causal_pvec *pv, u32 off,
 		       struct msghdr *msg, u32 len);
 int causal_strp_next(struct sock *sk, struct causal_strp *s, u32 max_len,
 		     enum causal_proto_err *err, gfp_t gfp);
+int causal_strp_check_next(struct sock *sk, const struct causal_strp *s,
+			   u32 max_len, enum causal_proto_err *err);
 int causal_strp_read(struct sock *sk, const struct causal_strp *s, u32 off,
 		     void *to, u32 len);
 int causal_strp_to_msg(struct sock *sk, const struct causal_strp *s, u32 off,

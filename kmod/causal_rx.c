@@ -88,6 +88,37 @@ static void causal_wake_readers(struct causal_endpoint *ep,
 		causal_wake(other);
 }
 
+/* The channel holding peer @k's oldest undelivered message: with channels
+ * that failed or broke still holding messages, one peer's messages are
+ * spread over several channels, oldest channel first.
+ */
+static struct causal_sock *causal_peer_front(struct causal_endpoint *ep, u16 k)
+{
+	struct causal_sock *ch, *front = NULL;
+
+	list_for_each_entry(ch, &ep->channels, ep_node)
+		if (ch->hello_seen && ch->peer == k && !list_empty(&ch->holdq) &&
+		    (!front || ch->epoch < front->epoch))
+			front = ch;
+	return front;
+}
+
+/* May @ch's head go before those of its peer's other channels? */
+static bool causal_is_peer_front(struct causal_endpoint *ep,
+				 struct causal_sock *ch)
+{
+	return !ep->nr_stale || causal_peer_front(ep, ch->peer) == ch;
+}
+
+/* Peer @k's oldest undelivered message changed: tell the rule. */
+static void causal_update_head(struct causal_endpoint *ep, u16 k)
+{
+	struct causal_sock *front = causal_peer_front(ep, k);
+
+	causal_rule_set_head(&ep->rule, k,
+			     front ? causal_head(front)->vclock[k] : 0);
+}
+
 /* Re-evaluate every blocked head of @ep after its state changed: mark those
  * that became deliverable, wake their readers (every reader of the endpoint
  * with merged receive), and arm the hold timer for the rest.
@@ -105,7 +136,7 @@ static void causal_scan(struct causal_endpoint *ep, u64 now)
 		struct causal_msg *m = causal_head(ch);
 		u64 timeout_ns;
 
-		if (!m || m->ready_ns)
+		if (!m || m->ready_ns || !causal_is_peer_front(ep, ch))
 			continue;
 		/* The clock is slow to read in some VMs: only when needed. */
 		if (!now)
@@ -113,6 +144,7 @@ static void causal_scan(struct causal_endpoint *ep, u64 now)
 		if (causal_rule_ready(&ep->rule, m->sender, m->vclock,
 				      &wait_node, &wait_stamp)) {
 			m->ready_ns = now;
+			m->gap = causal_rule_after_loss(&ep->rule, m->vclock);
 		} else {
 			timeout_ns = (u64)ep->hold_timeout_ms * NSEC_PER_MSEC;
 			if (!m->held) {
@@ -182,6 +214,24 @@ static void causal_trace_peer(const struct causal_endpoint *ep,
 			  p->incarnation, joined, &link, p->last);
 }
 
+/* @ch no longer speaks for its peer (@state: failed or broken). What it
+ * holds stays deliverable, and ahead of a reconnect's messages.
+ */
+static void causal_channel_lost(struct causal_endpoint *ep,
+				struct causal_sock *ch, u16 state)
+{
+	lockdep_assert_held(&ep->lock);
+	ch->state = state;
+	if (!ch->hello_seen || ch->stale)
+		return;
+	if (ep->by_peer[ch->peer] == ch) {
+		causal_rule_broken(&ep->rule, ch->peer);
+		ep->by_peer[ch->peer] = NULL;
+	}
+	ch->stale = true;
+	ep->nr_stale++;
+}
+
 /* The peer broke the protocol: stop reading from it and fail the channel.
  * Other channels of the endpoint go on.
  */
@@ -193,14 +243,9 @@ static void causal_channel_fail(struct causal_sock *ch,
 
 	spin_lock_bh(&ep->lock);
 	ch->rx_stopped = true;
-	ch->state = CAUSAL_CH_FAILED;
 	ch->proto_err = err;
 	ch->rx_proto_errors++;
-	if (ch->hello_seen) {
-		causal_rule_broken(&ep->rule, ch->peer);
-		if (ep->by_peer[ch->peer] == ch)
-			ep->by_peer[ch->peer] = NULL;
-	}
+	causal_channel_lost(ep, ch, CAUSAL_CH_FAILED);
 	trace_causal_error(ep->group, ep->node, ep->nodes, ch->peer,
 			   ep->rule.clock[ep->node], err, ep->rule.clock);
 	spin_unlock_bh(&ep->lock);
@@ -219,7 +264,7 @@ static void causal_queue_data(struct causal_endpoint *ep, struct causal_sock *ch
 	ch->holdq_len++;
 	ep->held_now++;
 	if (was_empty) {
-		causal_rule_set_head(&ep->rule, ch->peer, m->vclock[ch->peer]);
+		causal_update_head(ep, ch->peer);
 	} else {
 		/* What others sent before it is known only to grow, so a
 		 * message whose causes elsewhere are in is ready the moment
@@ -227,8 +272,10 @@ static void causal_queue_data(struct causal_endpoint *ep, struct causal_sock *ch
 		 * spare the scan a clock read when it becomes the head.
 		 */
 		if (causal_rule_ready(&ep->rule, ch->peer, m->vclock, NULL,
-				      NULL))
+				      NULL)) {
 			m->ready_ns = m->arrive_ns;
+			m->gap = causal_rule_after_loss(&ep->rule, m->vclock);
+		}
 		/* More behind a readable head: like TCP, every arrival is a
 		 * new edge for edge-triggered epoll.
 		 */
@@ -308,6 +355,7 @@ static enum causal_proto_err causal_rx_frame(struct causal_sock *ch)
 	case CAUSAL_FRAME_HELLO:
 		ch->peer = peer;
 		ch->hello_seen = true;
+		ch->epoch = ++ep->peer_epochs;
 		ch->state = CAUSAL_CH_ACTIVE;
 		ep->by_peer[peer] = ch;
 		causal_trace_peer(ep, ch, true);
@@ -443,15 +491,20 @@ static void causal_rx_pump(struct causal_sock *ch, gfp_t gfp, bool arrival)
 			ret = causal_rx_take_front(ch, gfp);
 			if (ret < 0)
 				break;
-			if (!ret) {
+			if (!ret && arrival) {
 				/* Bytes behind a readable head: like TCP,
 				 * every arrival is a new edge for
 				 * edge-triggered epoll.
 				 */
-				if (arrival)
-					causal_wake_front(ch);
-				break;
+				ret = causal_strp_check_next(sk, &ch->strp,
+						READ_ONCE(causal_max_msg_size),
+						&err);
+				if (ret)
+					break;
+				causal_wake_front(ch);
 			}
+			if (!ret)
+				break;
 		}
 		ret = causal_strp_next(sk, &ch->strp,
 				       READ_ONCE(causal_max_msg_size), &err, gfp);
@@ -481,6 +534,9 @@ static void causal_rx_pump(struct causal_sock *ch, gfp_t gfp, bool arrival)
 	}
 	if (eof) {
 		spin_lock_bh(&ep->lock);
+		/* A FIN without BYE. */
+		if (ch->state == CAUSAL_CH_ACTIVE || ch->state == CAUSAL_CH_JOINED)
+			causal_channel_lost(ep, ch, CAUSAL_CH_BROKEN);
 		ch->rx_eof = true;
 		causal_wake_readers(ep, ch);
 		spin_unlock_bh(&ep->lock);
@@ -526,21 +582,23 @@ void causal_release_cb(struct sock *sk)
 	causal_rx_pump(ch, GFP_ATOMIC, true);
 }
 
-/* FIN or reset: a channel whose peer went away without BYE is broken, and
- * readers waiting for an error must look again. EOF is for the receive
- * path to tell, once it read what came before the FIN.
+/* Reset or timeout: the channel is broken once what arrived before is read,
+ * and readers waiting for an error must look again. A FIN is for the
+ * receive path to tell, once it read what came before it (a BYE, maybe).
+ * Serialized with TCP's receive, like data_ready.
  */
 void causal_state_change(struct sock *sk)
 {
 	struct causal_sock *ch = causal_sk(sk);
 	struct causal_endpoint *ep = ch->ep;
-	int state = READ_ONCE(sk->sk_state);
 
 	ch->saved_state_change(sk);
-	if (state == TCP_CLOSE || state == TCP_CLOSE_WAIT) {
+	if (READ_ONCE(sk->sk_state) == TCP_CLOSE) {
+		/* In softirq, or by the owner (its backlog, shutdown()). */
+		causal_rx_pump(ch, GFP_ATOMIC, true);
 		spin_lock_bh(&ep->lock);
 		if (ch->state == CAUSAL_CH_ACTIVE || ch->state == CAUSAL_CH_JOINED)
-			ch->state = CAUSAL_CH_BROKEN;
+			causal_channel_lost(ep, ch, CAUSAL_CH_BROKEN);
 		spin_unlock_bh(&ep->lock);
 	}
 	causal_wake(ch);
@@ -570,18 +628,23 @@ void causal_rx_close(struct causal_sock *ch)
 	spin_lock_bh(&ep->lock);
 	ch->dead = true;
 	ch->rx_stopped = true;
+	/* Messages that arrived are dropped unread: what depends on them
+	 * will be a gap.
+	 */
+	m = causal_head(ch);
+	if (m)
+		causal_rule_lost(&ep->rule, m->sender, m->vclock[m->sender]);
 	list_splice_init(&ch->holdq, &purge);
 	ep->held_now -= ch->holdq_len;
 	ch->holdq_len = 0;
 	ch->holdback_bytes = 0;
 	ch->front_queued = false;
-	if (ch->hello_seen) {
-		causal_rule_set_head(&ep->rule, ch->peer, 0);
-		causal_rule_broken(&ep->rule, ch->peer);
-		if (ep->by_peer[ch->peer] == ch)
-			ep->by_peer[ch->peer] = NULL;
-	}
+	causal_channel_lost(ep, ch, ch->state);
+	if (ch->stale)
+		ep->nr_stale--;
 	list_del_init(&ch->ep_node);
+	if (ch->hello_seen)
+		causal_update_head(ep, ch->peer);
 	causal_scan(ep, 0);
 	spin_unlock_bh(&ep->lock);
 
@@ -690,8 +753,6 @@ static void causal_fill_cmsg(struct causal_cmsg *cm, struct causal_endpoint *ep,
 static u64 causal_deliver(struct causal_endpoint *ep, struct causal_sock *ch,
 			  struct causal_msg *m)
 {
-	struct causal_msg *next;
-
 	list_del(&m->list);
 	if (m == &ch->front)
 		ch->front_queued = false;
@@ -705,9 +766,7 @@ static u64 causal_deliver(struct causal_endpoint *ep, struct causal_sock *ch,
 		ep->gaps++;
 	}
 	causal_rule_deliver(&ep->rule, m->sender, m->vclock, m->gap);
-	next = causal_head(ch);
-	causal_rule_set_head(&ep->rule, m->sender,
-			     next ? next->vclock[m->sender] : 0);
+	causal_update_head(ep, m->sender);
 	trace_causal_deliver(ep->group, ep->node, ep->nodes, m->sender,
 			     m->vclock[m->sender], ep->delivered,
 			     m->ready_ns - m->arrive_ns, m->gap, m->vclock);

@@ -285,6 +285,24 @@ int causal_strp_next(struct sock *sk, struct causal_strp *s, u32 max_len,
 	return causal_strp_copyin(sk, s, gfp);
 }
 
+/* Check the header of the frame behind the whole front frame, if it is in:
+ * a peer that breaks the protocol behind a message waiting to be read is
+ * told at once. Returns -EPROTO with *@err set for a bad one, else 0.
+ */
+int causal_strp_check_next(struct sock *sk, const struct causal_strp *s,
+			   u32 max_len, enum causal_proto_err *err)
+{
+	u32 off = s->copy_mode ? 0 : s->frame_len;
+	u8 hdr[CAUSAL_WIRE_HDR_LEN], *to = hdr;
+	struct causal_frame f;
+
+	if (causal_tcp_inq(sk) < off + sizeof(hdr) ||
+	    causal_tcp_walk(sk, off, sizeof(hdr), causal_copy_bits_actor, &to))
+		return 0;
+	*err = causal_wire_get_hdr(hdr, &f, max_len);
+	return *err ? -EPROTO : 0;
+}
+
 /* Copy @len bytes at @off of the whole front frame. */
 int causal_strp_read(struct sock *sk, const struct causal_strp *s, u32 off,
 		     void *to, u32 len)

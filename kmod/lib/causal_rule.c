@@ -158,3 +158,21 @@ void causal_rule_deliver(struct causal_rule *r, u16 sender, const u64 *v,
 			r->peer[k].gap_floor = v[k];
 	}
 }
+
+void causal_rule_lost(struct causal_rule *r, u16 k, u64 from)
+{
+	struct causal_rule_peer *p = &r->peer[k];
+
+	if (from && (!p->lost_from || from < p->lost_from))
+		p->lost_from = from;
+}
+
+bool causal_rule_after_loss(const struct causal_rule *r, const u64 *v)
+{
+	u16 k;
+
+	for (k = 0; k < r->nodes; k++)
+		if (r->peer[k].lost_from && v[k] >= r->peer[k].lost_from)
+			return true;
+	return false;
+}

@@ -34,6 +34,10 @@ struct causal_rule_peer {
 	u64	gap_floor;	/* stamps <= this count as delivered: a hold
 				 * timeout delivered past them
 				 */
+	u64	lost_from;	/* lowest stamp of its messages that arrived
+				 * and were dropped unread (their channel was
+				 * closed), 0: none
+				 */
 	u64	last[CAUSAL_WIRE_MAX_NODES];	/* clock of its last frame */
 };
 
@@ -89,6 +93,14 @@ bool causal_rule_ready(const struct causal_rule *r, u16 sender, const u64 *v,
  */
 void causal_rule_deliver(struct causal_rule *r, u16 sender, const u64 *v,
 			 bool gap);
+
+/* Messages of @k stamped @from and later arrived but were dropped unread:
+ * whatever depends on them is delivered as a gap.
+ */
+void causal_rule_lost(struct causal_rule *r, u16 k, u64 from);
+
+/* Does a message stamped @v follow a message that was lost? */
+bool causal_rule_after_loss(const struct causal_rule *r, const u64 *v);
 
 /* A send event: advance the endpoint's own entry and return the new stamp. */
 static inline u64 causal_rule_send(struct causal_rule *r)
