@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # make            build the module against KDIR, the selftests and the tools
-# make check      install what is missing, build, run every test
+# make check      install what is missing, build, run every test (also on
+#                 the debugging kernel, built once per machine)
 # make deps       install build and test dependencies (Debian, as root)
 # make vm CMD=..  run a command as root in the test VM (KVER=6.1 or 6.12)
 # make bench      loopback benchmark, ULP vs plain TCP, in the VM (KVER)
@@ -52,7 +53,7 @@ UNIT_TESTS := $(patsubst user/tests/%.c,$(B)/unit/%,$(wildcard user/tests/test_*
 TOOLS := $(B)/tools/demo_node $(B)/tools/causal_bench
 BINS := $(B)/bin/causalctl $(B)/bin/causald
 
-.PHONY: all module modules-vm selftests unit-build fuzz-build fuzz tools bpf check demo \
+.PHONY: all module modules-vm modules-debug selftests unit-build fuzz-build fuzz tools bpf check demo \
 	bench deps vm checkpatch clean
 
 all: module selftests unit-build tools
@@ -62,8 +63,9 @@ module:
 
 # One build tree per test kernel (a symlink farm of the sources only), so both
 # can coexist with an in-tree build.
+VM_RELEASES = $(shell $(TOP)/tools/kernel-release --list)
 modules-vm:
-	$(Q)set -e; for rel in $$($(TOP)/tools/kernel-release --list); do \
+	$(Q)set -e; for rel in $(VM_RELEASES); do \
 		d=$(TOP)/$(B)/mod/$$rel; mkdir -p $$d; \
 		find $$d -type l -delete; \
 		for f in Kbuild kmod/Kbuild $(KMOD_SRCS); do \
@@ -76,6 +78,12 @@ modules-vm:
 		! grep -E 'warning:|error:' $$d/build.log 2>/dev/null || \
 			{ echo "modules-vm: warnings on $$rel" >&2; exit 1; }; \
 	done
+
+# The module for the debugging kernel, which is built (once, cached outside
+# the tree) if it is not there yet.
+modules-debug:
+	$(Q)rel=$$($(TOP)/tools/vm/debug-kernel) && \
+		$(MAKE) modules-vm VM_RELEASES=$$rel
 
 $(KSRC)/.stamp:
 	@test -n "$(LINUX_SRC_TAR)" || { echo "no /usr/src/linux-source-*.tar.xz: run 'make deps'" >&2; exit 1; }
@@ -201,7 +209,7 @@ demo: deps
 	fi
 
 check: deps
-	$(Q)$(MAKE) all modules-vm
+	$(Q)$(MAKE) all modules-vm modules-debug fuzz-build
 	$(Q)$(TOP)/tools/check
 
 vm: modules-vm selftests

@@ -3,6 +3,8 @@
 # Runs inside the test VM: load the module, run every selftest binary, unload.
 # The module's own life cycle (load, refused and clean unload, reload) is a
 # suite of its own so that a leak or a stuck reference counts as a failure.
+# On a kernel with kmemleak (the debugging kernel) a leak the module's code
+# allocated fails that suite too.
 #
 # usage: selftests/run_vm.sh MODULE.ko SELFTEST_DIR [TEST...]
 set -u
@@ -30,6 +32,25 @@ lifecycle_totals() {
 	echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:0 error:0"
 }
 
+kmemleak=/sys/kernel/debug/kmemleak
+# Only what the tests leak: forget what boot left unreferenced.
+[ -w "$kmemleak" ] && echo clear >"$kmemleak"
+
+# Two scans, as Documentation/dev-tools/kmemleak.rst advises against
+# transient false positives; run while the module is loaded, so that its
+# frames in the reports have names.
+no_module_leaks() {
+	local report
+	echo scan >"$kmemleak" && echo scan >"$kmemleak" || return 1
+	report=$(cat "$kmemleak")
+	if grep -q '\[causal\]' <<<"$report"; then
+		echo "$report" | sed 's/^/# /'
+		return 1
+	fi
+	[ -z "$report" ] || echo "# kmemleak: $(grep -c '^unreferenced object' <<<"$report") objects outside the module"
+	return 0
+}
+
 echo "TAP version 13"
 check "insmod $(basename "$mod")" insmod "$mod"
 if [ $fail -ne 0 ]; then
@@ -45,6 +66,8 @@ for t in "${tests[@]}"; do
 	echo "# selftest: $(basename "$t")"
 	"$t" || rc=1
 done
+
+[ -w "$kmemleak" ] && check "kmemleak: nothing the module allocated leaked" no_module_leaks
 
 # Sockets closed by the tests drop their module reference asynchronously.
 unloaded() {
