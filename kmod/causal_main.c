@@ -405,6 +405,8 @@ static void causal_fill_info(struct causal_sock *csk, struct causal_info *info)
 	info->ep_delivered = ep->delivered;
 	info->ep_held_now = ep->held_now;
 	info->ep_gaps = ep->gaps;
+	info->last_error = csk->proto_err;
+	info->tx_queued = csk->txq_bytes;
 	spin_unlock_bh(&ep->lock);
 }
 
@@ -460,8 +462,12 @@ static int causal_do_getsockopt(struct sock *sk, int optname,
 				     nodes * sizeof(u64));
 		break;
 	case CAUSAL_INFO:
+		/* It grows at its end: an older caller gets what it knows
+		 * of, and the length says how much that was.
+		 */
 		causal_fill_info(csk, &info);
-		err = causal_put_opt(optval, optlen, len, &info, sizeof(info));
+		len = min_t(unsigned int, len, sizeof(info));
+		err = causal_put_opt(optval, optlen, len, &info, len);
 		break;
 	default:
 		err = -ENOPROTOOPT;
@@ -543,6 +549,17 @@ static struct tcp_ulp_ops causal_ulp_ops __read_mostly = {
 static int __init causal_register(void)
 {
 	int err;
+
+	/* The limits and layouts the uapi header, the wire codec and the
+	 * rule each declare.
+	 */
+	BUILD_BUG_ON(CAUSAL_MAX_NODES != CAUSAL_WIRE_MAX_NODES);
+	BUILD_BUG_ON(CAUSAL_MAX_NODES > BITS_PER_TYPE(u64));
+	BUILD_BUG_ON(sizeof(struct causal_wire_hdr) != CAUSAL_WIRE_HDR_LEN);
+	BUILD_BUG_ON(sizeof(struct causal_wire_hello) != CAUSAL_WIRE_HELLO_LEN);
+	BUILD_BUG_ON(CAUSAL_PEER_NONE < CAUSAL_MAX_NODES);
+	BUILD_BUG_ON(offsetof(struct causal_info, last_error) !=
+		     sizeof(struct causal_info) - 2 * sizeof(__u32));
 
 	if (!causal_max_msg_size || causal_max_msg_size > SZ_64M)
 		return -EINVAL;

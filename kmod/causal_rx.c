@@ -477,6 +477,7 @@ static void causal_wake_front(struct causal_sock *ch)
  */
 static void causal_rx_pump(struct causal_sock *ch, gfp_t gfp, bool arrival)
 {
+	u32 max_len = READ_ONCE(causal_max_msg_size);
 	enum causal_proto_err err = CAUSAL_ERR_NONE;
 	struct causal_endpoint *ep = ch->ep;
 	struct sock *sk = ch->sk;
@@ -497,8 +498,7 @@ static void causal_rx_pump(struct causal_sock *ch, gfp_t gfp, bool arrival)
 				 * edge-triggered epoll.
 				 */
 				ret = causal_strp_check_next(sk, &ch->strp,
-						READ_ONCE(causal_max_msg_size),
-						&err);
+							     max_len, &err);
 				if (ret)
 					break;
 				causal_wake_front(ch);
@@ -506,8 +506,7 @@ static void causal_rx_pump(struct causal_sock *ch, gfp_t gfp, bool arrival)
 			if (!ret)
 				break;
 		}
-		ret = causal_strp_next(sk, &ch->strp,
-				       READ_ONCE(causal_max_msg_size), &err, gfp);
+		ret = causal_strp_next(sk, &ch->strp, max_len, &err, gfp);
 		if (!ret) {
 			/* Nothing more will come to complete it. */
 			eof = READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN;

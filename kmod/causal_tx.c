@@ -265,12 +265,13 @@ void causal_tx_init(struct causal_sock *csk)
  */
 struct causal_txe *causal_hello_alloc(struct sock *sk, u16 nodes)
 {
-	struct causal_txe *e = causal_tx_alloc(sk, sizeof(*e), GFP_KERNEL);
+	size_t size = causal_frame_size(nodes, CAUSAL_WIRE_HELLO_LEN);
+	struct causal_txe *e;
 
+	e = causal_tx_alloc(sk, sizeof(*e), GFP_KERNEL);
 	if (!e)
 		return NULL;
-	e->buf = causal_txbuf_alloc(sk, causal_frame_size(nodes,
-						CAUSAL_WIRE_HELLO_LEN));
+	e->buf = causal_txbuf_alloc(sk, size);
 	if (!e->buf) {
 		kvfree(e);
 		return NULL;
@@ -453,7 +454,8 @@ static int causal_send_unicast(struct causal_sock *ch, struct msghdr *msg,
 		if (!timeo)
 			return -EAGAIN;
 		left = wait_event_interruptible_timeout(ep->tx_wait,
-				mutex_trylock(&ch->tx_mutex), timeo);
+							mutex_trylock(&ch->tx_mutex),
+							timeo);
 		if (left < 0)
 			return sock_intr_errno(timeo);
 		if (!left)
@@ -612,7 +614,8 @@ static int causal_send_broadcast(struct causal_sock *self, struct msghdr *msg,
 		if (!timeo)
 			goto out_free;
 		timeo = wait_event_interruptible_timeout(ep->tx_wait,
-				causal_bcast_room_unlocked(ep, buf->len), timeo);
+							 causal_bcast_room_unlocked(ep, buf->len),
+							 timeo);
 		if (timeo < 0) {
 			err = timeo;
 			goto out_free;

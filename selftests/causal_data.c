@@ -775,9 +775,32 @@ static void expect_other_alive(struct __test_metadata *_metadata,
 
 TEST_F(scene, garbage)
 {
+	struct causal_info info;
+	socklen_t len = sizeof(info);
+
 	ASSERT_EQ(write_all(self->a_raw, "GET / HTTP/1.1\r\n\r\n", 18), 0);
 	expect_failed(_metadata, self->a_ch, EPROTO);
+	ASSERT_EQ(getsockopt(self->a_ch, SOL_CAUSAL, CAUSAL_INFO, &info, &len), 0);
+	EXPECT_EQ(info.last_error, CAUSAL_ERR_MAGIC);
 	expect_other_alive(_metadata, self);
+}
+
+/* CAUSAL_INFO grows at its end: an older, shorter struct gets its part. */
+TEST_F(scene, info_shorter_buffer)
+{
+	struct causal_info info;
+	socklen_t len = offsetof(struct causal_info, last_error);
+
+	memset(&info, 0xa5, sizeof(info));
+	ASSERT_EQ(getsockopt(self->a_ch, SOL_CAUSAL, CAUSAL_INFO, &info, &len), 0);
+	EXPECT_EQ(len, offsetof(struct causal_info, last_error));
+	EXPECT_EQ(info.group, G);
+	EXPECT_EQ(info.peer, 0);
+	EXPECT_EQ(info.last_error, 0xa5a5a5a5);
+	len = sizeof(info) + 16;
+	ASSERT_EQ(getsockopt(self->a_ch, SOL_CAUSAL, CAUSAL_INFO, &info, &len), 0);
+	EXPECT_EQ(len, sizeof(info));
+	EXPECT_EQ(info.last_error, 0);
 }
 
 TEST_F(scene, oversized_length)

@@ -117,6 +117,13 @@ struct causal_info {
 	__u64	ep_delivered;	/* messages delivered */
 	__u64	ep_held_now;
 	__u64	ep_gaps;
+	/* Fields are only ever added here: a shorter buffer gets the first
+	 * optlen bytes, and optlen is set to what was copied.
+	 */
+	__u32	last_error;	/* the peer's last protocol error, a
+				 * CAUSAL_ERR_* of docs/wire.md, 0: none
+				 */
+	__u32	tx_queued;	/* bytes queued for the peer, not yet in TCP */
 };
 
 /* sock_diag (ss -ti): with INET_DIAG_INFO requested by a CAP_NET_ADMIN
