@@ -145,8 +145,8 @@ import json, sys
 evs = [json.loads(l) for l in open(sys.argv[1])]
 assert evs[0]["type"] == "meta", evs[0]
 c = lambda t, **kw: [e for e in evs if e["type"] == t and all(e.get(k) == v for k, v in kw.items())]
-assert len(c("send", node=0)) == 3 and all(e["targets"] == 2 for e in c("send", node=0))
-assert len(c("send", node=1)) == 3 and all(e["peer"] == 2 for e in c("send", node=1))
+assert len(c("send", node=0)) == 3 and all(e["targets"] == 2 for e in c("send", node=0)), c("send", node=0)
+assert len(c("send", node=1)) == 3 and all(e["peer"] == 2 for e in c("send", node=1)), c("send", node=1)
 assert len(c("deliver", node=1, peer=0)) == 3
 assert len(c("deliver", node=2)) == 6
 holds = c("hold", node=2)
