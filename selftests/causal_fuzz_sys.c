@@ -24,10 +24,11 @@
  * Environment (all optional):
  *   CAUSAL_FUZZ_SEED=N     seed (default 1); worker i draws from seed + i
  *   CAUSAL_FUZZ_OPS=N      operations in all, split evenly between the
- *                          workers (default 80000: about a minute on 6.12
+ *                          workers (default 150000: about a minute on 6.12
  *                          under TCG; make fuzz runs 1000000)
- *   CAUSAL_FUZZ_SECONDS=N  stop after N s whatever is left (default 300);
- *                          the harness's timeout follows it
+ *   CAUSAL_FUZZ_SECONDS=N  stop after N s whatever is left (default 120,
+ *                          which bounds the run on a debug kernel); the
+ *                          harness's timeout follows it
  *   CAUSAL_FUZZ_THREADS=N  workers, 1..16 (default 6)
  *   CAUSAL_FUZZ_SLOTS=N    sockets in the pool, 4..64 (default 24)
  *   CAUSAL_FUZZ_CLASSES=L  comma-separated classes to run, or with a leading
@@ -49,6 +50,12 @@
  *                          descheduled for hundreds of ms at times)
  *   CAUSAL_FUZZ_STALL=N    seconds in one operation that count as a hang
  *                          (default 30)
+ *   CAUSAL_FUZZ_PREEMPT=M  preemption model for the run, through
+ *                          /sys/kernel/debug/sched/preempt (PREEMPT_DYNAMIC
+ *                          kernels), put back after: none, voluntary, full
+ *                          (default full: a task can lose the CPU anywhere
+ *                          outside a lock, which widens every race window);
+ *                          empty leaves it alone
  *   CAUSAL_FUZZ_TRACE=1    print every operation and its result as it ends
  *                          (slow; to find the last ones before an oops)
  */
@@ -87,8 +94,8 @@
 #include "kselftest_harness.h"
 #include "causal_util.h"
 
-#define DEFAULT_OPS		80000
-#define DEFAULT_SECONDS		300
+#define DEFAULT_OPS		150000
+#define DEFAULT_SECONDS		120
 #define DEFAULT_THREADS		6
 #define DEFAULT_SLOTS		24
 #define DEFAULT_STALL		30
@@ -271,6 +278,12 @@ struct fuzz {
 	_Atomic uint64_t fault_sends;	/* faulting sends that may have gone
 					 * out zero-filled
 					 */
+	/* Endpoints whose raw stream TCP_ZEROCOPY_RECEIVE read, a node bit
+	 * per group (index + 1): a parser robbed of bytes mid-frame delivers
+	 * a message whose body is not its own. Before JOIN the parser starts
+	 * misaligned instead, and fails the channel.
+	 */
+	_Atomic uint64_t raw_read[NR_GROUPS + 1];
 	void *fault_page;	/* PROT_NONE */
 	int file;		/* FILE_LEN bytes of FILL, for sendfile */
 	struct worker *workers;
@@ -288,7 +301,7 @@ enum {
 	OP_PAIR, OP_SOCKET, OP_LISTEN, OP_CONNECT, OP_ACCEPT, OP_SELFCONN,
 	OP_ULP, OP_JOIN,
 	OP_SETOPT_CAUSAL, OP_SETOPT_SOCK, OP_SETOPT_TCP, OP_GETOPT, OP_IOCTL,
-	OP_SEND, OP_SENDMMSG, OP_RECV, OP_RECVMMSG,
+	OP_SEND, OP_SENDMMSG, OP_FLOOD, OP_RECV, OP_RECVMMSG, OP_DRAIN,
 	OP_POLL, OP_EPOLL,
 	OP_SHUTDOWN, OP_DISCONNECT, OP_CLOSE, OP_LINGER_CLOSE, OP_DUP,
 	OP_SPLICE, OP_SENDFILE,
@@ -320,6 +333,9 @@ struct worker {
 	uint64_t ops, syscalls;
 	uint64_t res[NR_OPS][ERR_BUCKETS];
 	uint64_t checked_msgs, checked_bytes, zeroed_msgs;
+	uint64_t info_state[CAUSAL_CH_FAILED + 1];	/* CAUSAL_INFO reads */
+	uint64_t info_paused;		/* of them, holding 64 KiB or more */
+	uint64_t closed_under_reader;	/* deliveries with index 0 */
 	uint64_t nonblock_max_ns[2];	/* plain, causal */
 	int nonblock_max_op[2];
 };
@@ -464,8 +480,8 @@ static const char *const op_name[NR_OPS] = {
 	[OP_JOIN] = "join", [OP_SETOPT_CAUSAL] = "setopt_causal",
 	[OP_SETOPT_SOCK] = "setopt_socket", [OP_SETOPT_TCP] = "setopt_tcp",
 	[OP_GETOPT] = "getsockopt", [OP_IOCTL] = "ioctl", [OP_SEND] = "send",
-	[OP_SENDMMSG] = "sendmmsg", [OP_RECV] = "recv",
-	[OP_RECVMMSG] = "recvmmsg", [OP_POLL] = "poll", [OP_EPOLL] = "epoll",
+	[OP_SENDMMSG] = "sendmmsg", [OP_FLOOD] = "flood", [OP_RECV] = "recv",
+	[OP_RECVMMSG] = "recvmmsg", [OP_DRAIN] = "drain", [OP_POLL] = "poll", [OP_EPOLL] = "epoll",
 	[OP_SHUTDOWN] = "shutdown", [OP_DISCONNECT] = "disconnect",
 	[OP_CLOSE] = "close", [OP_LINGER_CLOSE] = "linger0_close",
 	[OP_DUP] = "dup", [OP_SPLICE] = "splice", [OP_SENDFILE] = "sendfile",
@@ -1067,6 +1083,9 @@ static void check_causal_opt(struct worker *w, const struct view *v, int name,
 			return;
 		}
 		memcpy(&info, val, sizeof(info));
+		if (info.state <= CAUSAL_CH_FAILED)
+			w->info_state[info.state]++;
+		w->info_paused += info.holdback_bytes >= 64 * 1024;
 		if (info.group != g->id || info.node != v->node ||
 		    info.nodes != g->nodes || info.flags != g->flags ||
 		    info.state < CAUSAL_CH_JOINED || info.state > CAUSAL_CH_FAILED ||
@@ -1352,6 +1371,31 @@ static void op_sendmmsg(struct worker *w)
 		check_sent(w, &v, mm[i].msg_len, iov[i].iov_len);
 }
 
+/* A burst of non-blocking messages on one channel: enough to fill the peer's
+ * hold-back queue and pause its parser.
+ */
+static void op_flood(struct worker *w)
+{
+	struct view v = pick(w, K_JOINED, 90);
+	int n = 4 + rnd(w, 29);
+	uint64_t start;
+	long ret;
+
+	for (int i = 0; i < n; i++) {
+		size_t size = 4096 + rnd(w, 28 * 1024);
+
+		fill_head(w->buf[0], size, false);
+		start = now_ns();
+		ret = send(v.fd, w->buf[0], size, MSG_DONTWAIT);
+		judge(w, OP_FLOOD, &v, ret, errno,
+		      send_allowed(w, &v, size, MSG_DONTWAIT, false, false));
+		nonblock_time(w, OP_FLOOD, &v, start);
+		check_sent(w, &v, ret, size);
+		if (ret < 0)
+			break;
+	}
+}
+
 /* ---- receive ---- */
 
 static size_t recv_len(struct worker *w)
@@ -1501,13 +1545,23 @@ static void check_received(struct worker *w, const struct view *v,
 		violation(w, V_RECV_LENGTH, "MSG_TRUNC set on %zu of a %zu-byte buffer", copied, len);
 	w->checked_msgs++;
 	w->checked_bytes += copied;
-	if (!content_ok(w, p, copied, full))
-		violation(w, V_CONTENT, "message of %zu bytes (%zu copied, full %s) is not one that was sent: %02x %02x %02x %02x %02x %02x %02x %02x",
+	if (!content_ok(w, p, copied, full)) {
+		bool robbed = v->group &&
+			      (atomic_load(&w->f->raw_read[v->group]) &
+			       (1ULL << v->node));
+		size_t at = MSG_HEAD;
+
+		while (at < copied && p[at] == pattern(at))
+			at++;
+		violation(w, robbed ? V_RAW_READ : V_CONTENT,
+			  "%smessage of %zu bytes (%zu copied, length %s) is not one that was sent: head %02x %02x %02x %02x %02x %02x %02x %02x, pattern up to byte %zu",
+			  robbed ? "after a raw read of the endpoint's stream, " : "",
 			  full, copied, full ? "known" : "unknown",
 			  p[0], copied > 1 ? p[1] : 0, copied > 2 ? p[2] : 0,
 			  copied > 3 ? p[3] : 0, copied > 4 ? p[4] : 0,
 			  copied > 5 ? p[5] : 0, copied > 6 ? p[6] : 0,
-			  copied > 7 ? p[7] : 0);
+			  copied > 7 ? p[7] : 0, at);
+	}
 }
 
 static void check_info_cmsg(struct worker *w, const struct view *v,
@@ -1527,6 +1581,8 @@ static void check_info_cmsg(struct worker *w, const struct view *v,
 		if (c->cmsg_len < CMSG_LEN(sizeof(info)))
 			continue;	/* MSG_CTRUNC */
 		memcpy(&info, CMSG_DATA(c), sizeof(info));
+		/* Its channel was closed while it was being copied out. */
+		w->closed_under_reader += !info.index;
 		if (info.nodes != g->nodes || info.sender >= g->nodes ||
 		    info.sender == v->node) {
 			violation(w, V_CMSG_INFO, "CAUSAL_CMSG_INFO sender %u nodes %u on node %d of %u",
@@ -1605,6 +1661,26 @@ static void op_recvmmsg(struct worker *w)
 	for (int i = 0; i < ret; i++)
 		check_received(w, &v, iov[i].iov_base, len, mm[i].msg_len, flags,
 			       mm[i].msg_hdr.msg_flags);
+}
+
+/* Deliver a run of messages: with merged receive, from every channel of the
+ * endpoint, each resuming a paused one's parser on its way.
+ */
+static void op_drain(struct worker *w)
+{
+	struct view v = pick(w, K_JOINED, 90);
+	int n = 4 + rnd(w, 29);
+	long ret;
+
+	for (int i = 0; i < n; i++) {
+		size_t len = 1 + rnd(w, 64 * 1024);
+
+		ret = recv(v.fd, w->rbuf, len, MSG_DONTWAIT);
+		judge(w, OP_DRAIN, &v, ret, errno, recv_allowed(&v, 0, false));
+		check_received(w, &v, w->rbuf, len, ret, 0, -1);
+		if (ret <= 0)
+			break;
+	}
 }
 
 /* ---- poll ---- */
@@ -1729,7 +1805,7 @@ static void slot_close(struct worker *w, int op, int idx, bool linger0)
 
 static void op_close(struct worker *w)
 {
-	slot_close(w, OP_CLOSE, pick_slot(w), false);
+	slot_close(w, OP_CLOSE, pick(w, K_JOINED, 50).idx, false);
 }
 
 static void op_linger_close(struct worker *w)
@@ -1911,9 +1987,12 @@ static void op_zerocopy(struct worker *w)
 	judge(w, OP_ZEROCOPY, &v, ret, errno,
 	      EM(EINVAL) | EM(ENOTCONN) | EM(EOPNOTSUPP) | EM(ENOPROTOOPT) |
 	      EM(EIO) | E_WAIT | E_CONN | E_MEM);
-	if (!ret && zc.copybuf_len > 0 && v.kind >= K_ULP && stable(w->f, &v))
+	if (!ret && zc.copybuf_len > 0 && v.kind >= K_ULP && stable(w->f, &v)) {
 		violation(w, V_RAW_READ, "TCP_ZEROCOPY_RECEIVE read %d raw bytes of a causal socket",
 			  zc.copybuf_len);
+		if (v.kind == K_JOINED && v.group)
+			atomic_fetch_or(&w->f->raw_read[v.group], 1ULL << v.node);
+	}
 }
 
 /* ---- the operation table ---- */
@@ -1938,8 +2017,10 @@ static const struct {
 	[OP_IOCTL] = { op_ioctl, C_OPT, 8 },
 	[OP_SEND] = { op_send, C_SEND, 160 },
 	[OP_SENDMMSG] = { op_sendmmsg, C_SEND, 30 },
+	[OP_FLOOD] = { op_flood, C_SEND, 15 },
 	[OP_RECV] = { op_recv, C_RECV, 160 },
 	[OP_RECVMMSG] = { op_recvmmsg, C_RECV, 30 },
+	[OP_DRAIN] = { op_drain, C_RECV, 15 },
 	[OP_POLL] = { op_poll, C_POLL, 25 },
 	[OP_EPOLL] = { op_epoll, C_POLL, 25 },
 	[OP_SHUTDOWN] = { op_shutdown, C_CLOSE, 10 },
@@ -2028,14 +2109,13 @@ static void *watchdog_main(void *arg)
 	uint64_t stall = f->stall * 1000000000ULL;
 
 	while (!atomic_load(&f->stop)) {
-		uint64_t now;
 		bool hung = false;
 
 		sleep(1);
-		now = now_ns();
 		for (unsigned int i = 0; i < f->threads; i++) {
 			struct worker *w = &f->workers[i];
 			uint64_t since = atomic_load(&w->cur_since);
+			uint64_t now = now_ns();	/* after since */
 
 			if (!since || now - since < stall)
 				continue;
@@ -2118,6 +2198,38 @@ static uint64_t parse_allowed(const char *s)
 	return allowed;
 }
 
+#define PREEMPT_PATH	"/sys/kernel/debug/sched/preempt"
+
+/* Switch the preemption model to @mode; returns the one that was on (the
+ * word in parentheses, "none (voluntary) full"), or "" if it cannot.
+ */
+static const char *set_preempt(const char *mode)
+{
+	static char was[32];
+	char line[128], *open, *close;
+	FILE *fp;
+
+	was[0] = 0;
+	if (!mode || !*mode)
+		return was;
+	fp = fopen(PREEMPT_PATH, "r");
+	if (!fp)
+		return was;
+	if (fgets(line, sizeof(line), fp) && (open = strchr(line, '(')) &&
+	    (close = strchr(open, ')'))) {
+		*close = 0;
+		snprintf(was, sizeof(was), "%s", open + 1);
+	}
+	fclose(fp);
+	fp = fopen(PREEMPT_PATH, "w");
+	if (!fp || fputs(mode, fp) < 0 || fclose(fp)) {
+		if (fp)
+			fclose(fp);
+		was[0] = 0;
+	}
+	return was;
+}
+
 /* What holds the module: TCP sockets other than listeners and TIME_WAIT. */
 static void show_sockets(void)
 {
@@ -2195,7 +2307,8 @@ static void report(struct __test_metadata *_metadata, struct fuzz *f,
 {
 	uint64_t total[NR_OPS][ERR_BUCKETS] = {}, ops = 0, calls = 0;
 	uint64_t byerr[ERR_BUCKETS] = {}, msgs = 0, bytes = 0, zeroed = 0;
-	uint64_t nb_max[2] = {};
+	uint64_t nb_max[2] = {}, states[CAUSAL_CH_FAILED + 1] = {}, paused = 0;
+	uint64_t closed = 0;
 	int nb_op[2] = {};
 	char line[512];
 
@@ -2207,6 +2320,10 @@ static void report(struct __test_metadata *_metadata, struct fuzz *f,
 		msgs += w->checked_msgs;
 		bytes += w->checked_bytes;
 		zeroed += w->zeroed_msgs;
+		paused += w->info_paused;
+		closed += w->closed_under_reader;
+		for (int st = 0; st <= CAUSAL_CH_FAILED; st++)
+			states[st] += w->info_state[st];
 		for (int c = 0; c < 2; c++) {
 			if (w->nonblock_max_ns[c] > nb_max[c]) {
 				nb_max[c] = w->nonblock_max_ns[c];
@@ -2252,9 +2369,16 @@ static void report(struct __test_metadata *_metadata, struct fuzz *f,
 					fuzz_errno_name[e - 1],
 					(unsigned long long)byerr[e]);
 	TH_LOG("errors: %s", line);
-	TH_LOG("messages checked: %llu (%llu bytes, %llu zero-filled after a faulting send)",
+	TH_LOG("messages checked: %llu (%llu bytes, %llu zero-filled after a faulting send, %llu whose channel closed while a reader copied them)",
 	       (unsigned long long)msgs, (unsigned long long)bytes,
-	       (unsigned long long)zeroed);
+	       (unsigned long long)zeroed, (unsigned long long)closed);
+	TH_LOG("channels seen by CAUSAL_INFO: %llu joined, %llu active, %llu left, %llu broken, %llu failed; %llu holding 64 KiB or more",
+	       (unsigned long long)states[CAUSAL_CH_JOINED],
+	       (unsigned long long)states[CAUSAL_CH_ACTIVE],
+	       (unsigned long long)states[CAUSAL_CH_LEFT],
+	       (unsigned long long)states[CAUSAL_CH_BROKEN],
+	       (unsigned long long)states[CAUSAL_CH_FAILED],
+	       (unsigned long long)paused);
 	TH_LOG("slowest MSG_DONTWAIT call: %s %.1f ms on a causal socket, %s %.1f ms on another",
 	       op_name[nb_op[1]], nb_max[1] / 1e6, op_name[nb_op[0]],
 	       nb_max[0] / 1e6);
@@ -2268,6 +2392,8 @@ TEST(syscalls)
 	sigset_t block;
 	long refcnt;
 	int fds;
+	char preempt_was[32];
+	const char *preempt;
 	uint64_t start;
 	double secs;
 
@@ -2292,6 +2418,12 @@ TEST(syscalls)
 	       (unsigned long long)f->seed, (unsigned long long)f->ops,
 	       f->seconds, f->threads, f->nslots, f->classes);
 
+	preempt = getenv("CAUSAL_FUZZ_PREEMPT") ? : "full";
+	snprintf(preempt_was, sizeof(preempt_was), "%s", set_preempt(preempt));
+	if (*preempt_was)
+		TH_LOG("preemption %s for the run (was %s)", preempt, preempt_was);
+	else if (*preempt)
+		TH_LOG("preemption left as it is: no %s", PREEMPT_PATH);
 	signal(SIGPIPE, SIG_IGN);
 	ASSERT_EQ(sigaction(SIGUSR1, &sa, NULL), 0);
 	fds = count_fds();
@@ -2339,6 +2471,8 @@ TEST(syscalls)
 	atomic_store(&f->stop, true);
 	pthread_join(watchdog, NULL);
 
+	if (*preempt_was)
+		set_preempt(preempt_was);
 	report(_metadata, f, secs);
 	if (now_ns() > f->deadline_ns)
 		TH_LOG("stopped by CAUSAL_FUZZ_SECONDS=%u", f->seconds);
