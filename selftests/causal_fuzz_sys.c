@@ -81,10 +81,8 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 
@@ -326,7 +324,6 @@ struct worker {
 
 	/* For the watchdog. */
 	_Atomic int cur_op;
-	_Atomic int cur_slot;
 	_Atomic uint64_t cur_since;	/* ns, 0 between operations */
 
 	/* Accounting. */
@@ -481,7 +478,8 @@ static const char *const op_name[NR_OPS] = {
 	[OP_SETOPT_SOCK] = "setopt_socket", [OP_SETOPT_TCP] = "setopt_tcp",
 	[OP_GETOPT] = "getsockopt", [OP_IOCTL] = "ioctl", [OP_SEND] = "send",
 	[OP_SENDMMSG] = "sendmmsg", [OP_FLOOD] = "flood", [OP_RECV] = "recv",
-	[OP_RECVMMSG] = "recvmmsg", [OP_DRAIN] = "drain", [OP_POLL] = "poll", [OP_EPOLL] = "epoll",
+	[OP_RECVMMSG] = "recvmmsg", [OP_DRAIN] = "drain", [OP_POLL] = "poll",
+	[OP_EPOLL] = "epoll",
 	[OP_SHUTDOWN] = "shutdown", [OP_DISCONNECT] = "disconnect",
 	[OP_CLOSE] = "close", [OP_LINGER_CLOSE] = "linger0_close",
 	[OP_DUP] = "dup", [OP_SPLICE] = "splice", [OP_SENDFILE] = "sendfile",
@@ -938,8 +936,11 @@ static void op_join(struct worker *w)
 		  (fault ? EM(EFAULT) : 0);
 	if (v.kind >= K_ULP)
 		allowed &= ~EM(ENOPROTOOPT);
+	/* Attached, not joined: a valid JOIN succeeds unless another
+	 * worker's came first.
+	 */
 	if (v.kind == K_ULP && valid)
-		allowed = EM(EBUSY) | E_MEM;	/* the only socket of none */
+		allowed = EM(EBUSY) | E_MEM;
 	if (v.kind == K_JOINED)
 		allowed = EM(EBUSY) | EM(EINVAL) | (fault ? EM(EFAULT) : 0);
 	judge(w, OP_JOIN, &v, ret, errno, allowed);
@@ -2392,7 +2393,7 @@ TEST(syscalls)
 	sigset_t block;
 	long refcnt;
 	int fds;
-	char preempt_was[32];
+	char preempt_was[32], classes[128] = "";
 	const char *preempt;
 	uint64_t start;
 	double secs;
@@ -2414,16 +2415,14 @@ TEST(syscalls)
 			f->weight_sum += ops[op].weight;
 	ASSERT_GT(f->weight_sum, 0) TH_LOG("CAUSAL_FUZZ_CLASSES leaves nothing to run");
 	f->max_msg = read_max_msg();
-	TH_LOG("CAUSAL_FUZZ_SEED=%llu CAUSAL_FUZZ_OPS=%llu CAUSAL_FUZZ_SECONDS=%u CAUSAL_FUZZ_THREADS=%u CAUSAL_FUZZ_SLOTS=%u classes %#x",
+	for (size_t i = 0, len = 0; i < sizeof(class_names) / sizeof(class_names[0]); i++)
+		if (f->classes & class_names[i].bit)
+			len += snprintf(classes + len, sizeof(classes) - len, "%s%s",
+					len ? "," : "", class_names[i].name);
+	TH_LOG("CAUSAL_FUZZ_SEED=%llu CAUSAL_FUZZ_OPS=%llu CAUSAL_FUZZ_SECONDS=%u CAUSAL_FUZZ_THREADS=%u CAUSAL_FUZZ_SLOTS=%u CAUSAL_FUZZ_CLASSES=%s",
 	       (unsigned long long)f->seed, (unsigned long long)f->ops,
-	       f->seconds, f->threads, f->nslots, f->classes);
+	       f->seconds, f->threads, f->nslots, classes);
 
-	preempt = getenv("CAUSAL_FUZZ_PREEMPT") ? : "full";
-	snprintf(preempt_was, sizeof(preempt_was), "%s", set_preempt(preempt));
-	if (*preempt_was)
-		TH_LOG("preemption %s for the run (was %s)", preempt, preempt_was);
-	else if (*preempt)
-		TH_LOG("preemption left as it is: no %s", PREEMPT_PATH);
 	signal(SIGPIPE, SIG_IGN);
 	ASSERT_EQ(sigaction(SIGUSR1, &sa, NULL), 0);
 	fds = count_fds();
@@ -2451,6 +2450,13 @@ TEST(syscalls)
 	ASSERT_NE(f->workers, NULL);
 	for (unsigned int i = 0; i < f->threads; i++)
 		worker_init(_metadata, f, &f->workers[i], i);
+
+	preempt = getenv("CAUSAL_FUZZ_PREEMPT") ? : "full";
+	snprintf(preempt_was, sizeof(preempt_was), "%s", set_preempt(preempt));
+	if (*preempt_was)
+		TH_LOG("preemption %s for the run (was %s)", preempt, preempt_was);
+	else if (*preempt)
+		TH_LOG("preemption left as it is: no %s", PREEMPT_PATH);
 
 	start = now_ns();
 	f->deadline_ns = start + f->seconds * 1000000000ULL;
