@@ -574,12 +574,13 @@ static void ulp_name(int fd, char *name, socklen_t size)
 
 enum { NO_ULP_ACCEPTED, NO_ULP_LISTENING, NO_ULP_DISCONNECTED };
 
-/* A socket that must never carry the ULP: accepted from a listener,
- * listening, or disconnected. The last two are shared: other workers may
- * have connected the socket again and attached the ULP since, so only a
- * ULP on a socket still in that state counts.
+/* A socket that must never carry the ULP: accepted from a listener (@v
+ * NULL: @fd is ours alone), listening, or disconnected. The last two are
+ * in slot @v: only the same file counts, and only while it is in that state
+ * (other workers may have connected it again and attached the ULP since).
  */
-static void check_no_ulp(struct worker *w, int fd, int what)
+static void check_no_ulp(struct worker *w, const struct view *v, int fd,
+			 int what)
 {
 	static const char *const what_name[] = { "accepted", "listening",
 						 "disconnected" };
@@ -604,6 +605,8 @@ static void check_no_ulp(struct worker *w, int fd, int what)
 		    errno != ENOTCONN)) {
 		return;
 	}
+	if (v && !stable(w->f, v))
+		return;
 	violation(w, V_ULP_STATE, "%s socket carries the causal ULP",
 		  what_name[what]);
 }
@@ -770,7 +773,7 @@ static void op_listen(struct worker *w)
 		return;
 	if (v.kind >= K_ULP && stable(w->f, &v))
 		violation(w, V_ULP_STATE, "listen() succeeded on a causal socket");
-	check_no_ulp(w, v.fd, NO_ULP_LISTENING);
+	check_no_ulp(w, &v, v.fd, NO_ULP_LISTENING);
 	slot_promote(w, &v, K_LISTEN, 0, 0, local_port(v.fd));
 }
 
@@ -822,7 +825,7 @@ static void op_accept(struct worker *w)
 		return;
 	if (v.kind >= K_ULP && stable(w->f, &v))
 		violation(w, V_ULP_STATE, "accept() succeeded on a causal socket");
-	check_no_ulp(w, fd, NO_ULP_ACCEPTED);
+	check_no_ulp(w, NULL, fd, NO_ULP_ACCEPTED);
 	set_timeouts(w, fd);
 	if (chance(w, 40)) {
 		gi = rnd(w, NR_GROUPS);
@@ -1763,7 +1766,7 @@ static void op_disconnect(struct worker *w)
 		return;
 	if (v.kind >= K_ULP && stable(w->f, &v))
 		violation(w, V_ULP_STATE, "connect(AF_UNSPEC) succeeded on a causal socket");
-	check_no_ulp(w, v.fd, NO_ULP_DISCONNECTED);
+	check_no_ulp(w, &v, v.fd, NO_ULP_DISCONNECTED);
 	if (v.kind != K_LISTEN)
 		slot_promote(w, &v, K_UNCONN, 0, 0, 0);
 }
