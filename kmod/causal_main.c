@@ -557,7 +557,7 @@ static int __init causal_register(void)
 	BUILD_BUG_ON(CAUSAL_MAX_NODES > BITS_PER_TYPE(u64));
 	BUILD_BUG_ON(sizeof(struct causal_wire_hdr) != CAUSAL_WIRE_HDR_LEN);
 	BUILD_BUG_ON(sizeof(struct causal_wire_hello) != CAUSAL_WIRE_HELLO_LEN);
-	BUILD_BUG_ON(CAUSAL_PEER_NONE < CAUSAL_MAX_NODES);
+	BUILD_BUG_ON(CAUSAL_MAX_NODES >= CAUSAL_PEER_NONE);
 	BUILD_BUG_ON(offsetof(struct causal_info, last_error) !=
 		     sizeof(struct causal_info) - 2 * sizeof(__u32));
 

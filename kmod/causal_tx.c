@@ -358,7 +358,8 @@ static int causal_keep_rest(struct causal_sock *ch, u32 head_len,
 static int causal_write_frame(struct causal_sock *ch, u32 head_len,
 			      struct iov_iter *payload, size_t len, int flags)
 {
-	int ret;
+	bool fault;
+	int ret, err;
 
 	ret = causal_tcp_write_kvec(ch->sk, ch->tx_head, head_len,
 				    flags | (len ? MSG_MORE : 0));
@@ -375,15 +376,23 @@ static int causal_write_frame(struct causal_sock *ch, u32 head_len,
 		return 0;
 
 	ret = causal_tcp_write(ch->sk, payload, len, flags);
-	if (ret < 0 && !causal_tx_transient(ret)) {
+	if (ret < 0 && ret != -EFAULT && !causal_tx_transient(ret)) {
 		/* The header is out: the stream can no longer be framed. */
 		causal_tx_break(ch, ret);
 		return ret;
 	}
+	fault = ret == -EFAULT;
 	if (ret < 0)
 		ret = 0;
-	if (ret < len)
-		return causal_keep_rest(ch, head_len, 0, payload, len - ret);
+	if (ret < len) {
+		/* A payload that faults goes out zero-filled (causal_keep_rest),
+		 * and the sender is told.
+		 */
+		err = causal_keep_rest(ch, head_len, 0, payload, len - ret);
+		if (!err && (fault || iov_iter_count(payload)))
+			err = -EFAULT;
+		return err;
+	}
 	return 0;
 }
 
@@ -439,6 +448,7 @@ static int causal_send_unicast(struct causal_sock *ch, struct msghdr *msg,
 	bool nonblock = msg->msg_flags & MSG_DONTWAIT;
 	struct causal_endpoint *ep = ch->ep;
 	bool small = size <= CAUSAL_TX_INLINE;
+	u8 inline_payload[CAUSAL_TX_INLINE];
 	int flags = msg->msg_flags & MSG_DONTWAIT;
 	struct sock *sk = ch->sk;
 	u32 head_len = 0;
@@ -446,6 +456,11 @@ static int causal_send_unicast(struct causal_sock *ch, struct msghdr *msg,
 	u64 stamp;
 	int err;
 
+	/* A small payload that cannot be read fails the send before it is
+	 * a send event.
+	 */
+	if (small && !copy_from_iter_full(inline_payload, size, &msg->msg_iter))
+		return -EFAULT;
 	/* Another sender of this socket may be asleep in TCP holding the
 	 * mutex: wait for it as long as this send may wait.
 	 */
@@ -500,9 +515,7 @@ static int causal_send_unicast(struct causal_sock *ch, struct msghdr *msg,
 	}
 
 	if (small) {
-		if (!copy_from_iter_full(ch->tx_head + head_len, size,
-					 &msg->msg_iter))
-			memset(ch->tx_head + head_len, 0, size);
+		memcpy(ch->tx_head + head_len, inline_payload, size);
 		err = causal_write_frame(ch, head_len + size, NULL, 0, flags);
 	} else {
 		err = causal_write_frame(ch, head_len, &msg->msg_iter, size,

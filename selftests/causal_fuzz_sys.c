@@ -1073,7 +1073,7 @@ static void op_setopt_tcp(struct worker *w)
 
 /* Check what a joined socket reports about itself. */
 static void check_causal_opt(struct worker *w, const struct view *v, int name,
-			     const uint8_t *val, socklen_t len)
+			     const uint8_t *val, socklen_t len, int asked)
 {
 	const struct fuzz_group *g = &groups[v->group - 1];
 	uint64_t all = (g->nodes == 64 ? ~0ULL : (1ULL << g->nodes) - 1);
@@ -1083,10 +1083,13 @@ static void check_causal_opt(struct worker *w, const struct view *v, int name,
 
 	switch (name) {
 	case CAUSAL_INFO:
-		if (len != sizeof(info)) {
-			violation(w, V_OPTION, "CAUSAL_INFO wrote back length %u", len);
+		if (len != (asked < (int)sizeof(info) ? asked : sizeof(info))) {
+			violation(w, V_OPTION, "CAUSAL_INFO wrote back length %u for %d",
+				  len, asked);
 			return;
 		}
+		if (len < sizeof(info))
+			break;
 		memcpy(&info, val, sizeof(info));
 		if (info.state <= CAUSAL_CH_FAILED)
 			w->info_state[info.state]++;
@@ -1127,7 +1130,7 @@ static void op_getopt(struct worker *w)
 	uint8_t val[1024] __attribute__((aligned(8)));
 	int name = rnd(w, 8), level = SOL_CAUSAL;
 	static const int lens[] = { -1, 0, 1, 4, 7, 8, 16, 63, 511, 512 };
-	int need = 0, len;
+	int need = 0, len, asked;
 	bool fault = false, known;
 	socklen_t *lenp = (socklen_t *)&len;
 	void *opt = val;
@@ -1137,13 +1140,17 @@ static void op_getopt(struct worker *w)
 	switch (name) {
 	case CAUSAL_PEERS: need = 8; break;
 	case CAUSAL_HOLD_TIMEOUT: case CAUSAL_RECV_INFO: need = 4; break;
-	case CAUSAL_INFO: need = sizeof(struct causal_info); break;
+	/* It grows at its end: any length gets its first bytes. */
+	case CAUSAL_INFO: need = 0; break;
 	case CAUSAL_VCLOCK:
 		need = v.group ? groups[v.group - 1].nodes * 8 : 8;
 		break;
 	}
 	len = chance(w, 60) && need ? need + rnd(w, 2) * rnd(w, 64) :
+	      name == CAUSAL_INFO && chance(w, 60) ?
+	      (int)sizeof(struct causal_info) + rnd(w, 2) * rnd(w, 64) :
 	      lens[rnd(w, sizeof(lens) / sizeof(lens[0]))];
+	asked = len;
 	if (chance(w, 3)) {
 		opt = chance(w, 50) ? NULL : w->f->fault_page;
 		fault = len > 0;
@@ -1172,7 +1179,7 @@ static void op_getopt(struct worker *w)
 	    strncmp((char *)val, CAUSAL_ULP_NAME, len))
 		violation(w, V_OPTION, "TCP_ULP reads \"%.*s\" on a causal socket", len, val);
 	if (level == SOL_CAUSAL && v.kind == K_JOINED && v.group)
-		check_causal_opt(w, &v, name, val, len);
+		check_causal_opt(w, &v, name, val, len, asked);
 }
 
 static void op_ioctl(struct worker *w)
