@@ -554,7 +554,7 @@ static int __init causal_register(void)
 	 * rule each declare.
 	 */
 	BUILD_BUG_ON(CAUSAL_MAX_NODES != CAUSAL_WIRE_MAX_NODES);
-	BUILD_BUG_ON(CAUSAL_MAX_NODES > BITS_PER_TYPE(u64));
+	BUILD_BUG_ON(BITS_PER_TYPE(u64) < CAUSAL_MAX_NODES);
 	BUILD_BUG_ON(sizeof(struct causal_wire_hdr) != CAUSAL_WIRE_HDR_LEN);
 	BUILD_BUG_ON(sizeof(struct causal_wire_hello) != CAUSAL_WIRE_HELLO_LEN);
 	BUILD_BUG_ON(CAUSAL_MAX_NODES >= CAUSAL_PEER_NONE);
