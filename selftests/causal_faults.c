@@ -1412,8 +1412,8 @@ TEST_F_TIMEOUT(close, each_failure_point, 300)
  * then injection stops, peer 1 sends, and everything must come out.
  */
 #define STORM_GROUP	70000
-#define STORM_ROUNDS	4
-#define STORM_WINDOW_MS	1500
+#define STORM_ROUNDS	3
+#define STORM_WINDOW_MS	1000
 
 static const size_t storm_sizes[] = { 64, 1500, 2100, 5000, 70000, 64, 3000 };
 #define STORM_FRAMES	(sizeof(storm_sizes) / sizeof(storm_sizes[0]))
