@@ -14,9 +14,11 @@
  *   writes and checks that each is whole and valid, that every message sent
  *   arrives exactly once and in order, and that none waits in the module
  *   for a later call to push it out.
- * - Receive (softirq): every other allocation of the module fails for a
- *   while as a raw peer floods frames that must be held (moved out of TCP);
- *   once injection stops, every message is delivered exactly once, in order.
+ * - Receive (softirq) and transmit work: every second slab and third page
+ *   allocation of the module fails for a while, as a raw peer floods frames
+ *   that must be held (moved out of TCP), or as the test sends (the work
+ *   items write CLOCK frames). Once injection stops, every message is
+ *   delivered exactly once, in order, and every peer learns our last count.
  *
  * Skips without the module, fail-nth or debugfs' failslab (Debian's
  * kernels). Injection is silent (verbose 0): the VM runner fails the run on
