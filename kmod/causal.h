@@ -152,7 +152,7 @@ struct causal_sock {
 	/* Set at JOIN under lock_sock(), cleared at close. */
 	struct causal_endpoint *ep;
 	struct list_head ep_node;	/* in ep->channels, under ep->lock */
-	struct work_struct tx_work;	/* writes what others queued */
+	struct delayed_work tx_work;	/* writes what others queued */
 	bool recv_info;			/* CAUSAL_RECV_INFO, lock_sock() */
 	bool rx_deferred;		/* data arrived while the socket was
 					 * owned; under sk_lock.slock

@@ -33,7 +33,7 @@ static struct causal_endpoint *causal_endpoint_create(struct sock *sk,
 	u64 all = join->nodes == 64 ? ~0ULL : causal_peer_bit(join->nodes) - 1;
 
 	/* The rule keeps a clock per peer: tens of KiB for big groups. */
-	ep = kvzalloc(sizeof(*ep), GFP_KERNEL_ACCOUNT);
+	ep = kvzalloc(sizeof(*ep), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!ep)
 		return NULL;
 	ep->net = sock_net(sk);

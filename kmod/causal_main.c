@@ -204,7 +204,7 @@ static void causal_channel_close(struct causal_sock *csk)
 
 	causal_swap_callbacks(csk, false);
 	cancel_delayed_work_sync(&csk->rx_work);
-	cancel_work_sync(&csk->tx_work);
+	cancel_delayed_work_sync(&csk->tx_work);
 	causal_endpoint_leave(csk);
 }
 
@@ -554,7 +554,7 @@ static int __init causal_register(void)
 	 * rule each declare.
 	 */
 	BUILD_BUG_ON(CAUSAL_MAX_NODES != CAUSAL_WIRE_MAX_NODES);
-	BUILD_BUG_ON(BITS_PER_TYPE(u64) < CAUSAL_MAX_NODES);
+	BUILD_BUG_ON(sizeof(u64) * BITS_PER_BYTE < CAUSAL_MAX_NODES);
 	BUILD_BUG_ON(sizeof(struct causal_wire_hdr) != CAUSAL_WIRE_HDR_LEN);
 	BUILD_BUG_ON(sizeof(struct causal_wire_hello) != CAUSAL_WIRE_HELLO_LEN);
 	BUILD_BUG_ON(CAUSAL_MAX_NODES >= CAUSAL_PEER_NONE);

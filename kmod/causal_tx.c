@@ -26,13 +26,16 @@
 #include "causal_compat.h"
 #include "causal_trace.h"
 
+/* Retry of a write TCP could not allocate for. */
+#define CAUSAL_TX_RETRY		(HZ / 10)
+
 /* Unsent frames are charged to the socket's memory cgroup, whoever writes
  * them (the sender, or a worker).
  */
 static void *causal_tx_alloc(struct sock *sk, size_t size, gfp_t gfp)
 {
 	struct mem_cgroup *old = set_active_memcg(causal_sk_memcg(sk));
-	void *p = kvmalloc(size, gfp | __GFP_ACCOUNT);
+	void *p = kvmalloc(size, gfp | __GFP_ACCOUNT | __GFP_NOWARN);
 
 	set_active_memcg(old);
 	return p;
@@ -145,6 +148,15 @@ static void causal_tx_break(struct causal_sock *ch, int err)
 	}
 }
 
+/* TCP took less than offered. With its send buffer full, write_space
+ * resumes; else TCP could not allocate, and nothing would: retry later.
+ */
+static void causal_tx_stalled(struct causal_sock *ch)
+{
+	if (sk_stream_memory_free(ch->sk))
+		queue_delayed_work(system_wq, &ch->tx_work, CAUSAL_TX_RETRY);
+}
+
 /* Write what @ch owes its peer, in order: the rest of a frame cut short,
  * the queued frames, an owed CLOCK. Never sleeps. Called with tx_mutex and
  * the socket lock. Returns 0 once nothing is left, -EAGAIN while TCP is
@@ -160,6 +172,10 @@ static int causal_tx_flush(struct causal_sock *ch)
 		if (ch->tx_broken)
 			return ch->tx_err;
 		if (ch->tx_rest) {
+			/* Before the write: a write_space that comes while
+			 * it is under way must find it set.
+			 */
+			WRITE_ONCE(ch->tx_full, true);
 			ret = causal_tcp_write_kvec(ch->sk,
 						    ch->tx_rest + ch->tx_rest_off,
 						    ch->tx_rest_len - ch->tx_rest_off,
@@ -171,9 +187,10 @@ static int causal_tx_flush(struct causal_sock *ch)
 			if (ret > 0)
 				ch->tx_rest_off += ret;
 			if (ch->tx_rest_off < ch->tx_rest_len) {
-				WRITE_ONCE(ch->tx_full, true);
+				causal_tx_stalled(ch);
 				return -EAGAIN;
 			}
+			WRITE_ONCE(ch->tx_full, false);
 			causal_rest_drop(ch);
 			continue;
 		}
@@ -222,7 +239,7 @@ static void causal_tx_unlock(struct causal_sock *ch)
 	spin_lock_bh(&ep->lock);
 	if ((!list_empty(&ch->txq) || ch->clock_owed) && !ch->dead &&
 	    !ch->tx_broken && !READ_ONCE(ch->tx_full))
-		queue_work(system_wq, &ch->tx_work);
+		mod_delayed_work(system_wq, &ch->tx_work, 0);
 	spin_unlock_bh(&ep->lock);
 }
 
@@ -239,7 +256,8 @@ void causal_tx_kick(struct causal_sock *ch)
 
 static void causal_tx_work(struct work_struct *work)
 {
-	causal_tx_kick(container_of(work, struct causal_sock, tx_work));
+	causal_tx_kick(container_of(to_delayed_work(work), struct causal_sock,
+				    tx_work));
 }
 
 void causal_write_space(struct sock *sk)
@@ -248,7 +266,7 @@ void causal_write_space(struct sock *sk)
 
 	if (READ_ONCE(ch->tx_full)) {
 		WRITE_ONCE(ch->tx_full, false);
-		queue_work(system_wq, &ch->tx_work);
+		mod_delayed_work(system_wq, &ch->tx_work, 0);
 	}
 	ch->saved_write_space(sk);
 }
@@ -256,7 +274,7 @@ void causal_write_space(struct sock *sk)
 void causal_tx_init(struct causal_sock *csk)
 {
 	INIT_LIST_HEAD(&csk->txq);
-	INIT_WORK(&csk->tx_work, causal_tx_work);
+	INIT_DELAYED_WORK(&csk->tx_work, causal_tx_work);
 	mutex_init(&csk->tx_mutex);
 }
 
@@ -323,7 +341,7 @@ static int causal_keep_rest(struct causal_sock *ch, u32 head_len,
 		ch->tx_rest = ch->tx_head;
 		ch->tx_rest_len = head_left;
 		ch->tx_rest_off = 0;
-		WRITE_ONCE(ch->tx_full, true);
+		causal_tx_stalled(ch);
 		return 0;
 	}
 	buf = causal_txbuf_alloc(ch->sk, head_left + payload_left);
@@ -339,7 +357,7 @@ static int causal_keep_rest(struct causal_sock *ch, u32 head_len,
 		ch->tx_rest = buf->bytes;
 		ch->tx_rest_len = buf->len;
 		ch->tx_rest_off = 0;
-		WRITE_ONCE(ch->tx_full, true);
+		causal_tx_stalled(ch);
 		return 0;
 	}
 	causal_tx_break(ch, -ENOMEM);
@@ -361,6 +379,7 @@ static int causal_write_frame(struct causal_sock *ch, u32 head_len,
 	bool fault;
 	int ret, err;
 
+	WRITE_ONCE(ch->tx_full, true);
 	ret = causal_tcp_write_kvec(ch->sk, ch->tx_head, head_len,
 				    flags | (len ? MSG_MORE : 0));
 	if (ret < 0 && !causal_tx_transient(ret)) {
@@ -372,8 +391,10 @@ static int causal_write_frame(struct causal_sock *ch, u32 head_len,
 	if (ret < head_len)
 		return causal_keep_rest(ch, head_len, head_len - ret, payload,
 					len);
-	if (!len)
+	if (!len) {
+		WRITE_ONCE(ch->tx_full, false);
 		return 0;
+	}
 
 	ret = causal_tcp_write(ch->sk, payload, len, flags);
 	if (ret < 0 && ret != -EFAULT && !causal_tx_transient(ret)) {
@@ -393,6 +414,7 @@ static int causal_write_frame(struct causal_sock *ch, u32 head_len,
 			err = -EFAULT;
 		return err;
 	}
+	WRITE_ONCE(ch->tx_full, false);
 	return 0;
 }
 
@@ -426,7 +448,7 @@ static void causal_owe_clocks(struct causal_endpoint *ep,
 			continue;
 		ch->clock_owed = true;
 		if (!READ_ONCE(ch->tx_full))
-			queue_work(system_wq, &ch->tx_work);
+			mod_delayed_work(system_wq, &ch->tx_work, 0);
 	}
 }
 
@@ -649,7 +671,7 @@ static int causal_send_broadcast(struct causal_sock *self, struct msghdr *msg,
 		/* No CLOCK needed: every channel carries this frame. */
 		ch->clock_owed = false;
 		if (ch != self && !READ_ONCE(ch->tx_full))
-			queue_work(system_wq, &ch->tx_work);
+			mod_delayed_work(system_wq, &ch->tx_work, 0);
 	}
 	trace_causal_send(ep->group, ep->node, ep->nodes, CAUSAL_PEER_NONE,
 			  stamp, size, n, ep->rule.clock);
@@ -706,7 +728,17 @@ void causal_tx_close(struct causal_sock *ch, bool bye)
 					      0, 0, ep->rule.clock);
 			spin_unlock_bh(&ep->lock);
 			causal_write_frame(ch, len, NULL, 0, MSG_DONTWAIT);
+			causal_tx_flush(ch);
 		}
+	}
+	/* What TCP did not take now never will be: rather than end the
+	 * stream after half a frame or without the BYE it was told, the
+	 * close resets the connection (as SO_LINGER 0 does), so the peer
+	 * sees the loss as an error.
+	 */
+	if (bye && (ch->tx_rest || ch->txq_bytes || ch->tx_broken)) {
+		sock_set_flag(sk, SOCK_LINGER);
+		WRITE_ONCE(sk->sk_lingertime, 0);
 	}
 	causal_tx_break(ch, -EPIPE);
 }
