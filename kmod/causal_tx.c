@@ -232,12 +232,16 @@ static int causal_tx_flush(struct causal_sock *ch)
 static void causal_tx_unlock(struct causal_sock *ch)
 {
 	struct causal_endpoint *ep = ch->ep;
+	bool rest = ch->tx_rest;
 
 	mutex_unlock(&ch->tx_mutex);
 	if (wq_has_sleeper(&ep->tx_wait))
 		wake_up_all(&ep->tx_wait);
+	/* A write_space that came while the mutex was held found it taken:
+	 * then tx_full is clear and the work writes the rest.
+	 */
 	spin_lock_bh(&ep->lock);
-	if ((!list_empty(&ch->txq) || ch->clock_owed) && !ch->dead &&
+	if ((rest || !list_empty(&ch->txq) || ch->clock_owed) && !ch->dead &&
 	    !ch->tx_broken && !READ_ONCE(ch->tx_full))
 		mod_delayed_work(system_wq, &ch->tx_work, 0);
 	spin_unlock_bh(&ep->lock);

@@ -1449,8 +1449,9 @@ static uint64_t recv_allowed(const struct view *v, int flags, bool fault)
 	uint64_t io = E_WAIT | E_CONN | E_CHAN | E_MEM | (fault ? EM(EFAULT) : 0);
 
 	if (v->kind == K_JOINED) {
+		/* TCP's error queue; recvmmsg() may also see a signal. */
 		if (flags & MSG_ERRQUEUE)
-			return EM(EAGAIN) | (fault ? EM(EFAULT) : 0);
+			return E_WAIT | (fault ? EM(EFAULT) : 0);
 		if (flags & MSG_OOB)
 			return EM(EOPNOTSUPP);
 		return io;
