@@ -205,6 +205,9 @@ struct causal_sock {
 	 * With the socket lock it protects the rest below.
 	 */
 	struct mutex tx_mutex;
+	bool tx_sleeper;		/* its holder is a sender that may
+					 * sleep in TCP
+					 */
 	int tx_err;			/* why tx_broken */
 	/* A frame cut short (signal, full buffer, non-blocking) is finished
 	 * from here before anything else is written: frames never interleave.

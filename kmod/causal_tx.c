@@ -468,6 +468,15 @@ static u32 causal_stamp(struct causal_endpoint *ep, u16 flags, u32 len,
 			       ep->rule.clock);
 }
 
+/* Take @ch's mutex; or, for a send that may not wait, see that its holder
+ * is a sender asleep in TCP.
+ */
+static bool causal_tx_try(struct causal_sock *ch, bool nowait, bool *locked)
+{
+	*locked = mutex_trylock(&ch->tx_mutex);
+	return *locked || (nowait && READ_ONCE(ch->tx_sleeper));
+}
+
 static int causal_send_unicast(struct causal_sock *ch, struct msghdr *msg,
 			       size_t size)
 {
@@ -488,20 +497,27 @@ static int causal_send_unicast(struct causal_sock *ch, struct msghdr *msg,
 	if (small && !copy_from_iter_full(inline_payload, size, &msg->msg_iter))
 		return -EFAULT;
 	/* Another sender of this socket may be asleep in TCP holding the
-	 * mutex: wait for it as long as this send may wait.
+	 * mutex: wait for it as long as this send may wait. Other holders
+	 * (the channel's work, a broadcast, close) never sleep with it: even
+	 * a non-blocking send waits for them.
 	 */
 	timeo = sock_sndtimeo(sk, nonblock);
 	if (!mutex_trylock(&ch->tx_mutex)) {
-		if (!timeo)
-			return -EAGAIN;
+		bool locked = false;
+
 		left = wait_event_interruptible_timeout(ep->tx_wait,
-							mutex_trylock(&ch->tx_mutex),
-							timeo);
-		if (left < 0)
-			return sock_intr_errno(timeo);
-		if (!left)
-			return -EAGAIN;
-		timeo = left;
+							causal_tx_try(ch, !timeo,
+								      &locked),
+							timeo ? : MAX_SCHEDULE_TIMEOUT);
+		if (!locked)
+			return left < 0 ? sock_intr_errno(timeo) : -EAGAIN;
+		if (timeo)
+			timeo = left;
+	}
+	if (!nonblock) {
+		WRITE_ONCE(ch->tx_sleeper, true);
+		if (wq_has_sleeper(&ep->tx_wait))
+			wake_up_all(&ep->tx_wait);
 	}
 	lock_sock(sk);
 	for (;;) {
@@ -551,6 +567,7 @@ static int causal_send_unicast(struct causal_sock *ch, struct msghdr *msg,
 		err = size;
 out_release:
 	release_sock(sk);
+	WRITE_ONCE(ch->tx_sleeper, false);
 	causal_tx_unlock(ch);
 	return err;
 }
