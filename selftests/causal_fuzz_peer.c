@@ -25,7 +25,9 @@
  *  hb       never before a well-behaved cause (gaps of well-behaved messages
  *           excepted, as the hold timeout allows)
  *  errno    a hostile channel fails only with EPROTO, EPERM, EEXIST or
- *           ECONNRESET; a well-behaved one never
+ *           ECONNRESET/EPIPE; a well-behaved one never; a hostile peer with
+ *           valid frames whose connection broke without BYE is taken back
+ *           under the same incarnation
  *  info     CAUSAL_INFO agrees: failed state and proto_errors, counters
  *  poll     a socket reported readable has something to read
  *  tx       what the module writes to a peer is framed, monotonic, carries
@@ -54,6 +56,14 @@
  *  CAUSAL_FUZZ_DEADLINE_MS=N how long a well-behaved message or EOF may take
  *                            once its causes are out (default 5000)
  *  CAUSAL_FUZZ_VERBOSE=1     one line per round
+ *  CAUSAL_FUZZ_WATCHDOG=S    end the run if it makes no progress for S seconds
+ *                            (a call stuck in the kernel; default 60)
+ *
+ * Each failure is counted; the first of each kind in a round is logged with
+ * the seed, variant and round that replay it:
+ *   CAUSAL_FUZZ_SEED=S CAUSAL_FUZZ_ROUND=R causal_fuzz_peer -v VARIANT
+ * A long run (make fuzz):
+ *   CAUSAL_FUZZ_FRAMES=1000000 CAUSAL_FUZZ_SECONDS=7200 causal_fuzz_peer
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -92,7 +102,8 @@
 #define MMSG_VLEN	4
 #define MMSG_BUF	(128 * 1024)
 #define RAW_READ	(256 * 1024)
-#define LOG_PER_KIND	3	/* failures logged in full per kind and run */
+#define LOG_ROUNDS	30	/* rounds whose failure of a kind is logged */
+#define DUMP_ROUNDS	3	/* ... with /proc/net/causal */
 /* A call that should return at once and took longer than this (ms) is
  * reported: far above a debug kernel's slowest under TCG, far below the
  * stalled peer's 2 * STALL_MS send timeout it would wait behind.
@@ -204,7 +215,6 @@ struct chan {
 	bool recv_info;
 	bool watched;		/* the application still reads fd */
 	bool eof;
-	int err;		/* errno a read failed with */
 	bool stalled;		/* raw never reads */
 	bool clean;		/* hostile by its timing only: valid frames,
 				 * a node of its own, no BYE
@@ -298,7 +308,7 @@ struct round {
 	uint64_t claim[MAX_NODES];	/* most any frame said of its sender */
 	uint64_t floor[MAX_NODES];	/* stamps a good gap let go */
 	uint64_t hfloor[MAX_NODES];	/* what hostile gaps claimed */
-	uint64_t used;			/* nodes taken by a channel's HELLO */
+	uint64_t used;			/* free nodes given to a hostile peer */
 	bool crowd;
 	bool big_done;			/* one frame at the size limit */
 
@@ -306,7 +316,6 @@ struct round {
 	struct good good[MAX_GOOD];
 	int nchan;
 	struct chan *chan[MAX_CHANS];
-	int nhostile_peers;
 
 	struct app_msg *msgs;
 	int nmsgs;
@@ -318,7 +327,6 @@ struct round {
 
 	int epfd;
 	enum phase phase;
-	uint64_t phase_ns;
 	uint64_t deadline_ns;
 	int bye_step;
 	int bye_order[MAX_GOOD];
@@ -343,6 +351,7 @@ struct fuzz {
 	uint8_t *buf;		/* a whole message and more */
 	uint8_t *scratch;	/* expected payloads */
 	uint8_t *mmsg;		/* recvmmsg buffers */
+	unsigned int logged[F_NR];	/* rounds that logged a kind */
 	struct stats st;
 };
 
@@ -402,13 +411,13 @@ fail(struct round *r, enum fail_kind kind, const char *fmt, ...)
 	if (r->logged & BIT(kind))
 		return;
 	r->logged |= BIT(kind);
-	if (fz->st.failures[kind] > LOG_PER_KIND * 10)
+	if (++fz->logged[kind] > LOG_ROUNDS)
 		return;
 	fprintf(stderr, "# FAIL %s: seed=0x%llx variant=%s round=%llu phase=%s: %s\n",
 		fail_names[kind], (unsigned long long)fz->budget.seed,
 		fz->variant, (unsigned long long)r->id, phase_names[r->phase],
 		msg);
-	if (fz->st.failures[kind] <= LOG_PER_KIND &&
+	if (fz->logged[kind] <= DUMP_ROUNDS &&
 	    (kind == F_DELIVER || kind == F_EOF || kind == F_CLOCK))
 		fuzz_dump_proc(fail_names[kind]);
 }
@@ -554,12 +563,10 @@ static void good_add_msg(struct round *r, struct good *g, const uint64_t *v,
 static uint32_t good_len(struct round *r)
 {
 	static const uint32_t edges[] = { 2047, 2048, 2049, 4096 };
-	uint32_t len;
 
 	if (r->good_maxlen > 4096 && fuzz_chance(&r->rng, 8))
 		return edges[fuzz_below(&r->rng, 4)];
-	len = fuzz_size(&r->rng, PAY_MIN, r->good_maxlen);
-	return len;
+	return fuzz_size(&r->rng, PAY_MIN, r->good_maxlen);
 }
 
 static void good_put(struct round *r, struct good *g, uint8_t type,
@@ -592,12 +599,11 @@ static void merge(uint64_t *to, const uint64_t *from, uint16_t n)
  */
 static void gen_good(struct round *r, int events)
 {
-	static uint64_t c[MAX_GOOD][MAX_NODES];
+	uint64_t c[MAX_GOOD][MAX_NODES] = {};
 	struct fuzz_rng *g = &r->rng;
 	uint8_t hello[CAUSAL_WIRE_HELLO_LEN];
 	struct fspec f;
 
-	memset(c, 0, sizeof(c));
 	for (int i = 0; i < r->ngood; i++) {
 		struct good *gd = &r->good[i];
 		struct causal_hello h = {
@@ -662,7 +668,7 @@ static void gen_good(struct round *r, int events)
 /* ---- hostile streams ---- */
 
 /* Mutations that break the protocol: the channel must fail on them. */
-static bool mutate_fatal(struct round *r, struct chan *c, struct fspec *f,
+static void mutate_fatal(struct round *r, struct chan *c, struct fspec *f,
 			 uint64_t *mc, const uint64_t *last, uint16_t own,
 			 enum cls cl, bool *stop)
 {
@@ -717,7 +723,7 @@ static bool mutate_fatal(struct round *r, struct chan *c, struct fspec *f,
 		default:
 			goto bad_length;
 		}
-		return true;
+		return;
 	case C_LENGTH:
 bad_length:
 		if (f->type == CAUSAL_FRAME_DATA) {
@@ -725,13 +731,13 @@ bad_length:
 				f->len = fuzz_chance(g, 50) ? r->fz->max_msg + 1 :
 							      UINT32_MAX;
 				f->payload_n = umin(f->payload_n, 64);
-				return true;
+				return;
 			}
 			/* Claims more than follows: the stream ends in it. */
 			f->len = umin(f->payload_n + fuzz_size(g, 1, 1 << 20),
 				      r->fz->max_msg);
 			*stop = true;
-			return true;
+			return;
 		}
 		if (f->type == CAUSAL_FRAME_HELLO) {
 			static const uint32_t v[] = { 0, 15, 17, 0xffff };
@@ -744,7 +750,7 @@ bad_length:
 		}
 		f->payload_n = umin(f->len, CAUSAL_WIRE_HELLO_LEN + 1);
 		f->payload = r->fz->buf;
-		return true;
+		return;
 	case C_CLOCK:
 		switch (fuzz_below(g, 3)) {
 		case 0:
@@ -753,14 +759,14 @@ bad_length:
 				mc[own] = last[own] - fuzz_below(g, umin(last[own], 4));
 				if (f->type != CAUSAL_FRAME_DATA && mc[own] == last[own])
 					mc[own]--;
-				return true;
+				return;
 			}
 			/* fall through */
 		case 1:
 			for (k = 0; k < n; k++) {
 				if (k != own && last[k]) {
 					mc[k] = last[k] - 1;
-					return true;
+					return;
 				}
 			}
 			/* fall through */
@@ -768,15 +774,13 @@ bad_length:
 			/* Claims messages from the endpoint it never sent. */
 			mc[r->me] = fuzz_chance(g, 50) ? UINT64_MAX :
 					fuzz_range(g, 1ULL << 32, 1ULL << 62);
-			return true;
+			return;
 		}
-	case C_SEQUENCE:
-		/* A second HELLO, or a frame after BYE: st_put the extra
-		 * frame first, the caller then puts this one.
-		 */
-		return true;
 	default:
-		return false;
+		/* C_SEQUENCE: the caller put a second HELLO or a BYE
+		 * before this frame.
+		 */
+		return;
 	}
 }
 
@@ -1027,6 +1031,31 @@ static void set_timeo(int fd, int opt, long us)
 	setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof(tv));
 }
 
+static void stall_stop(struct round *r);
+
+/* A call that should have returned at once took @ms: say so once, stop the
+ * stalled peer's sender, and restart the clocks of what could not progress
+ * meanwhile.
+ */
+static void __attribute__((format(printf, 3, 4)))
+stalled(struct round *r, uint64_t ms, const char *fmt, ...)
+{
+	char what[256];
+	uint64_t now;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	fail(r, F_STALL, "%s took %llu ms%s", what, (unsigned long long)ms,
+	     r->stall.running ? " while another socket's send blocks" : "");
+	stall_stop(r);
+	now = fuzz_now_ns();
+	for (int i = 0; i < r->nchan; i++)
+		r->chan[i]->progress_ns = now;
+	r->deadline_ns = umax(r->deadline_ns, now + r->fz->deadline_ns);
+}
+
 /* A module socket joined to the round's endpoint and our end of its TCP
  * connection. Returns NULL (and has said why) if the kernel refused.
  */
@@ -1036,6 +1065,7 @@ static struct chan *chan_open(struct round *r, enum kind kind, uint16_t node)
 	int a, b, family = fuzz_chance(g, 30) ? AF_INET6 : AF_INET;
 	uint32_t flags = r->join_flags;
 	struct chan *c;
+	uint64_t t0, ms;
 	int one = 1;
 
 	if (r->nchan == MAX_CHANS)
@@ -1065,10 +1095,14 @@ static struct chan *chan_open(struct round *r, enum kind kind, uint16_t node)
 	else if (c->recv_info &&
 		 setsockopt(c->fd, SOL_CAUSAL, CAUSAL_RECV_INFO, &one, sizeof(one)))
 		fail(r, F_ERRNO, "CAUSAL_RECV_INFO: %s", strerror(errno));
+	t0 = fuzz_now_ns();
 	if (causal_join(c->fd, r->group, r->me, r->n, flags)) {
 		fail(r, F_ERRNO, "JOIN: %s", strerror(errno));
 		return NULL;
 	}
+	ms = (fuzz_now_ns() - t0) / 1000000;
+	if (ms > STALL_MS)
+		stalled(r, ms, "JOIN of chan %d", c->idx);
 	set_timeo(c->fd, SO_RCVTIMEO, 1000000);
 	set_timeo(c->fd, SO_SNDTIMEO, 1000000);
 	fcntl(c->raw, F_SETFL, O_NONBLOCK);
@@ -1677,7 +1711,6 @@ static void read_failed(struct round *r, struct chan *c, int err)
 {
 	struct causal_info info;
 
-	c->err = err;
 	fuzz_errno_add(&r->fz->st.recv_err, err);
 	if (c->kind == K_GOOD)
 		fail(r, F_ERRNO, "well-behaved chan %d (node %u): recv: %s",
@@ -1769,8 +1802,7 @@ static enum read_result app_read(struct round *r, struct chan *c, bool ready,
 		ctl = CMSG_SPACE(8);	/* too short: MSG_CTRUNC */
 	r->reads_this_iter++;
 
-	if (op < 8 && !need_info && !(flags & ~MSG_DONTWAIT) &&
-	    (flags & MSG_DONTWAIT) == 0) {
+	if (op < 8 && !need_info && !flags) {
 		ret = read(c->fd, fz->buf, bufl);
 	} else if (op < 20 && !need_info) {
 		ret = recv(c->fd, fz->buf, bufl, flags);
@@ -1886,7 +1918,7 @@ static void stall_stop(struct round *r)
 	r->fz->st.stall_sent += r->stall.sent;
 }
 
-static bool errno_send_ok(const struct chan *c, bool bcast, int err)
+static bool errno_send_ok(const struct chan *c, int err)
 {
 	if (err == EAGAIN)
 		return true;
@@ -1951,28 +1983,17 @@ static void app_send(struct round *r, struct chan *on, bool may_bcast)
 		fuzz_errno_add(&fz->st.send_err, err);
 		if (ret >= 0)
 			fail(r, F_TX, "send of %u bytes returned %zd", len, ret);
-		else if (!errno_send_ok(c, bcast, err))
+		else if (!errno_send_ok(c, err))
 			fail(r, F_ERRNO, "%s chan %d (node %u): %s send: %s",
 			     c->kind == K_GOOD ? "well-behaved" : "hostile",
 			     c->idx, c->node, bcast ? "broadcast" : "unicast",
 			     strerror(err));
 	}
-	if (ms > (flags & MSG_DONTWAIT ? STALL_MS : STALL_MS + 1000)) {
-		fail(r, F_STALL, "%s %s on chan %d (%s) took %llu ms%s",
-		     flags & MSG_DONTWAIT ? "MSG_DONTWAIT" : "blocking",
-		     bcast ? "broadcast" : "unicast", c->idx,
-		     c->kind == K_GOOD ? "well-behaved" : "hostile",
-		     (unsigned long long)ms,
-		     r->stall.running ? " while another socket's send blocks" : "");
-		/* Said once; the rest of the round need not crawl. Nothing
-		 * was written or read meanwhile: restart the clocks.
-		 */
-		stall_stop(r);
-		t0 = fuzz_now_ns();
-		for (int i = 0; i < r->nchan; i++)
-			r->chan[i]->progress_ns = t0;
-		r->deadline_ns = umax(r->deadline_ns, t0 + fz->deadline_ns);
-	}
+	if (ms > (flags & MSG_DONTWAIT ? STALL_MS : STALL_MS + 1000))
+		stalled(r, ms, "%s %s on chan %d (%s)",
+			flags & MSG_DONTWAIT ? "MSG_DONTWAIT" : "blocking",
+			bcast ? "broadcast" : "unicast", c->idx,
+			c->kind == K_GOOD ? "well-behaved" : "hostile");
 }
 
 static void check_vclock(struct round *r, struct chan *c, uint64_t sent)
@@ -2159,10 +2180,9 @@ static void threads_start(struct round *r)
 
 /* ---- phases ---- */
 
-static void set_phase(struct round *r, enum phase p, uint64_t now)
+static void set_phase(struct round *r, enum phase p)
 {
 	r->phase = p;
-	r->phase_ns = now;
 	fuzz_watchdog_kick(&r->fz->dog, "variant %s round %llu phase %s",
 			   r->fz->variant, (unsigned long long)r->id,
 			   phase_names[p]);
@@ -2232,7 +2252,7 @@ static uint64_t ep_sent(struct round *r)
 }
 
 /* Each well-behaved peer got every message meant for it and the endpoint's
- * final count.
+ * final count, and the endpoint parsed its last frame.
  */
 static bool goods_informed(struct round *r, uint64_t sent, bool report)
 {
@@ -2241,6 +2261,11 @@ static bool goods_informed(struct round *r, uint64_t sent, bool report)
 	for (int i = 0; i < r->ngood; i++) {
 		struct chan *c = r->good[i].ch;
 		int due = next_expected(r, c, c->app_next);
+		struct causal_info info;
+
+		if (!report && !chan_info(c, &info) &&
+		    info.watermark != c->good->final[c->node])
+			ok = false;
 
 		if (due >= 0) {
 			ok = false;
@@ -2297,8 +2322,7 @@ static void close_timed(struct round *r, struct chan *c, bool abort)
 	c->fd = -1;
 	ms = (fuzz_now_ns() - t0) / 1000000;
 	if (ms > STALL_MS)
-		fail(r, F_STALL, "close of chan %d took %llu ms", c->idx,
-		     (unsigned long long)ms);
+		stalled(r, ms, "close of chan %d", c->idx);
 }
 
 /* Goodbyes, one well-behaved peer after the other: it sends BYE and its FIN,
@@ -2311,7 +2335,7 @@ static void bye_step(struct round *r, uint64_t now)
 	struct fspec f;
 
 	if (r->bye_step == r->ngood) {
-		set_phase(r, P_DRAIN, now);
+		set_phase(r, P_DRAIN);
 		r->deadline_ns = now + r->fz->deadline_ns;
 		return;
 	}
@@ -2370,7 +2394,7 @@ static void phase_step(struct round *r, uint64_t now)
 			}
 		}
 		if (r->aborted) {
-			set_phase(r, P_END, now);
+			set_phase(r, P_END);
 			return;
 		}
 		if (!goods_written(r)) {
@@ -2381,14 +2405,14 @@ static void phase_step(struct round *r, uint64_t now)
 			if (now > r->deadline_ns) {
 				report_undelivered(r);
 				r->aborted = true;
-				set_phase(r, P_END, now);
+				set_phase(r, P_END);
 			}
 			return;
 		}
 		if (!hostiles_quiet(r, now) && now < r->deadline_ns)
 			return;
 		threads_stop(r);
-		set_phase(r, P_SETTLE, now);
+		set_phase(r, P_SETTLE);
 		r->deadline_ns = now + r->fz->deadline_ns;
 		sent = ep_sent(r);
 		if (sent != r->fz->st.app_sent - r->app_sent_before + r->stall.sent)
@@ -2404,7 +2428,7 @@ static void phase_step(struct round *r, uint64_t now)
 			return;
 		goods_informed(r, r->sent, true);
 		settle_checks(r, r->sent);
-		set_phase(r, P_BYE, now);
+		set_phase(r, P_BYE);
 		return;
 	case P_BYE:
 		bye_step(r, now);
@@ -2420,7 +2444,7 @@ static void phase_step(struct round *r, uint64_t now)
 				     c->idx, c->in_bye ? "no EOF after BYE" : "no BYE");
 			}
 		}
-		set_phase(r, P_END, now);
+		set_phase(r, P_END);
 		return;
 	case P_END:
 		return;
@@ -2745,12 +2769,12 @@ static void round_run(struct fuzz *fz, const struct plan *p, uint64_t id)
 	r->id = id;
 	fuzz_rng_init(&r->rng, fz->budget.seed, p->id, id);
 	fuzz_rng_init(&r->app, fz->budget.seed, p->id | 1ULL << 32, id);
-	set_phase(r, P_TRAFFIC, t0);
+	set_phase(r, P_TRAFFIC);
 	r->deadline_ns = t0 + fz->deadline_ns;
 	if (round_setup(r, p))
 		round_loop(r);
 	else
-		set_phase(r, P_END, fuzz_now_ns());
+		set_phase(r, P_END);
 	round_end(r);
 	fz->st.rounds++;
 	if (fz->verbose)
@@ -2814,7 +2838,7 @@ FIXTURE_SETUP(fuzz)
 {
 	struct fuzz *fz = &self->fz;
 	struct rlimit nofile = { 4096, 4096 };
-	char classes[256];
+	char classes[256], only[32] = "";
 
 	causal_require_module(_metadata);
 	memset(fz, 0, sizeof(*fz));
@@ -2834,13 +2858,14 @@ FIXTURE_SETUP(fuzz)
 	fz->mmsg = xrealloc(NULL, MMSG_VLEN * MMSG_BUF);
 	setrlimit(RLIMIT_NOFILE, &nofile);
 	fuzz_format_classes(classes, sizeof(classes), cls_names, C_NR, fz->classes);
-	fprintf(stderr, "# fuzz_peer %s: seed=0x%llx frames=%llu seconds=%llu%s%lld classes=%s max_msg=%u\n",
+	if (fz->budget.only_round >= 0)
+		snprintf(only, sizeof(only), " round=%lld",
+			 (long long)fz->budget.only_round);
+	fprintf(stderr, "# fuzz_peer %s: seed=0x%llx frames=%llu seconds=%llu%s classes=%s max_msg=%u\n",
 		fz->variant, (unsigned long long)fz->budget.seed,
 		(unsigned long long)fz->budget.limit,
-		(unsigned long long)fz->budget.seconds,
-		fz->budget.only_round >= 0 ? " round=" : "",
-		fz->budget.only_round >= 0 ? (long long)fz->budget.only_round : 0LL,
-		classes, fz->max_msg);
+		(unsigned long long)fz->budget.seconds, only, classes,
+		fz->max_msg);
 	ASSERT_EQ(fuzz_watchdog_start(&fz->dog,
 				      fuzz_env_u64("CAUSAL_FUZZ_WATCHDOG", 60)), 0);
 }
