@@ -272,6 +272,28 @@ static inline void fuzz_dump_proc(const char *why)
 	fclose(f);
 }
 
+/* The kernel stacks of this process's threads (root only), to say where a
+ * stuck call waits.
+ */
+static inline void fuzz_dump_stacks(void)
+{
+	char path[64], line[256];
+	pid_t pid = getpid();
+
+	for (int tid = pid; tid < pid + 64; tid++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/stack", pid, tid);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		fprintf(stderr, "# --- kernel stack of thread %d ---\n", tid);
+		while (fgets(line, sizeof(line), f))
+			fprintf(stderr, "#   %s", line);
+		fclose(f);
+	}
+}
+
 /* A thread that ends the process when the fuzzer stops making progress:
  * a syscall stuck in the kernel would otherwise hang the run until the VM's
  * timeout, with nothing said about where.
@@ -303,6 +325,7 @@ static void *fuzz_watchdog_fn(void *arg)
 			fprintf(stderr, "# watchdog: no progress for %llu s at %s\n",
 				(unsigned long long)(w->limit_ns / 1000000000ULL),
 				w->where);
+			fuzz_dump_stacks();
 			fuzz_dump_proc("watchdog");
 			fflush(stderr);
 			_exit(1);

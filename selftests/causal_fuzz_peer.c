@@ -55,7 +55,8 @@
  *                            hold send merged epoll peers
  *  CAUSAL_FUZZ_DEADLINE_MS=N how long a well-behaved message or EOF may take
  *                            once its causes are out (default 5000)
- *  CAUSAL_FUZZ_VERBOSE=1     one line per round
+ *  CAUSAL_FUZZ_VERBOSE=1     one line per round; 2: also every read and
+ *                            every step of the loop that took over 500 ms
  *  CAUSAL_FUZZ_WATCHDOG=S    end the run if it makes no progress for S seconds
  *                            (a call stuck in the kernel; default 60)
  *
@@ -333,6 +334,7 @@ struct round {
 	bool bye_sent;
 	int reads_this_iter;
 	bool aborted;
+	uint64_t stalled_ns;	/* when the last reported stall ended */
 	uint64_t logged;	/* F_* already logged in this round */
 
 	struct stall_ctx stall;
@@ -346,7 +348,7 @@ struct fuzz {
 	struct fuzz_watchdog dog;
 	uint64_t classes;
 	uint64_t deadline_ns;
-	bool verbose;
+	unsigned int verbose;
 	uint32_t max_msg;
 	uint8_t *buf;		/* a whole message and more */
 	uint8_t *scratch;	/* expected payloads */
@@ -1054,6 +1056,7 @@ stalled(struct round *r, uint64_t ms, const char *fmt, ...)
 	for (int i = 0; i < r->nchan; i++)
 		r->chan[i]->progress_ns = now;
 	r->deadline_ns = umax(r->deadline_ns, now + r->fz->deadline_ns);
+	r->stalled_ns = now;
 }
 
 /* A module socket joined to the round's endpoint and our end of its TCP
@@ -1659,6 +1662,14 @@ static void got_msg(struct round *r, struct chan *c, const uint8_t *buf,
 
 	looks_good = pay_header(buf, copied, r->tag, PAY_GOOD, &h) &&
 		     good_of(r, h.node);
+	if (r->fz->verbose > 1)
+		fprintf(stderr, "#   read chan %d flags %#x into %zu: %zd msg_flags %#x cmsg %s sender %d stamp %llu index %llu; payload %s node %u seq %u\n",
+			c->idx, flags, bufl, ret, msg_flags, ri ? "yes" : "no",
+			ri ? ri->info.sender : -1,
+			ri ? (unsigned long long)ri->info.stamp : 0ULL,
+			ri ? (unsigned long long)ri->info.index : 0ULL,
+			looks_good ? "good" : "other", looks_good ? h.node : 0,
+			looks_good ? h.seq : 0);
 	if (ri)
 		g = good_of(r, ri->info.sender);
 	else if (!r->merged)
@@ -1827,9 +1838,14 @@ static enum read_result app_read(struct round *r, struct chan *c, bool ready,
 			goto check;
 		for (int i = 0; i < ret; i++) {
 			ri = c->recv_info ? find_info(&mm[i].msg_hdr) : NULL;
+			/* EOF can only end a batch; a 0 before is a message. */
+			if (!mm[i].msg_len && !ri && i + 1 < ret) {
+				fz->st.zero_reads++;
+				continue;
+			}
 			if (!mm[i].msg_len && !ri) {
 				got_zero(r, c, c->recv_info);
-				return R_END;
+				return c->eof ? R_END : R_MSG;
 			}
 			if (c->recv_info && !ri)
 				fail(r, F_INFO, "chan %d: CAUSAL_RECV_INFO on, no cmsg",
@@ -1859,8 +1875,11 @@ check:
 	if (ret < 0) {
 		err = errno;
 		if (err == EAGAIN) {
-			/* One reader: what poll promised is still there. */
-			if (ready && !r->merged && !r->closer.running)
+			/* One reader: what poll promised is still there,
+			 * unless (merged) a read on another socket took it.
+			 */
+			if (ready && !r->closer.running &&
+			    (!r->merged || r->reads_this_iter == 1))
 				fail(r, F_POLL, "chan %d (%s) reported readable, %s read: EAGAIN",
 				     c->idx, c->kind == K_GOOD ? "well-behaved" : "hostile",
 				     flags & MSG_DONTWAIT ? "MSG_DONTWAIT" : "blocking");
@@ -2386,9 +2405,17 @@ static void phase_step(struct round *r, uint64_t now)
 			struct chan *c = r->good[i].ch;
 
 			if (chan_pending(c) && now - c->progress_ns > r->fz->deadline_ns) {
-				fail(r, F_DELIVER, "well-behaved node %u: %zu of %zu bytes written, none for %llu ms",
+				struct causal_info info = {};
+
+				chan_info(c, &info);
+				fail(r, F_DELIVER, "well-behaved node %u: %zu of %zu bytes written, none for %llu ms (%s; state %u held_now %llu holdback %llu delivered %llu%s)",
 				     c->node, c->off, c->out.len,
-				     (unsigned long long)(r->fz->deadline_ns / 1000000));
+				     (unsigned long long)(r->fz->deadline_ns / 1000000),
+				     c->blocked ? "its socket is full" : "not blocked",
+				     info.state, (unsigned long long)info.held_now,
+				     (unsigned long long)info.holdback_bytes,
+				     (unsigned long long)info.delivered,
+				     c->watched ? "" : ", not read");
 				report_undelivered(r);
 				r->aborted = true;
 			}
@@ -2480,32 +2507,53 @@ static void app_ready(struct round *r, struct chan *c, uint32_t events,
 	}
 }
 
+/* A step of the loop is a few calls that should each return at once; one
+ * stuck in the kernel (say, behind another socket's blocked send) is a
+ * stall, whichever call it was. CAUSAL_FUZZ_VERBOSE=2 names slow steps.
+ */
+static void step_done(struct round *r, const char *what, uint64_t *t)
+{
+	uint64_t now = fuzz_now_ns(), ms = (now - *t) / 1000000;
+
+	if (r->fz->verbose > 1 && ms > 500)
+		fprintf(stderr, "#   round %llu: %s took %llu ms\n",
+			(unsigned long long)r->id, what, (unsigned long long)ms);
+	if (ms > 2 * STALL_MS && r->stalled_ns < *t)
+		stalled(r, ms, "the loop's %s step", what);
+	*t = fuzz_now_ns();
+}
+
 static void round_loop(struct round *r)
 {
 	struct pollfd pfd[2 * MAX_CHANS + 1];
 	int who[2 * MAX_CHANS + 1];
 
 	while (r->phase != P_END) {
-		uint64_t now = fuzz_now_ns();
+		uint64_t now = fuzz_now_ns(), t = now;
 		int n = 0, timeout = 20;
 		struct timespec ts;
 
 		fuzz_watchdog_kick(&r->fz->dog, NULL);
 		phase_step(r, now);
+		step_done(r, "phase step", &t);
 		if (r->phase == P_END)
 			break;
 		r->reads_this_iter = 0;
 		if (r->phase == P_TRAFFIC && r->app_send &&
 		    fuzz_chance(&r->app, r->send_pct))
 			app_send(r, NULL, true);
+		step_done(r, "send", &t);
 		if (fuzz_chance(&r->app, 2))
 			app_option(r);
+		step_done(r, "option", &t);
+		now = fuzz_now_ns();	/* a send may have stalled */
 		for (int i = 0; i < r->nchan; i++) {
 			struct chan *c = r->chan[i];
 
 			if (chan_pending(c) && !c->blocked && c->next_ns <= now)
 				chan_write(r, c, now);
 		}
+		step_done(r, "writes", &t);
 		now = fuzz_now_ns();
 		for (int i = 0; i < r->nchan; i++) {
 			struct chan *c = r->chan[i];
@@ -2537,6 +2585,7 @@ static void round_loop(struct round *r)
 		ts = (struct timespec){ .tv_nsec = timeout * 1000000L };
 		if (ppoll(pfd, n, &ts, NULL) <= 0)
 			continue;
+		step_done(r, "poll", &t);
 		for (int i = 0; i < n; i++) {
 			struct chan *c;
 
@@ -2565,6 +2614,7 @@ static void round_loop(struct round *r)
 			if (pfd[i].revents & (POLLIN | POLLERR | POLLHUP) && c->drain)
 				raw_drain(r, c);
 		}
+		step_done(r, "reads", &t);
 	}
 }
 
