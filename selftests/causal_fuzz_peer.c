@@ -261,7 +261,7 @@ struct stats {
 	uint64_t rounds, frames_good, frames_hostile, bytes;
 	uint64_t chans_good, chans_hostile, chans_crowd, reconnects;
 	uint64_t good_msgs, good_delivered, hostile_delivered, gaps, peeks;
-	uint64_t truncated, zero_reads, eofs;
+	uint64_t truncated, zero_reads, eofs, eof_sleepers;
 	uint64_t app_sent, app_failed, stall_sent, module_frames;
 	uint64_t proto_errors, thread_closes, max_frames;
 	uint64_t mutations[C_NR];
@@ -286,6 +286,18 @@ struct closer_ctx {
 	int n;
 	struct chan *targets[MAX_HOSTILE * (MAX_RECONNECT + 1)];
 	uint32_t delay_us[MAX_HOSTILE * (MAX_RECONNECT + 1)];
+};
+
+/* A reader asleep in recv() on a well-behaved socket when its BYE and FIN
+ * arrive: it must wake up to EOF.
+ */
+struct eof_ctx {
+	pthread_t thread;
+	bool running;
+	int fd;
+	int done;		/* atomic */
+	ssize_t ret;
+	int err;
 };
 
 struct fuzz;
@@ -339,6 +351,7 @@ struct round {
 
 	struct stall_ctx stall;
 	struct closer_ctx closer;
+	struct eof_ctx eofr;
 };
 
 struct fuzz {
@@ -2344,6 +2357,64 @@ static void close_timed(struct round *r, struct chan *c, bool abort)
 		stalled(r, ms, "close of chan %d", c->idx);
 }
 
+static void *eof_fn(void *arg)
+{
+	struct eof_ctx *e = arg;
+	char buf[64];
+
+	e->ret = recv(e->fd, buf, sizeof(buf), 0);
+	e->err = errno;
+	__atomic_store_n(&e->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* Asleep in recv() before the peer's BYE and FIN go out. */
+static void eof_reader_start(struct round *r, struct chan *c)
+{
+	struct eof_ctx *e = &r->eofr;
+
+	*e = (struct eof_ctx){ .fd = c->fd };
+	set_timeo(c->fd, SO_RCVTIMEO, 2 * STALL_MS * 1000);
+	unwatch(r, c);
+	e->running = !pthread_create(&e->thread, NULL, eof_fn, e);
+	if (e->running) {
+		r->fz->st.eof_sleepers++;
+		usleep(20000);
+	}
+	else
+		c->watched = true;
+}
+
+/* The sleeper came back: EOF, or it was never woken. */
+static void eof_reader_end(struct round *r, struct chan *c)
+{
+	struct eof_ctx *e = &r->eofr;
+
+	pthread_join(e->thread, NULL);
+	e->running = false;
+	if (!e->ret) {
+		c->eof = true;
+		r->fz->st.eofs++;
+		return;
+	}
+	if (e->ret < 0 && e->err == EAGAIN)
+		fail(r, F_EOF, "well-behaved chan %d (node %u): a reader asleep in recv() when BYE and FIN came in one segment was not woken in %d ms",
+		     c->idx, c->node, 2 * STALL_MS);
+	else
+		fail(r, F_EOF, "well-behaved chan %d (node %u): recv() asleep at its BYE returned %zd (%s)",
+		     c->idx, c->node, e->ret, e->ret < 0 ? strerror(e->err) : "a message");
+	/* Let the main loop find the EOF, as a poll would. */
+	c->watched = true;
+	if (r->epfd >= 0) {
+		struct epoll_event ev = {
+			.events = EPOLLIN | (r->wait == WAIT_EPOLL_ET ? EPOLLET : 0),
+			.data.u32 = c->idx,
+		};
+
+		epoll_ctl(r->epfd, EPOLL_CTL_ADD, c->fd, &ev);
+	}
+}
+
 /* Goodbyes, one well-behaved peer after the other: it sends BYE and its FIN,
  * the application reads EOF and closes, which sends our BYE while a unicast
  * to a later peer has the CLOCK work write to every other channel.
@@ -2373,12 +2444,19 @@ static void bye_step(struct round *r, uint64_t now)
 			 */
 			setsockopt(c->raw, IPPROTO_TCP, TCP_CORK, &one, sizeof(one));
 			c->split = SPLIT_WHOLE;
+			if (!r->merged && fuzz_chance(&r->rng, 50))
+				eof_reader_start(r, c);
 		}
 		c->shut_after = true;
 		c->ended = false;
 		r->bye_sent = true;
 		r->deadline_ns = now + r->fz->deadline_ns;
 		return;
+	}
+	if (r->eofr.running) {
+		if (!__atomic_load_n(&r->eofr.done, __ATOMIC_ACQUIRE))
+			return;
+		eof_reader_end(r, c);
 	}
 	if (!c->eof && now < r->deadline_ns)
 		return;
@@ -2952,7 +3030,7 @@ static void report(struct fuzz *fz)
 	fprintf(stderr,
 		"# fuzz_peer %s: seed=0x%llx rounds=%llu frames=%llu (good %llu, hostile %llu) bytes=%llu in %.1f s\n"
 		"#   channels: good %llu hostile %llu crowd %llu reconnects %llu closed-by-thread %llu\n"
-		"#   delivered: good %llu of %llu, hostile %llu, gaps %llu, peeks %llu, truncated %llu, zero-length %llu, EOFs %llu\n"
+		"#   delivered: good %llu of %llu, hostile %llu, gaps %llu, peeks %llu, truncated %llu, zero-length %llu, EOFs %llu (%llu readers asleep in recv at a BYE)\n"
 		"#   hostile channels failed (recv errno): %s; proto_errors %llu\n"
 		"#   application: sent %llu, refused %llu (%s), stalled-peer sends %llu; module frames checked %llu; frames at the size limit %llu\n"
 		"#   mutations: %s\n"
@@ -2974,6 +3052,7 @@ static void report(struct fuzz *fz)
 		(unsigned long long)st->gaps, (unsigned long long)st->peeks,
 		(unsigned long long)st->truncated,
 		(unsigned long long)st->zero_reads, (unsigned long long)st->eofs,
+		(unsigned long long)st->eof_sleepers,
 		recv_err, (unsigned long long)st->proto_errors,
 		(unsigned long long)st->app_sent, (unsigned long long)st->app_failed,
 		send_err, (unsigned long long)st->stall_sent,
