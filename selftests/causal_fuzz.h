@@ -272,25 +272,61 @@ static inline void fuzz_dump_proc(const char *why)
 	fclose(f);
 }
 
-/* The kernel stacks of this process's threads (root only), to say where a
- * stuck call waits.
+/* User and system clock ticks of thread @tid, from its stat file. */
+static inline int fuzz_thread_times(pid_t pid, int tid, unsigned long *ut,
+				    unsigned long *st)
+{
+	char path[64], buf[1024], *p;
+	FILE *f;
+	int ok;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	ok = fgets(buf, sizeof(buf), f) != NULL;
+	fclose(f);
+	p = ok ? strrchr(buf, ')') : NULL;
+	/* After "(comm)": state and 10 fields, then utime and stime. */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+			 ut, st) != 2)
+		return -1;
+	return 0;
+}
+
+/* Where this process's threads are (root only): the kernel stack of each,
+ * its system call, and whether it burns user or system time, to tell a call
+ * asleep in the kernel from one spinning there and from a loop of our own.
  */
 static inline void fuzz_dump_stacks(void)
 {
+	unsigned long ut0[64] = {}, st0[64] = {}, ut, st;
 	char path[64], line[256];
 	pid_t pid = getpid();
 
-	for (int tid = pid; tid < pid + 64; tid++) {
+	for (int i = 0; i < 64; i++)
+		fuzz_thread_times(pid, pid + i, &ut0[i], &st0[i]);
+	usleep(500 * 1000);
+	for (int i = 0; i < 64; i++) {
+		int tid = pid + i;
 		FILE *f;
 
+		if (fuzz_thread_times(pid, tid, &ut, &st))
+			continue;
+		fprintf(stderr, "# --- thread %d: %lu user and %lu system ticks in 0.5 s ---\n",
+			tid, ut - ut0[i], st - st0[i]);
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", pid, tid);
+		f = fopen(path, "r");
+		if (f && fgets(line, sizeof(line), f))
+			fprintf(stderr, "#   syscall: %s", line);
+		if (f)
+			fclose(f);
 		snprintf(path, sizeof(path), "/proc/%d/task/%d/stack", pid, tid);
 		f = fopen(path, "r");
-		if (!f)
-			continue;
-		fprintf(stderr, "# --- kernel stack of thread %d ---\n", tid);
-		while (fgets(line, sizeof(line), f))
+		while (f && fgets(line, sizeof(line), f))
 			fprintf(stderr, "#   %s", line);
-		fclose(f);
+		if (f)
+			fclose(f);
 	}
 }
 

@@ -1945,9 +1945,11 @@ static void stall_stop(struct round *r)
 	if (!r->stall.running)
 		return;
 	__atomic_store_n(&r->stall.stop, 1, __ATOMIC_RELEASE);
+	/* Its send may wait out its own timeout: not a stall of ours. */
 	pthread_join(r->stall.thread, NULL);
 	r->stall.running = false;
 	r->fz->st.stall_sent += r->stall.sent;
+	r->stalled_ns = fuzz_now_ns();
 }
 
 static bool errno_send_ok(const struct chan *c, int err)
@@ -2597,7 +2599,7 @@ static void step_done(struct round *r, const char *what, uint64_t *t)
 		fprintf(stderr, "#   round %llu: %s took %llu ms\n",
 			(unsigned long long)r->id, what, (unsigned long long)ms);
 	if (ms > 2 * STALL_MS && r->stalled_ns < *t)
-		stalled(r, ms, "the loop's %s step", what);
+		stalled(r, ms, "the loop's %s", what);
 	*t = fuzz_now_ns();
 }
 
@@ -2620,10 +2622,10 @@ static void round_loop(struct round *r)
 		if (r->phase == P_TRAFFIC && r->app_send &&
 		    fuzz_chance(&r->app, r->send_pct))
 			app_send(r, NULL, true);
-		step_done(r, "send", &t);
+		step_done(r, "send step", &t);
 		if (fuzz_chance(&r->app, 2))
 			app_option(r);
-		step_done(r, "option", &t);
+		step_done(r, "option step", &t);
 		now = fuzz_now_ns();	/* a send may have stalled */
 		for (int i = 0; i < r->nchan; i++) {
 			struct chan *c = r->chan[i];
@@ -2631,7 +2633,7 @@ static void round_loop(struct round *r)
 			if (chan_pending(c) && !c->blocked && c->next_ns <= now)
 				chan_write(r, c, now);
 		}
-		step_done(r, "writes", &t);
+		step_done(r, "write step", &t);
 		now = fuzz_now_ns();
 		for (int i = 0; i < r->nchan; i++) {
 			struct chan *c = r->chan[i];
@@ -2692,7 +2694,7 @@ static void round_loop(struct round *r)
 			if (pfd[i].revents & (POLLIN | POLLERR | POLLHUP) && c->drain)
 				raw_drain(r, c);
 		}
-		step_done(r, "reads", &t);
+		step_done(r, "read step", &t);
 	}
 }
 
