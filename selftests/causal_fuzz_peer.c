@@ -2908,8 +2908,9 @@ static void round_run(struct fuzz *fz, const struct plan *p, uint64_t id)
 	round_end(r);
 	fz->st.rounds++;
 	if (fz->verbose)
-		fprintf(stderr, "# round %llu: n=%u me=%u good=%d chans=%d%s%s%s hold=%u wait=%d sends=%d frames=%llu %.2fs%s\n",
+		fprintf(stderr, "# round %llu: n=%u me=%u good=%d chans=%d peers=%#llx%s%s%s hold=%u wait=%d sends=%d frames=%llu %.2fs%s\n",
 			(unsigned long long)id, r->n, r->me, r->ngood, r->nchan,
+			(unsigned long long)r->peers,
 			r->merged ? " merged" : "",
 			r->join_flags & CAUSAL_F_BROADCAST ? " broadcast" : "",
 			r->crowd ? " crowd" : "", r->hold_ms, r->wait, r->nmsgs,
