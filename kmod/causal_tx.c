@@ -526,6 +526,14 @@ static int causal_send_unicast(struct causal_sock *ch, struct msghdr *msg,
 		      causal_tx_flush(ch);
 		if (err && err != -EAGAIN)
 			goto out_release;
+		/* A connection TCP would refuse to write on fails the send
+		 * before it is a send event.
+		 */
+		if (sk->sk_err || (sk->sk_shutdown & SEND_SHUTDOWN) ||
+		    !((1 << sk->sk_state) & (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT))) {
+			err = sk_stream_error(sk, msg->msg_flags, -EPIPE);
+			goto out_release;
+		}
 		if (!err && sk_stream_memory_free(sk)) {
 			spin_lock_bh(&ep->lock);
 			/* What others stamped for this channel goes first. */
@@ -563,7 +571,12 @@ static int causal_send_unicast(struct causal_sock *ch, struct msghdr *msg,
 		err = causal_write_frame(ch, head_len, &msg->msg_iter, size,
 					 flags);
 	}
-	if (!err)
+	/* Once stamped the message was sent, as bytes TCP accepted are:
+	 * a connection that fails under the write takes it with it and
+	 * the next call reports the error. Only a payload that faulted
+	 * and a stream ended for want of memory say so now.
+	 */
+	if (err != -EFAULT && err != -ENOMEM)
 		err = size;
 out_release:
 	release_sock(sk);

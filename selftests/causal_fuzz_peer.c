@@ -319,6 +319,7 @@ struct round {
 	uint32_t good_maxlen;
 	uint64_t tag;
 	uint64_t claim[MAX_NODES];	/* most any frame said of its sender */
+	uint64_t relayed[MAX_NODES];	/* most any frame said of a node */
 	uint64_t floor[MAX_NODES];	/* stamps a good gap let go */
 	uint64_t hfloor[MAX_NODES];	/* what hostile gaps claimed */
 	uint64_t used;			/* free nodes given to a hostile peer */
@@ -500,7 +501,8 @@ static void st_put(struct stream *s, const struct fspec *f)
 }
 
 /* Walk @s as the module frames it and raise r->claim[] by what each frame
- * says of its own sender: an upper bound of what any node announced.
+ * says of its own sender (an upper bound of what any node announced), and
+ * r->relayed[] by what it says of any node.
  */
 static void st_claims(struct round *r, const struct stream *s)
 {
@@ -520,10 +522,27 @@ static void st_claims(struct round *r, const struct stream *s)
 		if (f.sender < MAX_NODES)
 			r->claim[f.sender] = umax(r->claim[f.sender],
 						  v[f.sender]);
+		for (int k = 0; k < f.nodes && k < MAX_NODES; k++)
+			r->relayed[k] = umax(r->relayed[k], v[k]);
 		if (s->len - off < size)
 			return;
 		off += size;
 	}
+}
+
+/* What the endpoint may say node @k sent (docs/design.md, "Trust"): of a
+ * peer, at most what its own frames announced; a node outside CAUSAL_PEERS
+ * never speaks to it, so its entry is relayed as members claim it, and
+ * only never invented.
+ */
+static uint64_t trust_bound(const struct round *r, int k)
+{
+	return r->peers & BIT(k) ? r->claim[k] : r->relayed[k];
+}
+
+static const char *trust_whose(const struct round *r, int k)
+{
+	return r->peers & BIT(k) ? "of that node said" : "said of that node";
 }
 
 /* ---- payloads ---- */
@@ -1461,10 +1480,11 @@ static void module_frame(struct round *r, struct chan *c,
 			     c->idx, frame_name(f->type), k,
 			     (unsigned long long)v[k],
 			     (unsigned long long)c->in_last[k]);
-		if (k != me && v[k] > r->claim[k])
-			fail(r, F_TRUST, "the endpoint tells node %u that node %d sent %llu; no frame of node %d said more than %llu",
-			     c->node, k, (unsigned long long)v[k], k,
-			     (unsigned long long)r->claim[k]);
+		if (k != me && v[k] > trust_bound(r, k))
+			fail(r, F_TRUST, "the endpoint tells node %u that node %d sent %llu; no frame %s more than %llu",
+			     c->node, k, (unsigned long long)v[k],
+			     trust_whose(r, k),
+			     (unsigned long long)trust_bound(r, k));
 	}
 	switch (f->type) {
 	case CAUSAL_FRAME_HELLO: {
@@ -2039,10 +2059,10 @@ static void check_vclock(struct round *r, struct chan *c, uint64_t sent)
 	    getsockopt(c->fd, SOL_CAUSAL, CAUSAL_VCLOCK, v, &len))
 		return;
 	for (int k = 0; k < r->n; k++)
-		if (k != r->me && v[k] > r->claim[k])
-			fail(r, F_TRUST, "CAUSAL_VCLOCK[%d] = %llu; no frame of node %d said more than %llu",
-			     k, (unsigned long long)v[k], k,
-			     (unsigned long long)r->claim[k]);
+		if (k != r->me && v[k] > trust_bound(r, k))
+			fail(r, F_TRUST, "CAUSAL_VCLOCK[%d] = %llu; no frame %s more than %llu",
+			     k, (unsigned long long)v[k], trust_whose(r, k),
+			     (unsigned long long)trust_bound(r, k));
 	if (sent != UINT64_MAX && v[r->me] != sent)
 		fail(r, F_INFO, "CAUSAL_VCLOCK[me] = %llu after %llu send events",
 		     (unsigned long long)v[r->me], (unsigned long long)sent);
