@@ -797,6 +797,7 @@ static int causal_take(struct causal_sock *owner, struct causal_sock *reader,
 	/* The reader's: a closed owner has left the endpoint. */
 	struct causal_endpoint *ep = reader->ep;
 	struct sock *sk = owner->sk;
+	bool past_floor = false;
 	struct causal_cmsg cm;
 	struct causal_msg *m;
 	u32 copied, msg_len;
@@ -808,10 +809,16 @@ static int causal_take(struct causal_sock *owner, struct causal_sock *reader,
 	/* Readiness can go back: a cause that a gap let it pass may still
 	 * arrive, or a node may join CAUSAL_PEERS. Look once more.
 	 */
-	if (m && m->ready_ns && !m->gap &&
-	    !causal_rule_ready(&ep->rule, m->sender, m->vclock, NULL, NULL)) {
-		m->ready_ns = 0;
-		causal_scan(ep, 0);
+	if (m && m->ready_ns && !m->gap) {
+		if (!causal_rule_ready(&ep->rule, m->sender, m->vclock, NULL,
+				       NULL)) {
+			m->ready_ns = 0;
+			causal_scan(ep, 0);
+		} else {
+			past_floor = causal_rule_past_floor(&ep->rule,
+							    m->sender,
+							    m->vclock);
+		}
 	}
 	if (!m || !m->ready_ns) {
 		spin_unlock_bh(&ep->lock);
@@ -833,8 +840,11 @@ static int causal_take(struct causal_sock *owner, struct causal_sock *reader,
 	spin_lock_bh(&ep->lock);
 	if (flags & MSG_PEEK) {
 		causal_fill_cmsg(&cm, ep, m, ep->delivered + 1);
+		if (past_floor)
+			cm.info.flags |= CAUSAL_MSG_GAP;
 		spin_unlock_bh(&ep->lock);
 	} else {
+		m->gap |= past_floor;
 		causal_fill_cmsg(&cm, ep, m, causal_deliver(ep, owner, m));
 		spin_unlock_bh(&ep->lock);
 		if (m == &owner->front)

@@ -14,6 +14,18 @@
 
 #include "causal.h"
 
+/* Protocol errors by name, for perf and trace-cmd as for /proc. */
+#undef EM
+#undef EM_LAST
+#define EM(value, name)		TRACE_DEFINE_ENUM(value);
+#define EM_LAST(value, name)	TRACE_DEFINE_ENUM(value);
+CAUSAL_PROTO_ERR_NAMES
+
+#undef EM
+#undef EM_LAST
+#define EM(value, name)		{ value, name },
+#define EM_LAST(value, name)	{ value, name }
+
 /* Every event carries the vector clock as a dynamic array of u64. */
 #define CAUSAL_TRACE_VCLOCK						\
 	__print_array(__get_dynamic_array(vclock),			\
@@ -239,7 +251,7 @@ TRACE_EVENT(causal_error,
 	),
 	TP_printk("group=%u node=%u peer=%u stamp=%llu err=%s vclock=%s",
 		  __entry->group, __entry->node, __entry->peer, __entry->stamp,
-		  causal_proto_err_name(__entry->err),
+		  __print_symbolic(__entry->err, CAUSAL_PROTO_ERR_NAMES),
 		  CAUSAL_TRACE_VCLOCK)
 );
 

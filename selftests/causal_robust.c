@@ -932,6 +932,79 @@ TEST(purge_flags_dependents_as_gap)
 	trio_close(&t);
 }
 
+/* Node 0 claims that node 1 sent 5 messages; its message waits for them
+ * until the hold timeout lets it go as a gap. Node 2's next message depends
+ * on node 1's first, which never came: it may pass too, but only flagged as
+ * a gap, or the application takes it for causally complete.
+ */
+static int recv_gap_flag(struct __test_metadata *_metadata, int fd,
+			 const char *text)
+{
+	struct {
+		struct causal_msg_info info;
+		__u64 vclock[CAUSAL_MAX_NODES];
+	} *ci;
+	char cbuf[CMSG_SPACE(sizeof(*ci))], buf[16] = {};
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) - 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cmsg;
+
+	if (!readable(fd, 3000) || recvmsg(fd, &msg, MSG_DONTWAIT) != strlen(text))
+		return -1;
+	EXPECT_STREQ(buf, text);
+	cmsg = CMSG_FIRSTHDR(&msg);
+	if (!cmsg)
+		return -1;
+	ci = (void *)CMSG_DATA(cmsg);
+	return !!(ci->info.flags & CAUSAL_MSG_GAP);
+}
+
+TEST(gap_floor_passes_only_as_gap)
+{
+	int raw[3], ch[3], one = 1;
+	__u64 v[4] = {};
+	__u32 ms = 100;
+
+	causal_require_module(_metadata);
+	for (int i = 0; i < 3; i++) {
+		scene_join(_metadata, &raw[i], &ch[i], PEER_GROUP + 3, 3, 4, 0);
+		ASSERT_EQ(wire_hello(raw[i], PEER_GROUP + 3, 4, i, v, 0x10 + i), 0);
+		wait_active(_metadata, ch[i]);
+		ASSERT_EQ(setsockopt(ch[i], SOL_CAUSAL, CAUSAL_RECV_INFO, &one,
+				     sizeof(one)), 0);
+	}
+	ASSERT_EQ(setsockopt(ch[0], SOL_CAUSAL, CAUSAL_HOLD_TIMEOUT, &ms,
+			     sizeof(ms)), 0);
+
+	v[0] = 1;
+	v[1] = 5;
+	ASSERT_EQ(wire_send(raw[0], CAUSAL_FRAME_DATA, 0, 4, 0, v, "claim", 5), 0);
+	EXPECT_EQ(recv_gap_flag(_metadata, ch[0], "claim"), 1);
+
+	v[0] = 0;
+	v[1] = 1;
+	v[2] = 1;
+	ASSERT_EQ(wire_send(raw[2], CAUSAL_FRAME_DATA, 0, 4, 2, v, "after", 5), 0);
+	EXPECT_EQ(recv_gap_flag(_metadata, ch[2], "after"), 1)
+		TH_LOG("delivered before node 1's first message without CAUSAL_MSG_GAP");
+
+	/* Node 1's message, when it comes, is no gap; nor what follows it. */
+	v[1] = 1;
+	v[2] = 0;
+	ASSERT_EQ(wire_send(raw[1], CAUSAL_FRAME_DATA, 0, 4, 1, v, "first", 5), 0);
+	EXPECT_EQ(recv_gap_flag(_metadata, ch[1], "first"), 0);
+	v[2] = 2;
+	ASSERT_EQ(wire_send(raw[2], CAUSAL_FRAME_DATA, 0, 4, 2, v, "later", 5), 0);
+	EXPECT_EQ(recv_gap_flag(_metadata, ch[2], "later"), 0);
+	for (int i = 0; i < 3; i++) {
+		close(raw[i]);
+		close(ch[i]);
+	}
+}
+
 /* ---- 6. EOF wakes a blocked reader ----
  *
  * The peer sends a few messages and then shuts its side down; a reader

@@ -255,6 +255,25 @@ assert lost > 0 and seen > 0, (seen, lost)
 assert 60000 <= seen + lost <= 60000 + 64 - others, (seen, lost, others)
 ' "$log"
 
+# perf reads the trace formats itself: a frame with a bad magic fails its
+# channel, and perf script names the error from the format's symbol list.
+fmt=/sys/kernel/tracing/events/causal/causal_error/format
+check "the error event's format has a symbol list, no function call" \
+	bash -c "grep -q '__print_symbolic(REC->err, { 0, \"none\" }' $fmt && ! grep -q 'causal_proto_err_name' $fmt"
+bad_peer='
+import socket, struct, time
+TCP_ULP, SOL_CAUSAL, CAUSAL_JOIN = 31, 0x4341, 1
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+c = socket.create_connection(s.getsockname()); a, _ = s.accept()
+a.setsockopt(socket.IPPROTO_TCP, TCP_ULP, b"causal")
+a.setsockopt(SOL_CAUSAL, CAUSAL_JOIN, struct.pack("=IHHII", 0x7e57, 0, 2, 0, 0))
+c.sendall(b"\xde\xad\xbe\xef" + bytes(60))
+time.sleep(0.3)'
+check "perf records a protocol error" \
+	perf record -q -e causal:causal_error -a -o "$work/perf.data" -- "$py" -c "$bad_peer"
+check "perf script names it err=magic" \
+	bash -c "perf script -i '$work/perf.data' 2>&1 | grep -q 'group=32343 node=0 peer=.* err=magic'"
+
 # Without the module: status says so; causald and trace still see TCP.
 for _ in $(seq 50); do rmmod causal 2>/dev/null && break; sleep 0.1; done
 check "status without the module: a clear error" bash -c "'$bin/causalctl' status 2>&1 | grep -q 'is the causal module loaded'"

@@ -132,6 +132,22 @@ bool causal_rule_ready(const struct causal_rule *r, u16 sender, const u64 *v,
 	return true;
 }
 
+bool causal_rule_past_floor(const struct causal_rule *r, u16 sender,
+			    const u64 *v)
+{
+	const struct causal_rule_peer *p;
+	u16 k;
+
+	for (k = 0; k < r->nodes; k++) {
+		if (k == sender || k == r->self || !(r->peers & (1ULL << k)))
+			continue;
+		p = &r->peer[k];
+		if (v[k] > (p->head ? p->head - 1 : p->wm))
+			return true;
+	}
+	return false;
+}
+
 void causal_rule_deliver(struct causal_rule *r, u16 sender, const u64 *v,
 			 bool gap)
 {

@@ -86,6 +86,13 @@ u64 causal_rule_known(const struct causal_rule *r, u16 k);
 bool causal_rule_ready(const struct causal_rule *r, u16 sender, const u64 *v,
 		       u16 *wait_node, u64 *wait_stamp);
 
+/* Does the ready message of @sender stamped @v pass a peer only by its gap
+ * floor, before causes that may still come? It is then delivered flagged
+ * as a gap, as the message whose hold timeout set the floor was.
+ */
+bool causal_rule_past_floor(const struct causal_rule *r, u16 sender,
+			    const u64 *v);
+
 /* Deliver the message of @sender stamped @v: merge @v into the endpoint's
  * clock, each peer's entry up to what that peer's own frames announced (its
  * wm). The caller then sets the sender's new head. With @gap (delivered by

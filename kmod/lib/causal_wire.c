@@ -3,29 +3,27 @@
 
 #include "causal_wire.h"
 
-static const char * const causal_proto_err_names[CAUSAL_ERR_MAX] = {
-	[CAUSAL_ERR_NONE]	 = "none",
-	[CAUSAL_ERR_MAGIC]	 = "magic",
-	[CAUSAL_ERR_VERSION]	 = "version",
-	[CAUSAL_ERR_TYPE]	 = "type",
-	[CAUSAL_ERR_FLAGS]	 = "flags",
-	[CAUSAL_ERR_NODES]	 = "nodes",
-	[CAUSAL_ERR_SENDER]	 = "sender",
-	[CAUSAL_ERR_LENGTH]	 = "length",
-	[CAUSAL_ERR_GROUP]	 = "group",
-	[CAUSAL_ERR_SEQUENCE]	 = "sequence",
-	[CAUSAL_ERR_INCARNATION] = "incarnation",
-	[CAUSAL_ERR_CLOCK]	 = "clock",
-	[CAUSAL_ERR_FUTURE]	 = "future",
-	[CAUSAL_ERR_PEER]	 = "peer",
-	[CAUSAL_ERR_DUPLICATE]	 = "duplicate",
+#define EM(value, name)		{ value, name },
+#define EM_LAST(value, name)	{ value, name }
+static const struct {
+	enum causal_proto_err value;
+	const char *name;
+} causal_proto_err_names[] = {
+	CAUSAL_PROTO_ERR_NAMES
 };
+
+#undef EM
+#undef EM_LAST
 
 const char *causal_proto_err_name(enum causal_proto_err err)
 {
-	if ((unsigned int)err >= CAUSAL_ERR_MAX)
-		return "unknown";
-	return causal_proto_err_names[err];
+	size_t i;
+
+	for (i = 0; i < sizeof(causal_proto_err_names) /
+			sizeof(causal_proto_err_names[0]); i++)
+		if (causal_proto_err_names[i].value == err)
+			return causal_proto_err_names[i].name;
+	return "unknown";
 }
 
 /* The header and HELLO layouts are fixed; memcpy keeps unaligned buffers

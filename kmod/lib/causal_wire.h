@@ -91,6 +91,27 @@ enum causal_proto_err {
 	CAUSAL_ERR_MAX,
 };
 
+/* Each error's name: the one list that /proc, the tools and the trace
+ * format (__print_symbolic) print. A user defines EM(value, name) and, for
+ * the last entry, EM_LAST.
+ */
+#define CAUSAL_PROTO_ERR_NAMES					\
+	EM(CAUSAL_ERR_NONE,		"none")			\
+	EM(CAUSAL_ERR_MAGIC,		"magic")		\
+	EM(CAUSAL_ERR_VERSION,		"version")		\
+	EM(CAUSAL_ERR_TYPE,		"type")			\
+	EM(CAUSAL_ERR_FLAGS,		"flags")		\
+	EM(CAUSAL_ERR_NODES,		"nodes")		\
+	EM(CAUSAL_ERR_SENDER,		"sender")		\
+	EM(CAUSAL_ERR_LENGTH,		"length")		\
+	EM(CAUSAL_ERR_GROUP,		"group")		\
+	EM(CAUSAL_ERR_SEQUENCE,		"sequence")		\
+	EM(CAUSAL_ERR_INCARNATION,	"incarnation")		\
+	EM(CAUSAL_ERR_CLOCK,		"clock")		\
+	EM(CAUSAL_ERR_FUTURE,		"future")		\
+	EM(CAUSAL_ERR_PEER,		"peer")			\
+	EM_LAST(CAUSAL_ERR_DUPLICATE,	"duplicate")
+
 const char *causal_proto_err_name(enum causal_proto_err err);
 
 static inline size_t causal_frame_size(u16 nodes, u32 len)

@@ -507,11 +507,16 @@ TEST(gap_delivery)
 	ASSERT_EQ(0, memcmp(d.clock, V(0, 1, 0, 0), 4 * 8));
 	EXPECT_EQ(1, d.peer[0].gap_floor);
 	EXPECT_EQ(1, causal_rule_known(&d, 0));
-	/* C's message waited on the same stamp: ready now. */
+	/* C's message waited on the same stamp: ready now, past the floor,
+	 * so it too goes as a gap.
+	 */
 	ASSERT_TRUE(causal_rule_ready(&d, 2, V(1, 0, 1, 0), NULL, NULL));
+	EXPECT_TRUE(causal_rule_past_floor(&d, 2, V(1, 0, 1, 0)));
+	EXPECT_FALSE(causal_rule_past_floor(&d, 2, V(0, 0, 1, 0)));
 	/* So is B's next one, which depends on m2. */
 	rx_data(_metadata, &d, 1, V(1, 2, 0, 0));
 	ASSERT_TRUE(causal_rule_ready(&d, 1, V(1, 2, 0, 0), NULL, NULL));
+	EXPECT_TRUE(causal_rule_past_floor(&d, 1, V(1, 2, 0, 0)));
 	/* (A, 2) is not covered by the gap. */
 	ASSERT_FALSE(causal_rule_ready(&d, 1, V(2, 2, 0, 0), &wn, &ws));
 	EXPECT_EQ(0, wn);
@@ -525,6 +530,8 @@ TEST(gap_delivery)
 	deliver(&d, 0, V(1, 0, 0, 0), false);
 	EXPECT_EQ(1, causal_rule_known(&d, 0));
 	ASSERT_EQ(0, memcmp(d.clock, V(1, 1, 0, 0), 4 * 8));
+	/* Its cause delivered, C's message is no gap any more. */
+	EXPECT_FALSE(causal_rule_past_floor(&d, 2, V(1, 0, 1, 0)));
 
 	/* A non-gap delivery does not move the floor. */
 	deliver(&d, 2, V(1, 0, 1, 0), false);

@@ -1,0 +1,29 @@
+# SPDX-License-Identifier: GPL-2.0
+# Sourced by the drivers that run several kselftest suites (tools/check,
+# tools/fuzz/vm): add up each suite's "# Totals:" lines into passed, failed
+# and skipped.
+
+passed=0
+failed=0
+skipped=0
+
+# account NAME LOG RC: add one suite's results. A suite that exits non-zero
+# without reporting a failing test (a crash, a kernel WARN, a timeout)
+# counts as one failure.
+account() {
+	local name=$1 log=$2 rc=$3 p=0 f=0 s=0 line
+	while read -r line; do
+		[[ $line =~ pass:([0-9]+)\ fail:([0-9]+).*skip:([0-9]+) ]] || continue
+		p=$((p + BASH_REMATCH[1]))
+		f=$((f + BASH_REMATCH[2]))
+		s=$((s + BASH_REMATCH[3]))
+	done < <(grep -a '^# Totals: ' "$log")
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "$name exited $rc without a failing test: counted as one failure"
+		f=1
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+	skipped=$((skipped + s))
+	echo "$name: $p passed, $f failed, $s skipped"
+}
