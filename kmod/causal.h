@@ -159,7 +159,9 @@ struct causal_sock {
 					 */
 	/* Receive, serialized with TCP's receive. */
 	struct causal_strp strp;
-	struct delayed_work rx_work;	/* retries after a failed allocation */
+	struct delayed_work rx_work;	/* retries after a failed allocation,
+					 * resumes a HELLO that waited
+					 */
 	struct causal_msg front;	/* the front frame, while queued */
 	u64 front_clock[CAUSAL_MAX_NODES];
 	u64 rx_clock[CAUSAL_MAX_NODES];	/* scratch */
@@ -171,6 +173,9 @@ struct causal_sock {
 	bool dead;			/* closed: nothing more in or out */
 	bool rx_stopped;		/* failed or dead: receive no more */
 	bool rx_eof;			/* FIN and no whole frame left */
+	bool rx_hello_waits;		/* its HELLO waits in TCP for the
+					 * ending channel of the same peer
+					 */
 	bool front_queued;		/* front is on holdq */
 	bool stale;			/* its peer's channel no more: failed,
 					 * broken or replaced

@@ -220,6 +220,8 @@ static void causal_trace_peer(const struct causal_endpoint *ep,
 static void causal_channel_lost(struct causal_endpoint *ep,
 				struct causal_sock *ch, u16 state)
 {
+	struct causal_sock *next;
+
 	lockdep_assert_held(&ep->lock);
 	ch->state = state;
 	if (!ch->hello_seen || ch->stale)
@@ -227,9 +229,24 @@ static void causal_channel_lost(struct causal_endpoint *ep,
 	if (ep->by_peer[ch->peer] == ch) {
 		causal_rule_broken(&ep->rule, ch->peer);
 		ep->by_peer[ch->peer] = NULL;
+		/* A reconnect's HELLO that waited for this one goes on. */
+		list_for_each_entry(next, &ep->channels, ep_node) {
+			if (next->rx_hello_waits) {
+				next->rx_hello_waits = false;
+				mod_delayed_work(system_wq, &next->rx_work, 0);
+			}
+		}
 	}
 	ch->stale = true;
 	ep->nr_stale++;
+}
+
+/* Has the connection of @ch ended on its receive side (FIN or reset)? The
+ * channel is lost once what TCP still holds of it is read.
+ */
+static bool causal_rx_ending(const struct causal_sock *ch)
+{
+	return READ_ONCE(ch->sk->sk_shutdown) & RCV_SHUTDOWN;
 }
 
 /* The peer broke the protocol: stop reading from it and fail the channel.
@@ -343,6 +360,16 @@ static enum causal_proto_err causal_rx_frame(struct causal_sock *ch)
 
 	spin_lock_bh(&ep->lock);
 	peer = ch->hello_seen ? ch->peer : f.sender;
+	/* A peer back after its connection ended: what the old channel's TCP
+	 * still holds came first. The HELLO waits in TCP until that is read.
+	 */
+	if (f.type == CAUSAL_FRAME_HELLO && !ch->hello_seen &&
+	    peer < ep->nodes && ep->by_peer[peer] &&
+	    causal_rx_ending(ep->by_peer[peer])) {
+		ch->rx_hello_waits = true;
+		spin_unlock_bh(&ep->lock);
+		return CAUSAL_ERR_NONE;
+	}
 	err = causal_rule_accept(&ep->rule, peer, &f, ch->rx_clock, &hello,
 				 !ch->hello_seen);
 	if (!err && f.type == CAUSAL_FRAME_HELLO && ep->by_peer[peer])
@@ -484,7 +511,7 @@ static void causal_rx_pump(struct causal_sock *ch, gfp_t gfp, bool arrival)
 	bool eof = false;
 	int ret;
 
-	if (READ_ONCE(ch->rx_stopped))
+	if (READ_ONCE(ch->rx_stopped) || READ_ONCE(ch->rx_hello_waits))
 		return;
 	ch->rx_pass_ns = 0;
 	for (;;) {
@@ -519,6 +546,8 @@ static void causal_rx_pump(struct causal_sock *ch, gfp_t gfp, bool arrival)
 			ret = -EPROTO;
 			break;
 		}
+		if (READ_ONCE(ch->rx_hello_waits))
+			return;
 	}
 	if (ret == -ENOMEM) {
 		/* The frame waits in TCP; nothing is lost. */
@@ -595,8 +624,13 @@ void causal_state_change(struct sock *sk)
 	if (READ_ONCE(sk->sk_state) == TCP_CLOSE) {
 		/* In softirq, or by the owner (its backlog, shutdown()). */
 		causal_rx_pump(ch, GFP_ATOMIC, true);
+		/* Frames TCP still holds (the hold-back queue is full) are
+		 * read first: the receive path tells the break at their end.
+		 * A disconnect leaves none.
+		 */
 		spin_lock_bh(&ep->lock);
-		if (ch->state == CAUSAL_CH_ACTIVE || ch->state == CAUSAL_CH_JOINED)
+		if ((ch->state == CAUSAL_CH_ACTIVE ||
+		     ch->state == CAUSAL_CH_JOINED) && !causal_tcp_inq(sk))
 			causal_channel_lost(ep, ch, CAUSAL_CH_BROKEN);
 		spin_unlock_bh(&ep->lock);
 	}
