@@ -26,11 +26,12 @@ CAUSAL_PROTO_ERR_NAMES
 #define EM(value, name)		{ value, name },
 #define EM_LAST(value, name)	{ value, name }
 
-/* Every event carries the vector clock as a dynamic array of u64. */
+/* Every event carries the vector clock as a dynamic array of u64, and its
+ * length as a field: libtraceevent (perf, trace-cmd) parses neither an
+ * expression on __get_dynamic_array_len() nor sizeof() in a format.
+ */
 #define CAUSAL_TRACE_VCLOCK						\
-	__print_array(__get_dynamic_array(vclock),			\
-		      __get_dynamic_array_len(vclock) / sizeof(u64),	\
-		      sizeof(u64))
+	__print_array(__get_dynamic_array(vclock), __entry->nodes, 8)
 
 /*
  * The arguments are plain values and the clock, not our objects, so that
@@ -47,6 +48,7 @@ TRACE_EVENT(causal_arrive,
 		__field(u32, group)
 		__field(u16, node)
 		__field(u16, peer)
+		__field(u16, nodes)
 		__field(u64, stamp)
 		__field(u32, len)
 		__field(u64, arrive_ns)
@@ -56,6 +58,7 @@ TRACE_EVENT(causal_arrive,
 		__entry->group = group;
 		__entry->node = node;
 		__entry->peer = peer;
+		__entry->nodes = nodes;
 		__entry->stamp = stamp;
 		__entry->len = len;
 		__entry->arrive_ns = arrive_ns;
@@ -78,6 +81,7 @@ TRACE_EVENT(causal_hold,
 		__field(u32, group)
 		__field(u16, node)
 		__field(u16, peer)
+		__field(u16, nodes)
 		__field(u64, stamp)
 		__field(u16, wait_node)
 		__field(u64, wait_stamp)
@@ -87,6 +91,7 @@ TRACE_EVENT(causal_hold,
 		__entry->group = group;
 		__entry->node = node;
 		__entry->peer = peer;
+		__entry->nodes = nodes;
 		__entry->stamp = stamp;
 		__entry->wait_node = wait_node;
 		__entry->wait_stamp = wait_stamp;
@@ -108,6 +113,7 @@ TRACE_EVENT(causal_deliver,
 		__field(u32, group)
 		__field(u16, node)
 		__field(u16, peer)
+		__field(u16, nodes)
 		__field(u64, stamp)
 		__field(u64, index)
 		__field(u64, held_ns)
@@ -118,6 +124,7 @@ TRACE_EVENT(causal_deliver,
 		__entry->group = group;
 		__entry->node = node;
 		__entry->peer = peer;
+		__entry->nodes = nodes;
 		__entry->stamp = stamp;
 		__entry->index = index;
 		__entry->held_ns = held_ns;
@@ -141,6 +148,7 @@ TRACE_EVENT(causal_send,
 		__field(u32, group)
 		__field(u16, node)
 		__field(u16, peer)
+		__field(u16, nodes)
 		__field(u64, stamp)
 		__field(u32, len)
 		__field(u32, targets)
@@ -150,6 +158,7 @@ TRACE_EVENT(causal_send,
 		__entry->group = group;
 		__entry->node = node;
 		__entry->peer = peer;
+		__entry->nodes = nodes;
 		__entry->stamp = stamp;
 		__entry->len = len;
 		__entry->targets = targets;
@@ -170,6 +179,7 @@ TRACE_EVENT(causal_clock,
 		__field(u32, group)
 		__field(u16, node)
 		__field(u16, peer)
+		__field(u16, nodes)
 		__field(u64, stamp)
 		__dynamic_array(u64, vclock, nodes)
 	),
@@ -177,6 +187,7 @@ TRACE_EVENT(causal_clock,
 		__entry->group = group;
 		__entry->node = node;
 		__entry->peer = peer;
+		__entry->nodes = nodes;
 		__entry->stamp = stamp;
 		memcpy(__get_dynamic_array(vclock), vclock, nodes * sizeof(u64));
 	),
@@ -197,6 +208,7 @@ TRACE_EVENT(causal_peer,
 		__field(u32, group)
 		__field(u16, node)
 		__field(u16, peer)
+		__field(u16, nodes)
 		__field(u64, stamp)
 		__field(u64, incarnation)
 		__field(bool, joined)
@@ -211,6 +223,7 @@ TRACE_EVENT(causal_peer,
 		__entry->group = group;
 		__entry->node = node;
 		__entry->peer = peer;
+		__entry->nodes = nodes;
 		__entry->stamp = stamp;
 		__entry->incarnation = incarnation;
 		__entry->joined = joined;
@@ -237,6 +250,7 @@ TRACE_EVENT(causal_error,
 		__field(u32, group)
 		__field(u16, node)
 		__field(u16, peer)
+		__field(u16, nodes)
 		__field(u64, stamp)
 		__field(u32, err)
 		__dynamic_array(u64, vclock, nodes)
@@ -245,6 +259,7 @@ TRACE_EVENT(causal_error,
 		__entry->group = group;
 		__entry->node = node;
 		__entry->peer = peer;
+		__entry->nodes = nodes;
 		__entry->stamp = stamp;
 		__entry->err = err;
 		memcpy(__get_dynamic_array(vclock), vclock, nodes * sizeof(u64));
