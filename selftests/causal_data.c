@@ -773,18 +773,6 @@ static void expect_other_alive(struct __test_metadata *_metadata,
 	expect_msg(_metadata, self->b_ch, "alive");
 }
 
-TEST_F(scene, garbage)
-{
-	struct causal_info info;
-	socklen_t len = sizeof(info);
-
-	ASSERT_EQ(write_all(self->a_raw, "GET / HTTP/1.1\r\n\r\n", 18), 0);
-	expect_failed(_metadata, self->a_ch, EPROTO);
-	ASSERT_EQ(getsockopt(self->a_ch, SOL_CAUSAL, CAUSAL_INFO, &info, &len), 0);
-	EXPECT_EQ(info.last_error, CAUSAL_ERR_MAGIC);
-	expect_other_alive(_metadata, self);
-}
-
 /* CAUSAL_INFO grows at its end: an older, shorter struct gets its part. */
 TEST_F(scene, info_shorter_buffer)
 {
@@ -801,62 +789,6 @@ TEST_F(scene, info_shorter_buffer)
 	ASSERT_EQ(getsockopt(self->a_ch, SOL_CAUSAL, CAUSAL_INFO, &info, &len), 0);
 	EXPECT_EQ(len, sizeof(info));
 	EXPECT_EQ(info.last_error, 0);
-}
-
-TEST_F(scene, oversized_length)
-{
-	struct causal_frame f = {
-		.type = CAUSAL_FRAME_DATA, .nodes = 3, .sender = 0,
-		.len = 0x7fffffff,
-	};
-	char hdr[CAUSAL_WIRE_HDR_LEN];
-
-	causal_wire_put_hdr(hdr, &f);
-	ASSERT_EQ(write_all(self->a_raw, hdr, sizeof(hdr)), 0);
-	expect_failed(_metadata, self->a_ch, EPROTO);
-	expect_other_alive(_metadata, self);
-}
-
-TEST_F(scene, sender_out_of_range)
-{
-	ASSERT_EQ(send_data(self->a_raw, 5, 1, 0, 0, "x"), 0);
-	expect_failed(_metadata, self->a_ch, EPROTO);
-	expect_other_alive(_metadata, self);
-}
-
-TEST_F(scene, wrong_sender)
-{
-	/* A's channel carrying a frame signed by B. */
-	ASSERT_EQ(send_data(self->a_raw, 1, 0, 1, 0, "x"), 0);
-	expect_failed(_metadata, self->a_ch, EPROTO);
-	expect_other_alive(_metadata, self);
-}
-
-TEST_F(scene, nodes_mismatch)
-{
-	__u64 clock[4] = { 1 };
-
-	ASSERT_EQ(wire_send(self->a_raw, CAUSAL_FRAME_DATA, 0, 4, 0, clock,
-			    "x", 1), 0);
-	expect_failed(_metadata, self->a_ch, EPROTO);
-	expect_other_alive(_metadata, self);
-}
-
-TEST_F(scene, clock_backwards)
-{
-	ASSERT_EQ(send_data(self->a_raw, 0, 3, 0, 0, "x"), 0);
-	expect_msg(_metadata, self->a_ch, "x");
-	ASSERT_EQ(send_data(self->a_raw, 0, 2, 0, 0, "y"), 0);
-	expect_failed(_metadata, self->a_ch, EPROTO);
-	expect_other_alive(_metadata, self);
-}
-
-TEST_F(scene, clock_from_future)
-{
-	/* Claims to have seen our (node 2's) 9th message. */
-	ASSERT_EQ(send_data(self->a_raw, 0, 1, 0, 9, "x"), 0);
-	expect_failed(_metadata, self->a_ch, EPROTO);
-	expect_other_alive(_metadata, self);
 }
 
 TEST_F(scene, truncated_frame_then_close)
@@ -1261,70 +1193,272 @@ TEST_F(chan, signal_during_blocked_recv)
 	EXPECT_EQ(recv(self->b, buf, sizeof(buf), 0), 5);
 }
 
-TEST(data_before_hello)
+/* ---- hostile input, one variant each ----
+ *
+ * Channel A (node 0) sends one bad input, after its HELLO unless .no_hello
+ * (the input is then its first frame); its channel must fail with .err and
+ * CAUSAL_INFO must name .reason, while channel B (node 1) keeps working.
+ * The input is .text as it is, or a frame built with the shared codec from
+ * the other fields (nodes 3 unless given), then byte .poke_off set to
+ * .poke_val when .poke.
+ */
+FIXTURE(hostile)
 {
-	__u64 clock[3] = { 1, 0, 0 };
-	int raw, ch;
+	int a_raw, a_ch, b_raw, b_ch;
+};
 
-	causal_require_module(_metadata);
-	scene_open(_metadata, &raw, &ch, 0);
-	ASSERT_EQ(wire_send(raw, CAUSAL_FRAME_DATA, 0, 3, 0, clock, "x", 1), 0);
-	expect_failed(_metadata, ch, EPROTO);
-	close(raw);
-	close(ch);
-}
+FIXTURE_VARIANT(hostile)
+{
+	const char *text;
+	bool no_hello;
+	bool first_ok;		/* a valid message stamped 3 is read first */
+	bool bye_first;		/* A says BYE first */
+	__u64 peers;		/* CAUSAL_PEERS before A's HELLO, 0: all */
+	__u8 type;
+	__u16 flags, nodes, sender;
+	__u64 clock[4];
+	__u32 len;
+	bool header_only;	/* no clock nor payload follow */
+	__u32 hello_group;	/* HELLO payload: group (G if 0) */
+	__u64 hello_inc;	/* and incarnation */
+	bool poke;
+	int poke_off;
+	__u8 poke_val;
+	int err;
+	__u32 reason;
+};
 
-TEST(hello_for_other_group)
+FIXTURE_VARIANT_ADD(hostile, http_request)
+{
+	.text = "GET / HTTP/1.1\r\n\r\n",
+	.err = EPROTO, .reason = CAUSAL_ERR_MAGIC,
+};
+
+FIXTURE_VARIANT_ADD(hostile, plain_tcp_peer)
+{
+	.text = "hello, I am plain TCP\n", .no_hello = true,
+	.err = EPROTO, .reason = CAUSAL_ERR_MAGIC,
+};
+
+FIXTURE_VARIANT_ADD(hostile, version)
+{
+	.type = CAUSAL_FRAME_DATA, .clock = { 1 }, .len = 1,
+	.poke = true, .poke_off = 4, .poke_val = CAUSAL_WIRE_VERSION + 1,
+	.err = EPROTO, .reason = CAUSAL_ERR_VERSION,
+};
+
+FIXTURE_VARIANT_ADD(hostile, unknown_type)
+{
+	.type = CAUSAL_FRAME_DATA, .clock = { 1 }, .len = 1,
+	.poke = true, .poke_off = 5, .poke_val = CAUSAL_FRAME_BYE + 1,
+	.err = EPROTO, .reason = CAUSAL_ERR_TYPE,
+};
+
+FIXTURE_VARIANT_ADD(hostile, unknown_flag)
+{
+	.type = CAUSAL_FRAME_DATA, .flags = 0x8000, .clock = { 1 }, .len = 1,
+	.err = EPROTO, .reason = CAUSAL_ERR_FLAGS,
+};
+
+FIXTURE_VARIANT_ADD(hostile, nodes_zero)
+{
+	.type = CAUSAL_FRAME_DATA, .nodes = 0, .poke = true, .poke_off = 9,
+	.poke_val = 0, .len = 1,
+	.err = EPROTO, .reason = CAUSAL_ERR_NODES,
+};
+
+FIXTURE_VARIANT_ADD(hostile, nodes_mismatch)
+{
+	.type = CAUSAL_FRAME_DATA, .nodes = 4, .clock = { 1 }, .len = 1,
+	.err = EPROTO, .reason = CAUSAL_ERR_NODES,
+};
+
+FIXTURE_VARIANT_ADD(hostile, sender_out_of_range)
+{
+	.type = CAUSAL_FRAME_DATA, .sender = 5, .clock = { 1 }, .len = 1,
+	.err = EPROTO, .reason = CAUSAL_ERR_SENDER,
+};
+
+FIXTURE_VARIANT_ADD(hostile, sender_not_the_peer)
+{
+	.type = CAUSAL_FRAME_DATA, .sender = 1, .clock = { 0, 1 }, .len = 1,
+	.err = EPROTO, .reason = CAUSAL_ERR_SENDER,
+};
+
+FIXTURE_VARIANT_ADD(hostile, length_past_limit)
+{
+	.type = CAUSAL_FRAME_DATA, .len = 0x7fffffff, .header_only = true,
+	.err = EPROTO, .reason = CAUSAL_ERR_LENGTH,
+};
+
+FIXTURE_VARIANT_ADD(hostile, clock_with_payload)
+{
+	.type = CAUSAL_FRAME_CLOCK, .clock = { 1 }, .len = 4,
+	.err = EPROTO, .reason = CAUSAL_ERR_LENGTH,
+};
+
+FIXTURE_VARIANT_ADD(hostile, hello_short)
+{
+	.type = CAUSAL_FRAME_HELLO, .no_hello = true, .len = 8,
+	.err = EPROTO, .reason = CAUSAL_ERR_LENGTH,
+};
+
+FIXTURE_VARIANT_ADD(hostile, data_before_hello)
+{
+	.type = CAUSAL_FRAME_DATA, .no_hello = true, .clock = { 1 }, .len = 1,
+	.err = EPROTO, .reason = CAUSAL_ERR_SEQUENCE,
+};
+
+FIXTURE_VARIANT_ADD(hostile, second_hello)
+{
+	.type = CAUSAL_FRAME_HELLO, .len = CAUSAL_WIRE_HELLO_LEN,
+	.hello_inc = 0xa,
+	.err = EPROTO, .reason = CAUSAL_ERR_SEQUENCE,
+};
+
+FIXTURE_VARIANT_ADD(hostile, data_after_bye)
+{
+	.bye_first = true, .type = CAUSAL_FRAME_DATA, .clock = { 1 }, .len = 1,
+	.err = EPROTO, .reason = CAUSAL_ERR_SEQUENCE,
+};
+
+FIXTURE_VARIANT_ADD(hostile, hello_other_group)
+{
+	.type = CAUSAL_FRAME_HELLO, .no_hello = true,
+	.len = CAUSAL_WIRE_HELLO_LEN, .hello_group = G + 1, .hello_inc = 1,
+	.err = EPROTO, .reason = CAUSAL_ERR_GROUP,
+};
+
+FIXTURE_VARIANT_ADD(hostile, hello_incarnation_zero)
+{
+	.type = CAUSAL_FRAME_HELLO, .no_hello = true,
+	.len = CAUSAL_WIRE_HELLO_LEN,
+	.err = EPROTO, .reason = CAUSAL_ERR_INCARNATION,
+};
+
+FIXTURE_VARIANT_ADD(hostile, clock_backwards)
+{
+	.first_ok = true, .type = CAUSAL_FRAME_DATA, .clock = { 2 }, .len = 1,
+	.err = EPROTO, .reason = CAUSAL_ERR_CLOCK,
+};
+
+FIXTURE_VARIANT_ADD(hostile, stamp_reused)
+{
+	.first_ok = true, .type = CAUSAL_FRAME_DATA, .clock = { 3 }, .len = 1,
+	.err = EPROTO, .reason = CAUSAL_ERR_CLOCK,
+};
+
+FIXTURE_VARIANT_ADD(hostile, clock_from_future)
+{
+	/* Claims to have seen our (node 2's) 9th message. */
+	.type = CAUSAL_FRAME_DATA, .clock = { 1, 0, 9 }, .len = 1,
+	.err = EPROTO, .reason = CAUSAL_ERR_FUTURE,
+};
+
+FIXTURE_VARIANT_ADD(hostile, not_in_peers)
+{
+	.peers = 1ULL << 1, .type = CAUSAL_FRAME_HELLO, .no_hello = true,
+	.len = CAUSAL_WIRE_HELLO_LEN, .hello_inc = 0xa,
+	.err = EPERM, .reason = CAUSAL_ERR_PEER,
+};
+
+FIXTURE_VARIANT_ADD(hostile, second_channel_same_peer)
+{
+	/* B is node 1 already. */
+	.type = CAUSAL_FRAME_HELLO, .no_hello = true, .sender = 1,
+	.len = CAUSAL_WIRE_HELLO_LEN, .hello_inc = 0xb,
+	.err = EEXIST, .reason = CAUSAL_ERR_DUPLICATE,
+};
+
+FIXTURE_SETUP(hostile)
 {
 	__u64 zero[3] = {};
-	int raw, ch;
 
 	causal_require_module(_metadata);
-	scene_open(_metadata, &raw, &ch, 0);
-	ASSERT_EQ(wire_hello(raw, G + 1, 3, 0, zero, 1), 0);
-	expect_failed(_metadata, ch, EPROTO);
-	close(raw);
-	close(ch);
+	scene_open(_metadata, &self->b_raw, &self->b_ch, 0);
+	ASSERT_EQ(wire_hello(self->b_raw, G, 3, 1, zero, 0xb), 0);
+	wait_active(_metadata, self->b_ch);
+	scene_open(_metadata, &self->a_raw, &self->a_ch, 0);
+	if (variant->no_hello)
+		return;
+	ASSERT_EQ(wire_hello(self->a_raw, G, 3, 0, zero, 0xa), 0);
+	wait_active(_metadata, self->a_ch);
 }
 
-TEST_F(scene, peer_not_in_peers)
+FIXTURE_TEARDOWN(hostile)
 {
-	__u64 peers = 1ULL << 1, zero[3] = {};
-	int raw, ch;
-
-	/* Node 0 is excluded, then a second node-0 channel says HELLO. */
-	ASSERT_EQ(setsockopt(self->b_ch, SOL_CAUSAL, CAUSAL_PEERS, &peers,
-			     sizeof(peers)), 0);
-	scene_open(_metadata, &raw, &ch, 0);
-	ASSERT_EQ(wire_hello(raw, G, 3, 0, zero, 0xc), 0);
-	expect_failed(_metadata, ch, EPERM);
-	close(raw);
-	close(ch);
+	close(self->a_raw);
+	close(self->a_ch);
+	close(self->b_raw);
+	close(self->b_ch);
 }
 
-TEST_F(scene, second_channel_same_peer)
+/* The variant's frame, into a buffer the caller frees; its size in *size. */
+static char *hostile_frame(const FIXTURE_VARIANT(hostile) *variant,
+			   size_t *size)
 {
+	__u16 nodes = variant->nodes ? : 3;
+	struct causal_frame f = {
+		.type = variant->type, .flags = variant->flags,
+		.nodes = nodes, .sender = variant->sender, .len = variant->len,
+	};
+	struct causal_hello h = {
+		.group = variant->hello_group ? : G,
+		.incarnation = variant->hello_inc,
+	};
+	char *buf;
+
+	*size = variant->header_only ? CAUSAL_WIRE_HDR_LEN :
+				       causal_frame_size(nodes, variant->len);
+	buf = calloc(1, *size);
+	if (!buf)
+		return NULL;
+	causal_wire_put_hdr(buf, &f);
+	if (!variant->header_only) {
+		causal_wire_put_clock(buf + CAUSAL_WIRE_HDR_LEN, variant->clock,
+				      nodes);
+		if (variant->type == CAUSAL_FRAME_HELLO &&
+		    variant->len == CAUSAL_WIRE_HELLO_LEN)
+			causal_wire_put_hello(buf + *size - variant->len, &h);
+	}
+	if (variant->poke)
+		buf[variant->poke_off] = variant->poke_val;
+	return buf;
+}
+
+TEST_F(hostile, fails_only_its_channel)
+{
+	struct causal_info info;
+	socklen_t len = sizeof(info);
 	__u64 zero[3] = {};
-	int raw, ch;
+	size_t size;
+	char *buf;
 
-	scene_open(_metadata, &raw, &ch, 0);
-	ASSERT_EQ(wire_hello(raw, G, 3, 0, zero, 0xa), 0);
-	expect_failed(_metadata, ch, EEXIST);
-	expect_other_alive(_metadata, self);
-	close(raw);
-	close(ch);
-}
-
-TEST(plain_tcp_peer)
-{
-	int raw, ch;
-
-	causal_require_module(_metadata);
-	scene_open(_metadata, &raw, &ch, 0);
-	ASSERT_EQ(write_all(raw, "hello, I am plain TCP\n", 22), 0);
-	expect_failed(_metadata, ch, EPROTO);
-	close(raw);
-	close(ch);
+	if (variant->peers)
+		ASSERT_EQ(setsockopt(self->b_ch, SOL_CAUSAL, CAUSAL_PEERS,
+				     &variant->peers, sizeof(variant->peers)), 0);
+	if (variant->first_ok) {
+		ASSERT_EQ(send_data(self->a_raw, 0, 3, 0, 0, "ok"), 0);
+		expect_msg(_metadata, self->a_ch, "ok");
+	}
+	if (variant->bye_first)
+		ASSERT_EQ(wire_send(self->a_raw, CAUSAL_FRAME_BYE, 0, 3, 0, zero,
+				    NULL, 0), 0);
+	if (variant->text) {
+		ASSERT_EQ(write_all(self->a_raw, variant->text,
+				    strlen(variant->text)), 0);
+	} else {
+		buf = hostile_frame(variant, &size);
+		ASSERT_NE(buf, NULL);
+		ASSERT_EQ(write_all(self->a_raw, buf, size), 0);
+		free(buf);
+	}
+	expect_failed(_metadata, self->a_ch, variant->err);
+	ASSERT_EQ(getsockopt(self->a_ch, SOL_CAUSAL, CAUSAL_INFO, &info, &len), 0);
+	EXPECT_EQ(info.last_error, variant->reason)
+		TH_LOG("failed for %s", causal_proto_err_name(info.last_error));
+	ASSERT_EQ(send_data(self->b_raw, 1, 0, 1, 0, "alive"), 0);
+	expect_msg(_metadata, self->b_ch, "alive");
 }
 
 TEST_HARNESS_MAIN
