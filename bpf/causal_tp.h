@@ -38,6 +38,7 @@ struct causal_tp_msg {
 	__u32 group;
 	__u16 node;
 	__u16 peer;
+	__u16 nodes;
 	__u64 stamp;
 	__u32 len;
 	__u64 arrive_ns;
@@ -49,6 +50,7 @@ struct causal_tp_hold {
 	__u32 group;
 	__u16 node;
 	__u16 peer;
+	__u16 nodes;
 	__u64 stamp;
 	__u16 wait_node;
 	__u64 wait_stamp;
@@ -60,6 +62,7 @@ struct causal_tp_deliver {
 	__u32 group;
 	__u16 node;
 	__u16 peer;
+	__u16 nodes;
 	__u64 stamp;
 	__u64 index;
 	__u64 held_ns;
@@ -72,6 +75,7 @@ struct causal_tp_send {
 	__u32 group;
 	__u16 node;
 	__u16 peer;
+	__u16 nodes;
 	__u64 stamp;
 	__u32 len;
 	__u32 targets;
@@ -83,6 +87,7 @@ struct causal_tp_clock {
 	__u32 group;
 	__u16 node;
 	__u16 peer;
+	__u16 nodes;
 	__u64 stamp;
 	__u32 data_loc_vclock;
 };
@@ -92,6 +97,7 @@ struct causal_tp_peer {
 	__u32 group;
 	__u16 node;
 	__u16 peer;
+	__u16 nodes;
 	__u64 stamp;
 	__u64 incarnation;
 	_Bool joined;
@@ -108,6 +114,7 @@ struct causal_tp_error {
 	__u32 group;
 	__u16 node;
 	__u16 peer;
+	__u16 nodes;
 	__u64 stamp;
 	__u32 err;
 	__u32 data_loc_vclock;

@@ -81,7 +81,8 @@ struct tp_field {
 	{ ev, decl, offsetof(struct st, member), sizeof(((struct st *)0)->member) }
 #define COMMON(ev, st)							\
 	F(ev, st, "u32 group", group), F(ev, st, "u16 node", node),	\
-	F(ev, st, "u16 peer", peer), F(ev, st, "u64 stamp", stamp),	\
+	F(ev, st, "u16 peer", peer), F(ev, st, "u16 nodes", nodes),	\
+	F(ev, st, "u64 stamp", stamp),					\
 	F(ev, st, "__data_loc u64[] vclock", data_loc_vclock)
 
 static const struct tp_field tp_fields[] = {
