@@ -28,6 +28,8 @@
 
 /* Retry of a write TCP could not allocate for. */
 #define CAUSAL_TX_RETRY		(HZ / 10)
+/* How long close may wait for memory to write its last frames. */
+#define CAUSAL_CLOSE_TIMEO	HZ
 
 /* Unsent frames are charged to the socket's memory cgroup, whoever writes
  * them (the sender, or a worker).
@@ -158,11 +160,12 @@ static void causal_tx_stalled(struct causal_sock *ch)
 }
 
 /* Write what @ch owes its peer, in order: the rest of a frame cut short,
- * the queued frames, an owed CLOCK. Never sleeps. Called with tx_mutex and
- * the socket lock. Returns 0 once nothing is left, -EAGAIN while TCP is
- * full (write_space resumes), or the error that broke the channel.
+ * the queued frames, an owed CLOCK. Never sleeps with MSG_DONTWAIT in
+ * @flags. Called with tx_mutex and the socket lock. Returns 0 once nothing
+ * is left, -EAGAIN while TCP is full (write_space resumes), or the error
+ * that broke the channel.
  */
-static int causal_tx_flush(struct causal_sock *ch)
+static int causal_tx_flush_flags(struct causal_sock *ch, int flags)
 {
 	struct causal_endpoint *ep = ch->ep;
 	struct causal_txe *e;
@@ -179,7 +182,7 @@ static int causal_tx_flush(struct causal_sock *ch)
 			ret = causal_tcp_write_kvec(ch->sk,
 						    ch->tx_rest + ch->tx_rest_off,
 						    ch->tx_rest_len - ch->tx_rest_off,
-						    MSG_DONTWAIT);
+						    flags);
 			if (ret < 0 && !causal_tx_transient(ret)) {
 				causal_tx_break(ch, ret);
 				return ret;
@@ -224,6 +227,11 @@ static int causal_tx_flush(struct causal_sock *ch)
 		spin_unlock_bh(&ep->lock);
 		return 0;
 	}
+}
+
+static int causal_tx_flush(struct causal_sock *ch)
+{
+	return causal_tx_flush_flags(ch, MSG_DONTWAIT);
 }
 
 /* Let go of @ch's stream. Whatever was queued for it meanwhile, by someone
@@ -753,17 +761,26 @@ void causal_tx_close(struct causal_sock *ch, bool bye)
 	u32 len;
 
 	if (bye && !ch->tx_broken) {
+		long sndtimeo = sk->sk_sndtimeo;
+
 		sk->sk_userlocks |= SOCK_SNDBUF_LOCK;
 		WRITE_ONCE(sk->sk_sndbuf, sk->sk_sndbuf + ch->tx_rest_len +
 			   ch->txq_bytes + sizeof(ch->tx_head));
-		if (!causal_tx_flush(ch)) {
+		/* With room for all of it, a blocking write waits only when
+		 * TCP could not allocate, and retries as tcp_sendmsg does:
+		 * for a bounded time, never for the peer.
+		 */
+		WRITE_ONCE(sk->sk_sndtimeo, min_t(long, sndtimeo,
+						  CAUSAL_CLOSE_TIMEO));
+		if (!causal_tx_flush_flags(ch, 0)) {
 			spin_lock_bh(&ep->lock);
 			len = causal_put_head(ch->tx_head, ep, CAUSAL_FRAME_BYE,
 					      0, 0, ep->rule.clock);
 			spin_unlock_bh(&ep->lock);
-			causal_write_frame(ch, len, NULL, 0, MSG_DONTWAIT);
-			causal_tx_flush(ch);
+			causal_write_frame(ch, len, NULL, 0, 0);
+			causal_tx_flush_flags(ch, 0);
 		}
+		WRITE_ONCE(sk->sk_sndtimeo, sndtimeo);
 	}
 	/* What TCP did not take now never will be: rather than end the
 	 * stream after half a frame or without the BYE it was told, the

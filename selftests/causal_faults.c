@@ -1320,6 +1320,11 @@ FIXTURE_VARIANT_ADD(close, idle)
 	.pending = false,
 };
 
+FIXTURE_VARIANT_ADD(close, pending_rest)
+{
+	.pending = true,
+};
+
 FIXTURE_SETUP(close)
 {
 	fault_setup(_metadata, &self->f);
