@@ -58,22 +58,6 @@
 /* A frame the module wrote reaches the raw peer within this. */
 #define ARRIVE_MS	2000
 
-static long ms_since(const struct timespec *t0)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - t0->tv_sec) * 1000 +
-	       (now.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
-static void set_rcvtimeo(int fd, int ms)
-{
-	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = ms % 1000 * 1000 };
-
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-}
-
 /* ---- the fault injection knobs ---- */
 
 static const char *const fault_attrs[] = { "failslab", "fail_page_alloc" };
@@ -1180,24 +1164,31 @@ FIXTURE_VARIANT_ADD(recv, held)
 	.held = true,
 };
 
-FIXTURE_SETUP(recv)
+/* Node 2 of a 3-node @group with both peers' channels, each with a receive
+ * buffer that makes a hold-back limit of 64 KiB.
+ */
+static void small_trio_open(struct __test_metadata *_metadata, int *raw,
+			    int *ch, __u32 group, __u64 incarnation)
 {
 	__u64 zero[3] = {};
-	int rcvbuf = 16384;	/* a hold-back limit of 64 KiB */
+	int rcvbuf = 16384;
 
-	self->raw[0] = self->raw[1] = self->ch[0] = self->ch[1] = -1;
-	if (!fault_setup(_metadata, &self->f))
-		return;
 	for (int i = 0; i < 2; i++) {
-		scene_join(_metadata, &self->raw[i], &self->ch[i], RECV_GROUP,
-			   2, 3, 0);
-		ASSERT_EQ(setsockopt(self->ch[i], SOL_SOCKET, SO_RCVBUF,
-				     &rcvbuf, sizeof(rcvbuf)), 0);
-		ASSERT_EQ(wire_hello(self->raw[i], RECV_GROUP, 3, i, zero,
-				     0x400 + i), 0);
+		scene_join(_metadata, &raw[i], &ch[i], group, 2, 3, 0);
+		ASSERT_EQ(setsockopt(ch[i], SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+				     sizeof(rcvbuf)), 0);
+		ASSERT_EQ(wire_hello(raw[i], group, 3, i, zero, incarnation + i),
+			  0);
 	}
 	for (int i = 0; i < 2; i++)
-		wait_active(_metadata, self->ch[i]);
+		wait_active(_metadata, ch[i]);
+}
+
+FIXTURE_SETUP(recv)
+{
+	self->raw[0] = self->raw[1] = self->ch[0] = self->ch[1] = -1;
+	if (fault_setup(_metadata, &self->f))
+		small_trio_open(_metadata, self->raw, self->ch, RECV_GROUP, 0x400);
 }
 
 FIXTURE_TEARDOWN(recv)
@@ -1428,22 +1419,9 @@ FIXTURE(storm)
 
 FIXTURE_SETUP(storm)
 {
-	__u64 zero[3] = {};
-	int rcvbuf = 16384;
-
 	self->raw[0] = self->raw[1] = self->ch[0] = self->ch[1] = -1;
-	if (!fault_setup(_metadata, &self->f))
-		return;
-	for (int i = 0; i < 2; i++) {
-		scene_join(_metadata, &self->raw[i], &self->ch[i], STORM_GROUP,
-			   2, 3, 0);
-		ASSERT_EQ(setsockopt(self->ch[i], SOL_SOCKET, SO_RCVBUF,
-				     &rcvbuf, sizeof(rcvbuf)), 0);
-		ASSERT_EQ(wire_hello(self->raw[i], STORM_GROUP, 3, i, zero,
-				     0x600 + i), 0);
-	}
-	for (int i = 0; i < 2; i++)
-		wait_active(_metadata, self->ch[i]);
+	if (fault_setup(_metadata, &self->f))
+		small_trio_open(_metadata, self->raw, self->ch, STORM_GROUP, 0x600);
 }
 
 FIXTURE_TEARDOWN(storm)
