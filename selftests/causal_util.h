@@ -21,12 +21,12 @@
 #define CAUSAL_REFCNT_PATH "/sys/module/causal/refcnt"
 
 /* Skip the calling test when the module is not loaded. The harness runs each
- * test in its own child and reads exit status 255 as "skipped".
+ * test in its own child and reads exit status KSFT_SKIP as "skipped".
  */
 static inline void causal_require_module(struct __test_metadata *_metadata)
 {
 	if (access("/sys/module/causal", F_OK))
-		SKIP(_exit(255), "causal module not loaded");
+		SKIP(_exit(KSFT_SKIP), "causal module not loaded");
 }
 
 /* A connected TCP pair on loopback: *fd is the client, *cfd the server side. */
