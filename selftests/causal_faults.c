@@ -640,22 +640,6 @@ static bool hello_arrives(int fd, int ms)
 	       s.type == CAUSAL_FRAME_HELLO;
 }
 
-static ssize_t send_broadcast(int fd, const void *buf, size_t len, int flags)
-{
-	char cbuf[CMSG_SPACE(0)] = {};
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-
-	cmsg->cmsg_level = SOL_CAUSAL;
-	cmsg->cmsg_type = CAUSAL_CMSG_BROADCAST;
-	cmsg->cmsg_len = CMSG_LEN(0);
-	return sendmsg(fd, &msg, flags);
-}
-
 /* A DATA frame of an @nodes group from raw peer @sender with clock @v and
  * message @id of @len bytes.
  */
@@ -703,15 +687,6 @@ static void expect_nothing(struct __test_metadata *_metadata, int fd,
 	EXPECT_EQ(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), -1)
 		TH_LOG("n=%u: a message delivered twice or out of nowhere", n);
 	EXPECT_EQ(errno, EAGAIN);
-}
-
-static struct causal_info info_of(struct __test_metadata *_metadata, int fd)
-{
-	struct causal_info info = {};
-	socklen_t len = sizeof(info);
-
-	EXPECT_EQ(getsockopt(fd, SOL_CAUSAL, CAUSAL_INFO, &info, &len), 0);
-	return info;
 }
 
 /* Wait until the module's end took all that raw @fd sent (TCP acknowledged

@@ -68,31 +68,6 @@ static void reset_close(int fd)
 	close(fd);
 }
 
-static ssize_t send_broadcast(int fd, const void *buf, size_t len, int flags)
-{
-	char cbuf[CMSG_SPACE(0)] = {};
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-
-	cmsg->cmsg_level = SOL_CAUSAL;
-	cmsg->cmsg_type = CAUSAL_CMSG_BROADCAST;
-	cmsg->cmsg_len = CMSG_LEN(0);
-	return sendmsg(fd, &msg, flags);
-}
-
-static struct causal_info info_of(struct __test_metadata *_metadata, int fd)
-{
-	struct causal_info info = {};
-	socklen_t len = sizeof(info);
-
-	EXPECT_EQ(getsockopt(fd, SOL_CAUSAL, CAUSAL_INFO, &info, &len), 0);
-	return info;
-}
-
 /* Wait up to @ms for the channel to leave state @from; returns its state. */
 static int wait_state_change(struct __test_metadata *_metadata, int fd,
 			     int from, int ms)

@@ -51,6 +51,15 @@ static inline void scene_open(struct __test_metadata *_metadata, int *raw,
 	scene_join(_metadata, raw, ch, SCENE_GROUP, 2, 3, flags);
 }
 
+static inline struct causal_info info_of(struct __test_metadata *_metadata, int fd)
+{
+	struct causal_info info = {};
+	socklen_t len = sizeof(info);
+
+	EXPECT_EQ(getsockopt(fd, SOL_CAUSAL, CAUSAL_INFO, &info, &len), 0);
+	return info;
+}
+
 /* Wait until the module has taken the peer's HELLO on @fd. */
 static inline void wait_active(struct __test_metadata *_metadata, int fd)
 {

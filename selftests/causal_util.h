@@ -184,6 +184,23 @@ static inline void set_rcvtimeo(int fd, int ms)
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 }
 
+/* One message to every channel of the endpoint (CAUSAL_CMSG_BROADCAST). */
+static inline ssize_t send_broadcast(int fd, const void *buf, size_t len, int flags)
+{
+	char cbuf[CMSG_SPACE(0)] = {};
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+
+	cmsg->cmsg_level = SOL_CAUSAL;
+	cmsg->cmsg_type = CAUSAL_CMSG_BROADCAST;
+	cmsg->cmsg_len = CMSG_LEN(0);
+	return sendmsg(fd, &msg, flags);
+}
+
 /* A hand-driven peer speaks the wire protocol on a plain TCP socket, with the
  * same codec the module uses.
  */
