@@ -129,7 +129,7 @@ FUZZ_OPS ?= 1000000
 
 fuzz-build: $(FUZZERS)
 
-$(B)/fuzz/%: user/fuzz/%.c $(KMOD_SRCS)
+$(B)/fuzz/%: user/fuzz/%.c user/tests/test_bytes.h $(KMOD_SRCS)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS)

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "causal_wire.h"
+#include "../tests/test_bytes.h"
 
 #define MAX_LEN_KERNEL	(64U << 20)	/* largest max_msg_size the module takes */
 
@@ -38,22 +39,6 @@ static void fail(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	abort();
-}
-
-/* Big-endian reads of our own, so the check does not reuse the codec. */
-static u16 be16_get(const u8 *p)
-{
-	return (u16)(p[0] << 8 | p[1]);
-}
-
-static u32 be32_get(const u8 *p)
-{
-	return (u32)p[0] << 24 | (u32)p[1] << 16 | (u32)p[2] << 8 | p[3];
-}
-
-static u64 be64_get(const u8 *p)
-{
-	return (u64)be32_get(p) << 32 | be32_get(p + 4);
 }
 
 /* The header as docs/wire.md describes it. */

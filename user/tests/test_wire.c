@@ -12,46 +12,10 @@
 
 #include "causal_wire.h"
 #include "kselftest_harness.h"
+#include "test_bytes.h"
 #include "test_rnd.h"
 
 #define MAX_LEN_DEFAULT	(1U << 20)	/* the module's default message limit */
-
-
-/* Independent big-endian helpers, so the tests do not reuse the codec. */
-static void be16_put(u8 *p, u16 v)
-{
-	p[0] = v >> 8;
-	p[1] = v;
-}
-
-static void be32_put(u8 *p, u32 v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
-}
-
-static void be64_put(u8 *p, u64 v)
-{
-	be32_put(p, v >> 32);
-	be32_put(p + 4, (u32)v);
-}
-
-static u16 be16_get(const u8 *p)
-{
-	return (u16)(p[0] << 8 | p[1]);
-}
-
-static u32 be32_get(const u8 *p)
-{
-	return (u32)p[0] << 24 | (u32)p[1] << 16 | (u32)p[2] << 8 | p[3];
-}
-
-static u64 be64_get(const u8 *p)
-{
-	return (u64)be32_get(p) << 32 | be32_get(p + 4);
-}
 
 /* A raw header written byte by byte. */
 static void raw_hdr(u8 *p, u32 magic, u8 version, u8 type, u16 flags,
