@@ -763,13 +763,18 @@ void causal_tx_close(struct causal_sock *ch, bool bye)
 	if (bye && !ch->tx_broken) {
 		long sndtimeo = sk->sk_sndtimeo;
 
-		sk->sk_userlocks |= SOCK_SNDBUF_LOCK;
-		WRITE_ONCE(sk->sk_sndbuf, sk->sk_sndbuf + ch->tx_rest_len +
-			   ch->txq_bytes + sizeof(ch->tx_head));
-		/* With room for all of it, a blocking write waits only when
-		 * TCP could not allocate, and retries as tcp_sendmsg does:
-		 * for a bounded time, never for the peer.
+		/* Room for all of it on top of what TCP holds, as TCP counts
+		 * it (twice the bytes and a minimal buffer cover the skbs'
+		 * overhead): a blocking write then waits only when TCP could
+		 * not allocate, and retries as tcp_sendmsg does, for a
+		 * bounded time, never for the peer.
 		 */
+		sk->sk_userlocks |= SOCK_SNDBUF_LOCK;
+		WRITE_ONCE(sk->sk_sndbuf,
+			   max_t(int, sk->sk_sndbuf,
+				 sk->sk_wmem_queued + SOCK_MIN_SNDBUF +
+				 2 * (ch->tx_rest_len + ch->txq_bytes +
+				      sizeof(ch->tx_head))));
 		WRITE_ONCE(sk->sk_sndtimeo, min_t(long, sndtimeo,
 						  CAUSAL_CLOSE_TIMEO));
 		if (!causal_tx_flush_flags(ch, 0)) {
