@@ -442,6 +442,33 @@ TEST_F_TIMEOUT(stall, join_elsewhere, 30)
 	close(ch);
 }
 
+/* Closing the stalled channel itself: what it owes (the rest of a message
+ * cut short included) and its BYE go to TCP at once, whatever the peer's
+ * window, and reach the peer once it reads. Close waits at most 1 s for
+ * memory TCP could not allocate; well under that here.
+ */
+TEST_F_TIMEOUT(stall, close_stalled_channel, 30)
+{
+	struct op bye = { .kind = OP_CLOSE, .fd = self->ch[0] };
+	__u64 clock[STALL_NODES];
+	struct causal_frame f;
+	char buf[8];
+	bool prompt;
+
+	fill_a(_metadata, self);
+	self->ch[0] = -1;
+	op_start(_metadata, &bye);
+	prompt = op_wait(&bye, 700);
+	op_reap(_metadata, &bye);
+	EXPECT_TRUE(prompt) TH_LOG("close() of the stalled channel took %ld ms",
+				   bye.ms);
+	EXPECT_EQ(recv_frame_of(self->raw[0], CAUSAL_FRAME_BYE, &f, clock, buf,
+				sizeof(buf), 5000), 0)
+		TH_LOG("the stalled channel's BYE never came");
+	EXPECT_EQ(read(self->raw[0], buf, sizeof(buf)), 0)
+		TH_LOG("after the BYE: %s", strerror(errno));
+}
+
 TEST_F_TIMEOUT(stall, close_elsewhere, 30)
 {
 	struct op bye = { .kind = OP_CLOSE, .fd = self->ch[1] };
