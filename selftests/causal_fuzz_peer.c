@@ -1806,6 +1806,15 @@ static const struct recv_info *find_info(struct msghdr *msg)
 
 enum read_result { R_AGAIN, R_MSG, R_PEEK, R_END };
 
+/* Has a hold timeout let a message pass a cause in this round? */
+static bool round_had_gap(const struct round *r)
+{
+	for (int k = 0; k < r->n; k++)
+		if (r->floor[k] || r->hfloor[k])
+			return true;
+	return false;
+}
+
 /* One read on @c with random flags, buffer and call. @ready: the socket
  * was just reported readable and nothing read it since.
  */
@@ -1909,9 +1918,11 @@ check:
 		err = errno;
 		if (err == EAGAIN) {
 			/* One reader: what poll promised is still there,
-			 * unless (merged) a read on another socket took it.
+			 * unless (merged) a read on another socket took it,
+			 * or a cause that a gap let it pass arrived since
+			 * (docs/design.md: readiness can go back).
 			 */
-			if (ready && !r->closer.running &&
+			if (ready && !r->closer.running && !round_had_gap(r) &&
 			    (!r->merged || r->reads_this_iter == 1))
 				fail(r, F_POLL, "chan %d (%s) reported readable, %s read: EAGAIN",
 				     c->idx, c->kind == K_GOOD ? "well-behaved" : "hostile",
