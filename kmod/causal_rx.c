@@ -249,6 +249,14 @@ static bool causal_rx_ending(const struct causal_sock *ch)
 	return READ_ONCE(ch->sk->sk_shutdown) & RCV_SHUTDOWN;
 }
 
+/* Segments wait in @ch's backlog while a reader owns its socket: its end
+ * may be among them.
+ */
+static bool causal_rx_backlogged(const struct causal_sock *ch)
+{
+	return READ_ONCE(ch->sk->sk_backlog.tail);
+}
+
 /* The peer broke the protocol: stop reading from it and fail the channel.
  * Other channels of the endpoint go on.
  */
@@ -313,6 +321,7 @@ static enum causal_proto_err causal_rx_frame(struct causal_sock *ch)
 	struct causal_strp *s = &ch->strp;
 	struct causal_frame f = s->hdr;
 	struct causal_hello hello = {};
+	struct causal_sock *old;
 	struct sock *sk = ch->sk;
 	enum causal_proto_err err;
 	u32 clock_len, off;
@@ -361,12 +370,17 @@ static enum causal_proto_err causal_rx_frame(struct causal_sock *ch)
 	spin_lock_bh(&ep->lock);
 	peer = ch->hello_seen ? ch->peer : f.sender;
 	/* A peer back after its connection ended: what the old channel's TCP
-	 * still holds came first. The HELLO waits in TCP until that is read.
+	 * still holds came first. The HELLO waits in TCP until that is read;
+	 * while the old socket's owner has not processed its backlog yet,
+	 * it looks again shortly, and is a duplicate if the old one lives.
 	 */
-	if (f.type == CAUSAL_FRAME_HELLO && !ch->hello_seen &&
-	    peer < ep->nodes && ep->by_peer[peer] &&
-	    causal_rx_ending(ep->by_peer[peer])) {
+	old = peer < ep->nodes && f.type == CAUSAL_FRAME_HELLO &&
+	      !ch->hello_seen ? ep->by_peer[peer] : NULL;
+	if (old && (causal_rx_ending(old) || causal_rx_backlogged(old))) {
 		ch->rx_hello_waits = true;
+		if (!causal_rx_ending(old))
+			mod_delayed_work(system_wq, &ch->rx_work,
+					 CAUSAL_RX_RETRY);
 		spin_unlock_bh(&ep->lock);
 		return CAUSAL_ERR_NONE;
 	}
@@ -576,6 +590,10 @@ static void causal_rx_work(struct work_struct *work)
 	struct causal_sock *ch = container_of(to_delayed_work(work),
 					      struct causal_sock, rx_work);
 
+	/* A HELLO that waited looks again at the channel it waited for. */
+	spin_lock_bh(&ch->ep->lock);
+	ch->rx_hello_waits = false;
+	spin_unlock_bh(&ch->ep->lock);
 	lock_sock(ch->sk);
 	causal_rx_pump(ch, GFP_KERNEL, false);
 	release_sock(ch->sk);
