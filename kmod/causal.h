@@ -173,9 +173,12 @@ struct causal_sock {
 	bool dead;			/* closed: nothing more in or out */
 	bool rx_stopped;		/* failed or dead: receive no more */
 	bool rx_eof;			/* FIN and no whole frame left */
-	bool rx_hello_waits;		/* its HELLO waits in TCP for the
-					 * ending channel of the same peer
+	bool rx_hello_waits;		/* its HELLO (from rx_hello_peer)
+					 * waits in TCP for the peer's
+					 * ending channel, or behind an
+					 * earlier reconnect of that peer
 					 */
+	u16 rx_hello_peer;
 	bool front_queued;		/* front is on holdq */
 	bool stale;			/* its peer's channel no more: failed,
 					 * broken or replaced

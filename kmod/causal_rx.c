@@ -214,14 +214,24 @@ static void causal_trace_peer(const struct causal_endpoint *ep,
 			  p->incarnation, joined, &link, p->last);
 }
 
+/* What a waiting HELLO from @peer waited for changed: each looks again,
+ * from its channel's work. Caller holds ep->lock.
+ */
+static void causal_hello_kick(struct causal_endpoint *ep, u16 peer)
+{
+	struct causal_sock *ch;
+
+	list_for_each_entry(ch, &ep->channels, ep_node)
+		if (ch->rx_hello_waits && ch->rx_hello_peer == peer)
+			mod_delayed_work(system_wq, &ch->rx_work, 0);
+}
+
 /* @ch no longer speaks for its peer (@state: failed or broken). What it
  * holds stays deliverable, and ahead of a reconnect's messages.
  */
 static void causal_channel_lost(struct causal_endpoint *ep,
 				struct causal_sock *ch, u16 state)
 {
-	struct causal_sock *next;
-
 	lockdep_assert_held(&ep->lock);
 	ch->state = state;
 	if (!ch->hello_seen || ch->stale)
@@ -229,13 +239,7 @@ static void causal_channel_lost(struct causal_endpoint *ep,
 	if (ep->by_peer[ch->peer] == ch) {
 		causal_rule_broken(&ep->rule, ch->peer);
 		ep->by_peer[ch->peer] = NULL;
-		/* A reconnect's HELLO that waited for this one goes on. */
-		list_for_each_entry(next, &ep->channels, ep_node) {
-			if (next->rx_hello_waits) {
-				next->rx_hello_waits = false;
-				mod_delayed_work(system_wq, &next->rx_work, 0);
-			}
-		}
+		causal_hello_kick(ep, ch->peer);
 	}
 	ch->stale = true;
 	ep->nr_stale++;
@@ -255,6 +259,32 @@ static bool causal_rx_ending(const struct causal_sock *ch)
 static bool causal_rx_backlogged(const struct causal_sock *ch)
 {
 	return READ_ONCE(ch->sk->sk_backlog.tail);
+}
+
+/* Must the HELLO from @peer on @ch wait? A peer back after its connection
+ * ended: what the old channel's TCP still holds came first, so the HELLO
+ * waits in TCP until that is read (while the old socket's owner has not
+ * processed its backlog, it looks again shortly). Reconnects of one peer
+ * go in the order they joined. Caller holds ep->lock.
+ */
+static bool causal_hello_waits(struct causal_endpoint *ep,
+			       struct causal_sock *ch, u16 peer)
+{
+	struct causal_sock *old = ep->by_peer[peer], *other;
+
+	if (old && causal_rx_ending(old))
+		return true;
+	if (old && causal_rx_backlogged(old)) {
+		mod_delayed_work(system_wq, &ch->rx_work, CAUSAL_RX_RETRY);
+		return true;
+	}
+	list_for_each_entry(other, &ep->channels, ep_node) {
+		if (other == ch)
+			break;
+		if (other->rx_hello_waits && other->rx_hello_peer == peer)
+			return true;
+	}
+	return false;
 }
 
 /* The peer broke the protocol: stop reading from it and fail the channel.
@@ -321,7 +351,6 @@ static enum causal_proto_err causal_rx_frame(struct causal_sock *ch)
 	struct causal_strp *s = &ch->strp;
 	struct causal_frame f = s->hdr;
 	struct causal_hello hello = {};
-	struct causal_sock *old;
 	struct sock *sk = ch->sk;
 	enum causal_proto_err err;
 	u32 clock_len, off;
@@ -369,20 +398,19 @@ static enum causal_proto_err causal_rx_frame(struct causal_sock *ch)
 
 	spin_lock_bh(&ep->lock);
 	peer = ch->hello_seen ? ch->peer : f.sender;
-	/* A peer back after its connection ended: what the old channel's TCP
-	 * still holds came first. The HELLO waits in TCP until that is read;
-	 * while the old socket's owner has not processed its backlog yet,
-	 * it looks again shortly, and is a duplicate if the old one lives.
-	 */
-	old = peer < ep->nodes && f.type == CAUSAL_FRAME_HELLO &&
-	      !ch->hello_seen ? ep->by_peer[peer] : NULL;
-	if (old && (causal_rx_ending(old) || causal_rx_backlogged(old))) {
-		ch->rx_hello_waits = true;
-		if (!causal_rx_ending(old))
-			mod_delayed_work(system_wq, &ch->rx_work,
-					 CAUSAL_RX_RETRY);
-		spin_unlock_bh(&ep->lock);
-		return CAUSAL_ERR_NONE;
+	if (f.type == CAUSAL_FRAME_HELLO && !ch->hello_seen &&
+	    peer < ep->nodes) {
+		if (causal_hello_waits(ep, ch, peer)) {
+			ch->rx_hello_waits = true;
+			ch->rx_hello_peer = peer;
+			spin_unlock_bh(&ep->lock);
+			return CAUSAL_ERR_NONE;
+		}
+		/* Whatever it brings, those behind it look again. */
+		if (ch->rx_hello_waits) {
+			ch->rx_hello_waits = false;
+			causal_hello_kick(ep, peer);
+		}
 	}
 	err = causal_rule_accept(&ep->rule, peer, &f, ch->rx_clock, &hello,
 				 !ch->hello_seen);
@@ -525,7 +553,7 @@ static void causal_rx_pump(struct causal_sock *ch, gfp_t gfp, bool arrival)
 	bool eof = false;
 	int ret;
 
-	if (READ_ONCE(ch->rx_stopped) || READ_ONCE(ch->rx_hello_waits))
+	if (READ_ONCE(ch->rx_stopped))
 		return;
 	ch->rx_pass_ns = 0;
 	for (;;) {
@@ -590,10 +618,6 @@ static void causal_rx_work(struct work_struct *work)
 	struct causal_sock *ch = container_of(to_delayed_work(work),
 					      struct causal_sock, rx_work);
 
-	/* A HELLO that waited looks again at the channel it waited for. */
-	spin_lock_bh(&ch->ep->lock);
-	ch->rx_hello_waits = false;
-	spin_unlock_bh(&ch->ep->lock);
 	lock_sock(ch->sk);
 	causal_rx_pump(ch, GFP_KERNEL, false);
 	release_sock(ch->sk);
@@ -693,6 +717,10 @@ void causal_rx_close(struct causal_sock *ch)
 	causal_channel_lost(ep, ch, ch->state);
 	if (ch->stale)
 		ep->nr_stale--;
+	if (ch->rx_hello_waits) {
+		ch->rx_hello_waits = false;
+		causal_hello_kick(ep, ch->rx_hello_peer);
+	}
 	list_del_init(&ch->ep_node);
 	if (ch->hello_seen)
 		causal_update_head(ep, ch->peer);
@@ -754,6 +782,17 @@ static bool causal_rx_eof(struct causal_sock *ch)
 	return eof;
 }
 
+/* Frames TCP still holds are read before the connection's end (an error,
+ * a hangup) is told, as TCP gives data before the error: unless the
+ * channel failed, or its stream has ended.
+ */
+static bool causal_rx_behind(struct causal_sock *ch)
+{
+	if (READ_ONCE(ch->rx_stopped) || READ_ONCE(ch->rx_eof))
+		return false;
+	return READ_ONCE(ch->rx_hello_waits) || causal_tcp_inq(ch->sk);
+}
+
 bool causal_sock_is_readable(struct sock *sk)
 {
 	struct causal_sock *ch = causal_sk(sk);
@@ -767,6 +806,7 @@ __poll_t causal_poll(struct file *file, struct socket *sock,
 	struct sock *sk = sock->sk;
 	struct causal_sock *ch = causal_sk(sk);
 	__poll_t mask;
+	bool behind;
 
 	mask = ch->sk_ops->poll(file, sock, wait);
 	if (!ch->ep)
@@ -775,7 +815,11 @@ __poll_t causal_poll(struct file *file, struct socket *sock,
 	 * is deliverable, or at EOF and on errors.
 	 */
 	mask &= ~(EPOLLIN | EPOLLRDNORM);
-	if (causal_readable(ch) || causal_rx_eof(ch) || READ_ONCE(sk->sk_err))
+	behind = causal_rx_behind(ch);
+	if (behind)
+		mask &= ~(EPOLLERR | EPOLLHUP);
+	if (causal_readable(ch) || causal_rx_eof(ch) ||
+	    (READ_ONCE(sk->sk_err) && !behind))
 		mask |= EPOLLIN | EPOLLRDNORM;
 	return mask;
 }
@@ -953,7 +997,7 @@ int causal_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
 				goto out_wait;
 			continue;
 		}
-		err = sock_error(sk);
+		err = causal_rx_behind(ch) ? 0 : sock_error(sk);
 		if (err)
 			goto out_wait;
 		if (READ_ONCE(ch->state) == CAUSAL_CH_FAILED) {

@@ -745,11 +745,15 @@ static void trio_close(struct trio *t)
 
 enum break_how { BREAK_PROTO, BREAK_RESET };
 
+/* Wait until the module's end took the peer's reset. (The error and the
+ * hangup are told only after what TCP still holds is read.)
+ */
 static bool wait_reset(int fd, int ms)
 {
 	struct pollfd p = { .fd = fd, .events = POLLRDHUP };
 
-	return poll(&p, 1, ms) == 1 && (p.revents & (POLLERR | POLLHUP));
+	return poll(&p, 1, ms) == 1 &&
+	       (p.revents & (POLLRDHUP | POLLERR | POLLHUP));
 }
 
 /* A's first channel breaks: A sends garbage, or its connection resets. */
@@ -879,6 +883,55 @@ TEST(reset_keeps_what_tcp_holds)
 	expect_next(_metadata, t.ch2, "four", 2000);
 	EXPECT_EQ(wait_state_change(_metadata, t.ch2, CAUSAL_CH_JOINED, 0),
 		  CAUSAL_CH_ACTIVE);
+	trio_close(&t);
+}
+
+/* As above, and A's first reconnect resets too, with its message still in
+ * TCP, before A reconnects once more. Reconnects go in the order they
+ * joined: the second waits for the first, which waits for the old channel.
+ */
+TEST(reconnects_in_order)
+{
+	int raw3 = -1, ch3 = -1;
+	char buf[16];
+	struct trio t;
+
+	causal_require_module(_metadata);
+	trio_open(_metadata, &t, PEER_GROUP + 5);
+	ASSERT_EQ(send_data(t.a_raw, 0, 1, 0, 0, "one"), 0);
+	ASSERT_EQ(send_data(t.a_raw, 0, 2, 0, 0, "two"), 0);
+	ASSERT_TRUE(readable(t.a_ch, 2000));
+	usleep(100 * 1000);
+	reset_close(t.a_raw);
+	t.a_raw = -1;
+	ASSERT_TRUE(wait_reset(t.a_ch, 2000));
+
+	scene_join(_metadata, &t.raw2, &t.ch2, PEER_GROUP + 5, 2, 3, 0);
+	ASSERT_EQ(wire_hello(t.raw2, PEER_GROUP + 5, 3, 0,
+			     (__u64 [3]){ 2, 0, 0 }, INC_A), 0);
+	ASSERT_EQ(send_data(t.raw2, 0, 3, 0, 0, "three"), 0);
+	usleep(100 * 1000);
+	reset_close(t.raw2);
+	t.raw2 = -1;
+	ASSERT_TRUE(wait_reset(t.ch2, 2000));
+
+	scene_join(_metadata, &raw3, &ch3, PEER_GROUP + 5, 2, 3, 0);
+	ASSERT_EQ(wire_hello(raw3, PEER_GROUP + 5, 3, 0,
+			     (__u64 [3]){ 3, 0, 0 }, INC_A), 0);
+	ASSERT_EQ(send_data(raw3, 0, 4, 0, 0, "four"), 0);
+	EXPECT_FALSE(readable(ch3, 200));
+
+	expect_next(_metadata, t.a_ch, "one", 2000);
+	expect_next(_metadata, t.a_ch, "two", 2000);
+	EXPECT_EQ(recv(t.a_ch, buf, sizeof(buf), MSG_DONTWAIT), -1);
+	expect_next(_metadata, t.ch2, "three", 2000);
+	EXPECT_EQ(recv(t.ch2, buf, sizeof(buf), MSG_DONTWAIT), -1);
+	EXPECT_EQ(errno, ECONNRESET);
+	expect_next(_metadata, ch3, "four", 2000);
+	EXPECT_EQ(wait_state_change(_metadata, ch3, CAUSAL_CH_JOINED, 0),
+		  CAUSAL_CH_ACTIVE);
+	close(raw3);
+	close(ch3);
 	trio_close(&t);
 }
 
