@@ -1760,8 +1760,10 @@ static void read_failed(struct round *r, struct chan *c, int err)
 		fail(r, F_ERRNO, "well-behaved chan %d (node %u): recv: %s",
 		     c->idx, c->node, strerror(err));
 	else if (c->expect_ok && err != ECONNRESET && err != EPIPE)
-		fail(r, F_ERRNO, "node %u reconnected as the same incarnation after its connection broke without BYE (valid frames only): %s",
-		     c->node, strerrorname_np(err));
+		fail(r, F_ERRNO, "node %u reconnected as the same incarnation after its connection broke without BYE (valid frames only): %s (%s, gen %d)",
+		     c->node, strerrorname_np(err),
+		     chan_info(c, &info) ? "?" :
+		     causal_proto_err_name(info.last_error), c->gen);
 	else if (!errno_hostile_ok(err))
 		fail(r, F_ERRNO, "hostile chan %d (node %u): recv: %s", c->idx,
 		     c->node, strerror(err));
