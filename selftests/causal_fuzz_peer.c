@@ -82,11 +82,13 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
 #include <linux/causal.h>
+#include <linux/sockios.h>
 
 #include "kselftest_harness.h"
 #include "causal_util.h"
@@ -1290,8 +1292,15 @@ static struct chan *hostile_open(struct round *r, uint64_t cl, uint16_t node,
 static void chan_finish(struct round *r, struct chan *c)
 {
 	struct fuzz_rng *g = &r->rng;
+	int outq = 0;
 
 	c->ended = true;
+	/* A FIN goes out behind what the raw socket has not sent yet: until
+	 * then the module cannot know the connection ended, and a reconnect
+	 * is a second channel to the same peer.
+	 */
+	if (c->raw >= 0 && ioctl(c->raw, SIOCOUTQ, &outq))
+		outq = -1;
 	if (c->kind == K_GOOD) {
 		if (c->shut_after) {
 			shutdown(c->raw, SHUT_WR);
@@ -1332,7 +1341,8 @@ static void chan_finish(struct round *r, struct chan *c)
 		 */
 		if (back)
 			back->expect_ok = c->clean && inc == c->incarnation &&
-					  (c->raw < 0 || c->end != END_KEEP);
+					  (c->raw < 0 || c->end != END_KEEP) &&
+					  (outq == 0 || c->end == END_RST);
 	}
 }
 
