@@ -168,11 +168,15 @@ struct causal_sock {
 	u64 rx_pass_ns;			/* start of the current read pass, 0
 					 * until a frame completes in it
 					 */
+	bool rx_shut;			/* the reader shut its read side:
+					 * reads do not wait (set in
+					 * shutdown(), read locklessly)
+					 */
 
 	/* Under ep->lock. Set under the socket lock as well. */
 	bool dead;			/* closed: nothing more in or out */
 	bool rx_stopped;		/* failed or dead: receive no more */
-	bool rx_eof;			/* FIN and no whole frame left */
+	bool rx_eof;			/* peer's end, no whole frame left */
 	bool rx_hello_waits;		/* its HELLO (from rx_hello_peer)
 					 * waits in TCP for the peer's
 					 * ending channel, or behind an

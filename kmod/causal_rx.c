@@ -245,12 +245,14 @@ static void causal_channel_lost(struct causal_endpoint *ep,
 	ep->nr_stale++;
 }
 
-/* Has the connection of @ch ended on its receive side (FIN or reset)? The
- * channel is lost once what TCP still holds of it is read.
+/* Will no byte follow what TCP holds of @sk: the peer's FIN came, or the
+ * connection is closed (reset, timeout)? Its channel is lost once that is
+ * read. RCV_SHUTDOWN alone does not say: the reader's own shutdown(SHUT_RD)
+ * sets it, and the peer goes on.
  */
-static bool causal_rx_ending(const struct causal_sock *ch)
+static bool causal_rx_peer_ended(const struct sock *sk)
 {
-	return READ_ONCE(ch->sk->sk_shutdown) & RCV_SHUTDOWN;
+	return sock_flag(sk, SOCK_DONE) || READ_ONCE(sk->sk_state) == TCP_CLOSE;
 }
 
 /* Segments wait in @ch's backlog while a reader owns its socket: its end
@@ -272,7 +274,7 @@ static bool causal_hello_waits(struct causal_endpoint *ep,
 {
 	struct causal_sock *old = ep->by_peer[peer], *other;
 
-	if (old && causal_rx_ending(old))
+	if (old && causal_rx_peer_ended(old->sk))
 		return true;
 	if (old && causal_rx_backlogged(old)) {
 		mod_delayed_work(system_wq, &ch->rx_work, CAUSAL_RX_RETRY);
@@ -578,7 +580,7 @@ static void causal_rx_pump(struct causal_sock *ch, gfp_t gfp, bool arrival)
 		ret = causal_strp_next(sk, &ch->strp, max_len, &err, gfp);
 		if (!ret) {
 			/* Nothing more will come to complete it. */
-			eof = READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN;
+			eof = causal_rx_peer_ended(sk);
 			break;
 		}
 		if (ret < 0)
@@ -663,6 +665,10 @@ void causal_state_change(struct sock *sk)
 	struct causal_endpoint *ep = ch->ep;
 
 	ch->saved_state_change(sk);
+	/* Only the reader's shutdown() sets it before the peer's end. */
+	if ((READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN) &&
+	    !causal_rx_peer_ended(sk))
+		WRITE_ONCE(ch->rx_shut, true);
 	if (READ_ONCE(sk->sk_state) == TCP_CLOSE) {
 		/* In softirq, or by the owner (its backlog, shutdown()). */
 		causal_rx_pump(ch, GFP_ATOMIC, true);
@@ -812,14 +818,15 @@ __poll_t causal_poll(struct file *file, struct socket *sock,
 	if (!ch->ep)
 		return mask;
 	/* TCP says readable when bytes are queued; we only when a message
-	 * is deliverable, or at EOF and on errors.
+	 * is deliverable, or at EOF, on errors and once the reader shut its
+	 * read side (a read does not wait then).
 	 */
 	mask &= ~(EPOLLIN | EPOLLRDNORM);
 	behind = causal_rx_behind(ch);
 	if (behind)
 		mask &= ~(EPOLLERR | EPOLLHUP);
 	if (causal_readable(ch) || causal_rx_eof(ch) ||
-	    (READ_ONCE(sk->sk_err) && !behind))
+	    READ_ONCE(ch->rx_shut) || (READ_ONCE(sk->sk_err) && !behind))
 		mask |= EPOLLIN | EPOLLRDNORM;
 	return mask;
 }
@@ -1004,7 +1011,7 @@ int causal_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
 			err = causal_proto_errno(READ_ONCE(ch->proto_err));
 			goto out_wait;
 		}
-		if (causal_rx_eof(ch)) {
+		if (causal_rx_eof(ch) || READ_ONCE(ch->rx_shut)) {
 			err = 0;
 			goto out_wait;
 		}

@@ -1095,6 +1095,42 @@ TEST(gap_floor_passes_only_as_gap)
  * blocked in recv() or poll() gets the messages and then EOF at once. The
  * reader and the softirq that takes the FIN run on different CPUs.
  */
+/* The reader shuts its read side of A's channel. As with TCP, a read finds
+ * what is there and returns 0 instead of waiting; A's connection goes on,
+ * and what A sends after it is still A's: read there, and the cause it is
+ * for B's message. (It is not the end of A's stream: only A's FIN is.)
+ */
+TEST(shut_rd_keeps_the_peer)
+{
+	char buf[16];
+	struct trio t;
+	int one = 1;
+
+	causal_require_module(_metadata);
+	trio_open(_metadata, &t, PEER_GROUP + 6);
+	set_rcvtimeo(t.a_ch, 2000);
+	ASSERT_EQ(setsockopt(t.b_ch, SOL_CAUSAL, CAUSAL_RECV_INFO, &one,
+			     sizeof(one)), 0);
+	ASSERT_EQ(shutdown(t.a_ch, SHUT_RD), 0);
+	EXPECT_TRUE(readable(t.a_ch, 0));
+	EXPECT_EQ(recv(t.a_ch, buf, sizeof(buf), 0), 0)
+		TH_LOG("read after SHUT_RD: %s", strerror(errno));
+
+	/* Readable at once now: each message is given time to arrive. */
+	ASSERT_EQ(send_data(t.a_raw, 0, 1, 0, 0, "one"), 0);
+	usleep(50 * 1000);
+	expect_next(_metadata, t.a_ch, "one", 0);
+	ASSERT_EQ(send_data(t.a_raw, 0, 2, 0, 0, "two"), 0);
+	ASSERT_EQ(send_data(t.b_raw, 1, 2, 1, 0, "needs two"), 0);
+	usleep(50 * 1000);
+	expect_next(_metadata, t.a_ch, "two", 0);
+	EXPECT_EQ(recv_gap_flag(_metadata, t.b_ch, "needs two"), 0)
+		TH_LOG("B's message waited for A's \"two\" and passed as a gap");
+	EXPECT_EQ(info_of(_metadata, t.a_ch).state, CAUSAL_CH_ACTIVE);
+	EXPECT_EQ(recv(t.a_ch, buf, sizeof(buf), 0), 0);
+	trio_close(&t);
+}
+
 #define EOF_GROUP	600
 #define EOF_MSGS	3
 
