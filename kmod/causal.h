@@ -183,6 +183,7 @@ struct causal_sock {
 					 * earlier reconnect of that peer
 					 */
 	u16 rx_hello_peer;
+	unsigned long rx_hello_since;	/* jiffies: it began to wait */
 	bool front_queued;		/* front is on holdq */
 	bool stale;			/* its peer's channel no more: failed,
 					 * broken or replaced
@@ -348,6 +349,7 @@ void causal_tx_queue_hello(struct causal_endpoint *ep, struct causal_sock *csk,
 			   struct causal_txe *hello);
 void causal_txbuf_put(struct causal_txbuf *buf);
 void causal_tx_kick(struct causal_sock *csk);
+void causal_owe_clock(struct causal_endpoint *ep, struct causal_sock *csk);
 int causal_sendmsg(struct sock *sk, struct msghdr *msg, size_t size);
 void causal_tx_close(struct causal_sock *csk, bool bye);
 void causal_write_space(struct sock *sk);

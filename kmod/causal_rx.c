@@ -29,6 +29,8 @@
 
 /* Retry of a receive that could not get memory, from process context. */
 #define CAUSAL_RX_RETRY		(HZ / 10)
+/* How long a reconnect waits for an old connection that looks live. */
+#define CAUSAL_RECONNECT_WAIT	HZ
 
 /* Memory a channel's hold-back queue may take before the channel stops
  * reading from TCP. At least one frame always fits: an empty queue accepts
@@ -263,17 +265,26 @@ static bool causal_rx_backlogged(const struct causal_sock *ch)
 	return READ_ONCE(ch->sk->sk_backlog.tail);
 }
 
-/* Must the HELLO from @peer on @ch wait? A peer back after its connection
- * ended: what the old channel's TCP still holds came first, so the HELLO
- * waits in TCP until that is read (while the old socket's owner has not
- * processed its backlog, it looks again shortly). Reconnects of one peer
- * go in the order they joined. Caller holds ep->lock.
+/* Must the HELLO @h from @peer on @ch wait? A peer back after its
+ * connection ended: what the old channel's TCP still holds came first, so
+ * the HELLO waits in TCP until that is read (while the old socket's owner
+ * has not processed its backlog, it looks again shortly). Reconnects of one
+ * peer go in the order they joined. The same incarnation back while its
+ * old connection looks live: the peer's host may have lost that one without
+ * a reset reaching us, and nothing we send draws one while we send nothing.
+ * A CLOCK frame asks, and the HELLO waits CAUSAL_RECONNECT_WAIT for the
+ * old connection to end before it fails as a duplicate. Caller holds
+ * ep->lock.
  */
 static bool causal_hello_waits(struct causal_endpoint *ep,
-			       struct causal_sock *ch, u16 peer)
+			       struct causal_sock *ch, u16 peer,
+			       const struct causal_hello *h)
 {
 	struct causal_sock *old = ep->by_peer[peer], *other;
+	unsigned long waited;
 
+	if (!ch->rx_hello_waits)
+		ch->rx_hello_since = jiffies;
 	if (old && causal_rx_peer_ended(old->sk))
 		return true;
 	if (old && causal_rx_backlogged(old)) {
@@ -286,7 +297,16 @@ static bool causal_hello_waits(struct causal_endpoint *ep,
 		if (other->rx_hello_waits && other->rx_hello_peer == peer)
 			return true;
 	}
-	return false;
+	if (!old || ep->rule.peer[peer].state != CAUSAL_PEER_ACTIVE ||
+	    h->incarnation != ep->rule.peer[peer].incarnation)
+		return false;
+	waited = jiffies - ch->rx_hello_since;
+	if (waited >= CAUSAL_RECONNECT_WAIT)
+		return false;
+	if (!ch->rx_hello_waits)
+		causal_owe_clock(ep, old);
+	mod_delayed_work(system_wq, &ch->rx_work, CAUSAL_RECONNECT_WAIT - waited);
+	return true;
 }
 
 /* The peer broke the protocol: stop reading from it and fail the channel.
@@ -402,7 +422,7 @@ static enum causal_proto_err causal_rx_frame(struct causal_sock *ch)
 	peer = ch->hello_seen ? ch->peer : f.sender;
 	if (f.type == CAUSAL_FRAME_HELLO && !ch->hello_seen &&
 	    peer < ep->nodes) {
-		if (causal_hello_waits(ep, ch, peer)) {
+		if (causal_hello_waits(ep, ch, peer, &hello)) {
 			ch->rx_hello_waits = true;
 			ch->rx_hello_peer = peer;
 			spin_unlock_bh(&ep->lock);

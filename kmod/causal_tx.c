@@ -446,22 +446,31 @@ static int causal_parse_cmsgs(struct msghdr *msg, bool *broadcast)
 	return 0;
 }
 
+/* @ch owes its peer our count: its work writes a CLOCK frame soon, one for
+ * all owed until then. Also a probe: a connection that the peer's host no
+ * longer knows answers it with a reset. Caller holds ep->lock.
+ */
+void causal_owe_clock(struct causal_endpoint *ep, struct causal_sock *ch)
+{
+	lockdep_assert_held(&ep->lock);
+	if (ch->clock_owed || !causal_tx_live(ch))
+		return;
+	ch->clock_owed = true;
+	if (!READ_ONCE(ch->tx_full))
+		mod_delayed_work(system_wq, &ch->tx_work, 0);
+}
+
 /* After a unicast on @sent_on every other channel owes its peer our new
- * count; each channel's work sends it, coalescing a burst into one frame.
- * Caller holds ep->lock.
+ * count. Caller holds ep->lock.
  */
 static void causal_owe_clocks(struct causal_endpoint *ep,
 			      struct causal_sock *sent_on)
 {
 	struct causal_sock *ch;
 
-	list_for_each_entry(ch, &ep->channels, ep_node) {
-		if (ch == sent_on || ch->clock_owed || !causal_tx_live(ch))
-			continue;
-		ch->clock_owed = true;
-		if (!READ_ONCE(ch->tx_full))
-			mod_delayed_work(system_wq, &ch->tx_work, 0);
-	}
+	list_for_each_entry(ch, &ep->channels, ep_node)
+		if (ch != sent_on)
+			causal_owe_clock(ep, ch);
 }
 
 /* A new send event: the endpoint's next stamp, and its DATA header at @to.

@@ -147,7 +147,11 @@ static const char *const fail_names[F_NR] = {
 
 enum kind { K_GOOD, K_HOSTILE, K_CROWD };
 enum split { SPLIT_WHOLE, SPLIT_RANDOM, SPLIT_TINY };
-enum end_action { END_KEEP, END_CLOSE, END_RST, END_SHUT_WR, END_SHUT_RDWR };
+/* END_VANISH: the socket goes without a FIN or reset (TCP_REPAIR), as on a
+ * host that lost it; the module finds out only when it writes there.
+ */
+enum end_action { END_KEEP, END_CLOSE, END_RST, END_VANISH, END_SHUT_WR,
+		  END_SHUT_RDWR };
 enum wait_mode { WAIT_POLL, WAIT_EPOLL, WAIT_EPOLL_ET };
 enum phase { P_TRAFFIC, P_SETTLE, P_BYE, P_DRAIN, P_END };
 
@@ -262,6 +266,7 @@ struct app_msg {
 struct stats {
 	uint64_t rounds, frames_good, frames_hostile, bytes;
 	uint64_t chans_good, chans_hostile, chans_crowd, reconnects;
+	uint64_t reconnects_owed, reconnects_taken;
 	uint64_t good_msgs, good_delivered, hostile_delivered, gaps, peeks;
 	uint64_t truncated, zero_reads, eofs, eof_sleepers;
 	uint64_t app_sent, app_failed, stall_sent, module_frames;
@@ -902,6 +907,8 @@ static void gen_hostile(struct round *r, struct chan *c)
 	uint64_t cl = c->classes, fatal_cls = cl & (C_MUTATE & ~BIT(C_FLIP));
 	uint16_t own = c->node < r->n ? c->node : 0;
 	int nframes, fatal_at = -1, big_at = -1;
+	/* A valid peer that means to come back says BYE only now and then. */
+	int bye_pct = (cl & BIT(C_RECONNECT)) && !(cl & C_MUTATE) ? 10 : 30;
 	bool after_bye = false;
 
 	memcpy(v, c->last_clock, sizeof(v));
@@ -955,7 +962,7 @@ static void gen_hostile(struct round *r, struct chan *c)
 		}
 		if (roll < 60)
 			type = CAUSAL_FRAME_DATA;
-		else if (roll == 99 && !(cl & BIT(C_FLOOD)))
+		else if (roll == 99 && !(cl & BIT(C_FLOOD)) && bye_pct == 30)
 			type = CAUSAL_FRAME_BYE;
 
 		if (type == CAUSAL_FRAME_DATA) {
@@ -1014,7 +1021,7 @@ static void gen_hostile(struct round *r, struct chan *c)
 		if (stop)
 			break;
 	}
-	if (!after_bye && fatal_at < 0 && fuzz_chance(g, 30)) {
+	if (!after_bye && fatal_at < 0 && fuzz_chance(g, bye_pct)) {
 		struct fspec bye;
 
 		fs_init(&bye, CAUSAL_FRAME_BYE, r->n, c->node, last, NULL, 0);
@@ -1203,14 +1210,17 @@ static bool chan_pending(const struct chan *c)
 	return c->raw >= 0 && !c->dead && c->off < chan_end_off(c);
 }
 
-static void raw_close(struct chan *c, bool rst)
+static void raw_close(struct chan *c, enum end_action how)
 {
 	struct linger lin = { .l_onoff = 1, .l_linger = 0 };
+	int on = 1;
 
 	if (c->raw < 0)
 		return;
-	if (rst)
+	if (how == END_RST)
 		setsockopt(c->raw, SOL_SOCKET, SO_LINGER, &lin, sizeof(lin));
+	else if (how == END_VANISH)
+		setsockopt(c->raw, SOL_TCP, TCP_REPAIR, &on, sizeof(on));
 	close(c->raw);
 	c->raw = -1;
 }
@@ -1312,10 +1322,9 @@ static void chan_finish(struct round *r, struct chan *c)
 	case END_KEEP:
 		break;
 	case END_CLOSE:
-		raw_close(c, false);
-		break;
 	case END_RST:
-		raw_close(c, true);
+	case END_VANISH:
+		raw_close(c, c->end);
 		break;
 	case END_SHUT_WR:
 		shutdown(c->raw, SHUT_WR);
@@ -1330,19 +1339,25 @@ static void chan_finish(struct round *r, struct chan *c)
 						    fuzz_next(g) | 1;
 		struct chan *back;
 
-		if (c->end == END_KEEP && fuzz_chance(g, 50))
-			raw_close(c, fuzz_chance(g, 50));
+		if (c->end == END_KEEP && fuzz_chance(g, 50)) {
+			c->end = END_CLOSE + fuzz_below(g, 3);
+			raw_close(c, c->end);
+		}
 		r->fz->st.reconnects++;
 		back = hostile_open(r, c->classes & ~(BIT(C_STALL) | BIT(C_CLOSE)),
 				    c->node, inc, c->last_clock, c->gen + 1,
 				    c->clean);
 		/* Its old connection is gone (or half-closed) without BYE:
-		 * the spec lets it continue as the same incarnation.
+		 * the spec lets it continue as the same incarnation, if that
+		 * is the one the module knows (a reconnect's is, when it was
+		 * owed acceptance itself).
 		 */
 		if (back)
 			back->expect_ok = c->clean && inc == c->incarnation &&
+					  (!c->gen || c->expect_ok) &&
 					  (c->raw < 0 || c->end != END_KEEP) &&
-					  (outq == 0 || c->end == END_RST);
+					  (outq == 0 || c->end == END_RST ||
+					   c->end == END_VANISH);
 	}
 }
 
@@ -2750,8 +2765,15 @@ static void round_end(struct round *r)
 	threads_stop(r);
 	for (int i = 0; i < r->nchan; i++) {
 		order[i] = i;
-		if (r->chan[i]->kind == K_HOSTILE && !chan_info(r->chan[i], &info))
-			r->fz->st.proto_errors += info.proto_errors;
+		if (r->chan[i]->kind != K_HOSTILE || chan_info(r->chan[i], &info))
+			continue;
+		r->fz->st.proto_errors += info.proto_errors;
+		/* Owed acceptance, and its HELLO got past waiting. */
+		if (r->chan[i]->expect_ok) {
+			r->fz->st.reconnects_owed++;
+			r->fz->st.reconnects_taken += info.state != CAUSAL_CH_JOINED &&
+						      info.state != CAUSAL_CH_FAILED;
+		}
 	}
 	for (int i = r->nchan - 1; i > 0; i--) {
 		int j = fuzz_below(g, i + 1), t = order[i];
@@ -2763,7 +2785,8 @@ static void round_end(struct round *r)
 		struct chan *c = r->chan[order[i]];
 
 		close_timed(r, c, fuzz_chance(g, 30));
-		raw_close(c, c->kind == K_HOSTILE && fuzz_chance(g, 30));
+		raw_close(c, c->kind == K_HOSTILE && fuzz_chance(g, 30) ?
+			     END_RST : END_CLOSE);
 	}
 	if (r->epfd >= 0)
 		close(r->epfd);
@@ -2915,6 +2938,12 @@ static bool round_setup(struct round *r, const struct plan *p)
 		for (int c = 0; c < C_NR; c++)
 			if ((C_PEER & cl & BIT(c)) && fuzz_chance(g, 30))
 				hcl |= BIT(c);
+		/* Now and then a peer whose frames are all valid and that
+		 * breaks and comes back: what it is owed is then checked.
+		 */
+		if ((cl & BIT(C_RECONNECT)) && fuzz_chance(g, 25))
+			hcl = BIT(C_RECONNECT) |
+			      (hcl & (BIT(C_RESET) | BIT(C_DRIBBLE) | BIT(C_FLOOD)));
 		if (hcl & BIT(C_STALL)) {
 			for (int j = 0; j < r->nchan; j++)
 				if (r->chan[j]->stalled)
@@ -3075,7 +3104,7 @@ static void report(struct fuzz *fz)
 					(unsigned long long)st->failures[i]);
 	fprintf(stderr,
 		"# fuzz_peer %s: seed=0x%llx rounds=%llu frames=%llu (good %llu, hostile %llu) bytes=%llu in %.1f s\n"
-		"#   channels: good %llu hostile %llu crowd %llu reconnects %llu closed-by-thread %llu\n"
+		"#   channels: good %llu hostile %llu crowd %llu reconnects %llu (%llu owed acceptance, %llu taken) closed-by-thread %llu\n"
 		"#   delivered: good %llu of %llu, hostile %llu, gaps %llu, peeks %llu, truncated %llu, zero-length %llu, EOFs %llu (%llu readers asleep in recv at a BYE)\n"
 		"#   hostile channels failed (recv errno): %s; proto_errors %llu\n"
 		"#   application: sent %llu, refused %llu (%s), stalled-peer sends %llu; module frames checked %llu; frames at the size limit %llu\n"
@@ -3091,6 +3120,8 @@ static void report(struct fuzz *fz)
 		(unsigned long long)st->chans_hostile,
 		(unsigned long long)st->chans_crowd,
 		(unsigned long long)st->reconnects,
+		(unsigned long long)st->reconnects_owed,
+		(unsigned long long)st->reconnects_taken,
 		(unsigned long long)st->thread_closes,
 		(unsigned long long)st->good_delivered,
 		(unsigned long long)st->good_msgs,

@@ -1095,6 +1095,66 @@ TEST(gap_floor_passes_only_as_gap)
  * blocked in recv() or poll() gets the messages and then EOF at once. The
  * reader and the softirq that takes the FIN run on different CPUs.
  */
+/* A's host lost its old connection without a word (it rebooted its
+ * network, the reset never came: TCP_REPAIR closes without one), and A
+ * reconnects as the same incarnation. The old connection looks live, and
+ * nothing is sent on it: the reconnect is not refused as a duplicate for
+ * as long as it stays so. The module asks the old one (a CLOCK frame draws
+ * the reset) and lets the reconnect go on when it ends.
+ */
+TEST(reconnect_over_silently_dead_connection)
+{
+	int on = 1, state;
+	char buf[16];
+	struct trio t;
+
+	causal_require_module(_metadata);
+	trio_open(_metadata, &t, PEER_GROUP + 7);
+	ASSERT_EQ(send_data(t.a_raw, 0, 1, 0, 0, "one"), 0);
+	expect_next(_metadata, t.a_ch, "one", 2000);
+	ASSERT_EQ(setsockopt(t.a_raw, SOL_TCP, TCP_REPAIR, &on, sizeof(on)), 0);
+	close(t.a_raw);
+	t.a_raw = -1;
+
+	scene_join(_metadata, &t.raw2, &t.ch2, PEER_GROUP + 7, 2, 3, 0);
+	ASSERT_EQ(wire_hello(t.raw2, PEER_GROUP + 7, 3, 0,
+			     (__u64 [3]){ 1, 0, 0 }, INC_A), 0);
+	ASSERT_EQ(send_data(t.raw2, 0, 2, 0, 0, "two"), 0);
+	state = wait_state_change(_metadata, t.ch2, CAUSAL_CH_JOINED, 2000);
+	if (state == CAUSAL_CH_FAILED)
+		recv(t.ch2, buf, sizeof(buf), MSG_DONTWAIT);
+	ASSERT_EQ(state, CAUSAL_CH_ACTIVE)
+		TH_LOG("the reconnect failed: %s", strerror(errno));
+	expect_next(_metadata, t.ch2, "two", 2000);
+	EXPECT_EQ(recv(t.a_ch, buf, sizeof(buf), MSG_DONTWAIT), -1);
+	EXPECT_EQ(errno, ECONNRESET);
+	trio_close(&t);
+}
+
+/* The same incarnation on a second connection while the first is live:
+ * refused as a duplicate once the first answered (it is not gone).
+ */
+TEST(reconnect_over_live_connection_fails)
+{
+	struct causal_frame f;
+	__u64 clock[3];
+	char buf[16];
+	struct trio t;
+
+	causal_require_module(_metadata);
+	trio_open(_metadata, &t, PEER_GROUP + 8);
+	scene_join(_metadata, &t.raw2, &t.ch2, PEER_GROUP + 8, 2, 3, 0);
+	ASSERT_EQ(wire_hello(t.raw2, PEER_GROUP + 8, 3, 0,
+			     (__u64 [3]){ 0, 0, 0 }, INC_A), 0);
+	/* The old connection is asked, and it stays. */
+	ASSERT_EQ(recv_frame_of(t.a_raw, CAUSAL_FRAME_CLOCK, &f, clock, buf,
+				sizeof(buf), 2000), 0);
+	expect_failed(_metadata, t.ch2, EEXIST);
+	ASSERT_EQ(send_data(t.a_raw, 0, 1, 0, 0, "still here"), 0);
+	expect_next(_metadata, t.a_ch, "still here", 2000);
+	trio_close(&t);
+}
+
 /* The reader shuts its read side of A's channel. As with TCP, a read finds
  * what is there and returns 0 instead of waiting; A's connection goes on,
  * and what A sends after it is still A's: read there, and the cause it is
