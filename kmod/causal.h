@@ -79,6 +79,11 @@ struct causal_endpoint {
 	spinlock_t lock;
 	struct list_head channels;	/* causal_sock.ep_node */
 	struct causal_sock *by_peer[CAUSAL_MAX_NODES];	/* active channels */
+	/* Per node k: its channels, oldest first (causal_sock.peer_node),
+	 * and the channels whose head waits on it (causal_sock.wait_node).
+	 */
+	struct list_head peer_chans[CAUSAL_MAX_NODES];
+	struct list_head waiting[CAUSAL_MAX_NODES];
 	struct causal_rule rule;	/* clock, peers, what each peer sent */
 	u32 hold_timeout_ms;		/* CAUSAL_HOLD_TIMEOUT */
 	struct timer_list hold_timer;	/* next hold timeout */
@@ -86,7 +91,6 @@ struct causal_endpoint {
 	u64 sent;			/* send events */
 	u64 held_now;
 	u64 gaps;
-	u32 peer_epochs;		/* channels that sent a HELLO */
 	unsigned int nr_stale;		/* linked channels with stale set */
 };
 
@@ -188,7 +192,11 @@ struct causal_sock {
 	bool stale;			/* its peer's channel no more: failed,
 					 * broken or replaced
 					 */
-	u32 epoch;			/* order among its peer's channels */
+	struct list_head peer_node;	/* in ep->peer_chans[peer] */
+	struct list_head wait_node;	/* in ep->waiting[k] while its head
+					 * waits on node k
+					 */
+	u64 wait_stamp;			/* for k's message with this stamp */
 	u16 peer;			/* CAUSAL_PEER_NONE until its HELLO */
 	u16 state;			/* CAUSAL_CH_* */
 	bool hello_seen;

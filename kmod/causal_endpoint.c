@@ -31,6 +31,7 @@ static struct causal_endpoint *causal_endpoint_create(struct sock *sk,
 {
 	struct causal_endpoint *ep;
 	u64 all = join->nodes == 64 ? ~0ULL : causal_peer_bit(join->nodes) - 1;
+	u16 k;
 
 	/* The rule keeps a clock per peer: tens of KiB for big groups. */
 	ep = kvzalloc(sizeof(*ep), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
@@ -48,6 +49,10 @@ static struct causal_endpoint *causal_endpoint_create(struct sock *sk,
 	init_waitqueue_head(&ep->tx_wait);
 	spin_lock_init(&ep->lock);
 	INIT_LIST_HEAD(&ep->channels);
+	for (k = 0; k < CAUSAL_MAX_NODES; k++) {
+		INIT_LIST_HEAD(&ep->peer_chans[k]);
+		INIT_LIST_HEAD(&ep->waiting[k]);
+	}
 	timer_setup(&ep->hold_timer, causal_hold_timer_fn, 0);
 	/* Every other node of the group. */
 	causal_rule_init(&ep->rule, join->group, join->node, join->nodes,

@@ -92,17 +92,20 @@ static void causal_wake_readers(struct causal_endpoint *ep,
 
 /* The channel holding peer @k's oldest undelivered message: with channels
  * that failed or broke still holding messages, one peer's messages are
- * spread over several channels, oldest channel first.
+ * spread over several channels, oldest channel first. A channel that lost
+ * its peer only empties: once empty, it leaves the peer's list.
  */
 static struct causal_sock *causal_peer_front(struct causal_endpoint *ep, u16 k)
 {
-	struct causal_sock *ch, *front = NULL;
+	struct causal_sock *ch, *tmp;
 
-	list_for_each_entry(ch, &ep->channels, ep_node)
-		if (ch->hello_seen && ch->peer == k && !list_empty(&ch->holdq) &&
-		    (!front || ch->epoch < front->epoch))
-			front = ch;
-	return front;
+	list_for_each_entry_safe(ch, tmp, &ep->peer_chans[k], peer_node) {
+		if (!list_empty(&ch->holdq))
+			return ch;
+		if (ch->stale)
+			list_del_init(&ch->peer_node);
+	}
+	return NULL;
 }
 
 /* May @ch's head go before those of its peer's other channels? */
@@ -121,69 +124,105 @@ static void causal_update_head(struct causal_endpoint *ep, u16 k)
 			     front ? causal_head(front)->vclock[k] : 0);
 }
 
-/* Re-evaluate every blocked head of @ep after its state changed: mark those
- * that became deliverable, wake their readers (every reader of the endpoint
- * with merged receive), and arm the hold timer for the rest.
+/* One look at heads after a change, under ep->lock: the time, read only if
+ * needed (it is slow in some VMs), and whether every reader of a merged
+ * endpoint must be woken.
  */
-static void causal_scan(struct causal_endpoint *ep, u64 now)
+struct causal_look {
+	u64 now;
+	bool wake_all;
+};
+
+/* Decide @ch's head: deliverable (its readers are woken), past its hold
+ * timeout (deliverable as a gap), or waiting on a node k, on ep->waiting[k]
+ * until what is known of k reaches its stamp. Every head that is its peer's
+ * front and not deliverable is on one such list.
+ */
+static void causal_look_head(struct causal_endpoint *ep, struct causal_sock *ch,
+			     struct causal_look *look)
 {
-	unsigned long next_expiry = 0;
-	struct causal_sock *ch;
-	bool woke_all = false;
+	struct causal_msg *m = causal_head(ch);
+	u64 timeout_ns;
 	u16 wait_node;
-	u64 wait_stamp;
 
 	lockdep_assert_held(&ep->lock);
-	list_for_each_entry(ch, &ep->channels, ep_node) {
-		struct causal_msg *m = causal_head(ch);
-		u64 timeout_ns;
-
-		if (!m || m->ready_ns || !causal_is_peer_front(ep, ch))
-			continue;
-		/* The clock is slow to read in some VMs: only when needed. */
-		if (!now)
-			now = causal_now();
-		if (causal_rule_ready(&ep->rule, m->sender, m->vclock,
-				      &wait_node, &wait_stamp)) {
-			m->ready_ns = now;
-			m->gap = causal_rule_after_loss(&ep->rule, m->vclock);
-		} else {
-			timeout_ns = (u64)ep->hold_timeout_ms * NSEC_PER_MSEC;
-			if (!m->held) {
-				m->held = true;
-				ch->rx_held_total++;
-				trace_causal_hold(ep->group, ep->node, ep->nodes,
-						  m->sender,
-						  m->vclock[m->sender],
-						  wait_node, wait_stamp,
-						  m->vclock);
-			}
-			if (!timeout_ns)
-				continue;
-			if (now - m->arrive_ns >= timeout_ns) {
-				m->gap = true;
-				m->ready_ns = now;
-			} else {
-				unsigned long at = jiffies +
-					nsecs_to_jiffies(m->arrive_ns +
-							 timeout_ns - now) + 1;
-
-				if (!next_expiry || time_before(at, next_expiry))
-					next_expiry = at;
-				continue;
-			}
-		}
-		if (ep->flags & CAUSAL_F_MERGED_RECV) {
-			woke_all = true;
-			continue;
-		}
-		causal_wake(ch);
+	list_del_init(&ch->wait_node);
+	if (!m || m->ready_ns || !causal_is_peer_front(ep, ch))
+		return;
+	if (!look->now)
+		look->now = causal_now();
+	if (causal_rule_ready(&ep->rule, m->sender, m->vclock, &wait_node,
+			      &ch->wait_stamp)) {
+		m->ready_ns = look->now;
+		m->gap = causal_rule_after_loss(&ep->rule, m->vclock);
+		goto ready;
 	}
-	if (woke_all)
+	if (!m->held) {
+		m->held = true;
+		ch->rx_held_total++;
+		trace_causal_hold(ep->group, ep->node, ep->nodes, m->sender,
+				  m->vclock[m->sender], wait_node,
+				  ch->wait_stamp, m->vclock);
+	}
+	timeout_ns = (u64)ep->hold_timeout_ms * NSEC_PER_MSEC;
+	if (timeout_ns && look->now - m->arrive_ns >= timeout_ns) {
+		m->gap = true;
+		m->ready_ns = look->now;
+		goto ready;
+	}
+	list_add_tail(&ch->wait_node, &ep->waiting[wait_node]);
+	if (timeout_ns)
+		timer_reduce(&ep->hold_timer, jiffies + 1 +
+			     nsecs_to_jiffies(m->arrive_ns + timeout_ns -
+					      look->now));
+	return;
+ready:
+	if (ep->flags & CAUSAL_F_MERGED_RECV)
+		look->wake_all = true;
+	else
+		causal_wake(ch);
+}
+
+/* What is known of node @k grew: look again at the heads that wait on it,
+ * those whose stamp it now reaches. A frame costs what it changed, not a
+ * walk over the endpoint.
+ */
+static void causal_look_waiting(struct causal_endpoint *ep, u16 k,
+				struct causal_look *look)
+{
+	u64 known = causal_rule_known(&ep->rule, k);
+	struct causal_sock *ch, *tmp;
+	LIST_HEAD(due);
+
+	list_for_each_entry_safe(ch, tmp, &ep->waiting[k], wait_node)
+		if (ch->wait_stamp <= known)
+			list_move_tail(&ch->wait_node, &due);
+	list_for_each_entry_safe(ch, tmp, &due, wait_node)
+		causal_look_head(ep, ch, look);
+}
+
+static void causal_look_done(struct causal_endpoint *ep,
+			     struct causal_look *look)
+{
+	struct causal_sock *ch;
+
+	if (look->wake_all)
 		list_for_each_entry(ch, &ep->channels, ep_node)
 			causal_wake(ch);
-	if (next_expiry)
-		mod_timer(&ep->hold_timer, next_expiry);
+}
+
+/* Look at every channel's head: after what may change any of them (the
+ * peer set, the hold timeout, a close) and when a hold timeout expires.
+ */
+static void causal_scan(struct causal_endpoint *ep)
+{
+	struct causal_look look = {};
+	struct causal_sock *ch;
+
+	lockdep_assert_held(&ep->lock);
+	list_for_each_entry(ch, &ep->channels, ep_node)
+		causal_look_head(ep, ch, &look);
+	causal_look_done(ep, &look);
 }
 
 void causal_hold_timer_fn(struct timer_list *t)
@@ -191,14 +230,14 @@ void causal_hold_timer_fn(struct timer_list *t)
 	struct causal_endpoint *ep = from_timer(ep, t, hold_timer);
 
 	spin_lock_bh(&ep->lock);
-	causal_scan(ep, 0);
+	causal_scan(ep);
 	spin_unlock_bh(&ep->lock);
 }
 
 void causal_wake_ready(struct causal_endpoint *ep)
 {
 	spin_lock_bh(&ep->lock);
-	causal_scan(ep, 0);
+	causal_scan(ep);
 	spin_unlock_bh(&ep->lock);
 }
 
@@ -333,7 +372,7 @@ static void causal_channel_fail(struct causal_sock *ch,
 
 /* Queue a DATA message; the caller holds ep->lock. */
 static void causal_queue_data(struct causal_endpoint *ep, struct causal_sock *ch,
-			      struct causal_msg *m)
+			      struct causal_msg *m, struct causal_look *look)
 {
 	bool was_empty = list_empty(&ch->holdq);
 
@@ -342,6 +381,7 @@ static void causal_queue_data(struct causal_endpoint *ep, struct causal_sock *ch
 	ep->held_now++;
 	if (was_empty) {
 		causal_update_head(ep, ch->peer);
+		causal_look_head(ep, ch, look);
 	} else {
 		/* What others sent before it is known only to grow, so a
 		 * message whose causes elsewhere are in is ready the moment
@@ -374,9 +414,9 @@ static enum causal_proto_err causal_rx_frame(struct causal_sock *ch)
 	struct causal_frame f = s->hdr;
 	struct causal_hello hello = {};
 	struct sock *sk = ch->sk;
+	struct causal_look look = {};
 	enum causal_proto_err err;
 	u32 clock_len, off;
-	u64 arrived = 0;
 	u16 peer;
 
 	if (f.nodes != ep->nodes)
@@ -415,7 +455,7 @@ static enum causal_proto_err causal_rx_frame(struct causal_sock *ch)
 		if (!ch->rx_pass_ns)
 			ch->rx_pass_ns = causal_now();
 		m->arrive_ns = ch->rx_pass_ns;
-		arrived = m->arrive_ns;
+		look.now = m->arrive_ns;
 	}
 
 	spin_lock_bh(&ep->lock);
@@ -446,14 +486,14 @@ static enum causal_proto_err causal_rx_frame(struct causal_sock *ch)
 	case CAUSAL_FRAME_HELLO:
 		ch->peer = peer;
 		ch->hello_seen = true;
-		ch->epoch = ++ep->peer_epochs;
 		ch->state = CAUSAL_CH_ACTIVE;
 		ep->by_peer[peer] = ch;
+		list_add_tail(&ch->peer_node, &ep->peer_chans[peer]);
 		causal_trace_peer(ep, ch, true);
 		break;
 	case CAUSAL_FRAME_DATA:
 		ch->front_queued = true;
-		causal_queue_data(ep, ch, &ch->front);
+		causal_queue_data(ep, ch, &ch->front, &look);
 		break;
 	case CAUSAL_FRAME_CLOCK:
 		trace_causal_clock(ep->group, ep->node, ep->nodes, ch->peer,
@@ -464,7 +504,9 @@ static enum causal_proto_err causal_rx_frame(struct causal_sock *ch)
 		causal_trace_peer(ep, ch, false);
 		break;
 	}
-	causal_scan(ep, arrived);
+	/* Any frame may tell more of its peer: its count, its new head. */
+	causal_look_waiting(ep, peer, &look);
+	causal_look_done(ep, &look);
 	spin_unlock_bh(&ep->lock);
 	if (f.type != CAUSAL_FRAME_DATA)
 		causal_strp_done(sk, s);
@@ -708,6 +750,8 @@ void causal_state_change(struct sock *sk)
 void causal_rx_init(struct causal_sock *csk)
 {
 	INIT_LIST_HEAD(&csk->holdq);
+	INIT_LIST_HEAD(&csk->peer_node);
+	INIT_LIST_HEAD(&csk->wait_node);
 	INIT_DELAYED_WORK(&csk->rx_work, causal_rx_work);
 }
 
@@ -748,9 +792,11 @@ void causal_rx_close(struct causal_sock *ch)
 		causal_hello_kick(ep, ch->rx_hello_peer);
 	}
 	list_del_init(&ch->ep_node);
+	list_del_init(&ch->peer_node);
+	list_del_init(&ch->wait_node);
 	if (ch->hello_seen)
 		causal_update_head(ep, ch->peer);
-	causal_scan(ep, 0);
+	causal_scan(ep);
 	spin_unlock_bh(&ep->lock);
 
 	list_for_each_entry_safe(m, tmp, &purge, list)
@@ -875,6 +921,10 @@ static void causal_fill_cmsg(struct causal_cmsg *cm, struct causal_endpoint *ep,
 static u64 causal_deliver(struct causal_endpoint *ep, struct causal_sock *ch,
 			  struct causal_msg *m)
 {
+	struct causal_look look = {};
+	struct causal_sock *front;
+	u16 k;
+
 	list_del(&m->list);
 	if (m == &ch->front)
 		ch->front_queued = false;
@@ -892,7 +942,16 @@ static u64 causal_deliver(struct causal_endpoint *ep, struct causal_sock *ch,
 	trace_causal_deliver(ep->group, ep->node, ep->nodes, m->sender,
 			     m->vclock[m->sender], ep->delivered,
 			     m->ready_ns - m->arrive_ns, m->gap, m->vclock);
-	causal_scan(ep, 0);
+	/* More is known of the sender, and a gap raised others' floor. */
+	for (k = 0; k < ep->nodes; k++)
+		if (k == m->sender || m->gap)
+			causal_look_waiting(ep, k, &look);
+	/* The next head: this channel's, or the sender's next channel's. */
+	causal_look_head(ep, ch, &look);
+	front = causal_peer_front(ep, m->sender);
+	if (front && front != ch)
+		causal_look_head(ep, front, &look);
+	causal_look_done(ep, &look);
 	return ep->delivered;
 }
 
@@ -935,8 +994,11 @@ static int causal_take(struct causal_sock *owner, struct causal_sock *reader,
 	if (m && m->ready_ns && !m->gap) {
 		if (!causal_rule_ready(&ep->rule, m->sender, m->vclock, NULL,
 				       NULL)) {
+			struct causal_look look = {};
+
 			m->ready_ns = 0;
-			causal_scan(ep, 0);
+			causal_look_head(ep, owner, &look);
+			causal_look_done(ep, &look);
 		} else {
 			past_floor = causal_rule_past_floor(&ep->rule,
 							    m->sender,

@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -1373,6 +1374,136 @@ TEST_F(crowd, clock_reaches_real_peers)
 		TH_LOG("B got no CLOCK frame on an endpoint of %d channels",
 		       CROWD_IDLE + 2);
 	EXPECT_EQ(clock[2], 1);
+}
+
+/* ---- 8. what a peer's frame costs ----
+ *
+ * A frame costs the receive path what it changes, not a walk over the
+ * endpoint: a flood of CLOCK frames from one peer is taken in about as fast
+ * on an endpoint that also has hundreds of idle channels and dozens of
+ * messages waiting on another node as on one with nothing else. (Before,
+ * every frame re-checked every channel's head.)
+ */
+#define COST_GROUP	1100
+#define COST_NODES	64
+#define COST_IDLE	400	/* joined, never said HELLO */
+#define COST_HELD	40	/* peers with a message waiting on node 63 */
+#define COST_FRAMES	20000
+#define COST_ROUNDS	5
+
+struct cost_ep {
+	int raw[1 + COST_IDLE + COST_HELD], ch[1 + COST_IDLE + COST_HELD];
+	int n;
+	__u64 clock[COST_NODES];	/* the flooder's, node 1 */
+};
+
+static void cost_add(struct __test_metadata *_metadata, struct cost_ep *e,
+		     __u32 group, int peer)
+{
+	__u64 zero[COST_NODES] = {};
+
+	scene_join(_metadata, &e->raw[e->n], &e->ch[e->n], group, 0,
+		   COST_NODES, 0);
+	if (peer >= 0) {
+		ASSERT_EQ(wire_hello(e->raw[e->n], group, COST_NODES, peer, zero,
+				     0x100 + peer), 0);
+		wait_active(_metadata, e->ch[e->n]);
+	}
+	e->n++;
+}
+
+/* Node 0's endpoint with the flooder, node 1, on its first channel. */
+static void cost_open(struct __test_metadata *_metadata, struct cost_ep *e,
+		      __u32 group, bool crowded)
+{
+	memset(e, 0, sizeof(*e));
+	cost_add(_metadata, e, group, 1);
+	if (!crowded)
+		return;
+	for (int i = 0; i < COST_IDLE; i++)
+		cost_add(_metadata, e, group, -1);
+	for (int p = 2; p < 2 + COST_HELD; p++) {
+		__u64 v[COST_NODES] = {};
+
+		cost_add(_metadata, e, group, p);
+		v[p] = 1;
+		v[COST_NODES - 1] = 1;	/* never comes */
+		ASSERT_EQ(wire_send(e->raw[e->n - 1], CAUSAL_FRAME_DATA, 0,
+				    COST_NODES, p, v, "held", 4), 0);
+	}
+	expect_held(_metadata, e->ch[e->n - 1]);
+}
+
+static void cost_close(struct cost_ep *e)
+{
+	for (int i = 0; i < e->n; i++) {
+		close(e->raw[i]);
+		close(e->ch[i]);
+	}
+}
+
+/* Microseconds for the module to take in COST_FRAMES CLOCK frames. */
+static long cost_flood(struct __test_metadata *_metadata, struct cost_ep *e)
+{
+	size_t size = causal_frame_size(COST_NODES, 0);
+	struct causal_frame f = {
+		.type = CAUSAL_FRAME_CLOCK, .nodes = COST_NODES, .sender = 1,
+	};
+	char *buf = malloc(size * COST_FRAMES);
+	struct timespec t0, t1;
+	int outq;
+
+	for (int i = 0; i < COST_FRAMES; i++) {
+		e->clock[1]++;
+		causal_wire_put_hdr(buf + i * size, &f);
+		causal_wire_put_clock(buf + i * size + CAUSAL_WIRE_HDR_LEN,
+				      e->clock, COST_NODES);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	EXPECT_EQ(write_all(e->raw[0], buf, size * COST_FRAMES), 0);
+	/* Acknowledged means parsed: the module reads in data_ready. */
+	do {
+		ASSERT_EQ(ioctl(e->raw[0], SIOCOUTQ, &outq), 0);
+	} while (outq > 0 && ms_since(&t0) < 30000);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	free(buf);
+	return (t1.tv_sec - t0.tv_sec) * 1000000L +
+	       (t1.tv_nsec - t0.tv_nsec) / 1000;
+}
+
+static int cmp_long(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
+
+	return (x > y) - (x < y);
+}
+
+TEST(clock_flood_costs_what_changed)
+{
+	struct rlimit fds = { 4096, 4096 };
+	long bare[COST_ROUNDS], crowded[COST_ROUNDS];
+	struct cost_ep a, b;
+
+	causal_require_module(_metadata);
+	ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &fds), 0);
+	cost_open(_metadata, &a, COST_GROUP, false);
+	cost_open(_metadata, &b, COST_GROUP + 1, true);
+	/* Alternately, for the machine's drift. */
+	for (int i = 0; i < COST_ROUNDS; i++) {
+		bare[i] = cost_flood(_metadata, &a);
+		crowded[i] = cost_flood(_metadata, &b);
+	}
+	EXPECT_EQ(info_of(_metadata, a.ch[0]).watermark, a.clock[1]);
+	EXPECT_EQ(info_of(_metadata, b.ch[0]).watermark, b.clock[1]);
+	expect_held(_metadata, b.ch[b.n - 1]);
+	qsort(bare, COST_ROUNDS, sizeof(long), cmp_long);
+	qsort(crowded, COST_ROUNDS, sizeof(long), cmp_long);
+	TH_LOG("%d CLOCK frames of %d nodes: median %ld us alone, %ld us beside %d idle channels and %d held heads",
+	       COST_FRAMES, COST_NODES, bare[COST_ROUNDS / 2],
+	       crowded[COST_ROUNDS / 2], COST_IDLE, COST_HELD);
+	EXPECT_LE(crowded[COST_ROUNDS / 2], 2 * bare[COST_ROUNDS / 2]);
+	cost_close(&a);
+	cost_close(&b);
 }
 
 /* ---- 10. endpoint squatting ----
