@@ -330,6 +330,7 @@ struct round {
 	uint64_t floor[MAX_NODES];	/* stamps a good gap let go */
 	uint64_t hfloor[MAX_NODES];	/* what hostile gaps claimed */
 	uint64_t used;			/* free nodes given to a hostile peer */
+	uint64_t shared;		/* and those a second one claims too */
 	bool crowd;
 	bool big_done;			/* one frame at the size limit */
 
@@ -1246,8 +1247,10 @@ static uint16_t hostile_node(struct round *r, uint64_t cl)
 		return k;
 	}
 	for (int k = 0; k < r->n && !nfree; k++)
-		if (k != r->me && !(good & BIT(k)) && fuzz_chance(g, 50))
+		if (k != r->me && !(good & BIT(k)) && fuzz_chance(g, 50)) {
+			r->shared |= BIT(k);
 			return k;	/* another hostile peer's */
+		}
 	r->fz->st.mutations[C_SEQUENCE]++;
 	switch (fuzz_below(g, 4)) {
 	case 0:
@@ -1350,11 +1353,13 @@ static void chan_finish(struct round *r, struct chan *c)
 		/* Its old connection is gone (or half-closed) without BYE:
 		 * the spec lets it continue as the same incarnation, if that
 		 * is the one the module knows (a reconnect's is, when it was
-		 * owed acceptance itself).
+		 * owed acceptance itself; another peer claiming the node may
+		 * have come first).
 		 */
 		if (back)
 			back->expect_ok = c->clean && inc == c->incarnation &&
 					  (!c->gen || c->expect_ok) &&
+					  !(r->shared & BIT(c->node)) &&
 					  (c->raw < 0 || c->end != END_KEEP) &&
 					  (outq == 0 || c->end == END_RST ||
 					   c->end == END_VANISH);
