@@ -2,9 +2,11 @@
 /*
  * Message throughput and round-trip latency on loopback, through the causal
  * ULP, through plain TCP with the framing an application would otherwise
- * write (a 4-byte big-endian length, then the payload), or through the same
+ * write (a 4-byte big-endian length and the payload in one write; reads of
+ * large chunks, messages parsed where they landed), or through the same
  * causal protocol implemented in user space over epoll ("user": the module's
- * wire codec and delivery rule from kmod/lib, frames read in batches).
+ * wire codec and delivery rule from kmod/lib, read the same way). Sender and
+ * receiver are two processes, as two ends of an application would be.
  *
  * Every message carries its sequence number in its first and last four bytes
  * and the receiver checks both and the length, so a path that loses,
@@ -17,7 +19,6 @@
 #include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -28,6 +29,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -85,12 +87,16 @@ static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt,
 	exit(1);
 }
 
+static pid_t peer_pid;		/* the other side's process, while it runs */
+
 static void on_alarm(int sig __attribute__((unused)))
 {
 	static const char msg[] = "causal_bench: timed out\n";
 
 	/* A hung path must fail the run, not stall it. */
 	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	if (peer_pid > 0)
+		kill(peer_pid, SIGKILL);
 	_exit(1);
 }
 
@@ -149,21 +155,66 @@ static void causal_setup(int fd, uint32_t group, uint16_t node)
 		die("CAUSAL_JOIN: %s", strerror(errno));
 }
 
+/* ---- reads as a careful user-space program does them ---- */
+
+#define CHUNK_BUF	(MAX_SIZE + 65536)
+
+/* A receive buffer filled by large reads (as much as one recv() returns)
+ * and parsed in place: messages are looked at where they landed.
+ */
+struct chunks {
+	uint8_t *buf;
+	size_t off, len;
+};
+
+static void chunks_init(struct chunks *c)
+{
+	c->buf = malloc(CHUNK_BUF);
+	if (!c->buf)
+		die("out of memory");
+	c->off = c->len = 0;
+}
+
+static size_t chunks_have(const struct chunks *c)
+{
+	return c->len - c->off;
+}
+
+/* Keep the partial frame at the front and read more behind it, waiting in
+ * epoll on @epfd if given, else in recv().
+ */
+static void chunks_fill(struct chunks *c, int fd, int epfd)
+{
+	struct epoll_event ev;
+	size_t have = chunks_have(c);
+	ssize_t n;
+
+	memmove(c->buf, c->buf + c->off, have);
+	c->off = 0;
+	c->len = have;
+	if (epfd >= 0 && epoll_wait(epfd, &ev, 1, -1) < 0 && errno != EINTR)
+		die("epoll_wait: %s", strerror(errno));
+	n = recv(fd, c->buf + c->len, CHUNK_BUF - c->len,
+		 epfd >= 0 ? MSG_DONTWAIT : 0);
+	if (n == 0)
+		die("recv: unexpected EOF");
+	if (n < 0 && errno != EAGAIN && errno != EINTR)
+		die("recv: %s", strerror(errno));
+	if (n > 0)
+		c->len += n;
+}
+
 /* ---- the protocol in user space: what an application would write ---- */
 
 #define USER_NODES	2
-#define USER_RBUF	(MAX_SIZE + 65536)
 
-/* One endpoint's end of one connection: the delivery rule, and a receive
- * buffer read in batches (as many frames as one recv() returns).
- */
+/* One endpoint's end of one connection: the delivery rule, and its reads. */
 struct user_conn {
 	int fd, epfd;
 	uint16_t peer;
 	bool hello_seen;
 	struct causal_rule rule;
-	uint8_t *rbuf;
-	size_t roff, rlen;
+	struct chunks in;
 };
 
 static struct user_conn *user_conns[2];
@@ -227,8 +278,9 @@ static void user_setup(int fd, uint32_t group, uint16_t node)
 	uint8_t raw[CAUSAL_WIRE_HELLO_LEN];
 	struct epoll_event ev = { .events = EPOLLIN };
 
-	if (!c || !(c->rbuf = malloc(USER_RBUF)))
+	if (!c)
 		die("out of memory");
+	chunks_init(&c->in);
 	c->fd = fd;
 	c->peer = !node;
 	causal_rule_init(&c->rule, group, node, USER_NODES, 3);
@@ -241,22 +293,21 @@ static void user_setup(int fd, uint32_t group, uint16_t node)
 	user_send_frame(c, CAUSAL_FRAME_HELLO, raw, sizeof(raw));
 }
 
-/* The next DATA message into @buf (its length returned): parse what the
- * buffer holds, and wait in epoll for more only when it holds no whole frame.
+/* The next DATA message, where it lies in the receive buffer (its length
+ * in *@len): parse what the buffer holds, and wait in epoll for more only
+ * when it holds no whole frame.
  */
-static size_t user_recv(struct user_conn *c, uint8_t *buf, size_t size)
+static const uint8_t *user_recv(struct user_conn *c, size_t *len)
 {
-	struct epoll_event ev;
 	enum causal_proto_err err;
 	struct causal_hello hello;
 	struct causal_frame f;
 	u64 clock[USER_NODES];
 	size_t frame;
-	ssize_t n;
 
 	for (;;) {
-		uint8_t *p = c->rbuf + c->roff;
-		size_t have = c->rlen - c->roff;
+		const uint8_t *p = c->in.buf + c->in.off;
+		size_t have = chunks_have(&c->in);
 
 		if (have >= CAUSAL_WIRE_HDR_LEN) {
 			err = causal_wire_get_hdr(p, &f, MAX_SIZE);
@@ -273,34 +324,20 @@ static size_t user_recv(struct user_conn *c, uint8_t *buf, size_t size)
 				if (err)
 					die("user: refused: %s", causal_proto_err_name(err));
 				c->hello_seen = true;
-				c->roff += frame;
+				c->in.off += frame;
 				if (f.type != CAUSAL_FRAME_DATA)
 					continue;
 				/* Two nodes: the rule never holds, but it is asked. */
 				causal_rule_set_head(&c->rule, c->peer, clock[c->peer]);
 				if (!causal_rule_ready(&c->rule, c->peer, clock, NULL, NULL))
 					die("user: message held with two nodes");
-				if (f.len > size)
-					die("user: message of %u bytes", f.len);
-				memcpy(buf, p + frame - f.len, f.len);
 				causal_rule_deliver(&c->rule, c->peer, clock, false);
 				causal_rule_set_head(&c->rule, c->peer, 0);
-				return f.len;
+				*len = f.len;
+				return p + frame - f.len;
 			}
 		}
-		/* Keep the partial frame, read more after it. */
-		memmove(c->rbuf, p, have);
-		c->roff = 0;
-		c->rlen = have;
-		if (epoll_wait(c->epfd, &ev, 1, -1) < 0 && errno != EINTR)
-			die("epoll_wait: %s", strerror(errno));
-		n = recv(c->fd, c->rbuf + c->rlen, USER_RBUF - c->rlen, MSG_DONTWAIT);
-		if (n == 0)
-			die("user: unexpected EOF");
-		if (n < 0 && errno != EAGAIN && errno != EINTR)
-			die("recv: %s", strerror(errno));
-		if (n > 0)
-			c->rlen += n;
+		chunks_fill(&c->in, c->fd, c->epfd);
 	}
 }
 
@@ -310,8 +347,30 @@ static void user_close(int fd)
 
 	user_conns[c->rule.self] = NULL;
 	close(c->epfd);
-	free(c->rbuf);
+	free(c->in.buf);
 	free(c);
+}
+
+/* A plain TCP end, read in chunks. */
+struct tcp_conn {
+	int fd;
+	struct chunks in;
+};
+
+static struct tcp_conn tcp_conns[2];
+
+static struct tcp_conn *tcp_of(int fd)
+{
+	for (int i = 0; i < 2; i++)
+		if (tcp_conns[i].in.buf && tcp_conns[i].fd == fd)
+			return &tcp_conns[i];
+	die("fd %d is not a TCP end", fd);
+}
+
+static void tcp_setup(int fd, int i)
+{
+	tcp_conns[i].fd = fd;
+	chunks_init(&tcp_conns[i].in);
 }
 
 /* A pair ready for messages: node 0 on *a, node 1 on *b for the ULP. Each
@@ -328,6 +387,9 @@ static void msg_pair(int *a, int *b, bool nodelay, unsigned int test)
 	} else if (opt.mode == MODE_USER) {
 		user_setup(*a, group, 0);
 		user_setup(*b, group, 1);
+	} else {
+		tcp_setup(*a, 0);
+		tcp_setup(*b, 1);
 	}
 }
 
@@ -336,6 +398,11 @@ static void pair_close(int a, int b)
 	if (opt.mode == MODE_USER) {
 		user_close(a);
 		user_close(b);
+	} else if (opt.mode == MODE_TCP) {
+		for (int i = 0; i < 2; i++) {
+			free(tcp_conns[i].in.buf);
+			tcp_conns[i].in.buf = NULL;
+		}
 	}
 	close(a);
 	close(b);
@@ -372,12 +439,12 @@ static void check(const uint8_t *buf, uint32_t seq, const char *who)
 /* One message is one send() on the ULP; on TCP its length prefix and payload
  * go out in one sendmsg(), as a careful application would write them.
  */
-static void msg_send(int fd, uint8_t *buf)
+static void msg_send(int fd, const uint8_t *buf)
 {
 	uint32_t hdr = htonl(opt.size);
 	struct iovec iov[2] = {
 		{ .iov_base = &hdr, .iov_len = sizeof(hdr) },
-		{ .iov_base = buf, .iov_len = opt.size },
+		{ .iov_base = (void *)buf, .iov_len = opt.size },
 	};
 	ssize_t n;
 
@@ -397,40 +464,44 @@ static void msg_send(int fd, uint8_t *buf)
 	}
 }
 
-static void read_full(int fd, void *buf, size_t len)
+/* Exactly one message of opt.size bytes: where it lies, in @buf for the
+ * ULP (one recv() per message), in place in the receive buffer otherwise.
+ */
+static const uint8_t *msg_recv(int fd, uint8_t *buf)
 {
-	ssize_t n;
-
-	for (; len; len -= n, buf = (uint8_t *)buf + n) {
-		n = recv(fd, buf, len, MSG_WAITALL);
-		if (n <= 0)
-			die("recv: %s", n ? strerror(errno) : "unexpected EOF");
-	}
-}
-
-/* Exactly one message of opt.size bytes into @buf. */
-static void msg_recv(int fd, uint8_t *buf)
-{
+	const uint8_t *p;
+	struct chunks *in;
 	uint32_t hdr;
+	size_t len;
 	ssize_t n;
 
-	if (opt.mode == MODE_USER) {
-		if (user_recv(user_of(fd), buf, opt.size) != opt.size)
-			die("recv: wrong size");
-		return;
-	}
-	if (opt.mode == MODE_ULP) {
+	switch (opt.mode) {
+	case MODE_USER:
+		p = user_recv(user_of(fd), &len);
+		if (len != opt.size)
+			die("recv: %zu bytes, want %zu", len, opt.size);
+		return p;
+	case MODE_ULP:
 		/* MSG_TRUNC: the real length, so a longer message shows. */
 		n = recv(fd, buf, opt.size, MSG_TRUNC);
 		if (n != (ssize_t)opt.size)
 			die("recv: %zd bytes, want %zu: %s", n, opt.size,
 			    n < 0 ? strerror(errno) : n ? "wrong size" : "EOF");
-		return;
+		return buf;
+	case MODE_TCP:
+		break;
 	}
-	read_full(fd, &hdr, sizeof(hdr));
+	in = &tcp_of(fd)->in;
+	while (chunks_have(in) < sizeof(hdr))
+		chunks_fill(in, fd, -1);
+	memcpy(&hdr, in->buf + in->off, sizeof(hdr));
 	if (ntohl(hdr) != opt.size)
 		die("recv: length prefix %u, want %zu", ntohl(hdr), opt.size);
-	read_full(fd, buf, opt.size);
+	while (chunks_have(in) < sizeof(hdr) + opt.size)
+		chunks_fill(in, fd, -1);
+	p = in->buf + in->off + sizeof(hdr);
+	in->off += sizeof(hdr) + opt.size;
+	return p;
 }
 
 static uint8_t *msg_buf(void)
@@ -478,43 +549,62 @@ static void tput_read_batches(int fd)
 	free(mm);
 }
 
-static void *tput_reader(void *arg)
+static void tput_reader(int fd)
 {
-	int fd = *(int *)arg;
 	uint8_t *buf;
 	unsigned long seq;
 
 	if (opt.batch > 1) {
 		tput_read_batches(fd);
-		return NULL;
+		return;
 	}
 	buf = msg_buf();
-	for (seq = 0; seq < opt.count; seq++) {
-		msg_recv(fd, buf);
-		check(buf, seq, "reader");
-	}
+	for (seq = 0; seq < opt.count; seq++)
+		check(msg_recv(fd, buf), seq, "reader");
 	free(buf);
-	return NULL;
+}
+
+/* The other side runs @fn on @fd in a process of its own, as the two ends
+ * of a real application would.
+ */
+static void peer_start(void (*fn)(int fd), int fd)
+{
+	peer_pid = fork();
+	if (peer_pid < 0)
+		die("fork: %s", strerror(errno));
+	if (!peer_pid) {
+		fn(fd);
+		_exit(0);
+	}
+}
+
+static void peer_wait(void)
+{
+	int status;
+
+	if (waitpid(peer_pid, &status, 0) != peer_pid)
+		die("waitpid: %s", strerror(errno));
+	peer_pid = 0;
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		die("the other side failed");
 }
 
 static void throughput(void)
 {
 	uint8_t *buf = msg_buf();
 	unsigned long seq;
-	pthread_t reader;
 	uint64_t start;
 	double secs;
 	int a, b;
 
 	msg_pair(&a, &b, false, 1);
-	if (pthread_create(&reader, NULL, tput_reader, &b))
-		die("pthread_create failed");
+	peer_start(tput_reader, b);
 	start = now_ns();
 	for (seq = 0; seq < opt.count; seq++) {
 		stamp(buf, seq);
 		msg_send(a, buf);
 	}
-	pthread_join(reader, NULL);
+	peer_wait();
 	secs = (now_ns() - start) / 1e9;
 	pair_close(a, b);
 	free(buf);
@@ -539,19 +629,18 @@ static unsigned long lat_warmup(void)
 }
 
 /* Echo side of the ping-pong: every message goes straight back. */
-static void *lat_echo(void *arg)
+static void lat_echo(int fd)
 {
-	int fd = *(int *)arg;
 	uint8_t *buf = msg_buf();
 	unsigned long seq, total = lat_warmup() + opt.rounds;
+	const uint8_t *p;
 
 	for (seq = 0; seq < total; seq++) {
-		msg_recv(fd, buf);
-		check(buf, seq, "echo");
-		msg_send(fd, buf);
+		p = msg_recv(fd, buf);
+		check(p, seq, "echo");
+		msg_send(fd, p);
 	}
 	free(buf);
-	return NULL;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -572,23 +661,22 @@ static void latency(void)
 	unsigned long warmup = lat_warmup(), seq;
 	uint64_t *rtt = xmalloc(opt.rounds * sizeof(*rtt));
 	uint8_t *buf = msg_buf();
+	const uint8_t *p;
 	uint64_t start;
-	pthread_t echo;
 	int a, b;
 
 	msg_pair(&a, &b, true, 2);
-	if (pthread_create(&echo, NULL, lat_echo, &b))
-		die("pthread_create failed");
+	peer_start(lat_echo, b);
 	for (seq = 0; seq < warmup + opt.rounds; seq++) {
 		stamp(buf, seq);
 		start = now_ns();
 		msg_send(a, buf);
-		msg_recv(a, buf);
+		p = msg_recv(a, buf);
 		if (seq >= warmup)
 			rtt[seq - warmup] = now_ns() - start;
-		check(buf, seq, "pinger");
+		check(p, seq, "pinger");
 	}
-	pthread_join(echo, NULL);
+	peer_wait();
 	pair_close(a, b);
 	free(buf);
 
@@ -617,8 +705,9 @@ static void usage(FILE *f)
 "\n"
 "Loopback benchmark of the causal ULP against plain TCP with user-space framing\n"
 "(4-byte big-endian length, then the payload, one sendmsg() per message) and\n"
-"against the causal protocol implemented in user space over epoll.\n"
-"Runs a throughput test (one sender, one reader thread) and a latency test\n"
+"against the causal protocol implemented in user space over epoll; both read\n"
+"large chunks and parse messages in place.\n"
+"Runs a throughput test (one sender, one reader process) and a latency test\n"
 "(ping-pong, TCP_NODELAY) and checks every message's sequence stamps.\n"
 "\n"
 "  -m, --mode MODE     ulp: both ends join a 2-node causal group; tcp: plain TCP;\n"

@@ -11,7 +11,7 @@
 # Environment (tools/vm/run passes CAUSAL_* through):
 #   CAUSAL_BENCH_RUNS   runs per mode and size (default 3)
 #   CAUSAL_BENCH_SIZES  message sizes (default "64 4096 65536")
-#   CAUSAL_BENCH_CPU    CPU both threads are pinned to (default the last);
+#   CAUSAL_BENCH_CPU    CPU both processes are pinned to (default the last);
 #                       empty leaves them to the scheduler. Under QEMU's
 #                       software emulation, waking an idle vCPU takes
 #                       milliseconds and drowns the path being measured.
