@@ -85,14 +85,18 @@ static bool causal_tx_live(const struct causal_sock *ch)
 }
 
 /* Write from @iter to TCP; the socket is locked. Returns bytes written or a
- * negative error when nothing was.
+ * negative error when nothing was. A connection that failed is not written:
+ * tcp_sendmsg() would take its error (sock_error()), which is owed to the
+ * socket's readers once they read what TCP still holds.
  */
 static int causal_tcp_write(struct sock *sk, struct iov_iter *iter, size_t len,
 			    int flags)
 {
 	struct msghdr msg = { .msg_flags = flags | MSG_NOSIGNAL };
-	int ret;
+	int ret = READ_ONCE(sk->sk_err);
 
+	if (ret)
+		return -ret;
 	msg.msg_iter = *iter;
 	ret = tcp_sendmsg_locked(sk, &msg, len);
 	if (ret > 0)

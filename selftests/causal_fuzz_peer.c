@@ -1838,13 +1838,18 @@ static const struct recv_info *find_info(struct msghdr *msg)
 
 enum read_result { R_AGAIN, R_MSG, R_PEEK, R_END };
 
-/* Has a hold timeout let a message pass a cause in this round? */
-static bool round_had_gap(const struct round *r)
+/* Has a gap let a message pass a cause in this round? The application sees
+ * the flag only where it asked for CAUSAL_RECV_INFO; the endpoint (@c's)
+ * counts every one.
+ */
+static bool round_had_gap(const struct round *r, struct chan *c)
 {
+	struct causal_info info;
+
 	for (int k = 0; k < r->n; k++)
 		if (r->floor[k] || r->hfloor[k])
 			return true;
-	return false;
+	return !chan_info(c, &info) && info.ep_gaps;
 }
 
 /* One read on @c with random flags, buffer and call. @ready: the socket
@@ -1954,7 +1959,7 @@ check:
 			 * or a cause that a gap let it pass arrived since
 			 * (docs/design.md: readiness can go back).
 			 */
-			if (ready && !r->closer.running && !round_had_gap(r) &&
+			if (ready && !r->closer.running && !round_had_gap(r, c) &&
 			    (!r->merged || r->reads_this_iter == 1))
 				fail(r, F_POLL, "chan %d (%s) reported readable, %s read: EAGAIN",
 				     c->idx, c->kind == K_GOOD ? "well-behaved" : "hostile",

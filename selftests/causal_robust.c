@@ -887,6 +887,39 @@ TEST(reset_keeps_what_tcp_holds)
 	trio_close(&t);
 }
 
+/* As above, and the endpoint writes to A's reset connection before the
+ * reader gets there: a unicast to B owes A a CLOCK frame. That write is the
+ * module's, not the application's: it must not take the reset's error, which
+ * the reader is owed after A's messages (TCP's sendmsg hands the error to
+ * whoever calls it first).
+ */
+TEST(reset_error_outlives_our_writes)
+{
+	const char *const msgs[] = { "one", "two" };
+	char buf[16];
+	struct trio t;
+
+	causal_require_module(_metadata);
+	trio_open(_metadata, &t, PEER_GROUP + 9);
+	for (int i = 0; i < 2; i++)
+		ASSERT_EQ(send_data(t.a_raw, 0, i + 1, 0, 0, msgs[i]), 0);
+	ASSERT_TRUE(readable(t.a_ch, 2000));
+	usleep(100 * 1000);
+	reset_close(t.a_raw);
+	t.a_raw = -1;
+	ASSERT_TRUE(wait_reset(t.a_ch, 2000));
+	ASSERT_EQ(send(t.b_ch, "to b", 4, 0), 4);
+	usleep(100 * 1000);
+
+	for (int i = 0; i < 2; i++)
+		expect_next(_metadata, t.a_ch, msgs[i], 2000);
+	EXPECT_EQ(recv(t.a_ch, buf, sizeof(buf), MSG_DONTWAIT), -1)
+		TH_LOG("after A's messages: %s instead of its reset",
+		       "a clean EOF");
+	EXPECT_EQ(errno, ECONNRESET);
+	trio_close(&t);
+}
+
 /* As above, and A's first reconnect resets too, with its message still in
  * TCP, before A reconnects once more. Reconnects go in the order they
  * joined: the second waits for the first, which waits for the old channel.
