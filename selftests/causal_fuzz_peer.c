@@ -1956,10 +1956,14 @@ check:
 		if (err == EAGAIN) {
 			/* One reader: what poll promised is still there,
 			 * unless (merged) a read on another socket took it,
-			 * or a cause that a gap let it pass arrived since
-			 * (docs/design.md: readiness can go back).
+			 * a cause that a gap let it pass arrived since
+			 * (docs/design.md: readiness can go back), or the
+			 * stalled peer's sender thread took the connection's
+			 * error (TCP's sendmsg reports it once, to whoever
+			 * calls first).
 			 */
-			if (ready && !r->closer.running && !round_had_gap(r, c) &&
+			if (ready && !r->closer.running && !c->stalled &&
+			    !round_had_gap(r, c) &&
 			    (!r->merged || r->reads_this_iter == 1))
 				fail(r, F_POLL, "chan %d (%s) reported readable, %s read: EAGAIN",
 				     c->idx, c->kind == K_GOOD ? "well-behaved" : "hostile",
