@@ -1298,6 +1298,19 @@ static struct chan *hostile_open(struct round *r, uint64_t cl, uint16_t node,
 	gen_hostile(r, c);
 	c->clean &= !c->has_bye;
 	chan_pace(r, c);
+	if (r->fz->verbose > 1) {
+		char names[256];
+		int off = 0;
+
+		names[0] = 0;
+		for (int k = 0; k < C_NR; k++)
+			if (cl & BIT(k))
+				off += snprintf(names + off, sizeof(names) - off,
+						"%s%s", off ? "," : "", cls_names[k]);
+		fprintf(stderr, "#   chan %d: hostile node %u gen %d end %d%s classes %s\n",
+			c->idx, node, gen, c->end, c->clean ? " clean" : "",
+			names);
+	}
 	return c;
 }
 
