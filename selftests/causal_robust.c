@@ -850,6 +850,35 @@ TEST_F(rejoin, cause_on_broken_channel_first)
 	expect_next(_metadata, t->ch2, "effect", 2000);
 }
 
+/* A sends @msgs (stamps 1..@n) and its connection resets while TCP still
+ * holds them (only the first is parsed: a deliverable head waits there).
+ */
+static void reset_with_queued(struct __test_metadata *_metadata,
+			      struct trio *t, const char *const *msgs, int n)
+{
+	for (int i = 0; i < n; i++)
+		ASSERT_EQ(send_data(t->a_raw, 0, i + 1, 0, 0, msgs[i]), 0);
+	ASSERT_TRUE(readable(t->a_ch, 2000));
+	usleep(100 * 1000);
+	reset_close(t->a_raw);
+	t->a_raw = -1;
+	ASSERT_TRUE(wait_reset(t->a_ch, 2000));
+}
+
+/* A's messages are read from its channel, then its reset. */
+static void expect_msgs_then_reset(struct __test_metadata *_metadata,
+				   struct trio *t, const char *const *msgs,
+				   int n)
+{
+	char buf[16];
+
+	for (int i = 0; i < n; i++)
+		expect_next(_metadata, t->a_ch, msgs[i], 2000);
+	EXPECT_EQ(recv(t->a_ch, buf, sizeof(buf), MSG_DONTWAIT), -1)
+		TH_LOG("after A's messages: a clean EOF instead of its reset");
+	EXPECT_EQ(errno, ECONNRESET);
+}
+
 /* A's connection resets with three messages in TCP's queue (only the first
  * is parsed: a deliverable head waits there to be read), and A reconnects
  * at once. All three are read from the old channel, then its error; the
@@ -858,18 +887,11 @@ TEST_F(rejoin, cause_on_broken_channel_first)
 TEST(reset_keeps_what_tcp_holds)
 {
 	const char *const msgs[] = { "one", "two", "three" };
-	char buf[16];
 	struct trio t;
 
 	causal_require_module(_metadata);
 	trio_open(_metadata, &t, PEER_GROUP + 4);
-	for (int i = 0; i < 3; i++)
-		ASSERT_EQ(send_data(t.a_raw, 0, i + 1, 0, 0, msgs[i]), 0);
-	ASSERT_TRUE(readable(t.a_ch, 2000));
-	usleep(100 * 1000);
-	reset_close(t.a_raw);
-	t.a_raw = -1;
-	ASSERT_TRUE(wait_reset(t.a_ch, 2000));
+	reset_with_queued(_metadata, &t, msgs, 3);
 
 	scene_join(_metadata, &t.raw2, &t.ch2, PEER_GROUP + 4, 2, 3, 0);
 	ASSERT_EQ(wire_hello(t.raw2, PEER_GROUP + 4, 3, 0,
@@ -877,10 +899,7 @@ TEST(reset_keeps_what_tcp_holds)
 	ASSERT_EQ(send_data(t.raw2, 0, 4, 0, 0, "four"), 0);
 	EXPECT_FALSE(readable(t.ch2, 200));
 
-	for (int i = 0; i < 3; i++)
-		expect_next(_metadata, t.a_ch, msgs[i], 2000);
-	EXPECT_EQ(recv(t.a_ch, buf, sizeof(buf), MSG_DONTWAIT), -1);
-	EXPECT_EQ(errno, ECONNRESET);
+	expect_msgs_then_reset(_metadata, &t, msgs, 3);
 	expect_next(_metadata, t.ch2, "four", 2000);
 	EXPECT_EQ(wait_state_change(_metadata, t.ch2, CAUSAL_CH_JOINED, 0),
 		  CAUSAL_CH_ACTIVE);
@@ -896,27 +915,14 @@ TEST(reset_keeps_what_tcp_holds)
 TEST(reset_error_outlives_our_writes)
 {
 	const char *const msgs[] = { "one", "two" };
-	char buf[16];
 	struct trio t;
 
 	causal_require_module(_metadata);
 	trio_open(_metadata, &t, PEER_GROUP + 9);
-	for (int i = 0; i < 2; i++)
-		ASSERT_EQ(send_data(t.a_raw, 0, i + 1, 0, 0, msgs[i]), 0);
-	ASSERT_TRUE(readable(t.a_ch, 2000));
-	usleep(100 * 1000);
-	reset_close(t.a_raw);
-	t.a_raw = -1;
-	ASSERT_TRUE(wait_reset(t.a_ch, 2000));
+	reset_with_queued(_metadata, &t, msgs, 2);
 	ASSERT_EQ(send(t.b_ch, "to b", 4, 0), 4);
 	usleep(100 * 1000);
-
-	for (int i = 0; i < 2; i++)
-		expect_next(_metadata, t.a_ch, msgs[i], 2000);
-	EXPECT_EQ(recv(t.a_ch, buf, sizeof(buf), MSG_DONTWAIT), -1)
-		TH_LOG("after A's messages: %s instead of its reset",
-		       "a clean EOF");
-	EXPECT_EQ(errno, ECONNRESET);
+	expect_msgs_then_reset(_metadata, &t, msgs, 2);
 	trio_close(&t);
 }
 
