@@ -27,35 +27,26 @@ cd "$top"
 bench=build/tools/causal_bench
 runs=${CAUSAL_BENCH_RUNS:-3}
 sizes=${CAUSAL_BENCH_SIZES:-64 4096 65536}
-cpu=${CAUSAL_BENCH_CPU-$(($(nproc) - 1))}
 rel=$(uname -r)
 mod=build/mod/$rel/kmod/causal.ko
 
 [ -x "$bench" ] || { echo "run.sh: $bench missing (make bench)" >&2; exit 1; }
 [ -f "$mod" ] || { echo "run.sh: $mod missing (make modules-vm)" >&2; exit 1; }
 
+. tools/bench/lib.sh
+
 modes=${CAUSAL_BENCH_MODES:-tcp ulp user mmsg traced}
 results=$(mktemp)
 daemon=
-# Sockets drop their module reference shortly after close(), not at once.
 unload() {
 	[ -z "$daemon" ] || kill "$daemon" 2>/dev/null
 	rm -f "$results"
-	for _ in $(seq 50); do
-		rmmod causal 2>/dev/null && return 0
-		sleep 0.1
-	done
-	rmmod causal
+	unload_module
 }
 insmod "$mod"
 trap unload EXIT
 
-pin=()
-where="not pinned"
-if [ -n "$cpu" ]; then
-	pin=(taskset -c "$cpu")
-	where="pinned to CPU $cpu"
-fi
+set_pin
 
 # causald with its log on the guest's tmpfs, away from the pinned CPU.
 traced_start() {
@@ -96,38 +87,7 @@ for size in $sizes; do
 	done
 done
 
-# median TEST MODE SIZE FIELD: the median of FIELD over the matching runs.
-median() {
-	grep -F "\"test\":\"$1\",\"mode\":\"$2\",\"size\":$3," "$results" |
-		sed -n "s/.*\"$4\":\([0-9.]*\).*/\1/p" | sort -g |
-		awk '{ v[NR] = $1 }
-		     END { if (!NR) exit 1
-			   print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
-ratio() {
-	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'
-}
-
-row() {
-	printf '%8s %12s %12s %8s %12s %12s %8s\n' "$@"
-}
-
 has() { [[ " $modes " == *" $1 "* ]]; }
-
-# compare A B: medians of mode B against mode A, per size.
-compare() {
-	local a=$1 b=$2 ta tb la lb
-	echo
-	row size "$a msgs/s" "$b msgs/s" "$b/$a" "$a p99 us" "$b p99 us" "$b/$a"
-	for size in $sizes; do
-		ta=$(median throughput "$a" "$size" msgs_per_s)
-		tb=$(median throughput "$b" "$size" msgs_per_s)
-		la=$(median latency "$a" "$size" p99_us)
-		lb=$(median latency "$b" "$size" p99_us)
-		row "$size" "$ta" "$tb" "$(ratio "$tb" "$ta")" "$la" "$lb" "$(ratio "$lb" "$la")"
-	done
-}
 
 echo
 echo "medians of $runs runs, kernel $rel"

@@ -1,0 +1,57 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared by run.sh and ab.sh: pinning, medians and tables over causal_bench's
+# --json lines.
+# The caller sets $results (the file of JSON lines) and $sizes.
+
+# set_pin: $pin, the command prefix that pins a run to CAUSAL_BENCH_CPU
+# (default the last CPU; see run.sh), and $where, which says so.
+cpu=${CAUSAL_BENCH_CPU-$(($(nproc) - 1))}
+set_pin() {
+	pin=()
+	where="not pinned"
+	if [ -n "$cpu" ]; then
+		pin=(taskset -c "$cpu")
+		where="pinned to CPU $cpu"
+	fi
+}
+
+# median TEST MODE SIZE FIELD: the median of FIELD over the matching runs.
+median() {
+	grep -F "\"test\":\"$1\",\"mode\":\"$2\",\"size\":$3," "$results" |
+		sed -n "s/.*\"$4\":\([0-9.]*\).*/\1/p" | sort -g |
+		awk '{ v[NR] = $1 }
+		     END { if (!NR) exit 1
+			   print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'
+}
+
+row() {
+	printf '%8s %12s %12s %8s %12s %12s %8s\n' "$@"
+}
+
+# compare A B: medians of mode B against mode A, per size.
+compare() {
+	local a=$1 b=$2 ta tb la lb
+	echo
+	row size "$a msgs/s" "$b msgs/s" "$b/$a" "$a p99 us" "$b p99 us" "$b/$a"
+	for size in $sizes; do
+		ta=$(median throughput "$a" "$size" msgs_per_s)
+		tb=$(median throughput "$b" "$size" msgs_per_s)
+		la=$(median latency "$a" "$size" p99_us)
+		lb=$(median latency "$b" "$size" p99_us)
+		row "$size" "$ta" "$tb" "$(ratio "$tb" "$ta")" "$la" "$lb" "$(ratio "$lb" "$la")"
+	done
+}
+
+# unload_module: sockets drop their module reference shortly after close(),
+# not at once.
+unload_module() {
+	for _ in $(seq 50); do
+		rmmod causal 2>/dev/null && return 0
+		sleep 0.1
+	done
+	rmmod causal
+}
