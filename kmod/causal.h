@@ -157,7 +157,9 @@ struct causal_sock {
 	struct causal_endpoint *ep;
 	struct list_head ep_node;	/* in ep->channels, under ep->lock */
 	struct delayed_work tx_work;	/* writes what others queued */
-	bool recv_info;			/* CAUSAL_RECV_INFO, lock_sock() */
+	/* Set under lock_sock(), read by recvmsg() without it. */
+	bool recv_info;			/* CAUSAL_RECV_INFO */
+	bool recv_batch;		/* CAUSAL_RECV_BATCH */
 	bool rx_deferred;		/* data arrived while the socket was
 					 * owned; under sk_lock.slock
 					 */

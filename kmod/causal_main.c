@@ -269,7 +269,7 @@ static int causal_set_join(struct causal_sock *csk, sockptr_t optval,
 		return err;
 	}
 	if (join.flags & CAUSAL_F_RECV_INFO)
-		csk->recv_info = true;
+		WRITE_ONCE(csk->recv_info, true);
 	causal_swap_callbacks(csk, true);
 	causal_rx_start(csk);
 	return 0;
@@ -333,13 +333,17 @@ static int causal_do_setsockopt(struct sock *sk, int optname, sockptr_t optval,
 				-ENOTCONN;
 		break;
 	case CAUSAL_RECV_INFO:
+	case CAUSAL_RECV_BATCH:
 		err = -EINVAL;
 		if (optlen < sizeof(val))
 			break;
 		err = -EFAULT;
 		if (copy_from_sockptr(&val, optval, sizeof(val)))
 			break;
-		csk->recv_info = !!val;
+		if (optname == CAUSAL_RECV_INFO)
+			WRITE_ONCE(csk->recv_info, !!val);
+		else
+			WRITE_ONCE(csk->recv_batch, !!val);
 		err = 0;
 		break;
 	default:
@@ -429,8 +433,9 @@ static int causal_do_getsockopt(struct sock *sk, int optname,
 
 	lock_sock(sk);
 	ep = csk->ep;
-	if (optname == CAUSAL_RECV_INFO) {
-		val = csk->recv_info;
+	if (optname == CAUSAL_RECV_INFO || optname == CAUSAL_RECV_BATCH) {
+		val = optname == CAUSAL_RECV_INFO ? csk->recv_info :
+						     csk->recv_batch;
 		err = causal_put_opt(optval, optlen, len, &val, sizeof(val));
 		goto out_release;
 	}
@@ -558,6 +563,7 @@ static int __init causal_register(void)
 	BUILD_BUG_ON(sizeof(struct causal_wire_hdr) != CAUSAL_WIRE_HDR_LEN);
 	BUILD_BUG_ON(sizeof(struct causal_wire_hello) != CAUSAL_WIRE_HELLO_LEN);
 	BUILD_BUG_ON(CAUSAL_MAX_NODES >= CAUSAL_PEER_NONE);
+	BUILD_BUG_ON(sizeof(struct causal_rec) % CAUSAL_REC_ALIGN);
 	BUILD_BUG_ON(offsetof(struct causal_info, last_error) !=
 		     sizeof(struct causal_info) - 2 * sizeof(__u32));
 

@@ -968,83 +968,162 @@ static int causal_copy_out(struct causal_sock *ch, const struct causal_msg *m,
 	}
 }
 
-/* Copy the head of @owner out to @reader's caller and, unless peeking,
- * deliver it. Returns the recvmsg() result, or -EAGAIN with *@again set
- * when the head is no longer deliverable (another reader took it, or the
- * channel closed): look again.
+/* One read: its buffer, what it has handed out so far, and the control
+ * message of its first message. With CAUSAL_RECV_BATCH each message is a
+ * struct causal_rec and its payload, CAUSAL_REC_ALIGN-aligned.
+ */
+struct causal_read {
+	struct msghdr *msg;
+	size_t len;			/* the caller's buffer */
+	size_t used;			/* bytes handed out: with a batch, to
+					 * the end of the last record
+					 */
+	size_t whole;			/* a truncated first message's length,
+					 * with its record header
+					 */
+	int flags;
+	bool batch;
+	unsigned int taken;		/* messages copied out */
+	struct causal_cmsg cm;		/* of the first */
+};
+
+/* Does @m fit behind what @rd holds? The first message always "fits": it
+ * is truncated as a lone message is.
+ */
+static bool causal_read_fits(const struct causal_read *rd,
+			     const struct causal_msg *m)
+{
+	if (!rd->taken)
+		return true;
+	return rd->batch && !(rd->flags & MSG_PEEK) &&
+	       ALIGN(rd->used, CAUSAL_REC_ALIGN) +
+	       sizeof(struct causal_rec) + m->len <= rd->len;
+}
+
+/* Copy @m out behind what @rd holds; the caller owns @ch's socket. */
+static int causal_read_copy(struct causal_read *rd, struct causal_sock *ch,
+			    const struct causal_msg *m, u16 rec_flags)
+{
+	u8 zeros[CAUSAL_REC_ALIGN] = {};
+	size_t start = rd->used;
+	struct causal_rec rec;
+	u32 copied;
+	int err;
+
+	if (rd->batch) {
+		size_t pad = ALIGN(start, CAUSAL_REC_ALIGN) - start;
+		/* Only a first record, at the start, is ever short of room. */
+		size_t head = min(rd->len - start - pad, sizeof(rec));
+
+		rec.len = m->len;
+		rec.sender = m->sender;
+		rec.flags = rec_flags;
+		rec.stamp = m->vclock[m->sender];
+		err = memcpy_to_msg(rd->msg, zeros, pad) ? :
+		      memcpy_to_msg(rd->msg, &rec, head);
+		if (err)
+			return err;
+		rd->used += pad + head;
+	}
+	copied = min_t(size_t, rd->len - rd->used, m->len);
+	err = causal_copy_out(ch, m, rd->msg, copied);
+	if (err) {
+		rd->used = start;
+		return err;
+	}
+	rd->used += copied;
+	if (copied < m->len) {
+		rd->msg->msg_flags |= MSG_TRUNC;
+		rd->whole = (rd->batch ? sizeof(rec) : 0) + m->len;
+	}
+	return 0;
+}
+
+/* Copy deliverable heads of @owner out to @reader's caller and, unless
+ * peeking, deliver them: one, or with a batch as many as fit while @owner
+ * holds the endpoint's next message. Returns 0 or an error; *@again is set
+ * when the first head is no longer deliverable (another reader took it,
+ * or the channel closed): look again.
  */
 static int causal_take(struct causal_sock *owner, struct causal_sock *reader,
-		       struct msghdr *msg, size_t len, int flags, bool *again)
+		       struct causal_read *rd, bool *again)
 {
 	/* The reader's: a closed owner has left the endpoint. */
 	struct causal_endpoint *ep = reader->ep;
 	struct sock *sk = owner->sk;
-	bool past_floor = false;
-	struct causal_cmsg cm;
 	struct causal_msg *m;
-	u32 copied, msg_len;
-	int err;
+	bool past_floor;
+	int err = 0;
+	u16 flags;
 
 	lock_sock(sk);
-	spin_lock_bh(&ep->lock);
-	m = owner->dead ? NULL : causal_head(owner);
-	/* Readiness can go back: a cause that a gap let it pass may still
-	 * arrive, or a node may join CAUSAL_PEERS. Look once more.
-	 */
-	if (m && m->ready_ns && !m->gap) {
-		if (!causal_rule_ready(&ep->rule, m->sender, m->vclock, NULL,
-				       NULL)) {
-			struct causal_look look = {};
+	for (;;) {
+		past_floor = false;
+		spin_lock_bh(&ep->lock);
+		m = owner->dead ? NULL : causal_head(owner);
+		/* Readiness can go back: a cause that a gap let it pass may
+		 * still arrive, or a node may join CAUSAL_PEERS. Look once
+		 * more.
+		 */
+		if (m && m->ready_ns && !m->gap) {
+			if (!causal_rule_ready(&ep->rule, m->sender, m->vclock,
+					       NULL, NULL)) {
+				struct causal_look look = {};
 
-			m->ready_ns = 0;
-			causal_look_head(ep, owner, &look);
-			causal_look_done(ep, &look);
-		} else {
-			past_floor = causal_rule_past_floor(&ep->rule,
-							    m->sender,
-							    m->vclock);
+				m->ready_ns = 0;
+				causal_look_head(ep, owner, &look);
+				causal_look_done(ep, &look);
+			} else {
+				past_floor = causal_rule_past_floor(&ep->rule,
+								    m->sender,
+								    m->vclock);
+			}
 		}
-	}
-	if (!m || !m->ready_ns) {
+		if (!m || !m->ready_ns ||
+		    (rd->taken && (causal_pick(ep, reader) != owner ||
+				   !causal_read_fits(rd, m)))) {
+			spin_unlock_bh(&ep->lock);
+			*again = !rd->taken;
+			break;
+		}
+		flags = m->gap || past_floor ? CAUSAL_MSG_GAP : 0;
 		spin_unlock_bh(&ep->lock);
-		release_sock(sk);
-		*again = true;
-		return -EAGAIN;
-	}
-	spin_unlock_bh(&ep->lock);
 
-	/* Owning the socket, nobody else removes @m: copy without ep->lock. */
-	msg_len = m->len;
-	copied = min_t(size_t, len, msg_len);
-	err = causal_copy_out(owner, m, msg, copied);
-	if (err)
-		goto out_release;
-	if (copied < msg_len)
-		msg->msg_flags |= MSG_TRUNC;
+		/* Owning the socket, nobody else removes @m: copy without
+		 * ep->lock.
+		 */
+		err = causal_read_copy(rd, owner, m, flags);
+		if (err)
+			break;
 
-	spin_lock_bh(&ep->lock);
-	if (flags & MSG_PEEK) {
-		causal_fill_cmsg(&cm, ep, m, ep->delivered + 1);
-		if (past_floor)
-			cm.info.flags |= CAUSAL_MSG_GAP;
-		spin_unlock_bh(&ep->lock);
-	} else {
+		spin_lock_bh(&ep->lock);
+		if (rd->flags & MSG_PEEK) {
+			if (!rd->taken)
+				causal_fill_cmsg(&rd->cm, ep, m,
+						 ep->delivered + 1);
+			rd->cm.info.flags |= flags;
+			spin_unlock_bh(&ep->lock);
+			rd->taken++;
+			break;
+		}
 		m->gap |= past_floor;
-		causal_fill_cmsg(&cm, ep, m, causal_deliver(ep, owner, m));
+		if (!rd->taken)
+			causal_fill_cmsg(&rd->cm, ep, m,
+					 causal_deliver(ep, owner, m));
+		else
+			causal_deliver(ep, owner, m);
 		spin_unlock_bh(&ep->lock);
+		rd->taken++;
 		if (m == &owner->front)
 			causal_strp_done(sk, &owner->strp);
 		else
 			causal_msg_free(m);
 		/* Room in the queue, or the next frame is at the front. */
 		causal_rx_pump(owner, GFP_KERNEL, false);
+		if (!rd->batch)
+			break;
 	}
-	err = flags & MSG_TRUNC ? msg_len : copied;
-out_release:
 	release_sock(sk);
-	if (err >= 0 && reader->recv_info)
-		put_cmsg(msg, SOL_CAUSAL, CAUSAL_CMSG_INFO,
-			 sizeof(cm.info) + ep->nodes * sizeof(u64), &cm);
 	return err;
 }
 
@@ -1059,6 +1138,7 @@ int causal_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
 	struct causal_sock *ch = causal_sk(sk);
 	struct causal_endpoint *ep = ch->ep;
 	struct causal_sock *owner;
+	struct causal_read rd;
 	bool waiting = false;
 	long timeo;
 	int err;
@@ -1070,6 +1150,13 @@ int causal_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
 	if (flags & MSG_OOB)
 		return -EOPNOTSUPP;
 
+	rd.msg = msg;
+	rd.len = len;
+	rd.used = 0;
+	rd.whole = 0;
+	rd.flags = flags;
+	rd.batch = READ_ONCE(ch->recv_batch);
+	rd.taken = 0;
 	timeo = sock_rcvtimeo(sk, flags & MSG_DONTWAIT);
 	for (;;) {
 		bool again = false;
@@ -1080,12 +1167,22 @@ int causal_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
 			causal_pin(owner);
 		spin_unlock_bh(&ep->lock);
 		if (owner) {
-			err = causal_take(owner, ch, msg, len, flags, &again);
+			unsigned int taken = rd.taken;
+
+			err = causal_take(owner, ch, &rd, &again);
 			causal_unpin(owner);
-			if (!again)
-				goto out_wait;
-			continue;
+			if (again)
+				continue;
+			/* A batch goes on with the next owner (merged
+			 * receive) until nothing more fits or is ready.
+			 */
+			if (!err && rd.batch && rd.taken > taken &&
+			    !(flags & MSG_PEEK))
+				continue;
+			goto out_done;
 		}
+		if (rd.taken)
+			goto out_done;
 		err = causal_rx_behind(ch) ? 0 : sock_error(sk);
 		if (err)
 			goto out_wait;
@@ -1116,6 +1213,18 @@ int causal_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
 		timeo = wait_woken(&wait, TASK_INTERRUPTIBLE, timeo);
 	}
 
+out_done:
+	/* What was handed out stands, even if a later copy failed. */
+	if (rd.taken) {
+		err = rd.used;
+		/* MSG_TRUNC asks for the real length of a short message. */
+		if ((flags & MSG_TRUNC) && (msg->msg_flags & MSG_TRUNC))
+			err = rd.whole;
+		if (READ_ONCE(ch->recv_info))
+			put_cmsg(msg, SOL_CAUSAL, CAUSAL_CMSG_INFO,
+				 sizeof(rd.cm.info) + ep->nodes * sizeof(u64),
+				 &rd.cm);
+	}
 out_wait:
 	if (waiting)
 		remove_wait_queue(sk_sleep(sk), &wait);

@@ -46,6 +46,11 @@
 #define CAUSAL_INFO		5
 /* get: the endpoint's vector clock, nodes x __u64. */
 #define CAUSAL_VCLOCK		6
+/* get/set: int, boolean. When on, one read returns as many whole
+ * deliverable messages as fit in the buffer, each as a struct causal_rec
+ * followed by its payload, the next record CAUSAL_REC_ALIGN-aligned.
+ */
+#define CAUSAL_RECV_BATCH	7
 
 /* causal_join.flags */
 #define CAUSAL_F_BROADCAST	_BITUL(0) /* every send goes to every channel */
@@ -83,6 +88,28 @@ struct causal_msg_info {
 	__u64	held_ns;	/* time from arrival to deliverable */
 	__u64	vclock[];	/* the message's vector clock */
 };
+
+/* A message in a CAUSAL_RECV_BATCH read: this header, len payload bytes,
+ * then zero padding up to the next record. The first record starts at the
+ * buffer's start; a read returns the end of its last record's payload.
+ */
+struct causal_rec {
+	__u32	len;		/* payload bytes that follow */
+	__u16	sender;		/* node that sent the message */
+	__u16	flags;		/* CAUSAL_MSG_* */
+	__u64	stamp;		/* sender's own entry of the message's clock */
+};
+
+#define CAUSAL_REC_ALIGN	8
+#define CAUSAL_REC_SIZE(len)	\
+	(((__u32)sizeof(struct causal_rec) + (len) + CAUSAL_REC_ALIGN - 1) & \
+	 ~(__u32)(CAUSAL_REC_ALIGN - 1))
+#define CAUSAL_REC_DATA(rec)	((void *)((struct causal_rec *)(rec) + 1))
+/* The record after @rec; past the end of the read once it reaches the
+ * returned length.
+ */
+#define CAUSAL_REC_NEXT(rec)	\
+	((struct causal_rec *)((char *)(rec) + CAUSAL_REC_SIZE((rec)->len)))
 
 /* Value of causal_info.peer before the peer's HELLO arrived. */
 #define CAUSAL_PEER_NONE	0xffff
