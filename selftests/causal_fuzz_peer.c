@@ -15,7 +15,8 @@
  *  - every peer's stream goes out in random splits with short delays;
  *  - the application reads every socket with random flags (MSG_PEEK,
  *    MSG_DONTWAIT, MSG_TRUNC, short buffers, recv/read/recvmsg/recvmmsg),
- *    with CAUSAL_RECV_INFO on or off, through poll or epoll (level or edge),
+ *    with CAUSAL_RECV_INFO and CAUSAL_RECV_BATCH on or off (a batched read
+ *    is checked record by record), through poll or epoll (level or edge),
  *    with CAUSAL_F_MERGED_RECV, CAUSAL_F_BROADCAST, CAUSAL_PEERS and
  *    CAUSAL_HOLD_TIMEOUT on some rounds, and sends to the peers.
  *
@@ -220,6 +221,7 @@ struct chan {
 	int raw;		/* our end, -1 once closed */
 	int closed_by_thread;	/* atomic: the closer replaced fd */
 	bool recv_info;
+	bool recv_batch;	/* CAUSAL_RECV_BATCH: reads return records */
 	bool watched;		/* the application still reads fd */
 	bool eof;
 	bool stalled;		/* raw never reads */
@@ -268,6 +270,7 @@ struct stats {
 	uint64_t chans_good, chans_hostile, chans_crowd, reconnects;
 	uint64_t reconnects_owed, reconnects_taken;
 	uint64_t good_msgs, good_delivered, hostile_delivered, gaps, peeks;
+	uint64_t batch_reads, batch_msgs;	/* reads of several records */
 	uint64_t truncated, zero_reads, eofs, eof_sleepers;
 	uint64_t app_sent, app_failed, stall_sent, module_frames;
 	uint64_t proto_errors, thread_closes, max_frames;
@@ -1140,6 +1143,10 @@ static struct chan *chan_open(struct round *r, enum kind kind, uint16_t node)
 	else if (c->recv_info &&
 		 setsockopt(c->fd, SOL_CAUSAL, CAUSAL_RECV_INFO, &one, sizeof(one)))
 		fail(r, F_ERRNO, "CAUSAL_RECV_INFO: %s", strerror(errno));
+	c->recv_batch = fuzz_chance(g, 30);
+	if (c->recv_batch &&
+	    setsockopt(c->fd, SOL_CAUSAL, CAUSAL_RECV_BATCH, &one, sizeof(one)))
+		fail(r, F_ERRNO, "CAUSAL_RECV_BATCH: %s", strerror(errno));
 	t0 = fuzz_now_ns();
 	if (causal_join(c->fd, r->group, r->me, r->n, flags)) {
 		fail(r, F_ERRNO, "JOIN: %s", strerror(errno));
@@ -1672,7 +1679,7 @@ static void hb_check(struct round *r, const struct good *g, int seq)
 
 static void got_good(struct round *r, struct good *g, const uint8_t *buf,
 		     size_t copied, ssize_t ret, size_t bufl, int flags,
-		     int msg_flags, const struct recv_info *ri)
+		     int msg_flags, const struct recv_info *ri, bool rec)
 {
 	int seq = g->delivered;
 	bool gap = ri && (ri->info.flags & CAUSAL_MSG_GAP);
@@ -1702,7 +1709,7 @@ static void got_good(struct round *r, struct good *g, const uint8_t *buf,
 		     g->node, seq, len, bufl, msg_flags);
 	if (ri && (ri->info.sender != g->node || ri->info.nodes != r->n ||
 		   ri->info.stamp != g->stamps[seq] ||
-		   memcmp(ri->vclock, &g->clocks[seq * r->n], r->n * 8)))
+		   (!rec && memcmp(ri->vclock, &g->clocks[seq * r->n], r->n * 8))))
 		fail(r, F_INFO, "node %u message %d: cmsg sender %u nodes %u stamp %llu, want stamp %llu",
 		     g->node, seq, ri->info.sender, ri->info.nodes,
 		     (unsigned long long)ri->info.stamp,
@@ -1726,10 +1733,12 @@ static void got_good(struct round *r, struct good *g, const uint8_t *buf,
 	}
 }
 
-/* One message (or EOF) came back from a read on @c. */
+/* One message came back from a read on @c. @ri: what the read said of it,
+ * its cmsg or, with @rec, its batch record (sender, stamp and flags only).
+ */
 static void got_msg(struct round *r, struct chan *c, const uint8_t *buf,
 		    ssize_t ret, size_t bufl, int flags, int msg_flags,
-		    const struct recv_info *ri)
+		    const struct recv_info *ri, bool rec)
 {
 	size_t copied = (flags & MSG_TRUNC) ? umin(ret, bufl) : (size_t)ret;
 	struct good *g = NULL;
@@ -1756,7 +1765,7 @@ static void got_msg(struct round *r, struct chan *c, const uint8_t *buf,
 		   ri->info.sender == r->me))
 		fail(r, F_INFO, "cmsg sender %u nodes %u", ri->info.sender,
 		     ri->info.nodes);
-	if (ri && !(flags & MSG_PEEK)) {
+	if (ri && !rec && !(flags & MSG_PEEK)) {
 		if (ri->info.index <= r->last_index &&
 		    !(ri->info.index == 0 && r->closer.running))
 			fail(r, F_INFO, "delivery index %llu after %llu",
@@ -1773,7 +1782,7 @@ static void got_msg(struct round *r, struct chan *c, const uint8_t *buf,
 		return;
 	}
 	if (g) {
-		got_good(r, g, buf, copied, ret, bufl, flags, msg_flags, ri);
+		got_good(r, g, buf, copied, ret, bufl, flags, msg_flags, ri, rec);
 		return;
 	}
 	if (flags & MSG_PEEK)
@@ -1781,8 +1790,92 @@ static void got_msg(struct round *r, struct chan *c, const uint8_t *buf,
 	r->fz->st.hostile_delivered++;
 	if (ri && (ri->info.flags & CAUSAL_MSG_GAP)) {
 		r->fz->st.gaps++;
-		for (int k = 0; k < r->n && ri->info.nodes == r->n; k++)
+		for (int k = 0; k < r->n && ri->info.nodes == r->n && !rec; k++)
 			r->hfloor[k] = umax(r->hfloor[k], ri->vclock[k]);
+	}
+}
+
+/* What a read of @ret bytes into @bufl handed out: one message or, with
+ * CAUSAL_RECV_BATCH, records, each checked for layout and handed to
+ * got_msg() with what its record says of it. @ri, the read's cmsg,
+ * describes its first message.
+ */
+static void got_read(struct round *r, struct chan *c, const uint8_t *buf,
+		     ssize_t ret, size_t bufl, int flags, int msg_flags,
+		     const struct recv_info *ri, bool batch)
+{
+	const size_t hdr = sizeof(struct causal_rec);
+	size_t avail = (flags & MSG_TRUNC) ? umin(ret, bufl) : (size_t)ret;
+	bool cut = msg_flags >= 0 && (msg_flags & MSG_TRUNC);
+	size_t off = 0;
+	int n = 0;
+
+	if (!batch) {
+		got_msg(r, c, buf, ret, bufl, flags, msg_flags, ri, false);
+		return;
+	}
+	for (;;) {
+		struct recv_info rinfo = {};
+		const struct recv_info *mine = &rinfo;
+		struct causal_rec rec;
+		size_t end;
+
+		if (off + hdr > avail) {
+			fail(r, F_INFO, "chan %d: batched read of %zd into %zu: record %d at %zu cut in its header",
+			     c->idx, ret, bufl, n, off);
+			return;
+		}
+		memcpy(&rec, buf + off, hdr);
+		rinfo.info.sender = rec.sender;
+		rinfo.info.nodes = r->n;
+		rinfo.info.flags = rec.flags;
+		rinfo.info.stamp = rec.stamp;
+		if (!n && ri) {
+			if (ri->info.sender != rec.sender ||
+			    ri->info.stamp != rec.stamp ||
+			    ri->info.flags != rec.flags)
+				fail(r, F_INFO, "chan %d: first record sender %u stamp %llu flags %#x, cmsg sender %u stamp %llu flags %#x",
+				     c->idx, rec.sender,
+				     (unsigned long long)rec.stamp, rec.flags,
+				     ri->info.sender,
+				     (unsigned long long)ri->info.stamp,
+				     ri->info.flags);
+			mine = ri;
+		}
+		end = off + hdr + rec.len;
+		if (end > avail) {
+			/* Only a lone first message is ever cut short. */
+			if (n || (msg_flags >= 0 && !cut))
+				fail(r, F_INFO, "chan %d: batched read of %zd into %zu: record %d (%u bytes) at %zu cut short, msg_flags %#x",
+				     c->idx, ret, bufl, n, rec.len, off, msg_flags);
+			else
+				got_msg(r, c, buf + hdr,
+					(flags & MSG_TRUNC) ? ret - hdr : avail - hdr,
+					bufl - hdr, flags, msg_flags, mine,
+					mine == &rinfo);
+			return;
+		}
+		got_msg(r, c, buf + off + hdr, rec.len, rec.len, flags,
+			msg_flags >= 0 ? 0 : -1, mine, mine == &rinfo);
+		n++;
+		if (end == avail)
+			break;
+		off = (end + CAUSAL_REC_ALIGN - 1) & ~(size_t)(CAUSAL_REC_ALIGN - 1);
+		for (size_t i = end; i < off && i < avail; i++)
+			if (buf[i]) {
+				fail(r, F_INFO, "chan %d: batched read: padding byte %zu is %#x",
+				     c->idx, i, buf[i]);
+				return;
+			}
+	}
+	if (cut)
+		fail(r, F_INFO, "chan %d: batched read of %d whole records, MSG_TRUNC",
+		     c->idx, n);
+	if (n > 1 && (flags & MSG_PEEK))
+		fail(r, F_INFO, "chan %d: MSG_PEEK read %d records", c->idx, n);
+	if (n > 1) {
+		r->fz->st.batch_reads++;
+		r->fz->st.batch_msgs += n;
 	}
 }
 
@@ -1883,6 +1976,7 @@ static enum read_result app_read(struct round *r, struct chan *c, bool ready,
 	size_t bufl = fz->max_msg + 64, ctl = sizeof(control);
 	struct iovec iov;
 	struct msghdr msg = {};
+	bool batch = c->recv_batch;
 	ssize_t ret;
 	int err;
 
@@ -1900,7 +1994,8 @@ static enum read_result app_read(struct round *r, struct chan *c, bool ready,
 	 * merged receive the payload must say whose message it is.
 	 */
 	if (fuzz_chance(g, 15))
-		bufl = fuzz_size(g, r->merged ? PAY_MIN : 1, 300);
+		bufl = (batch ? sizeof(struct causal_rec) : 0) +
+		       fuzz_size(g, r->merged ? PAY_MIN : 1, 300);
 	if (!need_info && fuzz_chance(g, 5))
 		ctl = CMSG_SPACE(8);	/* too short: MSG_CTRUNC */
 	r->reads_this_iter++;
@@ -1931,12 +2026,12 @@ static enum read_result app_read(struct round *r, struct chan *c, bool ready,
 		for (int i = 0; i < ret; i++) {
 			ri = c->recv_info ? find_info(&mm[i].msg_hdr) : NULL;
 			/* EOF can only end a batch; a 0 before is a message. */
-			if (!mm[i].msg_len && !ri && i + 1 < ret) {
+			if (!mm[i].msg_len && !ri && !batch && i + 1 < ret) {
 				fz->st.zero_reads++;
 				continue;
 			}
 			if (!mm[i].msg_len && !ri) {
-				got_zero(r, c, c->recv_info);
+				got_zero(r, c, c->recv_info || batch);
 				return c->eof ? R_END : R_MSG;
 			}
 			if (c->recv_info && !ri)
@@ -1944,8 +2039,8 @@ static enum read_result app_read(struct round *r, struct chan *c, bool ready,
 				     c->idx);
 			if (mm[i].msg_hdr.msg_flags & MSG_TRUNC)
 				fz->st.truncated++;
-			got_msg(r, c, iovs[i].iov_base, mm[i].msg_len, mbufl,
-				flags, mm[i].msg_hdr.msg_flags, ri);
+			got_read(r, c, iovs[i].iov_base, mm[i].msg_len, mbufl,
+				 flags, mm[i].msg_hdr.msg_flags, ri, batch);
 			if (flags & MSG_PEEK)
 				fz->st.peeks++;
 		}
@@ -1991,8 +2086,8 @@ check:
 		return R_END;
 	}
 	if (!ret && !ri) {
-		bool surely = c->recv_info && ctl == sizeof(control) &&
-			      msg.msg_iov;
+		bool surely = batch || (c->recv_info && ctl == sizeof(control) &&
+					msg.msg_iov);
 
 		got_zero(r, c, surely);
 		return c->eof ? R_END : R_MSG;
@@ -2003,7 +2098,7 @@ check:
 		fz->st.truncated++;
 	if (flags & MSG_PEEK)
 		fz->st.peeks++;
-	got_msg(r, c, fz->buf, ret, bufl, flags, msg_flags, ri);
+	got_read(r, c, fz->buf, ret, bufl, flags, msg_flags, ri, batch);
 	return flags & MSG_PEEK ? R_PEEK : R_MSG;
 }
 
@@ -2148,7 +2243,7 @@ static void app_option(struct round *r)
 
 	if (!c)
 		return;
-	switch (fuzz_below(g, 7)) {
+	switch (fuzz_below(g, 8)) {
 	case 0:
 		if (chan_info(c, &info))
 			break;
@@ -2198,6 +2293,13 @@ static void app_option(struct round *r)
 			;
 		if (f)
 			fclose(f);
+		break;
+	case 6:
+		on = !c->recv_batch;
+		if (!setsockopt(c->fd, SOL_CAUSAL, CAUSAL_RECV_BATCH, &on, sizeof(on)))
+			c->recv_batch = on;
+		else if (!chan_closed(c))
+			fail(r, F_ERRNO, "CAUSAL_RECV_BATCH: %s", strerror(errno));
 		break;
 	default:
 		if (c->kind == K_HOSTILE && fuzz_chance(g, 30))
@@ -3132,7 +3234,7 @@ static void report(struct fuzz *fz)
 	fprintf(stderr,
 		"# fuzz_peer %s: seed=0x%llx rounds=%llu frames=%llu (good %llu, hostile %llu) bytes=%llu in %.1f s\n"
 		"#   channels: good %llu hostile %llu crowd %llu reconnects %llu (%llu owed acceptance, %llu taken) closed-by-thread %llu\n"
-		"#   delivered: good %llu of %llu, hostile %llu, gaps %llu, peeks %llu, truncated %llu, zero-length %llu, EOFs %llu (%llu readers asleep in recv at a BYE)\n"
+		"#   delivered: good %llu of %llu, hostile %llu, gaps %llu, peeks %llu, truncated %llu, zero-length %llu, EOFs %llu (%llu readers asleep in recv at a BYE), %llu in %llu batched reads\n"
 		"#   hostile channels failed (recv errno): %s; proto_errors %llu\n"
 		"#   application: sent %llu, refused %llu (%s), stalled-peer sends %llu; module frames checked %llu; frames at the size limit %llu\n"
 		"#   mutations: %s\n"
@@ -3157,6 +3259,8 @@ static void report(struct fuzz *fz)
 		(unsigned long long)st->truncated,
 		(unsigned long long)st->zero_reads, (unsigned long long)st->eofs,
 		(unsigned long long)st->eof_sleepers,
+		(unsigned long long)st->batch_msgs,
+		(unsigned long long)st->batch_reads,
 		recv_err, (unsigned long long)st->proto_errors,
 		(unsigned long long)st->app_sent, (unsigned long long)st->app_failed,
 		send_err, (unsigned long long)st->stall_sent,
