@@ -207,6 +207,15 @@ static const struct fuzz_group {
 	{ 0xcf05, 6, CAUSAL_F_MERGED_RECV, 2 },
 };
 #define NR_GROUPS	(sizeof(groups) / sizeof(groups[0]))
+
+/* The highest SOL_CAUSAL option; past it, options are unknown. */
+#define LAST_OPT	CAUSAL_RECV_BATCH
+
+/* Options that take an int and read only its first 4 bytes. */
+static bool is_bool_opt(int name)
+{
+	return name == CAUSAL_RECV_INFO || name == CAUSAL_RECV_BATCH;
+}
 /* Invalid joins may create endpoints with any shape: only in these groups,
  * so that a valid join of a table group always matches its endpoint.
  */
@@ -330,7 +339,7 @@ struct worker {
 	/* Accounting. */
 	uint64_t ops, syscalls;
 	uint64_t res[NR_OPS][ERR_BUCKETS];
-	uint64_t checked_msgs, checked_bytes, zeroed_msgs;
+	uint64_t checked_msgs, checked_bytes, zeroed_msgs, batched_reads;
 	uint64_t info_state[CAUSAL_CH_FAILED + 1];	/* CAUSAL_INFO reads */
 	uint64_t info_paused;		/* of them, holding 64 KiB or more */
 	uint64_t closed_under_reader;	/* deliveries with index 0 */
@@ -995,20 +1004,20 @@ static void op_setopt_causal(struct worker *w)
 	case 2: {
 		int on = rnd(w, 2);
 
-		name = CAUSAL_RECV_INFO;
+		name = chance(w, 50) ? CAUSAL_RECV_INFO : CAUSAL_RECV_BATCH;
 		want = sizeof(on);
 		valid = true;
 		memcpy(val, &on, sizeof(on));
 		break;
 	}
 	default:
-		name = chance(w, 50) ? CAUSAL_INFO : 7 + rnd(w, 100);
+		name = chance(w, 50) ? CAUSAL_INFO : LAST_OPT + 1 + rnd(w, 100);
 		want = 8;
 		valid = false;
 		break;
 	}
 	len = chance(w, 80) ? want : rnd(w, sizeof(val) + 1);
-	valid &= len == want || (name == CAUSAL_RECV_INFO && len >= want);
+	valid &= len == want || (is_bool_opt(name) && len >= want);
 
 	ret = setsockopt(v.fd, SOL_CAUSAL, name, val, len);
 	allowed = EM(EINVAL) | EM(ENOTCONN) | EM(ENOPROTOOPT);
@@ -1016,7 +1025,7 @@ static void op_setopt_causal(struct worker *w)
 		allowed = 0;
 	judge(w, OP_SETOPT_CAUSAL, &v, ret, errno, allowed);
 	if (!ret && v.kind >= K_ULP && stable(w->f, &v) &&
-	    (name == CAUSAL_INFO || name > CAUSAL_VCLOCK))
+	    (name == CAUSAL_INFO || name == CAUSAL_VCLOCK || name > LAST_OPT))
 		violation(w, V_OPTION, "setsockopt(SOL_CAUSAL, %d) succeeded", name);
 }
 
@@ -1120,9 +1129,11 @@ static void check_causal_opt(struct worker *w, const struct view *v, int name,
 				  g->nodes);
 		break;
 	case CAUSAL_RECV_INFO:
+	case CAUSAL_RECV_BATCH:
 		memcpy(&on, val, sizeof(on));
 		if (len != sizeof(on) || (on != 0 && on != 1))
-			violation(w, V_OPTION, "CAUSAL_RECV_INFO %d (length %u)", on, len);
+			violation(w, V_OPTION, "option %d is %d (length %u)", name,
+				  on, len);
 		break;
 	}
 }
@@ -1131,7 +1142,7 @@ static void op_getopt(struct worker *w)
 {
 	struct view v = pick(w, K_JOINED, 70);
 	uint8_t val[1024] __attribute__((aligned(8)));
-	int name = rnd(w, 8), level = SOL_CAUSAL;
+	int name = rnd(w, LAST_OPT + 2), level = SOL_CAUSAL;
 	static const int lens[] = { -1, 0, 1, 4, 7, 8, 16, 63, 511, 512 };
 	int need = 0, len, asked;
 	bool fault = false, known;
@@ -1142,7 +1153,9 @@ static void op_getopt(struct worker *w)
 
 	switch (name) {
 	case CAUSAL_PEERS: need = 8; break;
-	case CAUSAL_HOLD_TIMEOUT: case CAUSAL_RECV_INFO: need = 4; break;
+	case CAUSAL_HOLD_TIMEOUT: case CAUSAL_RECV_INFO: case CAUSAL_RECV_BATCH:
+		need = 4;
+		break;
 	/* It grows at its end: any length gets its first bytes. */
 	case CAUSAL_INFO: need = 0; break;
 	case CAUSAL_VCLOCK:
@@ -1166,7 +1179,7 @@ static void op_getopt(struct worker *w)
 		name = chance(w, 50) ? TCP_ULP : TCP_INFO;
 	}
 	ret = getsockopt(v.fd, level, name, opt, lenp);
-	known = name >= CAUSAL_PEERS && name <= CAUSAL_VCLOCK;
+	known = name >= CAUSAL_PEERS && name <= LAST_OPT;
 	/* IPv4 answers a level it does not know with EOPNOTSUPP. */
 	allowed = EM(EINVAL) | EM(ENOTCONN) | EM(ENOPROTOOPT) |
 		  (v.kind < K_ULP ? EM(EOPNOTSUPP) : 0) |
@@ -1530,6 +1543,37 @@ static bool content_ok(struct worker *w, const uint8_t *p, size_t copied,
 	return false;
 }
 
+/* A batched read's @copied bytes: records, each a message that was sent,
+ * zero padding between them; only a lone first one may be @cut short.
+ */
+static bool records_ok(struct worker *w, const uint8_t *p, size_t copied,
+		       bool cut)
+{
+	const size_t hdr = sizeof(struct causal_rec);
+	size_t off = 0, end;
+	struct causal_rec rec;
+
+	if (copied < hdr)
+		return cut;
+	for (;;) {
+		if (off + hdr > copied)
+			return false;
+		memcpy(&rec, p + off, hdr);
+		end = off + hdr + rec.len;
+		if (end > copied)
+			return !off && cut &&
+			       content_ok(w, p + hdr, copied - hdr, 0);
+		if (!content_ok(w, p + off + hdr, rec.len, rec.len))
+			return false;
+		if (end == copied)
+			return true;
+		off = (end + CAUSAL_REC_ALIGN - 1) & ~(size_t)(CAUSAL_REC_ALIGN - 1);
+		for (size_t i = end; i < off && i < copied; i++)
+			if (p[i])
+				return false;
+	}
+}
+
 /* A receive on @v gave @ret for a buffer of @len; @msg_flags from the
  * msghdr, or -1 without one.
  */
@@ -1562,6 +1606,15 @@ static void check_received(struct worker *w, const struct view *v,
 			  copied, len);
 	w->checked_msgs++;
 	w->checked_bytes += copied;
+	/* Which sockets read batched, dups and races hide: a read is one
+	 * message or, failing that, records of them.
+	 */
+	if (!content_ok(w, p, copied, full) &&
+	    records_ok(w, p, copied, msg_flags >= 0 ? msg_flags & MSG_TRUNC :
+						      copied == len)) {
+		w->batched_reads++;
+		return;
+	}
 	if (!content_ok(w, p, copied, full)) {
 		bool robbed = v->group &&
 			      (atomic_load(&w->f->raw_read[v->group]) &
@@ -2329,7 +2382,7 @@ static void report(struct __test_metadata *_metadata, struct fuzz *f,
 	uint64_t total[NR_OPS][ERR_BUCKETS] = {}, ops = 0, calls = 0;
 	uint64_t byerr[ERR_BUCKETS] = {}, msgs = 0, bytes = 0, zeroed = 0;
 	uint64_t nb_max[2] = {}, states[CAUSAL_CH_FAILED + 1] = {}, paused = 0;
-	uint64_t closed = 0;
+	uint64_t closed = 0, batched = 0;
 	int nb_op[2] = {};
 	char line[512];
 
@@ -2341,6 +2394,7 @@ static void report(struct __test_metadata *_metadata, struct fuzz *f,
 		msgs += w->checked_msgs;
 		bytes += w->checked_bytes;
 		zeroed += w->zeroed_msgs;
+		batched += w->batched_reads;
 		paused += w->info_paused;
 		closed += w->closed_under_reader;
 		for (int st = 0; st <= CAUSAL_CH_FAILED; st++)
@@ -2390,9 +2444,10 @@ static void report(struct __test_metadata *_metadata, struct fuzz *f,
 					fuzz_errno_name[e - 1],
 					(unsigned long long)byerr[e]);
 	TH_LOG("errors: %s", line);
-	TH_LOG("messages checked: %llu (%llu bytes, %llu zero-filled after a faulting send, %llu whose channel closed while a reader copied them)",
+	TH_LOG("messages checked: %llu (%llu bytes, %llu zero-filled after a faulting send, %llu whose channel closed while a reader copied them, %llu reads of records)",
 	       (unsigned long long)msgs, (unsigned long long)bytes,
-	       (unsigned long long)zeroed, (unsigned long long)closed);
+	       (unsigned long long)zeroed, (unsigned long long)closed,
+	       (unsigned long long)batched);
 	TH_LOG("channels seen by CAUSAL_INFO: %llu joined, %llu active, %llu left, %llu broken, %llu failed; %llu holding 64 KiB or more",
 	       (unsigned long long)states[CAUSAL_CH_JOINED],
 	       (unsigned long long)states[CAUSAL_CH_ACTIVE],
