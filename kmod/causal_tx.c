@@ -498,6 +498,20 @@ static bool causal_tx_try(struct causal_sock *ch, bool nowait, bool *locked)
 	return *locked || (nowait && READ_ONCE(ch->tx_sleeper));
 }
 
+/* TCP's flags for a message's frame. MSG_MORE, and sendmmsg()'s MSG_BATCH
+ * on all but its last message, cork it as MSG_MORE corks TCP: the frame
+ * waits in TCP's queue for the next one, until a send without either
+ * pushes, or TCP's probe timer does.
+ */
+static int causal_tx_flags(const struct msghdr *msg)
+{
+	int flags = msg->msg_flags & MSG_DONTWAIT;
+
+	if (msg->msg_flags & (MSG_MORE | MSG_BATCH))
+		flags |= MSG_MORE;
+	return flags;
+}
+
 static int causal_send_unicast(struct causal_sock *ch, struct msghdr *msg,
 			       size_t size)
 {
@@ -505,7 +519,7 @@ static int causal_send_unicast(struct causal_sock *ch, struct msghdr *msg,
 	struct causal_endpoint *ep = ch->ep;
 	bool small = size <= CAUSAL_TX_INLINE;
 	u8 inline_payload[CAUSAL_TX_INLINE];
-	int flags = msg->msg_flags & MSG_DONTWAIT;
+	int flags = causal_tx_flags(msg);
 	struct sock *sk = ch->sk;
 	u32 head_len = 0;
 	long timeo, left;

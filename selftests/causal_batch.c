@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Selftests of batched receive (CAUSAL_RECV_BATCH): one read returns as many
- * whole deliverable messages as fit, each a struct causal_rec and its
- * payload, in delivery order; it waits only for the first, and a first
- * message that does not fit is truncated as a lone message is.
+ * Selftests of batching: batched receive (CAUSAL_RECV_BATCH), where one read
+ * returns as many whole deliverable messages as fit, each a struct
+ * causal_rec and its payload, in delivery order; it waits only for the
+ * first, and a first message that does not fit is truncated as a lone
+ * message is. And corked sends: MSG_MORE and sendmmsg() let messages wait
+ * in the socket for the next, until a send without MSG_MORE, or TCP's own
+ * timer, pushes them.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -283,6 +286,98 @@ TEST_F(batch, recv_info_is_the_first)
 	EXPECT_EQ(ci->info.stamp, recs[0]->stamp);
 	EXPECT_EQ(ci->vclock[0], 2);
 	EXPECT_EQ(CMSG_NXTHDR(&msg, cmsg), NULL);
+}
+
+/* ---- corked sends ---- */
+
+static void nodelay(struct __test_metadata *_metadata, int fd)
+{
+	int one = 1;
+
+	ASSERT_EQ(setsockopt(fd, SOL_TCP, TCP_NODELAY, &one, sizeof(one)), 0);
+}
+
+/* Read @count 64-byte messages of seq 0.. from @fd, batched. */
+static void read_msgs(struct __test_metadata *_metadata, int fd, int count)
+{
+	const struct causal_rec *recs[64];
+	__u64 buf[8192];
+	int got = 0, n;
+	ssize_t ret;
+
+	set_rcvtimeo(fd, 2000);
+	while (got < count) {
+		ret = recv(fd, buf, sizeof(buf), 0);
+		ASSERT_GT(ret, 0);
+		n = records(_metadata, (char *)buf, ret, recs, 64);
+		ASSERT_LE(got + n, count);
+		for (int i = 0; i < n; i++) {
+			char out[64];
+
+			fill(out, 64, got + i);
+			EXPECT_EQ(recs[i]->len, 64);
+			EXPECT_EQ(memcmp(CAUSAL_REC_DATA(recs[i]), out, 64), 0);
+		}
+		got += n;
+	}
+}
+
+/* sendmmsg() of many small messages leaves in about one segment, even with
+ * TCP_NODELAY: each but the last is corked.
+ */
+TEST_F(batch, sendmmsg_leaves_together)
+{
+	char out[32][64];
+	struct mmsghdr mm[32] = {};
+	struct iovec iov[32];
+	__u32 before;
+
+	nodelay(_metadata, self->a);
+	for (int i = 0; i < 32; i++) {
+		fill(out[i], 64, i);
+		iov[i].iov_base = out[i];
+		iov[i].iov_len = 64;
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+	}
+	before = tcp_segs_out(self->a);
+	ASSERT_NE(before, 0);
+	ASSERT_EQ(sendmmsg(self->a, mm, 32, 0), 32);
+	read_msgs(_metadata, self->b, 32);
+	TH_LOG("32 messages in %u segments", tcp_segs_out(self->a) - before);
+	EXPECT_LE(tcp_segs_out(self->a) - before, 2);
+}
+
+/* MSG_MORE holds messages until a send without it. */
+TEST_F(batch, more_waits_for_the_next_send)
+{
+	char out[64];
+
+	nodelay(_metadata, self->a);
+	for (int i = 0; i < 3; i++) {
+		fill(out, 64, i);
+		ASSERT_EQ(send(self->a, out, 64, MSG_MORE), 64);
+	}
+	EXPECT_FALSE(readable(self->b, 100));
+	fill(out, 64, 3);
+	ASSERT_EQ(send(self->a, out, 64, 0), 64);
+	read_msgs(_metadata, self->b, 4);
+}
+
+/* Nothing waits forever: with no send after it, TCP's own timer sends a
+ * corked message, as it does for TCP's MSG_MORE.
+ */
+TEST_F(batch, more_alone_goes_out)
+{
+	struct timespec t0;
+	char out[64];
+
+	nodelay(_metadata, self->a);
+	fill(out, 64, 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ASSERT_EQ(send(self->a, out, 64, MSG_MORE), 64);
+	read_msgs(_metadata, self->b, 1);
+	TH_LOG("a corked message alone arrived after %ld ms", ms_since(&t0));
 }
 
 /* ---- a module endpoint with hand-driven peers (causal_scene.h) ---- */
