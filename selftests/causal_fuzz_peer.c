@@ -18,7 +18,8 @@
  *    with CAUSAL_RECV_INFO and CAUSAL_RECV_BATCH on or off (a batched read
  *    is checked record by record), through poll or epoll (level or edge),
  *    with CAUSAL_F_MERGED_RECV, CAUSAL_F_BROADCAST, CAUSAL_PEERS and
- *    CAUSAL_HOLD_TIMEOUT on some rounds, and sends to the peers.
+ *    CAUSAL_HOLD_TIMEOUT on some rounds, and sends to the peers (some
+ *    corked with MSG_MORE).
  *
  * Oracles, each failure named by kind in the log:
  *  deliver  every DATA of a well-behaved peer is delivered within the deadline
@@ -2179,6 +2180,9 @@ static void app_send(struct round *r, struct chan *on, bool may_bcast)
 	/* A blocking send only to a peer that reads. */
 	if (bcast || c->kind != K_GOOD || fuzz_chance(g, 60))
 		flags |= MSG_DONTWAIT;
+	/* Corked: it leaves with the next send, or on TCP's timer. */
+	if (fuzz_chance(g, 15))
+		flags |= MSG_MORE;
 	t0 = fuzz_now_ns();
 	ret = sendmsg(c->fd, &msg, flags);
 	ms = (fuzz_now_ns() - t0) / 1000000;
