@@ -110,6 +110,7 @@ struct causal_strp {
 	u32 frame_len;			/* 0 until the header is in */
 	bool copy_mode;			/* assembled in copy, not in TCP */
 	struct causal_pvec copy;
+	u64 copied_frames;		/* frames assembled in copy mode */
 };
 
 /* Where a queued message's payload is. */
@@ -208,6 +209,7 @@ struct causal_sock {
 	u32 holdback_bytes;
 	u64 rx_delivered;
 	u64 rx_held_total;
+	u64 rx_moved;			/* messages moved out of TCP to wait */
 	u64 rx_gaps;
 	u64 rx_proto_errors;
 	u64 tx_sent;

@@ -411,6 +411,8 @@ static void causal_fill_info(struct causal_sock *csk, struct causal_info *info)
 	info->ep_gaps = ep->gaps;
 	info->last_error = csk->proto_err;
 	info->tx_queued = csk->txq_bytes;
+	info->moved = csk->rx_moved;
+	info->copied_frames = READ_ONCE(csk->strp.copied_frames);
 	spin_unlock_bh(&ep->lock);
 }
 
@@ -564,8 +566,11 @@ static int __init causal_register(void)
 	BUILD_BUG_ON(sizeof(struct causal_wire_hello) != CAUSAL_WIRE_HELLO_LEN);
 	BUILD_BUG_ON(CAUSAL_MAX_NODES >= CAUSAL_PEER_NONE);
 	BUILD_BUG_ON(sizeof(struct causal_rec) % CAUSAL_REC_ALIGN);
-	BUILD_BUG_ON(offsetof(struct causal_info, last_error) !=
-		     sizeof(struct causal_info) - 2 * sizeof(__u32));
+	/* causal_info only grows at its end, without holes. */
+	BUILD_BUG_ON(offsetof(struct causal_info, moved) !=
+		     offsetof(struct causal_info, tx_queued) + sizeof(__u32));
+	BUILD_BUG_ON(offsetof(struct causal_info, copied_frames) !=
+		     sizeof(struct causal_info) - sizeof(__u64));
 
 	if (!causal_max_msg_size || causal_max_msg_size > SZ_64M)
 		return -EINVAL;

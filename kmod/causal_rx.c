@@ -588,6 +588,7 @@ static int causal_rx_take_front(struct causal_sock *ch, gfp_t gfp)
 	list_replace(&f->list, &m->list);
 	ch->front_queued = false;
 	ch->holdback_bytes += m->charge;
+	ch->rx_moved++;
 	spin_unlock_bh(&ep->lock);
 	causal_strp_done(sk, &ch->strp);
 	return 1;

@@ -282,6 +282,7 @@ int causal_strp_next(struct sock *sk, struct causal_strp *s, u32 max_len,
 	if (ret)
 		return ret;
 	s->copy_mode = true;
+	WRITE_ONCE(s->copied_frames, s->copied_frames + 1);
 	return causal_strp_copyin(sk, s, gfp);
 }
 

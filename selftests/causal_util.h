@@ -4,7 +4,6 @@
 #define CAUSAL_UTIL_H
 
 #include <errno.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 
 #include <linux/causal.h>
 #include "causal_wire.h"
+#include "causal_tcpinfo.h"
 
 #define CAUSAL_REFCNT_PATH "/sys/module/causal/refcnt"
 
@@ -124,27 +124,6 @@ static inline bool causal_wait_refcnt(struct __test_metadata *_metadata,
 		nanosleep(&pause, NULL);
 	}
 	return causal_module_refcnt(_metadata) == want;
-}
-
-/* struct tcp_info as Linux has had it since 4.2; glibc's stops at
- * tcpi_total_retrans.
- */
-struct tcp_info_linux {
-	struct tcp_info glibc;
-	__u64 pacing_rate, max_pacing_rate, bytes_acked, bytes_received;
-	__u32 segs_out, segs_in;
-};
-
-/* Segments TCP sent on @fd so far, or 0 if it cannot say. */
-static inline __u32 tcp_segs_out(int fd)
-{
-	struct tcp_info_linux ti = {};
-	socklen_t len = sizeof(ti);
-
-	if (getsockopt(fd, SOL_TCP, TCP_INFO, &ti, &len) ||
-	    len < offsetof(struct tcp_info_linux, segs_in))
-		return 0;
-	return ti.segs_out;
 }
 
 /* Two joined sockets on loopback: *a is node 0, *b node 1 of a 2-node group. */

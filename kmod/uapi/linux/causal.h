@@ -151,6 +151,13 @@ struct causal_info {
 				 * CAUSAL_ERR_* of docs/wire.md, 0: none
 				 */
 	__u32	tx_queued;	/* bytes queued for the peer, not yet in TCP */
+	/* received messages that could not stay in TCP's queue */
+	__u64	moved;		/* moved out of TCP into hold-back memory,
+				 * so that the stream behind could be read
+				 */
+	__u64	copied_frames;	/* assembled outside TCP: TCP could not
+				 * hold them whole
+				 */
 };
 
 /* sock_diag (ss -ti): with INET_DIAG_INFO requested by a CAP_NET_ADMIN
