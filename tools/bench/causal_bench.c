@@ -8,6 +8,14 @@
  * wire codec and delivery rule from kmod/lib, read the same way). Sender and
  * receiver are two processes, as two ends of an application would be.
  *
+ * Batching, as each side would do it: --send-batch N writes N messages per
+ * call (one sendmsg() of N frames for TCP and user space, sendmmsg() for the
+ * ULP, whose messages but the last are corked), --recv-batch reads the ULP's
+ * records (CAUSAL_RECV_BATCH) from one large buffer. Beside each result
+ * stand what explains it: TCP segments, context switches and CPU time per
+ * message on each side, and for the ULP how many messages had to leave TCP's
+ * queue before they were read.
+ *
  * Every message carries its sequence number in its first and last four bytes
  * and the receiver checks both and the length, so a path that loses,
  * reorders, duplicates, truncates or misframes messages fails the run
@@ -27,6 +35,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -36,6 +46,7 @@
 #include <linux/causal.h>
 
 #include "causal_rule.h"
+#include "causal_tcpinfo.h"
 #include "causal_wire.h"
 
 #define MAX_SIZE	(1U << 20)	/* the module's default max_msg_size */
@@ -62,12 +73,15 @@ static struct {
 	unsigned long count;
 	unsigned long rounds;
 	unsigned int batch;	/* ulp: messages per recvmmsg() in throughput */
+	unsigned int send_batch;	/* messages per send call, throughput */
+	bool recv_batch;	/* ulp: CAUSAL_RECV_BATCH */
 	unsigned int timeout;
 	bool json;
 } opt = {
 	.mode = MODE_ULP,
 	.size = 64,
 	.batch = 1,
+	.send_batch = 1,
 	.timeout = 300,
 };
 
@@ -147,12 +161,16 @@ static void tcp_pair(int *a, int *b, bool nodelay)
 static void causal_setup(int fd, uint32_t group, uint16_t node)
 {
 	struct causal_join join = { .group = group, .node = node, .nodes = 2 };
+	int one = 1;
 
 	if (setsockopt(fd, SOL_TCP, TCP_ULP, CAUSAL_ULP_NAME,
 		       sizeof(CAUSAL_ULP_NAME)))
 		die("TCP_ULP causal: %s (module loaded?)", strerror(errno));
 	if (setsockopt(fd, SOL_CAUSAL, CAUSAL_JOIN, &join, sizeof(join)))
 		die("CAUSAL_JOIN: %s", strerror(errno));
+	if (opt.recv_batch &&
+	    setsockopt(fd, SOL_CAUSAL, CAUSAL_RECV_BATCH, &one, sizeof(one)))
+		die("CAUSAL_RECV_BATCH: %s", strerror(errno));
 }
 
 /* ---- reads as a careful user-space program does them ---- */
@@ -250,24 +268,32 @@ static void write_iov(int fd, struct iovec *iov, int iovcnt, size_t left)
 	}
 }
 
-/* Header and clock of one frame, then the payload, in one sendmsg(). */
-static void user_send_frame(struct user_conn *c, uint8_t type, const void *payload,
-			    size_t len)
+/* The header and clock of a frame at @head; a DATA frame is a send event. */
+static void user_put_head(struct user_conn *c, uint8_t *head, uint8_t type,
+			  size_t len)
 {
-	uint8_t head[CAUSAL_WIRE_HDR_LEN + USER_NODES * 8];
 	struct causal_frame f = {
 		.type = type, .nodes = USER_NODES, .sender = c->rule.self,
 		.len = len,
-	};
-	struct iovec iov[2] = {
-		{ .iov_base = head, .iov_len = sizeof(head) },
-		{ .iov_base = (void *)payload, .iov_len = len },
 	};
 
 	if (type == CAUSAL_FRAME_DATA)
 		causal_rule_send(&c->rule);
 	causal_wire_put_hdr(head, &f);
 	causal_wire_put_clock(head + CAUSAL_WIRE_HDR_LEN, c->rule.clock, USER_NODES);
+}
+
+/* Header and clock of one frame, then the payload, in one sendmsg(). */
+static void user_send_frame(struct user_conn *c, uint8_t type, const void *payload,
+			    size_t len)
+{
+	uint8_t head[CAUSAL_WIRE_HDR_LEN + USER_NODES * 8];
+	struct iovec iov[2] = {
+		{ .iov_base = head, .iov_len = sizeof(head) },
+		{ .iov_base = (void *)payload, .iov_len = len },
+	};
+
+	user_put_head(c, head, type, len);
 	write_iov(c->fd, iov, len ? 2 : 1, sizeof(head) + len);
 }
 
@@ -351,26 +377,31 @@ static void user_close(int fd)
 	free(c);
 }
 
-/* A plain TCP end, read in chunks. */
-struct tcp_conn {
+/* An end read in chunks: plain TCP, or the ULP's batched records. */
+struct chunk_conn {
 	int fd;
 	struct chunks in;
 };
 
-static struct tcp_conn tcp_conns[2];
+static struct chunk_conn chunk_conns[2];
 
-static struct tcp_conn *tcp_of(int fd)
+static bool chunked(void)
 {
-	for (int i = 0; i < 2; i++)
-		if (tcp_conns[i].in.buf && tcp_conns[i].fd == fd)
-			return &tcp_conns[i];
-	die("fd %d is not a TCP end", fd);
+	return opt.mode == MODE_TCP || (opt.mode == MODE_ULP && opt.recv_batch);
 }
 
-static void tcp_setup(int fd, int i)
+static struct chunk_conn *chunk_of(int fd)
 {
-	tcp_conns[i].fd = fd;
-	chunks_init(&tcp_conns[i].in);
+	for (int i = 0; i < 2; i++)
+		if (chunk_conns[i].in.buf && chunk_conns[i].fd == fd)
+			return &chunk_conns[i];
+	die("fd %d is not read in chunks", fd);
+}
+
+static void chunk_setup(int fd, int i)
+{
+	chunk_conns[i].fd = fd;
+	chunks_init(&chunk_conns[i].in);
 }
 
 /* A pair ready for messages: node 0 on *a, node 1 on *b for the ULP. Each
@@ -387,9 +418,10 @@ static void msg_pair(int *a, int *b, bool nodelay, unsigned int test)
 	} else if (opt.mode == MODE_USER) {
 		user_setup(*a, group, 0);
 		user_setup(*b, group, 1);
-	} else {
-		tcp_setup(*a, 0);
-		tcp_setup(*b, 1);
+	}
+	if (chunked()) {
+		chunk_setup(*a, 0);
+		chunk_setup(*b, 1);
 	}
 }
 
@@ -398,11 +430,10 @@ static void pair_close(int a, int b)
 	if (opt.mode == MODE_USER) {
 		user_close(a);
 		user_close(b);
-	} else if (opt.mode == MODE_TCP) {
-		for (int i = 0; i < 2; i++) {
-			free(tcp_conns[i].in.buf);
-			tcp_conns[i].in.buf = NULL;
-		}
+	}
+	for (int i = 0; i < 2; i++) {
+		free(chunk_conns[i].in.buf);
+		chunk_conns[i].in.buf = NULL;
 	}
 	close(a);
 	close(b);
@@ -436,36 +467,103 @@ static void check(const uint8_t *buf, uint32_t seq, const char *who)
 		    head, tail);
 }
 
-/* One message is one send() on the ULP; on TCP its length prefix and payload
- * go out in one sendmsg(), as a careful application would write them.
+#define MAX_SEND_BATCH	256	/* two iovecs a message, within IOV_MAX */
+
+/* @n messages of opt.size bytes, one after the other at @bufs, in one call:
+ * a send() for one message on the ULP, a sendmmsg() for more (all but the
+ * last corked); for TCP and user space one sendmsg() of their frames (a
+ * length prefix, or header and clock, and the payload), as a careful
+ * application would write them.
  */
-static void msg_send(int fd, const uint8_t *buf)
+static void msgs_send(int fd, const uint8_t *bufs, unsigned int n)
 {
-	uint32_t hdr = htonl(opt.size);
-	struct iovec iov[2] = {
-		{ .iov_base = &hdr, .iov_len = sizeof(hdr) },
-		{ .iov_base = (void *)buf, .iov_len = opt.size },
-	};
-	ssize_t n;
+	uint8_t heads[MAX_SEND_BATCH][CAUSAL_WIRE_HDR_LEN + USER_NODES * 8];
+	struct iovec iov[2 * MAX_SEND_BATCH];
+	uint32_t hdrs[MAX_SEND_BATCH];
+	struct mmsghdr mm[MAX_SEND_BATCH];
+	unsigned int i, sent;
+	struct user_conn *c;
+	ssize_t ret;
 
 	switch (opt.mode) {
 	case MODE_ULP:
-		n = send(fd, buf, opt.size, MSG_NOSIGNAL);
-		if (n != (ssize_t)opt.size)
-			die("send: %zd of %zu bytes: %s", n, opt.size,
-			    n < 0 ? strerror(errno) : "short");
+		if (n == 1) {
+			ret = send(fd, bufs, opt.size, MSG_NOSIGNAL);
+			if (ret != (ssize_t)opt.size)
+				die("send: %zd of %zu bytes: %s", ret, opt.size,
+				    ret < 0 ? strerror(errno) : "short");
+			return;
+		}
+		memset(mm, 0, n * sizeof(mm[0]));
+		for (i = 0; i < n; i++) {
+			iov[i].iov_base = (void *)(bufs + (size_t)i * opt.size);
+			iov[i].iov_len = opt.size;
+			mm[i].msg_hdr.msg_iov = &iov[i];
+			mm[i].msg_hdr.msg_iovlen = 1;
+		}
+		for (sent = 0; sent < n; sent += ret) {
+			ret = sendmmsg(fd, mm + sent, n - sent, MSG_NOSIGNAL);
+			if (ret <= 0)
+				die("sendmmsg: %s", ret ? strerror(errno) : "none sent");
+		}
 		return;
 	case MODE_USER:
-		user_send_frame(user_of(fd), CAUSAL_FRAME_DATA, buf, opt.size);
-		return;
+		c = user_of(fd);
+		for (i = 0; i < n; i++) {
+			iov[2 * i].iov_base = heads[i];
+			iov[2 * i].iov_len = sizeof(heads[i]);
+			user_put_head(c, heads[i], CAUSAL_FRAME_DATA, opt.size);
+		}
+		break;
 	case MODE_TCP:
-		write_iov(fd, iov, 2, sizeof(hdr) + opt.size);
-		return;
+		for (i = 0; i < n; i++) {
+			hdrs[i] = htonl(opt.size);
+			iov[2 * i].iov_base = &hdrs[i];
+			iov[2 * i].iov_len = sizeof(hdrs[i]);
+		}
+		break;
 	}
+	for (i = 0; i < n; i++) {
+		iov[2 * i + 1].iov_base = (void *)(bufs + (size_t)i * opt.size);
+		iov[2 * i + 1].iov_len = opt.size;
+	}
+	write_iov(fd, iov, 2 * n, n * (iov[0].iov_len + opt.size));
+}
+
+static void msg_send(int fd, const uint8_t *buf)
+{
+	msgs_send(fd, buf, 1);
+}
+
+/* The payload of the next record of a batched ULP read: one recv() takes
+ * as many records as are deliverable into the chunk buffer.
+ */
+static const uint8_t *ulp_next_record(int fd)
+{
+	struct chunks *in = &chunk_of(fd)->in;
+	const struct causal_rec *rec;
+	ssize_t n;
+
+	if (!chunks_have(in)) {
+		n = recv(fd, in->buf, CHUNK_BUF, 0);
+		if (n <= 0)
+			die("recv: %s", n ? strerror(errno) : "EOF");
+		in->off = 0;
+		in->len = n;
+	}
+	rec = (const void *)(in->buf + in->off);
+	if (chunks_have(in) < sizeof(*rec) + opt.size || rec->len != opt.size)
+		die("recv: a record of %u bytes in %zu, want %zu",
+		    chunks_have(in) < sizeof(*rec) ? 0 : rec->len,
+		    chunks_have(in), opt.size);
+	in->off += CAUSAL_REC_SIZE(rec->len);
+	if (in->off > in->len)
+		in->off = in->len;
+	return CAUSAL_REC_DATA(rec);
 }
 
 /* Exactly one message of opt.size bytes: where it lies, in @buf for the
- * ULP (one recv() per message), in place in the receive buffer otherwise.
+ * ULP (one recv() per message), in the chunk buffer otherwise.
  */
 static const uint8_t *msg_recv(int fd, uint8_t *buf)
 {
@@ -482,6 +580,8 @@ static const uint8_t *msg_recv(int fd, uint8_t *buf)
 			die("recv: %zu bytes, want %zu", len, opt.size);
 		return p;
 	case MODE_ULP:
+		if (opt.recv_batch)
+			return ulp_next_record(fd);
 		/* MSG_TRUNC: the real length, so a longer message shows. */
 		n = recv(fd, buf, opt.size, MSG_TRUNC);
 		if (n != (ssize_t)opt.size)
@@ -491,7 +591,7 @@ static const uint8_t *msg_recv(int fd, uint8_t *buf)
 	case MODE_TCP:
 		break;
 	}
-	in = &tcp_of(fd)->in;
+	in = &chunk_of(fd)->in;
 	while (chunks_have(in) < sizeof(hdr))
 		chunks_fill(in, fd, -1);
 	memcpy(&hdr, in->buf + in->off, sizeof(hdr));
@@ -549,19 +649,34 @@ static void tput_read_batches(int fd)
 	free(mm);
 }
 
+/* What the reader saw of the module, written by the reader's process. */
+struct reader_report {
+	uint64_t moved, copied_frames;
+};
+
+static struct reader_report *report;	/* shared with the reader */
+
 static void tput_reader(int fd)
 {
-	uint8_t *buf;
+	struct causal_info info;
+	socklen_t len = sizeof(info);
 	unsigned long seq;
+	uint8_t *buf;
 
 	if (opt.batch > 1) {
 		tput_read_batches(fd);
-		return;
+	} else {
+		buf = msg_buf();
+		for (seq = 0; seq < opt.count; seq++)
+			check(msg_recv(fd, buf), seq, "reader");
+		free(buf);
 	}
-	buf = msg_buf();
-	for (seq = 0; seq < opt.count; seq++)
-		check(msg_recv(fd, buf), seq, "reader");
-	free(buf);
+	if (opt.mode == MODE_ULP && !getsockopt(fd, SOL_CAUSAL, CAUSAL_INFO,
+						&info, &len) &&
+	    len >= offsetof(struct causal_info, copied_frames) + 8) {
+		report->moved = info.moved;
+		report->copied_frames = info.copied_frames;
+	}
 }
 
 /* The other side runs @fn on @fd in a process of its own, as the two ends
@@ -578,47 +693,85 @@ static void peer_start(void (*fn)(int fd), int fd)
 	}
 }
 
-static void peer_wait(void)
+/* Wait for the other side; its resource use in @ru if given. */
+static void peer_wait(struct rusage *ru)
 {
+	struct rusage mine;
 	int status;
 
-	if (waitpid(peer_pid, &status, 0) != peer_pid)
-		die("waitpid: %s", strerror(errno));
+	if (wait4(peer_pid, &status, 0, ru ? ru : &mine) != peer_pid)
+		die("wait4: %s", strerror(errno));
 	peer_pid = 0;
 	if (!WIFEXITED(status) || WEXITSTATUS(status))
 		die("the other side failed");
 }
 
+static double cpu_us(const struct rusage *ru)
+{
+	return (ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1e6 +
+	       ru->ru_utime.tv_usec + ru->ru_stime.tv_usec;
+}
+
+static double switches(const struct rusage *ru)
+{
+	return ru->ru_nvcsw + ru->ru_nivcsw;
+}
+
 static void throughput(void)
 {
-	uint8_t *buf = msg_buf();
+	uint8_t *bufs = xmalloc((size_t)opt.send_batch * opt.size);
+	struct rusage tx0, tx1, rx;
 	unsigned long seq;
+	uint32_t segs;
+	unsigned int i, n;
 	uint64_t start;
-	double secs;
+	double secs, per;
 	int a, b;
 
-	msg_pair(&a, &b, false, 1);
+	memset(bufs, 0xa5, (size_t)opt.send_batch * opt.size);
+	memset(report, 0, sizeof(*report));
+	msg_pair(&a, &b, true, 1);
 	peer_start(tput_reader, b);
+	segs = tcp_segs_out(a);
+	getrusage(RUSAGE_SELF, &tx0);
 	start = now_ns();
-	for (seq = 0; seq < opt.count; seq++) {
-		stamp(buf, seq);
-		msg_send(a, buf);
+	for (seq = 0; seq < opt.count; seq += n) {
+		n = opt.count - seq < opt.send_batch ? opt.count - seq :
+						       opt.send_batch;
+		for (i = 0; i < n; i++)
+			stamp(bufs + (size_t)i * opt.size, seq + i);
+		msgs_send(a, bufs, n);
 	}
-	peer_wait();
+	peer_wait(&rx);
 	secs = (now_ns() - start) / 1e9;
+	getrusage(RUSAGE_SELF, &tx1);
+	segs = tcp_segs_out(a) - segs;
 	pair_close(a, b);
-	free(buf);
+	free(bufs);
 
+	per = 1.0 / opt.count;
 	if (opt.json)
 		printf("{\"test\":\"throughput\",\"mode\":\"%s\",\"size\":%zu,"
 		       "\"count\":%lu,\"seconds\":%.3f,\"msgs_per_s\":%.0f,"
-		       "\"mb_per_s\":%.2f}\n", mode_name[opt.mode], opt.size,
-		       opt.count, secs, opt.count / secs,
-		       opt.count * opt.size / secs / 1e6);
-	else
-		printf("throughput %s size %zu: %lu msgs in %.3f s, %.0f msgs/s, %.2f MB/s\n",
+		       "\"mb_per_s\":%.2f,\"send_batch\":%u,\"recv_batch\":%s,"
+		       "\"segs_per_msg\":%.3f,\"tx_cs_per_msg\":%.3f,"
+		       "\"rx_cs_per_msg\":%.3f,\"tx_cpu_us\":%.2f,"
+		       "\"rx_cpu_us\":%.2f,\"moved\":%llu,\"copied_frames\":%llu}\n",
 		       mode_name[opt.mode], opt.size, opt.count, secs,
-		       opt.count / secs, opt.count * opt.size / secs / 1e6);
+		       opt.count / secs, opt.count * opt.size / secs / 1e6,
+		       opt.send_batch, opt.recv_batch ? "true" : "false",
+		       segs * per, (switches(&tx1) - switches(&tx0)) * per,
+		       switches(&rx) * per, (cpu_us(&tx1) - cpu_us(&tx0)) * per,
+		       cpu_us(&rx) * per, (unsigned long long)report->moved,
+		       (unsigned long long)report->copied_frames);
+	else
+		printf("throughput %s size %zu: %lu msgs in %.3f s, %.0f msgs/s, %.2f MB/s; per message %.3f segments, context switches %.3f sender %.3f reader, CPU %.2f us sender %.2f us reader; %llu moved out of TCP, %llu frames copied in\n",
+		       mode_name[opt.mode], opt.size, opt.count, secs,
+		       opt.count / secs, opt.count * opt.size / secs / 1e6,
+		       segs * per, (switches(&tx1) - switches(&tx0)) * per,
+		       switches(&rx) * per, (cpu_us(&tx1) - cpu_us(&tx0)) * per,
+		       cpu_us(&rx) * per, (unsigned long long)report->moved,
+		       (unsigned long long)report->copied_frames);
 	fflush(stdout);
 }
 
@@ -676,7 +829,7 @@ static void latency(void)
 			rtt[seq - warmup] = now_ns() - start;
 		check(p, seq, "pinger");
 	}
-	peer_wait();
+	peer_wait(NULL);
 	pair_close(a, b);
 	free(buf);
 
@@ -701,14 +854,16 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: causal_bench [-m ulp|tcp|user] [-s BYTES] [-n COUNT] [-r ROUNDS] [-b N]\n"
-"                    [-t SECONDS] [-j]\n"
+"                    [-S N] [-R] [-t SECONDS] [-j]\n"
 "\n"
 "Loopback benchmark of the causal ULP against plain TCP with user-space framing\n"
 "(4-byte big-endian length, then the payload, one sendmsg() per message) and\n"
 "against the causal protocol implemented in user space over epoll; both read\n"
 "large chunks and parse messages in place.\n"
 "Runs a throughput test (one sender, one reader process) and a latency test\n"
-"(ping-pong, TCP_NODELAY) and checks every message's sequence stamps.\n"
+"(ping-pong), both with TCP_NODELAY, and checks every message's sequence\n"
+"stamps. Throughput comes with TCP segments, context switches and CPU time\n"
+"per message of each side.\n"
 "\n"
 "  -m, --mode MODE     ulp: both ends join a 2-node causal group; tcp: plain TCP;\n"
 "                      user: the causal protocol in user space over epoll\n"
@@ -720,11 +875,16 @@ static void usage(FILE *f)
 "                      %lu MiB / (size + %u), within %lu..%lu)\n"
 "  -b, --batch N       ulp throughput: read up to N messages per recvmmsg()\n"
 "                      (default 1: one recv() per message)\n"
+"  -S, --send-batch N  throughput: send N messages per call, 1..%u (default\n"
+"                      1; ulp: sendmmsg(), which corks all but the last)\n"
+"  -R, --recv-batch    ulp: read with CAUSAL_RECV_BATCH, many messages per\n"
+"                      recv()\n"
 "  -t, --timeout SECS  fail if the run takes longer, 0 never (default 300)\n"
 "  -j, --json          one JSON object per result line\n"
 "  -h, --help          this text\n",
 		MIN_SIZE, MAX_SIZE, TPUT_BUDGET >> 20, MSG_COST, TPUT_MIN,
-		TPUT_MAX, LAT_BUDGET >> 20, MSG_COST, LAT_MIN, LAT_MAX);
+		TPUT_MAX, LAT_BUDGET >> 20, MSG_COST, LAT_MIN, LAT_MAX,
+		MAX_SEND_BATCH);
 }
 
 /* A default count: @budget bytes of message cost, within [@min, @max]. */
@@ -756,6 +916,8 @@ int main(int argc, char **argv)
 		{ "count",	required_argument, NULL, 'n' },
 		{ "rounds",	required_argument, NULL, 'r' },
 		{ "batch",	required_argument, NULL, 'b' },
+		{ "send-batch",	required_argument, NULL, 'S' },
+		{ "recv-batch",	no_argument,	   NULL, 'R' },
 		{ "timeout",	required_argument, NULL, 't' },
 		{ "json",	no_argument,	   NULL, 'j' },
 		{ "help",	no_argument,	   NULL, 'h' },
@@ -764,7 +926,7 @@ int main(int argc, char **argv)
 	bool count_set = false, rounds_set = false;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "m:s:n:r:b:t:jh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:s:n:r:b:S:Rt:jh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			if (!strcmp(optarg, "ulp"))
@@ -794,6 +956,14 @@ int main(int argc, char **argv)
 			if (opt.batch < 1 || opt.batch > 1024)
 				die("batch must be 1..1024");
 			break;
+		case 'S':
+			opt.send_batch = parse_num(optarg, "send batch");
+			if (opt.send_batch < 1 || opt.send_batch > MAX_SEND_BATCH)
+				die("send batch must be 1..%u", MAX_SEND_BATCH);
+			break;
+		case 'R':
+			opt.recv_batch = true;
+			break;
 		case 't':
 			opt.timeout = parse_num(optarg, "timeout");
 			break;
@@ -821,6 +991,12 @@ int main(int argc, char **argv)
 		die("count or rounds too large");
 	if (opt.batch > 1 && opt.mode != MODE_ULP)
 		die("--batch is for the ulp mode (recvmmsg)");
+	if (opt.recv_batch && (opt.mode != MODE_ULP || opt.batch > 1))
+		die("--recv-batch is for the ulp mode, without --batch");
+	report = mmap(NULL, sizeof(*report), PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (report == MAP_FAILED)
+		die("mmap: %s", strerror(errno));
 
 	signal(SIGALRM, on_alarm);
 	alarm(opt.timeout);

@@ -17,15 +17,17 @@ set_pin() {
 
 # median TEST MODE SIZE FIELD: the median of FIELD over the matching runs.
 median() {
-	grep -F "\"test\":\"$1\",\"mode\":\"$2\",\"size\":$3," "$results" |
+	{ grep -F "\"test\":\"$1\",\"mode\":\"$2\",\"size\":$3," "$results" || true; } |
 		sed -n "s/.*\"$4\":\([0-9.]*\).*/\1/p" | sort -g |
 		awk '{ v[NR] = $1 }
-		     END { if (!NR) exit 1
+		     END { if (!NR) { print "-"; exit }
 			   print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
+# ratio A B: A/B, or "-" where either was not measured.
 ratio() {
-	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'
+	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b <= 0) print "-"
+					 else printf "%.2f", a / b }'
 }
 
 row() {
@@ -54,4 +56,24 @@ unload_module() {
 		sleep 0.1
 	done
 	rmmod causal
+}
+
+# explain MODE...: beside the ratios, what explains them: per message, TCP
+# segments, context switches and CPU time of sender and reader (medians of
+# the throughput runs).
+explain() {
+	local mode size
+	echo
+	printf '%-10s %6s %9s %9s %9s %10s %10s\n' mode size segs/msg "tx cs" \
+		"rx cs" "tx cpu us" "rx cpu us"
+	for size in $sizes; do
+		for mode in "$@"; do
+			printf '%-10s %6s %9s %9s %9s %10s %10s\n' "$mode" "$size" \
+				"$(median throughput "$mode" "$size" segs_per_msg)" \
+				"$(median throughput "$mode" "$size" tx_cs_per_msg)" \
+				"$(median throughput "$mode" "$size" rx_cs_per_msg)" \
+				"$(median throughput "$mode" "$size" tx_cpu_us)" \
+				"$(median throughput "$mode" "$size" rx_cpu_us)"
+		done
+	done
 }

@@ -1,12 +1,20 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Runs inside the test VM: load the module built for the running kernel, run
-# causal_bench for each size in tcp, ulp and user (the protocol in user space)
-# mode, and in ulp mode with causald tracing every event ("traced"),
-# alternating so that drift in the host's load hits every mode alike, print
-# the medians, unload.
+# causal_bench for each size in every mode, alternating so that drift in the
+# host's load hits every mode alike, print the medians, their ratios and what
+# explains them (segments, context switches and CPU per message), unload.
 #
-#   tools/vm/run -k 6.1 -c 2 -t 900 -- tools/bench/run.sh
+#   tools/vm/run -k 6.1 -c 2 -t 1800 -- tools/bench/run.sh
+#
+# Modes: the baselines, plain TCP framed as a careful program frames it
+# ("tcp") and the causal protocol in user space over epoll ("user"), each
+# also with 32 messages per send call ("_sb"); the ULP one message per
+# recv() ("ulp"), with batched receive ("ulp_rb") and with batched receive
+# and sendmmsg() of 32 corked messages ("ulp_rb_sb"); "traced" is ulp with
+# causald tracing every event; "mmsg" (not run by default) ulp read with
+# recvmmsg() of 64. The _sb modes skip the latency test, which sends one
+# message at a time.
 #
 # Environment (tools/vm/run passes CAUSAL_* through):
 #   CAUSAL_BENCH_RUNS   runs per mode and size (default 3)
@@ -16,10 +24,8 @@
 #                       software emulation, waking an idle vCPU takes
 #                       milliseconds and drowns the path being measured.
 #                       causald runs on the other CPUs.
-#   CAUSAL_BENCH_MODES  default "tcp ulp user mmsg traced" (user: the protocol
-#                       in user space over epoll; mmsg: ulp with a reader that
-#                       takes up to 64 messages per recvmmsg(); traced needs
-#                       build/bin/causald)
+#   CAUSAL_BENCH_MODES  default "tcp tcp_sb user user_sb ulp ulp_rb
+#                       ulp_rb_sb traced" (traced needs build/bin/causald)
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -35,7 +41,7 @@ mod=build/mod/$rel/kmod/causal.ko
 
 . tools/bench/lib.sh
 
-modes=${CAUSAL_BENCH_MODES:-tcp ulp user mmsg traced}
+modes=${CAUSAL_BENCH_MODES:-tcp tcp_sb user user_sb ulp ulp_rb ulp_rb_sb traced}
 results=$(mktemp)
 daemon=
 unload() {
@@ -76,12 +82,18 @@ for size in $sizes; do
 		for mode in $modes; do
 			[ "$mode" = traced ] && traced_start
 			case $mode in
+			tcp | user | ulp) args=(--mode "$mode") ;;
+			tcp_sb | user_sb)
+				args=(--mode "${mode%_sb}" --send-batch 32 --rounds 0) ;;
+			ulp_rb) args=(--mode ulp --recv-batch) ;;
+			ulp_rb_sb)
+				args=(--mode ulp --recv-batch --send-batch 32 --rounds 0) ;;
 			traced) args=(--mode ulp) ;;
 			mmsg) args=(--mode ulp --batch 64) ;;
-			*) args=(--mode "$mode") ;;
+			*) echo "run.sh: unknown mode $mode" >&2; exit 2 ;;
 			esac
 			"${pin[@]}" "$bench" --json "${args[@]}" --size "$size" |
-				sed "s/\"mode\":\"ulp\"/\"mode\":\"$mode\"/" | tee -a "$results"
+				sed "s/\"mode\":\"[a-z]*\"/\"mode\":\"$mode\"/" | tee -a "$results"
 			[ "$mode" = traced ] && traced_stop
 		done
 	done
@@ -91,24 +103,13 @@ has() { [[ " $modes " == *" $1 "* ]]; }
 
 echo
 echo "medians of $runs runs, kernel $rel"
-if has tcp && has ulp; then
-	compare tcp ulp
-	echo
-	row size "tcp MB/s" "ulp MB/s" ulp/tcp "tcp p50 us" "ulp p50 us" ulp/tcp
-	for size in $sizes; do
-		tt=$(median throughput tcp "$size" mb_per_s)
-		ut=$(median throughput ulp "$size" mb_per_s)
-		tl=$(median latency tcp "$size" p50_us)
-		ul=$(median latency ulp "$size" p50_us)
-		row "$size" "$tt" "$ut" "$(ratio "$ut" "$tt")" "$tl" "$ul" "$(ratio "$ul" "$tl")"
-	done
-fi
-if has user && has ulp; then
-	compare user ulp
-fi
-if has user && has mmsg; then
-	compare user mmsg
-fi
-if has ulp && has traced; then
-	compare ulp traced
-fi
+for pair in "tcp ulp" "tcp ulp_rb" "user ulp" "user ulp_rb" "tcp_sb ulp_rb_sb" \
+	    "user_sb ulp_rb_sb" "ulp traced" "user mmsg"; do
+	# shellcheck disable=SC2086
+	set -- $pair
+	if has "$1" && has "$2"; then
+		compare "$1" "$2"
+	fi
+done
+# shellcheck disable=SC2086
+explain $modes
