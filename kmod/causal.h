@@ -213,6 +213,7 @@ struct causal_sock {
 	u64 rx_gaps;
 	u64 rx_proto_errors;
 	u64 tx_sent;
+	u64 tx_clocks;			/* CLOCK frames written */
 
 	/* Transmit under ep->lock: what others stamped for this channel,
 	 * in stamp order; its sends are queued here, not written, by anyone

@@ -413,6 +413,7 @@ static void causal_fill_info(struct causal_sock *csk, struct causal_info *info)
 	info->tx_queued = csk->txq_bytes;
 	info->moved = csk->rx_moved;
 	info->copied_frames = READ_ONCE(csk->strp.copied_frames);
+	info->clocks_sent = csk->tx_clocks;
 	spin_unlock_bh(&ep->lock);
 }
 
@@ -569,7 +570,7 @@ static int __init causal_register(void)
 	/* causal_info only grows at its end, without holes. */
 	BUILD_BUG_ON(offsetof(struct causal_info, moved) !=
 		     offsetof(struct causal_info, tx_queued) + sizeof(__u32));
-	BUILD_BUG_ON(offsetof(struct causal_info, copied_frames) !=
+	BUILD_BUG_ON(offsetof(struct causal_info, clocks_sent) !=
 		     sizeof(struct causal_info) - sizeof(__u64));
 
 	if (!causal_max_msg_size || causal_max_msg_size > SZ_64M)

@@ -30,6 +30,11 @@
 #define CAUSAL_TX_RETRY		(HZ / 10)
 /* How long close may wait for memory to write its last frames. */
 #define CAUSAL_CLOSE_TIMEO	HZ
+/* An owed CLOCK frame waits this long (1 ms, at least a jiffy) for more of
+ * the endpoint's sends, so that a burst of unicasts costs each other
+ * channel one CLOCK frame, not one per send.
+ */
+#define CAUSAL_CLOCK_DELAY	max(1UL, msecs_to_jiffies(1))
 
 /* Unsent frames are charged to the socket's memory cgroup, whoever writes
  * them (the sender, or a worker).
@@ -164,12 +169,14 @@ static void causal_tx_stalled(struct causal_sock *ch)
 }
 
 /* Write what @ch owes its peer, in order: the rest of a frame cut short,
- * the queued frames, an owed CLOCK. Never sleeps with MSG_DONTWAIT in
+ * the queued frames, an owed CLOCK unless @data_follows (a DATA frame about
+ * to be stamped carries a newer count). Never sleeps with MSG_DONTWAIT in
  * @flags. Called with tx_mutex and the socket lock. Returns 0 once nothing
  * is left, -EAGAIN while TCP is full (write_space resumes), or the error
  * that broke the channel.
  */
-static int causal_tx_flush_flags(struct causal_sock *ch, int flags)
+static int causal_tx_flush_flags(struct causal_sock *ch, int flags,
+				 bool data_follows)
 {
 	struct causal_endpoint *ep = ch->ep;
 	struct causal_txe *e;
@@ -216,11 +223,12 @@ static int causal_tx_flush_flags(struct causal_sock *ch, int flags)
 			kvfree(e);
 			continue;
 		}
-		if (ch->clock_owed) {
+		if (ch->clock_owed && !data_follows) {
 			/* Every frame stamped up to this clock is out or
 			 * queued before it.
 			 */
 			ch->clock_owed = false;
+			ch->tx_clocks++;
 			ch->tx_rest_len = causal_put_head(ch->tx_head, ep,
 							  CAUSAL_FRAME_CLOCK, 0,
 							  0, ep->rule.clock);
@@ -235,7 +243,7 @@ static int causal_tx_flush_flags(struct causal_sock *ch, int flags)
 
 static int causal_tx_flush(struct causal_sock *ch)
 {
-	return causal_tx_flush_flags(ch, MSG_DONTWAIT);
+	return causal_tx_flush_flags(ch, MSG_DONTWAIT, false);
 }
 
 /* Let go of @ch's stream. Whatever was queued for it meanwhile, by someone
@@ -253,9 +261,13 @@ static void causal_tx_unlock(struct causal_sock *ch)
 	 * then tx_full is clear and the work writes the rest.
 	 */
 	spin_lock_bh(&ep->lock);
-	if ((rest || !list_empty(&ch->txq) || ch->clock_owed) && !ch->dead &&
-	    !ch->tx_broken && !READ_ONCE(ch->tx_full))
-		mod_delayed_work(system_wq, &ch->tx_work, 0);
+	if (!ch->dead && !ch->tx_broken && !READ_ONCE(ch->tx_full)) {
+		if (rest || !list_empty(&ch->txq))
+			mod_delayed_work(system_wq, &ch->tx_work, 0);
+		else if (ch->clock_owed)
+			queue_delayed_work(system_wq, &ch->tx_work,
+					   CAUSAL_CLOCK_DELAY);
+	}
 	spin_unlock_bh(&ep->lock);
 }
 
@@ -450,9 +462,10 @@ static int causal_parse_cmsgs(struct msghdr *msg, bool *broadcast)
 	return 0;
 }
 
-/* @ch owes its peer our count: its work writes a CLOCK frame soon, one for
- * all owed until then. Also a probe: a connection that the peer's host no
- * longer knows answers it with a reset. Caller holds ep->lock.
+/* @ch owes its peer our count: its work writes a CLOCK frame after
+ * CAUSAL_CLOCK_DELAY, one for all owed until then, unless a DATA frame
+ * carries the count first. Also a probe: a connection that the peer's host
+ * no longer knows answers it with a reset. Caller holds ep->lock.
  */
 void causal_owe_clock(struct causal_endpoint *ep, struct causal_sock *ch)
 {
@@ -461,7 +474,7 @@ void causal_owe_clock(struct causal_endpoint *ep, struct causal_sock *ch)
 		return;
 	ch->clock_owed = true;
 	if (!READ_ONCE(ch->tx_full))
-		mod_delayed_work(system_wq, &ch->tx_work, 0);
+		queue_delayed_work(system_wq, &ch->tx_work, CAUSAL_CLOCK_DELAY);
 }
 
 /* After a unicast on @sent_on every other channel owes its peer our new
@@ -558,7 +571,7 @@ static int causal_send_unicast(struct causal_sock *ch, struct msghdr *msg,
 	for (;;) {
 		err = READ_ONCE(ch->state) == CAUSAL_CH_FAILED ?
 		      causal_proto_errno(READ_ONCE(ch->proto_err)) :
-		      causal_tx_flush(ch);
+		      causal_tx_flush_flags(ch, MSG_DONTWAIT, true);
 		if (err && err != -EAGAIN)
 			goto out_release;
 		/* A connection TCP would refuse to write on fails the send
@@ -804,13 +817,13 @@ void causal_tx_close(struct causal_sock *ch, bool bye)
 				      sizeof(ch->tx_head))));
 		WRITE_ONCE(sk->sk_sndtimeo, min_t(long, sndtimeo,
 						  CAUSAL_CLOSE_TIMEO));
-		if (!causal_tx_flush_flags(ch, 0)) {
+		if (!causal_tx_flush_flags(ch, 0, false)) {
 			spin_lock_bh(&ep->lock);
 			len = causal_put_head(ch->tx_head, ep, CAUSAL_FRAME_BYE,
 					      0, 0, ep->rule.clock);
 			spin_unlock_bh(&ep->lock);
 			causal_write_frame(ch, len, NULL, 0, 0);
-			causal_tx_flush_flags(ch, 0);
+			causal_tx_flush_flags(ch, 0, false);
 		}
 		WRITE_ONCE(sk->sk_sndtimeo, sndtimeo);
 	}

@@ -725,6 +725,48 @@ TEST_F(scene, module_sends_clock_frames)
 	EXPECT_EQ(clock[2], 1);
 }
 
+/* A burst of unicasts to A costs B's channel a CLOCK frame per coalescing
+ * interval (about a millisecond), not one per send, and the last one B gets
+ * carries the whole count. A's channel, which carried the messages, gets
+ * none.
+ */
+TEST_F(scene, clock_frames_coalesce)
+{
+	struct causal_info info;
+	struct causal_frame f;
+	struct timespec t0;
+	int clocks = 0, data = 0;
+	__u64 clock[3] = {};
+	long ms;
+	char buf[16];
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 500; i++)
+		ASSERT_EQ(send(self->a_ch, "x", 1, 0), 1);
+	ms = ms_since(&t0);
+	usleep(200 * 1000);
+	set_rcvtimeo(self->b_raw, 300);
+	while (!wire_recv(self->b_raw, &f, clock, buf, sizeof(buf))) {
+		EXPECT_EQ(f.type, CAUSAL_FRAME_CLOCK);
+		clocks++;
+	}
+	EXPECT_EQ(clock[2], 500);
+	set_rcvtimeo(self->a_raw, 300);
+	while (!wire_recv(self->a_raw, &f, clock, buf, sizeof(buf))) {
+		EXPECT_EQ(f.type, CAUSAL_FRAME_DATA);
+		data++;
+	}
+	EXPECT_EQ(data, 500);
+	info = info_of(_metadata, self->b_ch);
+	EXPECT_EQ(info.clocks_sent, clocks);
+	EXPECT_EQ(info_of(_metadata, self->a_ch).clocks_sent, 0);
+	TH_LOG("500 unicasts in %ld ms: %d CLOCK frames on the other channel",
+	       ms, clocks);
+	EXPECT_GE(clocks, 1);
+	/* One per started interval of at least a millisecond. */
+	EXPECT_LE(clocks, ms + 2);
+}
+
 TEST_F(scene, module_broadcast)
 {
 	char cbuf[CMSG_SPACE(0)] = {}, buf[16];

@@ -158,6 +158,7 @@ struct causal_info {
 	__u64	copied_frames;	/* assembled outside TCP: TCP could not
 				 * hold them whole
 				 */
+	__u64	clocks_sent;	/* CLOCK frames written to the peer */
 };
 
 /* sock_diag (ss -ti): with INET_DIAG_INFO requested by a CAP_NET_ADMIN
