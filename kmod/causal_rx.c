@@ -1094,6 +1094,13 @@ static int causal_take(struct causal_sock *owner, struct causal_sock *reader,
 		 * ep->lock.
 		 */
 		err = causal_read_copy(rd, owner, m, flags);
+		if (err == -ENODATA) {
+			/* Its bytes left TCP without us: the stream can no
+			 * longer be framed.
+			 */
+			causal_channel_fail(owner, CAUSAL_ERR_LENGTH);
+			err = -EPROTO;
+		}
 		if (err)
 			break;
 

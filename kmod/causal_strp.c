@@ -39,7 +39,9 @@ typedef int (*causal_tcp_actor)(struct sk_buff *skb, u32 off, u32 len,
 
 /* Call @actor on the bytes [@off, @off + @len) past TCP's read position,
  * one piece per skb. Positions are sequence numbers, so the walk does not
- * depend on how TCP cut or collapsed its queue.
+ * depend on how TCP cut or collapsed its queue. -ENODATA: the bytes are not
+ * there, which for a whole frame means someone read the stream past the
+ * module (a TCP_ZEROCOPY_RECEIVE that was under way when the ULP came).
  */
 static int causal_tcp_walk(struct sock *sk, u32 off, u32 len,
 			   causal_tcp_actor actor, void *arg)
@@ -56,7 +58,7 @@ static int causal_tcp_walk(struct sock *sk, u32 off, u32 len,
 		u32 skb_off, n;
 
 		if (before(seq, start))
-			return -EFAULT;
+			return -ENODATA;
 		skb_off = seq - start;
 		if (skb_off >= skb->len)
 			continue;
