@@ -108,8 +108,14 @@ struct causal_rec {
 /* The record after @rec; past the end of the read once it reaches the
  * returned length.
  */
-#define CAUSAL_REC_NEXT(rec)	\
-	((struct causal_rec *)((char *)(rec) + CAUSAL_REC_SIZE((rec)->len)))
+static inline struct causal_rec *causal_rec_next(const void *rec)
+{
+	const struct causal_rec *r = (const struct causal_rec *)rec;
+
+	return (struct causal_rec *)((char *)rec + CAUSAL_REC_SIZE(r->len));
+}
+
+#define CAUSAL_REC_NEXT(rec)	causal_rec_next(rec)
 
 /* Value of causal_info.peer before the peer's HELLO arrived. */
 #define CAUSAL_PEER_NONE	0xffff
