@@ -34,8 +34,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -75,6 +77,8 @@ static struct {
 	unsigned int batch;	/* ulp: messages per recvmmsg() in throughput */
 	unsigned int send_batch;	/* messages per send call, throughput */
 	bool recv_batch;	/* ulp: CAUSAL_RECV_BATCH */
+	unsigned int mesh;	/* nodes of the mesh scene, 0: the pair */
+	bool broadcast;		/* mesh: every send a broadcast */
 	unsigned int timeout;
 	bool json;
 } opt = {
@@ -850,11 +854,168 @@ static void latency(void)
 	free(rtt);
 }
 
+/* ---- the mesh scene: every node connected to every other ---- */
+
+#define MESH_MAX	16
+
+/* What each node's process saw, for the parent to add up. */
+struct mesh_report {
+	uint64_t delivered, clocks;
+};
+
+static struct mesh_report *mesh_reports;	/* shared, one per node */
+
+/* Node @me of opt.mesh: @fds[j] its channel to node j. It sends opt.count
+ * messages, each unicast to the next peer in turn (or a broadcast), and
+ * reads the endpoint's merged queue in batches until it has every message
+ * meant for it; sends and reads interleave, never blocking on a full peer.
+ */
+static void mesh_node(unsigned int me, const int *fds)
+{
+	const unsigned int peers = opt.mesh - 1;
+	unsigned long want = 0, sent = 0, got = 0, turn = 0;
+	uint8_t *in = xmalloc(CHUNK_BUF), *out = msg_buf();
+	struct pollfd pfd[MESH_MAX];
+	struct causal_info info;
+	unsigned int i, n = 0;
+	socklen_t len;
+	ssize_t ret;
+
+	for (i = 0; i < opt.mesh; i++) {
+		/* Node i's turn comes to us at this place of its peers. */
+		unsigned int at = me < i ? me : me - 1;
+
+		if (i == me)
+			continue;
+		pfd[n++] = (struct pollfd){ .fd = fds[i] };
+		want += opt.broadcast ? opt.count :
+			opt.count / peers + (at < opt.count % peers);
+	}
+	while (sent < opt.count || got < want) {
+		for (i = 0; i < n; i++)
+			pfd[i].events = POLLIN | (sent < opt.count ? POLLOUT : 0);
+		if (poll(pfd, n, 10000) <= 0)
+			die("mesh node %u: stuck at %lu sent, %lu of %lu read",
+			    me, sent, got, want);
+		/* One reader takes the merged queue of the whole endpoint. */
+		ret = recv(fds[me ? 0 : 1], in, CHUNK_BUF, MSG_DONTWAIT);
+		if (ret < 0 && errno != EAGAIN)
+			die("mesh node %u: recv: %s", me, strerror(errno));
+		for (const uint8_t *p = in; ret > 0 && p < in + ret;
+		     p = (const uint8_t *)CAUSAL_REC_NEXT(p)) {
+			if (((const struct causal_rec *)p)->len != opt.size)
+				die("mesh node %u: a message of %u bytes", me,
+				    ((const struct causal_rec *)p)->len);
+			got++;
+		}
+		for (i = 0; i < n && sent < opt.count; i++) {
+			int fd = pfd[turn++ % n].fd;
+
+			stamp(out, sent);
+			ret = send(fd, out, opt.size, MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (ret < 0 && errno != EAGAIN)
+				die("mesh node %u: send: %s", me, strerror(errno));
+			if (ret < 0)
+				break;
+			sent++;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		len = sizeof(info);
+		if (!getsockopt(pfd[i].fd, SOL_CAUSAL, CAUSAL_INFO, &info, &len) &&
+		    len >= offsetof(struct causal_info, clocks_sent) + 8)
+			mesh_reports[me].clocks += info.clocks_sent;
+	}
+	mesh_reports[me].delivered = got;
+	free(in);
+	free(out);
+}
+
+static void mesh(void)
+{
+	uint32_t group = (uint32_t)getpid() << 2 | 3;
+	struct causal_join join = {
+		.group = group, .nodes = opt.mesh,
+		.flags = CAUSAL_F_MERGED_RECV |
+			 (opt.broadcast ? CAUSAL_F_BROADCAST : 0),
+	};
+	int fds[MESH_MAX][MESH_MAX], one = 1;
+	pid_t pids[MESH_MAX];
+	uint64_t start, delivered = 0, clocks = 0;
+	unsigned int i, j;
+	double secs;
+
+	for (i = 0; i < opt.mesh; i++)
+		for (j = i + 1; j < opt.mesh; j++)
+			tcp_pair(&fds[i][j], &fds[j][i], true);
+	for (i = 0; i < opt.mesh; i++) {
+		join.node = i;
+		for (j = 0; j < opt.mesh; j++) {
+			if (j == i)
+				continue;
+			if (setsockopt(fds[i][j], SOL_TCP, TCP_ULP, CAUSAL_ULP_NAME,
+				       sizeof(CAUSAL_ULP_NAME)) ||
+			    setsockopt(fds[i][j], SOL_CAUSAL, CAUSAL_JOIN, &join,
+				       sizeof(join)) ||
+			    setsockopt(fds[i][j], SOL_CAUSAL, CAUSAL_RECV_BATCH,
+				       &one, sizeof(one)))
+				die("mesh: joining node %u: %s", i, strerror(errno));
+		}
+	}
+	memset(mesh_reports, 0, MESH_MAX * sizeof(*mesh_reports));
+	start = now_ns();
+	for (i = 0; i < opt.mesh; i++) {
+		pids[i] = fork();
+		if (pids[i] < 0)
+			die("fork: %s", strerror(errno));
+		if (!pids[i]) {
+			/* A run that times out takes its nodes along. */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			mesh_node(i, fds[i]);
+			_exit(0);
+		}
+	}
+	for (i = 0; i < opt.mesh; i++) {
+		int status;
+
+		if (waitpid(pids[i], &status, 0) != pids[i] ||
+		    !WIFEXITED(status) || WEXITSTATUS(status))
+			die("mesh node %u failed", i);
+	}
+	secs = (now_ns() - start) / 1e9;
+	for (i = 0; i < opt.mesh; i++) {
+		delivered += mesh_reports[i].delivered;
+		clocks += mesh_reports[i].clocks;
+		for (j = 0; j < opt.mesh; j++)
+			if (j != i)
+				close(fds[i][j]);
+	}
+	if (opt.json)
+		printf("{\"test\":\"mesh\",\"mode\":\"%s\",\"size\":%zu,"
+		       "\"nodes\":%u,\"sends\":%lu,\"delivered\":%llu,"
+		       "\"seconds\":%.3f,\"msgs_per_s\":%.0f,"
+		       "\"clocks_per_send\":%.3f,\"clocks_per_channel_ms\":%.3f}\n",
+		       opt.broadcast ? "broadcast" : "unicast", opt.size,
+		       opt.mesh, opt.count * opt.mesh,
+		       (unsigned long long)delivered, secs, delivered / secs,
+		       (double)clocks / (opt.count * opt.mesh),
+		       clocks / (opt.mesh * (opt.mesh - 1.0)) / (secs * 1e3));
+	else
+		printf("mesh %s of %u nodes, size %zu: %lu sends, %llu messages delivered in %.3f s, %.0f msgs/s; %llu CLOCK frames, %.3f per send, %.3f per channel and ms\n",
+		       opt.broadcast ? "broadcast" : "unicast", opt.mesh,
+		       opt.size, opt.count * opt.mesh,
+		       (unsigned long long)delivered, secs, delivered / secs,
+		       (unsigned long long)clocks,
+		       (double)clocks / (opt.count * opt.mesh),
+		       clocks / (opt.mesh * (opt.mesh - 1.0)) / (secs * 1e3));
+	fflush(stdout);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: causal_bench [-m ulp|tcp|user] [-s BYTES] [-n COUNT] [-r ROUNDS] [-b N]\n"
-"                    [-S N] [-R] [-t SECONDS] [-j]\n"
+"                    [-S N] [-R] [-M N [-B]] [-t SECONDS] [-j]\n"
 "\n"
 "Loopback benchmark of the causal ULP against plain TCP with user-space framing\n"
 "(4-byte big-endian length, then the payload, one sendmsg() per message) and\n"
@@ -879,12 +1040,18 @@ static void usage(FILE *f)
 "                      1; ulp: sendmmsg(), which corks all but the last)\n"
 "  -R, --recv-batch    ulp: read with CAUSAL_RECV_BATCH, many messages per\n"
 "                      recv()\n"
+"  -M, --mesh N        instead: the mesh scene, N nodes (2..%u) each\n"
+"                      connected to every other, each sending COUNT unicasts\n"
+"                      to its peers in turn and reading its merged queue in\n"
+"                      batches; reports messages delivered per second and\n"
+"                      CLOCK frames per send and per channel and ms\n"
+"  -B, --broadcast     mesh: every send a broadcast\n"
 "  -t, --timeout SECS  fail if the run takes longer, 0 never (default 300)\n"
 "  -j, --json          one JSON object per result line\n"
 "  -h, --help          this text\n",
 		MIN_SIZE, MAX_SIZE, TPUT_BUDGET >> 20, MSG_COST, TPUT_MIN,
 		TPUT_MAX, LAT_BUDGET >> 20, MSG_COST, LAT_MIN, LAT_MAX,
-		MAX_SEND_BATCH);
+		MAX_SEND_BATCH, MESH_MAX);
 }
 
 /* A default count: @budget bytes of message cost, within [@min, @max]. */
@@ -918,6 +1085,8 @@ int main(int argc, char **argv)
 		{ "batch",	required_argument, NULL, 'b' },
 		{ "send-batch",	required_argument, NULL, 'S' },
 		{ "recv-batch",	no_argument,	   NULL, 'R' },
+		{ "mesh",	required_argument, NULL, 'M' },
+		{ "broadcast",	no_argument,	   NULL, 'B' },
 		{ "timeout",	required_argument, NULL, 't' },
 		{ "json",	no_argument,	   NULL, 'j' },
 		{ "help",	no_argument,	   NULL, 'h' },
@@ -926,7 +1095,7 @@ int main(int argc, char **argv)
 	bool count_set = false, rounds_set = false;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "m:s:n:r:b:S:Rt:jh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:s:n:r:b:S:RM:Bt:jh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			if (!strcmp(optarg, "ulp"))
@@ -964,6 +1133,14 @@ int main(int argc, char **argv)
 		case 'R':
 			opt.recv_batch = true;
 			break;
+		case 'M':
+			opt.mesh = parse_num(optarg, "mesh");
+			if (opt.mesh < 2 || opt.mesh > MESH_MAX)
+				die("mesh must be 2..%u nodes", MESH_MAX);
+			break;
+		case 'B':
+			opt.broadcast = true;
+			break;
 		case 't':
 			opt.timeout = parse_num(optarg, "timeout");
 			break;
@@ -1000,6 +1177,21 @@ int main(int argc, char **argv)
 
 	signal(SIGALRM, on_alarm);
 	alarm(opt.timeout);
+	if (opt.broadcast && !opt.mesh)
+		die("--broadcast is for the mesh scene");
+	if (opt.mesh && opt.mode != MODE_ULP)
+		die("the mesh scene is the ulp's");
+	if (opt.mesh) {
+		mesh_reports = mmap(NULL, MESH_MAX * sizeof(*mesh_reports),
+				    PROT_READ | PROT_WRITE,
+				    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (mesh_reports == MAP_FAILED)
+			die("mmap: %s", strerror(errno));
+		if (!count_set)
+			opt.count /= opt.mesh;
+		mesh();
+		return 0;
+	}
 	if (opt.count)
 		throughput();
 	if (opt.rounds)

@@ -26,6 +26,8 @@
 #                       causald runs on the other CPUs.
 #   CAUSAL_BENCH_MODES  default "tcp tcp_sb user user_sb ulp ulp_rb
 #                       ulp_rb_sb traced" (traced needs build/bin/causald)
+#   CAUSAL_BENCH_MESH   nodes of the mesh scene, run with 64-byte unicasts
+#                       and broadcasts after the modes (default 8, 0: none)
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -99,6 +101,17 @@ for size in $sizes; do
 	done
 done
 
+mesh=${CAUSAL_BENCH_MESH:-8}
+if [ "$mesh" -gt 0 ]; then
+	for _ in $(seq "$runs"); do
+		for cast in unicast broadcast; do
+			"${pin[@]}" "$bench" --json --mesh "$mesh" --size 64 \
+				$([ $cast = broadcast ] && echo --broadcast) |
+				tee -a "$results"
+		done
+	done
+fi
+
 has() { [[ " $modes " == *" $1 "* ]]; }
 
 echo
@@ -113,3 +126,13 @@ for pair in "tcp ulp" "tcp ulp_rb" "user ulp" "user ulp_rb" "tcp_sb ulp_rb_sb" \
 done
 # shellcheck disable=SC2086
 explain $modes
+if [ "$mesh" -gt 0 ]; then
+	echo
+	printf '%-10s %6s %12s %14s %18s\n' mesh nodes msgs/s "clocks/send" "clocks/channel/ms"
+	for cast in unicast broadcast; do
+		printf '%-10s %6s %12s %14s %18s\n' "$cast" "$mesh" \
+			"$(median mesh "$cast" 64 msgs_per_s)" \
+			"$(median mesh "$cast" 64 clocks_per_send)" \
+			"$(median mesh "$cast" 64 clocks_per_channel_ms)"
+	done
+fi
