@@ -5,7 +5,8 @@
 #                 the debugging kernel, built once per machine)
 # make deps       install build and test dependencies (Debian, as root)
 # make vm CMD=..  run a command as root in the test VM (KVER=6.1 or 6.12)
-# make bench      loopback benchmark, ULP vs plain TCP, in the VM (KVER)
+# make bench      loopback benchmark, ULP vs plain TCP and user space, in the VM
+#                 (KVER; ICOUNT=1: instructions as time, no drift)
 # make fuzz       libFuzzer over kmod/lib (FUZZ_SECONDS each), then the in-kernel fuzzers
 #                 in the VM: FUZZ_FRAMES hostile frames, FUZZ_OPS syscalls per kernel
 # make checkpatch run checkpatch --strict on kmod/
@@ -194,10 +195,13 @@ $(B)/tools/causal_bench: tools/bench/causal_bench.c $(KMOD_SRCS)
 deps:
 	$(Q)$(TOP)/tools/deps
 
-# Loopback benchmark, ULP against length-framed TCP, in the test VM (KVER).
+# Loopback benchmark, ULP against length-framed TCP and the protocol in user
+# space, in the test VM (KVER); ICOUNT=1 counts instructions instead of host
+# time (tools/vm/run -i), so the figures do not drift with the host's load.
 bench: deps
 	$(Q)$(MAKE) all modules-vm
-	$(Q)$(TOP)/tools/vm/run -k $(KVER) -c 2 -t 1800 -- tools/bench/run.sh
+	$(Q)$(TOP)/tools/vm/run -k $(KVER) -c 2 -t 3600 $(if $(filter 1,$(ICOUNT)),-i) \
+		-- tools/bench/run.sh
 
 # On a host that can load modules the demo runs right here; elsewhere in the
 # test VM (KVER).
