@@ -242,8 +242,12 @@ struct causal_sock {
 	u32 tx_rest_len;
 	u32 tx_rest_off;
 	struct causal_txbuf *tx_rest_buf;	/* what tx_rest points into, or
-						 * NULL for tx_head
+						 * NULL for tx_head and tx_cork
 						 */
+	struct causal_txbuf *tx_cork;	/* corked frames (MSG_MORE), ahead
+					 * of everything else still to write
+					 */
+	u32 tx_cork_len;
 	u8 tx_head[CAUSAL_TX_HEAD_MAX + CAUSAL_TX_INLINE];
 };
 

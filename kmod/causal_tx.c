@@ -35,6 +35,16 @@
  * channel one CLOCK frame, not one per send.
  */
 #define CAUSAL_CLOCK_DELAY	max(1UL, msecs_to_jiffies(1))
+/* Small corked frames gather in a buffer of this size and go to TCP in one
+ * write; what is corked leaves at the latest after CAUSAL_CORK_DELAY, as
+ * TCP's own MSG_MORE does.
+ */
+#define CAUSAL_CORK_MAX		SZ_16K
+#define CAUSAL_CORK_DELAY	(HZ / 5)
+
+/* What a flush may leave unwritten. */
+#define CAUSAL_KEEP_CLOCK	BIT(0)	/* a DATA frame is stamped next */
+#define CAUSAL_KEEP_CORK	BIT(1)	/* and joins the cork */
 
 /* Unsent frames are charged to the socket's memory cgroup, whoever writes
  * them (the sender, or a worker).
@@ -125,6 +135,27 @@ static bool causal_tx_transient(int err)
 	return err == -EAGAIN || err == -EINTR || err == -ERESTARTSYS;
 }
 
+/* What is corked goes to the write path, ahead of anything stamped later;
+ * tx_rest is empty. The buffer stays the cork's, to be filled again once
+ * tx_rest, which points into it, is out: nothing is stamped before that.
+ */
+static void causal_cork_release(struct causal_sock *ch)
+{
+	ch->tx_rest_buf = NULL;
+	ch->tx_rest = ch->tx_cork->bytes;
+	ch->tx_rest_len = ch->tx_cork_len;
+	ch->tx_rest_off = 0;
+	ch->tx_cork_len = 0;
+}
+
+static void causal_cork_drop(struct causal_sock *ch)
+{
+	if (ch->tx_cork)
+		causal_txbuf_put(ch->tx_cork);
+	ch->tx_cork = NULL;
+	ch->tx_cork_len = 0;
+}
+
 static void causal_rest_drop(struct causal_sock *ch)
 {
 	if (ch->tx_rest_buf)
@@ -146,6 +177,7 @@ static void causal_tx_break(struct causal_sock *ch, int err)
 
 	ch->tx_err = err;
 	causal_rest_drop(ch);
+	causal_cork_drop(ch);
 	spin_lock_bh(&ep->lock);
 	ch->tx_broken = true;
 	ch->clock_owed = false;
@@ -168,15 +200,46 @@ static void causal_tx_stalled(struct causal_sock *ch)
 		queue_delayed_work(system_wq, &ch->tx_work, CAUSAL_TX_RETRY);
 }
 
+/* Write tx_rest, the bytes committed to the stream that TCP has not taken.
+ * Returns 0 once it is all out, -EAGAIN while TCP is full (write_space
+ * resumes), or the error that broke the channel.
+ */
+static int causal_tx_write_rest(struct causal_sock *ch, int flags)
+{
+	int ret;
+
+	/* Before the write: a write_space that comes while it is under way
+	 * must find it set.
+	 */
+	WRITE_ONCE(ch->tx_full, true);
+	ret = causal_tcp_write_kvec(ch->sk, ch->tx_rest + ch->tx_rest_off,
+				    ch->tx_rest_len - ch->tx_rest_off, flags);
+	if (ret < 0 && !causal_tx_transient(ret)) {
+		causal_tx_break(ch, ret);
+		return ret;
+	}
+	if (ret > 0)
+		ch->tx_rest_off += ret;
+	if (ch->tx_rest_off < ch->tx_rest_len) {
+		causal_tx_stalled(ch);
+		return -EAGAIN;
+	}
+	WRITE_ONCE(ch->tx_full, false);
+	causal_rest_drop(ch);
+	return 0;
+}
+
 /* Write what @ch owes its peer, in order: the rest of a frame cut short,
- * the queued frames, an owed CLOCK unless @data_follows (a DATA frame about
- * to be stamped carries a newer count). Never sleeps with MSG_DONTWAIT in
- * @flags. Called with tx_mutex and the socket lock. Returns 0 once nothing
- * is left, -EAGAIN while TCP is full (write_space resumes), or the error
- * that broke the channel.
+ * what is corked, the queued frames, an owed CLOCK; @keep
+ * (CAUSAL_KEEP_*) spares the CLOCK a DATA frame about to be stamped makes
+ * stale, and the cork it is about to join, unless something else must go
+ * behind the cork. Never sleeps with MSG_DONTWAIT in @flags. Called with
+ * tx_mutex and the socket lock. Returns 0 once nothing is left, -EAGAIN
+ * while TCP is full (write_space resumes), or the error that broke the
+ * channel.
  */
 static int causal_tx_flush_flags(struct causal_sock *ch, int flags,
-				 bool data_follows)
+				 unsigned int keep)
 {
 	struct causal_endpoint *ep = ch->ep;
 	struct causal_txe *e;
@@ -186,30 +249,23 @@ static int causal_tx_flush_flags(struct causal_sock *ch, int flags,
 		if (ch->tx_broken)
 			return ch->tx_err;
 		if (ch->tx_rest) {
-			/* Before the write: a write_space that comes while
-			 * it is under way must find it set.
-			 */
-			WRITE_ONCE(ch->tx_full, true);
-			ret = causal_tcp_write_kvec(ch->sk,
-						    ch->tx_rest + ch->tx_rest_off,
-						    ch->tx_rest_len - ch->tx_rest_off,
-						    flags);
-			if (ret < 0 && !causal_tx_transient(ret)) {
-				causal_tx_break(ch, ret);
+			ret = causal_tx_write_rest(ch, flags);
+			if (ret)
 				return ret;
-			}
-			if (ret > 0)
-				ch->tx_rest_off += ret;
-			if (ch->tx_rest_off < ch->tx_rest_len) {
-				causal_tx_stalled(ch);
-				return -EAGAIN;
-			}
-			WRITE_ONCE(ch->tx_full, false);
-			causal_rest_drop(ch);
 			continue;
 		}
 
 		spin_lock_bh(&ep->lock);
+		/* Frames stamped later, and a CLOCK that counts the corked
+		 * ones, go behind them.
+		 */
+		if (ch->tx_cork_len &&
+		    (!(keep & CAUSAL_KEEP_CORK) || !list_empty(&ch->txq) ||
+		     (ch->clock_owed && !(keep & CAUSAL_KEEP_CLOCK)))) {
+			spin_unlock_bh(&ep->lock);
+			causal_cork_release(ch);
+			continue;
+		}
 		e = list_first_entry_or_null(&ch->txq, struct causal_txe, list);
 		if (e) {
 			list_del(&e->list);
@@ -223,7 +279,7 @@ static int causal_tx_flush_flags(struct causal_sock *ch, int flags,
 			kvfree(e);
 			continue;
 		}
-		if (ch->clock_owed && !data_follows) {
+		if (ch->clock_owed && !(keep & CAUSAL_KEEP_CLOCK)) {
 			/* Every frame stamped up to this clock is out or
 			 * queued before it.
 			 */
@@ -243,7 +299,7 @@ static int causal_tx_flush_flags(struct causal_sock *ch, int flags,
 
 static int causal_tx_flush(struct causal_sock *ch)
 {
-	return causal_tx_flush_flags(ch, MSG_DONTWAIT, false);
+	return causal_tx_flush_flags(ch, MSG_DONTWAIT, 0);
 }
 
 /* Let go of @ch's stream. Whatever was queued for it meanwhile, by someone
@@ -252,7 +308,7 @@ static int causal_tx_flush(struct causal_sock *ch)
 static void causal_tx_unlock(struct causal_sock *ch)
 {
 	struct causal_endpoint *ep = ch->ep;
-	bool rest = ch->tx_rest;
+	bool rest = ch->tx_rest, corked = ch->tx_cork_len;
 
 	mutex_unlock(&ch->tx_mutex);
 	if (wq_has_sleeper(&ep->tx_wait))
@@ -267,6 +323,9 @@ static void causal_tx_unlock(struct causal_sock *ch)
 		else if (ch->clock_owed)
 			queue_delayed_work(system_wq, &ch->tx_work,
 					   CAUSAL_CLOCK_DELAY);
+		else if (corked)
+			queue_delayed_work(system_wq, &ch->tx_work,
+					   CAUSAL_CORK_DELAY);
 	}
 	spin_unlock_bh(&ep->lock);
 }
@@ -531,8 +590,10 @@ static int causal_send_unicast(struct causal_sock *ch, struct msghdr *msg,
 	bool nonblock = msg->msg_flags & MSG_DONTWAIT;
 	struct causal_endpoint *ep = ch->ep;
 	bool small = size <= CAUSAL_TX_INLINE;
+	u32 frame_len = causal_frame_size(ep->nodes, size);
 	u8 inline_payload[CAUSAL_TX_INLINE];
 	int flags = causal_tx_flags(msg);
+	bool cork;
 	struct sock *sk = ch->sk;
 	u32 head_len = 0;
 	long timeo, left;
@@ -567,13 +628,27 @@ static int causal_send_unicast(struct causal_sock *ch, struct msghdr *msg,
 		if (wq_has_sleeper(&ep->tx_wait))
 			wake_up_all(&ep->tx_wait);
 	}
+	/* A small frame joins the cork while one is open, or MSG_MORE opens
+	 * one.
+	 */
+	cork = small && ((flags & MSG_MORE) || ch->tx_cork_len);
 	lock_sock(sk);
 	for (;;) {
+		unsigned int keep = CAUSAL_KEEP_CLOCK;
+
+		if (cork && ch->tx_cork_len + frame_len <= CAUSAL_CORK_MAX)
+			keep |= CAUSAL_KEEP_CORK;
 		err = READ_ONCE(ch->state) == CAUSAL_CH_FAILED ?
 		      causal_proto_errno(READ_ONCE(ch->proto_err)) :
-		      causal_tx_flush_flags(ch, MSG_DONTWAIT, true);
+		      causal_tx_flush_flags(ch, MSG_DONTWAIT | (flags & MSG_MORE),
+					    keep);
 		if (err && err != -EAGAIN)
 			goto out_release;
+		if (cork && !ch->tx_cork) {
+			ch->tx_cork = causal_txbuf_alloc(sk, CAUSAL_CORK_MAX);
+			/* Then it is written as it comes. */
+			cork = ch->tx_cork;
+		}
 		/* A connection TCP would refuse to write on fails the send
 		 * before it is a send event.
 		 */
@@ -587,7 +662,9 @@ static int causal_send_unicast(struct causal_sock *ch, struct msghdr *msg,
 			/* What others stamped for this channel goes first. */
 			if (list_empty(&ch->txq)) {
 				head_len = causal_stamp(ep, 0, size,
-							ch->tx_head);
+							cork ? ch->tx_cork->bytes +
+							       ch->tx_cork_len :
+							       ch->tx_head);
 				stamp = ep->rule.clock[ep->node];
 				trace_causal_send(ep->group, ep->node,
 						  ep->nodes, ch->peer, stamp,
@@ -612,7 +689,16 @@ static int causal_send_unicast(struct causal_sock *ch, struct msghdr *msg,
 			goto out_release;
 	}
 
-	if (small) {
+	if (cork) {
+		memcpy(ch->tx_cork->bytes + ch->tx_cork_len + head_len,
+		       inline_payload, size);
+		ch->tx_cork_len += head_len + size;
+		err = 0;
+		if (!(flags & MSG_MORE)) {
+			causal_cork_release(ch);
+			err = causal_tx_write_rest(ch, flags);
+		}
+	} else if (small) {
 		memcpy(ch->tx_head + head_len, inline_payload, size);
 		err = causal_write_frame(ch, head_len + size, NULL, 0, flags);
 	} else {
@@ -813,17 +899,17 @@ void causal_tx_close(struct causal_sock *ch, bool bye)
 		WRITE_ONCE(sk->sk_sndbuf,
 			   max_t(int, sk->sk_sndbuf,
 				 sk->sk_wmem_queued + SOCK_MIN_SNDBUF +
-				 2 * (ch->tx_rest_len + ch->txq_bytes +
-				      sizeof(ch->tx_head))));
+				 2 * (ch->tx_rest_len + ch->tx_cork_len +
+				      ch->txq_bytes + sizeof(ch->tx_head))));
 		WRITE_ONCE(sk->sk_sndtimeo, min_t(long, sndtimeo,
 						  CAUSAL_CLOSE_TIMEO));
-		if (!causal_tx_flush_flags(ch, 0, false)) {
+		if (!causal_tx_flush_flags(ch, 0, 0)) {
 			spin_lock_bh(&ep->lock);
 			len = causal_put_head(ch->tx_head, ep, CAUSAL_FRAME_BYE,
 					      0, 0, ep->rule.clock);
 			spin_unlock_bh(&ep->lock);
 			causal_write_frame(ch, len, NULL, 0, 0);
-			causal_tx_flush_flags(ch, 0, false);
+			causal_tx_flush_flags(ch, 0, 0);
 		}
 		WRITE_ONCE(sk->sk_sndtimeo, sndtimeo);
 	}
