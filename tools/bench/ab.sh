@@ -11,8 +11,10 @@
 # A .ko path without a slash is taken from build/mod/<running kernel>/ of the
 # worktree named, e.g. /work/base: ab.sh /work/base /work/main. Environment as
 # in run.sh: CAUSAL_BENCH_RUNS (default 5), CAUSAL_BENCH_SIZES,
-# CAUSAL_BENCH_CPU. The benchmark is this tree's build/tools/causal_bench for
-# both builds, so only the module differs.
+# CAUSAL_BENCH_CPU; CAUSAL_BENCH_AB_ARGS adds causal_bench options to the
+# runs of A and B (e.g. "--recv-batch --send-batch 32"). The benchmark is
+# this tree's build/tools/causal_bench for both builds, so only the module
+# differs.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -57,7 +59,8 @@ for size in $sizes; do
 	for _ in $(seq "$runs"); do
 		for build in A B; do
 			if [ $build = A ]; then insmod "$mod_a"; else insmod "$mod_b"; fi
-			run "$build" --mode ulp --size "$size"
+			# shellcheck disable=SC2086
+			run "$build" --mode ulp --size "$size" ${CAUSAL_BENCH_AB_ARGS:-}
 			unload_module
 		done
 		run tcp --mode tcp --size "$size"
