@@ -223,17 +223,19 @@ check: deps
 vm: modules-vm selftests
 	$(Q)$(TOP)/tools/vm/run -k $(KVER) -- $(CMD)
 
-# Four exceptions, each for one reason: our proto_ops are copied from the
+# Five exceptions, each for one reason: our proto_ops are copied from the
 # live socket at run time, so they cannot be const (as in net/tls); trace
 # event headers use the TRACE_EVENT layout that the alignment checks do not
 # understand, and TRACE_DEFINE_ENUM statements from a symbol list; the compat header is the one place for version tests; the
 # wire header's list of error names is a bare symbol list, as trace headers
 # keep them (include/trace/events/rxrpc.h), for initializers and
-# __print_symbolic alike.
+# __print_symbolic alike; the uapi header's helper is __inline__, which C90
+# programs (and the kernel's own check of uapi headers, -std=c90) accept.
 CHECKPATCH := perl $(KSRC)/scripts/checkpatch.pl --strict --no-tree --terse \
 	--ignore CONST_STRUCT -f
 checkpatch: $(KSRC)/.stamp
-	$(Q)$(CHECKPATCH) $(filter-out %_trace.h %_compat.h %/causal_wire.h,$(filter %.c %.h,$(KMOD_SRCS)))
+	$(Q)$(CHECKPATCH) $(filter-out %_trace.h %_compat.h %/causal_wire.h %/uapi/linux/causal.h,$(filter %.c %.h,$(KMOD_SRCS)))
+	$(Q)$(CHECKPATCH) --ignore INLINE $(filter %/uapi/linux/causal.h,$(KMOD_SRCS))
 	$(Q)$(CHECKPATCH) --ignore COMPLEX_MACRO $(filter %/causal_wire.h,$(KMOD_SRCS))
 	$(Q)$(CHECKPATCH) --ignore OPEN_ENDED_LINE,PARENTHESIS_ALIGNMENT,TRAILING_SEMICOLON,MACRO_ARG_UNUSED \
 		$(filter %_trace.h,$(KMOD_SRCS))

@@ -108,7 +108,7 @@ struct causal_rec {
 /* The record after @rec; past the end of the read once it reaches the
  * returned length.
  */
-static inline struct causal_rec *causal_rec_next(const void *rec)
+static __inline__ struct causal_rec *causal_rec_next(const void *rec)
 {
 	const struct causal_rec *r = (const struct causal_rec *)rec;
 
