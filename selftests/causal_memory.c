@@ -832,20 +832,26 @@ static void flood_scene(struct __test_metadata *_metadata, struct scene *s,
 	judge(_metadata, what, s, &a, &b, sent, chan_bound(s));
 }
 
+/* These measure memory, not time. On the debugging kernel a thousand idle
+ * channels take 23 s of the harness's default 30 alone, and a busy host
+ * doubles that.
+ */
+#define MEMORY_TEST_TIMEOUT	180
+
 /* Small messages: copied out of TCP's skbs into the hold-back queue. */
-TEST_F(peers, flood_small)
+TEST_F_TIMEOUT(peers, flood_small, MEMORY_TEST_TIMEOUT)
 {
 	flood_scene(_metadata, &self->s, variant->rcvbuf, 200, "flood 200 B");
 }
 
 /* Large messages: kept in the skbs they arrived in. */
-TEST_F(peers, flood_large)
+TEST_F_TIMEOUT(peers, flood_large, MEMORY_TEST_TIMEOUT)
 {
 	flood_scene(_metadata, &self->s, variant->rcvbuf, 48 * KIB,
 		    "flood 48 KiB");
 }
 
-TEST_F(peers, dribble)
+TEST_F_TIMEOUT(peers, dribble, MEMORY_TEST_TIMEOUT)
 {
 	struct scene *s = &self->s;
 	struct figures a, b;
@@ -896,12 +902,12 @@ static void limited_scene(struct __test_metadata *_metadata, struct scene *s,
 	EXPECT_EQ(memcg_event(&s->cg, "oom_kill"), 0);
 }
 
-TEST_F(peers, flood_memory_max)
+TEST_F_TIMEOUT(peers, flood_memory_max, MEMORY_TEST_TIMEOUT)
 {
 	limited_scene(_metadata, &self->s, variant->rcvbuf, false, "flood 200 B");
 }
 
-TEST_F(peers, dribble_memory_max)
+TEST_F_TIMEOUT(peers, dribble_memory_max, MEMORY_TEST_TIMEOUT)
 {
 	limited_scene(_metadata, &self->s, variant->rcvbuf, true, "dribble");
 }
@@ -926,7 +932,7 @@ FIXTURE_TEARDOWN(idle)
 /* 16 endpoints of 62 channels: peers that sent HELLO and nothing else cost
  * the fixed context only, which JOIN charges to the joining task's cgroup.
  */
-TEST_F(idle, hello_only)
+TEST_F_TIMEOUT(idle, hello_only, MEMORY_TEST_TIMEOUT)
 {
 	struct scene *s = &self->s;
 	struct figures a, b;
@@ -943,7 +949,7 @@ TEST_F(idle, hello_only)
  * the peers do not read. What TCP cannot take waits in the kernel, charged
  * to the sender.
  */
-TEST_F(idle, tx_pending)
+TEST_F_TIMEOUT(idle, tx_pending, MEMORY_TEST_TIMEOUT)
 {
 	struct scene *s = &self->s;
 	long size = max_msg_size(_metadata);
