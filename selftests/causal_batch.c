@@ -210,26 +210,12 @@ TEST_F(batch, peek_shows_the_first)
 	EXPECT_EQ(records(_metadata, buf, n, recs, 4), 2);
 }
 
-struct batch_reader {
-	int fd;
-	char buf[4096];
-	ssize_t got;
-};
-
-static void *batch_read(void *p)
-{
-	struct batch_reader *r = p;
-
-	r->got = recv(r->fd, r->buf, sizeof(r->buf), 0);
-	return NULL;
-}
-
 /* A read waits for the first message only; nonblocking and timed reads
  * behave as without batching.
  */
 TEST_F(batch, waits_for_the_first_only)
 {
-	struct batch_reader r = { .fd = self->b };
+	struct blocked_reader r = { .fd = self->b };
 	const struct causal_rec *recs[4];
 	struct timespec t0;
 	pthread_t t;
@@ -244,7 +230,7 @@ TEST_F(batch, waits_for_the_first_only)
 	EXPECT_GE(ms_since(&t0), 150);
 	set_rcvtimeo(self->b, 0);
 
-	ASSERT_EQ(pthread_create(&t, NULL, batch_read, &r), 0);
+	ASSERT_EQ(pthread_create(&t, NULL, blocked_read, &r), 0);
 	usleep(100 * 1000);
 	ASSERT_EQ(send(self->a, "one", 3, 0), 3);
 	pthread_join(t, NULL);

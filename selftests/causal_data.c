@@ -561,20 +561,6 @@ TEST_F(scene, clock_frame_unblocks)
 	expect_msg(_metadata, self->b_ch, "reply");
 }
 
-struct blocked_reader {
-	int fd;
-	char buf[32];
-	ssize_t got;
-};
-
-static void *blocked_read(void *p)
-{
-	struct blocked_reader *r = p;
-
-	r->got = recv(r->fd, r->buf, sizeof(r->buf), 0);
-	return NULL;
-}
-
 /* A reader blocked on B's socket wakes when a frame on A's socket... */
 TEST_F(scene, wakes_reader_on_arrival_elsewhere)
 {

@@ -23,6 +23,21 @@ static inline bool readable(int fd, int ms)
 	return poll(&p, 1, ms) == 1 && (p.revents & POLLIN);
 }
 
+/* A reader thread: one recv() on fd into buf, its result in got. */
+struct blocked_reader {
+	int fd;
+	char buf[4096];
+	ssize_t got;
+};
+
+static inline void *blocked_read(void *p)
+{
+	struct blocked_reader *r = p;
+
+	r->got = recv(r->fd, r->buf, sizeof(r->buf), 0);
+	return NULL;
+}
+
 /* A new channel of the endpoint (@group, @node of @nodes): *ch is the module's
  * end, *raw the test's, which has read the module's HELLO.
  */

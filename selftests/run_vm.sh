@@ -9,6 +9,8 @@
 # usage: selftests/run_vm.sh MODULE.ko SELFTEST_DIR [TEST...]
 set -u
 
+. "$(dirname "$0")/../tools/lib/module.sh"
+
 mod=$1
 dir=$2
 shift 2
@@ -69,15 +71,7 @@ done
 
 [ -w "$kmemleak" ] && check "kmemleak: nothing the module allocated leaked" no_module_leaks
 
-# Sockets closed by the tests drop their module reference asynchronously.
-unloaded() {
-	for _ in $(seq 50); do
-		rmmod causal 2>/dev/null && return 0
-		sleep 0.1
-	done
-	rmmod causal
-}
-check "rmmod after the tests" unloaded
+check "rmmod after the tests" unload_module
 check "reload" insmod "$mod"
 check "rmmod after reload" rmmod causal
 lifecycle_totals

@@ -48,15 +48,7 @@ compare() {
 	done
 }
 
-# unload_module: sockets drop their module reference shortly after close(),
-# not at once.
-unload_module() {
-	for _ in $(seq 50); do
-		rmmod causal 2>/dev/null && return 0
-		sleep 0.1
-	done
-	rmmod causal
-}
+. tools/lib/module.sh
 
 # explain MODE...: beside the ratios, what explains them: per message, TCP
 # segments, context switches and CPU time of sender and reader (medians of
