@@ -108,6 +108,13 @@ struct causal_pvec {
 struct causal_strp {
 	struct causal_frame hdr;	/* valid once frame_len is set */
 	u32 frame_len;			/* 0 until the header is in */
+	u32 consumed;			/* read in place, not yet given back
+					 * to TCP (causal_strp_flush())
+					 */
+	struct sk_buff *front_skb;	/* where walks start: holds the byte
+					 * at consumed. Only for one pass,
+					 * while TCP's queue cannot change.
+					 */
 	bool copy_mode;			/* assembled in copy, not in TCP */
 	struct causal_pvec copy;
 	u64 copied_frames;		/* frames assembled in copy mode */
@@ -329,16 +336,16 @@ int causal_pvec_to_msg(const struct causal_pvec *pv, u32 off,
 		       struct msghdr *msg, u32 len);
 int causal_strp_next(struct sock *sk, struct causal_strp *s, u32 max_len,
 		     enum causal_proto_err *err, gfp_t gfp);
-int causal_strp_check_next(struct sock *sk, const struct causal_strp *s,
+int causal_strp_check_next(struct sock *sk, struct causal_strp *s,
 			   u32 max_len, enum causal_proto_err *err);
-int causal_strp_read(struct sock *sk, const struct causal_strp *s, u32 off,
+int causal_strp_read(struct sock *sk, struct causal_strp *s, u32 off,
 		     void *to, u32 len);
-int causal_strp_to_msg(struct sock *sk, const struct causal_strp *s, u32 off,
+int causal_strp_to_msg(struct sock *sk, struct causal_strp *s, u32 off,
 		       struct msghdr *msg, u32 len);
 int causal_strp_to_pvec(struct sock *sk, struct causal_strp *s, u32 off,
 			u32 len, struct causal_pvec *pv, gfp_t gfp);
 void causal_strp_done(struct sock *sk, struct causal_strp *s);
-bool causal_strp_partial(struct sock *sk, const struct causal_strp *s);
+void causal_strp_flush(struct sock *sk, struct causal_strp *s);
 u32 causal_strp_charge(const struct causal_strp *s);
 void causal_strp_release(struct causal_strp *s);
 

@@ -535,6 +535,12 @@ static int causal_rx_take_front(struct causal_sock *ch, gfp_t gfp)
 	size_t size, charge;
 	int err;
 
+	/* Only a reader that owns the socket takes the head or makes it
+	 * wait again, and so do we: a head seen deliverable stays so, and a
+	 * reader takes it straight from TCP.
+	 */
+	if (causal_head(ch) == f && READ_ONCE(f->ready_ns))
+		return 0;
 	/* Its length and clock do not change while it waits. */
 	copy_mode = ch->strp.copy_mode;
 	inline_copy = !copy_mode && f->len <= CAUSAL_COPY_MAX;
@@ -607,15 +613,16 @@ static void causal_wake_front(struct causal_sock *ch)
 /* Read what TCP holds for @ch, frame by frame, until a deliverable message
  * waits at the front of the stream, the hold-back queue is full, or no
  * whole frame is left. Serialized with TCP's receive. @arrival: TCP got new
- * bytes.
+ * bytes. The caller gives the frames read back to TCP (causal_strp_flush())
+ * before it lets go of the socket.
  */
-static void causal_rx_pump(struct causal_sock *ch, gfp_t gfp, bool arrival)
+static void causal_rx_read(struct causal_sock *ch, gfp_t gfp, bool arrival)
 {
 	u32 max_len = READ_ONCE(causal_max_msg_size);
 	enum causal_proto_err err = CAUSAL_ERR_NONE;
 	struct causal_endpoint *ep = ch->ep;
 	struct sock *sk = ch->sk;
-	bool eof = false;
+	bool eof = false, parsed = false;
 	int ret;
 
 	if (READ_ONCE(ch->rx_stopped))
@@ -627,15 +634,17 @@ static void causal_rx_pump(struct causal_sock *ch, gfp_t gfp, bool arrival)
 			if (ret < 0)
 				break;
 			if (!ret && arrival) {
-				/* Bytes behind a readable head: like TCP,
-				 * every arrival is a new edge for
-				 * edge-triggered epoll.
-				 */
 				ret = causal_strp_check_next(sk, &ch->strp,
 							     max_len, &err);
 				if (ret)
 					break;
-				causal_wake_front(ch);
+				/* Bytes behind a readable head: like TCP,
+				 * every arrival is a new edge for
+				 * edge-triggered epoll. A head this pass
+				 * queued woke its readers already.
+				 */
+				if (!parsed)
+					causal_wake_front(ch);
 			}
 			if (!ret)
 				break;
@@ -653,6 +662,7 @@ static void causal_rx_pump(struct causal_sock *ch, gfp_t gfp, bool arrival)
 			ret = -EPROTO;
 			break;
 		}
+		parsed = true;
 		if (READ_ONCE(ch->rx_hello_waits))
 			return;
 	}
@@ -676,6 +686,13 @@ static void causal_rx_pump(struct causal_sock *ch, gfp_t gfp, bool arrival)
 		causal_wake_readers(ep, ch);
 		spin_unlock_bh(&ep->lock);
 	}
+}
+
+/* One pass: read, then give TCP back what was read. */
+static void causal_rx_pump(struct causal_sock *ch, gfp_t gfp, bool arrival)
+{
+	causal_rx_read(ch, gfp, arrival);
+	causal_strp_flush(ch->sk, &ch->strp);
 }
 
 static void causal_rx_work(struct work_struct *work)
@@ -1127,10 +1144,12 @@ static int causal_take(struct causal_sock *owner, struct causal_sock *reader,
 		else
 			causal_msg_free(m);
 		/* Room in the queue, or the next frame is at the front. */
-		causal_rx_pump(owner, GFP_KERNEL, false);
+		causal_rx_read(owner, GFP_KERNEL, false);
 		if (!rd->batch)
 			break;
 	}
+	/* Once for the batch: one window update, not one per message. */
+	causal_strp_flush(sk, &owner->strp);
 	release_sock(sk);
 	return err;
 }

@@ -7,6 +7,11 @@
  * is copied out, page by page as its bytes arrive (copy mode), so what the
  * module holds is never more than what the peer sent.
  *
+ * Frames read in place go back to TCP once per pass (causal_strp_flush()),
+ * not one by one: as tcp_recvmsg() does, TCP then updates its window and
+ * decides to ACK once for all the bytes a pass read, and the sender is not
+ * answered with an ACK per message.
+ *
  * Everything here runs serialized with TCP's receive: in softirq under the
  * socket's spinlock while nobody owns the socket, or by its owner.
  */
@@ -37,28 +42,42 @@ u32 causal_tcp_inq(const struct sock *sk)
 typedef int (*causal_tcp_actor)(struct sk_buff *skb, u32 off, u32 len,
 				void *arg);
 
-/* Call @actor on the bytes [@off, @off + @len) past TCP's read position,
- * one piece per skb. Positions are sequence numbers, so the walk does not
- * depend on how TCP cut or collapsed its queue. -ENODATA: the bytes are not
- * there, which for a whole frame means someone read the stream past the
- * module (a TCP_ZEROCOPY_RECEIVE that was under way when the ULP came).
- */
-static int causal_tcp_walk(struct sock *sk, u32 off, u32 len,
-			   causal_tcp_actor actor, void *arg)
+/* Bytes TCP holds past what @s consumed. */
+static u32 causal_strp_inq(const struct sock *sk, const struct causal_strp *s)
 {
-	u32 seq = tcp_sk(sk)->copied_seq + off;
-	struct sk_buff *skb;
+	return causal_tcp_inq(sk) - s->consumed;
+}
+
+/* Call @actor on the bytes [@off, @off + @len) past what @s consumed from
+ * TCP's read position, one piece per skb. Positions are sequence numbers,
+ * so the walk does not depend on how TCP cut or collapsed its queue. The
+ * walk starts at the skb that held the front last time: frames consumed in
+ * a pass stay in TCP's queue until it ends, and scanning them from its head
+ * for every frame would cost the square of the frames a pass reads.
+ * -ENODATA: the bytes are not there, which for a whole frame means someone
+ * read the stream past the module (a TCP_ZEROCOPY_RECEIVE that was under
+ * way when the ULP came).
+ */
+static int causal_tcp_walk(struct sock *sk, struct causal_strp *s, u32 off,
+			   u32 len, causal_tcp_actor actor, void *arg)
+{
+	struct sk_buff_head *queue = &sk->sk_receive_queue;
+	u32 front = tcp_sk(sk)->copied_seq + s->consumed;
+	struct sk_buff *skb = s->front_skb ? : skb_peek(queue);
+	u32 seq = front + off;
 	int err;
 
 	if (!len)
 		return 0;
-	skb_queue_walk(&sk->sk_receive_queue, skb) {
+	for (; skb && skb != (struct sk_buff *)queue; skb = skb->next) {
 		const struct tcp_skb_cb *cb = TCP_SKB_CB(skb);
 		u32 start = cb->seq + !!(cb->tcp_flags & TCPHDR_SYN);
 		u32 skb_off, n;
 
 		if (before(seq, start))
 			return -ENODATA;
+		if (!before(front, start) && before(front, start + skb->len))
+			s->front_skb = skb;
 		skb_off = seq - start;
 		if (skb_off >= skb->len)
 			continue;
@@ -230,10 +249,12 @@ static int causal_strp_copyin(struct sock *sk, struct causal_strp *s, gfp_t gfp)
 	u32 before = s->copy.len;
 	int err;
 
-	err = causal_tcp_walk(sk, 0, want, causal_pvec_fill_actor, &fill);
+	err = causal_tcp_walk(sk, s, 0, want, causal_pvec_fill_actor, &fill);
 	/* Whatever made it into the pages is ours now, even on failure. */
-	if (s->copy.len > before)
+	if (s->copy.len > before) {
 		tcp_read_done(sk, s->copy.len - before);
+		s->front_skb = NULL;
+	}
 	if (err)
 		return err == -ENOMEM ? err : -EFAULT;
 	return s->copy.len == s->frame_len;
@@ -254,14 +275,14 @@ int causal_strp_next(struct sock *sk, struct causal_strp *s, u32 max_len,
 	if (s->copy_mode)
 		return causal_strp_copyin(sk, s, gfp);
 
-	inq = causal_tcp_inq(sk);
+	inq = causal_strp_inq(sk, s);
 	if (!s->frame_len) {
 		u8 *to = hdr;
 
 		if (inq < sizeof(hdr))
 			return 0;
-		ret = causal_tcp_walk(sk, 0, sizeof(hdr), causal_copy_bits_actor,
-				      &to);
+		ret = causal_tcp_walk(sk, s, 0, sizeof(hdr),
+				      causal_copy_bits_actor, &to);
 		if (ret) {
 			*err = CAUSAL_ERR_LENGTH;
 			return -EPROTO;
@@ -280,6 +301,8 @@ int causal_strp_next(struct sock *sk, struct causal_strp *s, u32 max_len,
 	 */
 	if (!tcp_epollin_ready(sk, INT_MAX))
 		return 0;
+	/* Copy mode consumes from TCP as it goes. */
+	causal_strp_flush(sk, s);
 	ret = causal_pvec_init(sk, &s->copy, s->frame_len, gfp);
 	if (ret)
 		return ret;
@@ -292,38 +315,39 @@ int causal_strp_next(struct sock *sk, struct causal_strp *s, u32 max_len,
  * a peer that breaks the protocol behind a message waiting to be read is
  * told at once. Returns -EPROTO with *@err set for a bad one, else 0.
  */
-int causal_strp_check_next(struct sock *sk, const struct causal_strp *s,
+int causal_strp_check_next(struct sock *sk, struct causal_strp *s,
 			   u32 max_len, enum causal_proto_err *err)
 {
 	u32 off = s->copy_mode ? 0 : s->frame_len;
 	u8 hdr[CAUSAL_WIRE_HDR_LEN], *to = hdr;
 	struct causal_frame f;
 
-	if (causal_tcp_inq(sk) < off + sizeof(hdr) ||
-	    causal_tcp_walk(sk, off, sizeof(hdr), causal_copy_bits_actor, &to))
+	if (causal_strp_inq(sk, s) < off + sizeof(hdr) ||
+	    causal_tcp_walk(sk, s, off, sizeof(hdr), causal_copy_bits_actor,
+			    &to))
 		return 0;
 	*err = causal_wire_get_hdr(hdr, &f, max_len);
 	return *err ? -EPROTO : 0;
 }
 
 /* Copy @len bytes at @off of the whole front frame. */
-int causal_strp_read(struct sock *sk, const struct causal_strp *s, u32 off,
+int causal_strp_read(struct sock *sk, struct causal_strp *s, u32 off,
 		     void *to, u32 len)
 {
 	if (s->copy_mode) {
 		causal_pvec_read(&s->copy, off, to, len);
 		return 0;
 	}
-	return causal_tcp_walk(sk, off, len, causal_copy_bits_actor, &to);
+	return causal_tcp_walk(sk, s, off, len, causal_copy_bits_actor, &to);
 }
 
 /* Copy @len bytes at @off of the whole front frame to the reader. */
-int causal_strp_to_msg(struct sock *sk, const struct causal_strp *s, u32 off,
+int causal_strp_to_msg(struct sock *sk, struct causal_strp *s, u32 off,
 		       struct msghdr *msg, u32 len)
 {
 	if (s->copy_mode)
 		return causal_pvec_to_msg(&s->copy, off, msg, len);
-	return causal_tcp_walk(sk, off, len, causal_copy_msg_actor, msg);
+	return causal_tcp_walk(sk, s, off, len, causal_copy_msg_actor, msg);
 }
 
 /* Copy @len bytes at @off of the whole front frame into a new page vector,
@@ -344,7 +368,7 @@ int causal_strp_to_pvec(struct sock *sk, struct causal_strp *s, u32 off,
 	err = causal_pvec_init(sk, pv, len, gfp);
 	if (err)
 		return err;
-	err = causal_tcp_walk(sk, off, len, causal_pvec_fill_actor, &fill);
+	err = causal_tcp_walk(sk, s, off, len, causal_pvec_fill_actor, &fill);
 	if (err) {
 		causal_pvec_free(pv);
 		return err;
@@ -355,15 +379,27 @@ int causal_strp_to_pvec(struct sock *sk, struct causal_strp *s, u32 off,
 /* Done with the front frame: consume it and look for the next header. */
 void causal_strp_done(struct sock *sk, struct causal_strp *s)
 {
-	struct tcp_sock *tp = tcp_sk(sk);
-
 	if (s->copy_mode) {
 		causal_pvec_free(&s->copy);
 		s->copy_mode = false;
 	} else {
-		tcp_read_done(sk, s->frame_len);
+		s->consumed += s->frame_len;
 	}
 	s->frame_len = 0;
+}
+
+/* Give the frames read in place back to TCP. Every pass over the stream
+ * ends here, before the socket is let go.
+ */
+void causal_strp_flush(struct sock *sk, struct causal_strp *s)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+
+	s->front_skb = NULL;
+	if (!s->consumed)
+		return;
+	tcp_read_done(sk, s->consumed);
+	s->consumed = 0;
 	/* As tcp_recvmsg() does once it read past the urgent byte, so that
 	 * TCP's fast path comes back.
 	 */
@@ -371,12 +407,6 @@ void causal_strp_done(struct sock *sk, struct causal_strp *s)
 		WRITE_ONCE(tp->urg_data, 0);
 		tcp_fast_path_check(sk);
 	}
-}
-
-/* Is a frame cut short: bytes of it came, the rest never will? */
-bool causal_strp_partial(struct sock *sk, const struct causal_strp *s)
-{
-	return s->copy_mode || s->frame_len || causal_tcp_inq(sk);
 }
 
 /* Memory the front frame holds outside TCP. */
@@ -390,4 +420,6 @@ void causal_strp_release(struct causal_strp *s)
 	causal_pvec_free(&s->copy);
 	s->copy_mode = false;
 	s->frame_len = 0;
+	s->consumed = 0;
+	s->front_skb = NULL;
 }

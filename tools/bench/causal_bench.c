@@ -818,13 +818,19 @@ static void latency(void)
 	unsigned long warmup = lat_warmup(), seq;
 	uint64_t *rtt = xmalloc(opt.rounds * sizeof(*rtt));
 	uint8_t *buf = msg_buf();
+	uint32_t segs_a = 0, segs_b = 0;
 	const uint8_t *p;
 	uint64_t start;
+	double segs;
 	int a, b;
 
 	msg_pair(&a, &b, true, 2);
 	peer_start(lat_echo, b);
 	for (seq = 0; seq < warmup + opt.rounds; seq++) {
+		if (seq == warmup) {
+			segs_a = tcp_segs_out(a);
+			segs_b = tcp_segs_out(b);
+		}
 		stamp(buf, seq);
 		start = now_ns();
 		msg_send(a, buf);
@@ -834,6 +840,9 @@ static void latency(void)
 		check(p, seq, "pinger");
 	}
 	peer_wait(NULL);
+	/* Both directions: a pure ACK beside each message shows here. */
+	segs = (double)(tcp_segs_out(a) - segs_a + tcp_segs_out(b) - segs_b) /
+	       opt.rounds;
 	pair_close(a, b);
 	free(buf);
 
@@ -841,15 +850,15 @@ static void latency(void)
 	if (opt.json)
 		printf("{\"test\":\"latency\",\"mode\":\"%s\",\"size\":%zu,"
 		       "\"rounds\":%lu,\"p50_us\":%.1f,\"p99_us\":%.1f,"
-		       "\"min_us\":%.1f,\"max_us\":%.1f}\n",
+		       "\"min_us\":%.1f,\"max_us\":%.1f,\"segs_per_round\":%.2f}\n",
 		       mode_name[opt.mode], opt.size, opt.rounds,
 		       pct_us(rtt, opt.rounds, 50), pct_us(rtt, opt.rounds, 99),
-		       rtt[0] / 1e3, rtt[opt.rounds - 1] / 1e3);
+		       rtt[0] / 1e3, rtt[opt.rounds - 1] / 1e3, segs);
 	else
-		printf("latency %s size %zu: %lu round trips, p50 %.1f us, p99 %.1f us (min %.1f, max %.1f)\n",
+		printf("latency %s size %zu: %lu round trips, p50 %.1f us, p99 %.1f us (min %.1f, max %.1f), %.2f segments per round trip\n",
 		       mode_name[opt.mode], opt.size, opt.rounds,
 		       pct_us(rtt, opt.rounds, 50), pct_us(rtt, opt.rounds, 99),
-		       rtt[0] / 1e3, rtt[opt.rounds - 1] / 1e3);
+		       rtt[0] / 1e3, rtt[opt.rounds - 1] / 1e3, segs);
 	fflush(stdout);
 	free(rtt);
 }
