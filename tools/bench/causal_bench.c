@@ -77,6 +77,7 @@ static struct {
 	unsigned int batch;	/* ulp: messages per recvmmsg() in throughput */
 	unsigned int send_batch;	/* messages per send call, throughput */
 	bool recv_batch;	/* ulp: CAUSAL_RECV_BATCH */
+	unsigned int nodes;	/* ulp pair: the group size declared */
 	unsigned int mesh;	/* nodes of the mesh scene, 0: the pair */
 	bool broadcast;		/* mesh: every send a broadcast */
 	unsigned int timeout;
@@ -86,6 +87,7 @@ static struct {
 	.size = 64,
 	.batch = 1,
 	.send_batch = 1,
+	.nodes = 2,
 	.timeout = 300,
 };
 
@@ -164,7 +166,9 @@ static void tcp_pair(int *a, int *b, bool nodelay)
 
 static void causal_setup(int fd, uint32_t group, uint16_t node)
 {
-	struct causal_join join = { .group = group, .node = node, .nodes = 2 };
+	struct causal_join join = {
+		.group = group, .node = node, .nodes = opt.nodes,
+	};
 	int one = 1;
 
 	if (setsockopt(fd, SOL_TCP, TCP_ULP, CAUSAL_ULP_NAME,
@@ -760,14 +764,15 @@ static void throughput(void)
 		       "\"mb_per_s\":%.2f,\"send_batch\":%u,\"recv_batch\":%s,"
 		       "\"segs_per_msg\":%.3f,\"tx_cs_per_msg\":%.3f,"
 		       "\"rx_cs_per_msg\":%.3f,\"tx_cpu_us\":%.2f,"
-		       "\"rx_cpu_us\":%.2f,\"moved\":%llu,\"copied_frames\":%llu}\n",
+		       "\"rx_cpu_us\":%.2f,\"moved\":%llu,\"copied_frames\":%llu,"
+		       "\"nodes\":%u}\n",
 		       mode_name[opt.mode], opt.size, opt.count, secs,
 		       opt.count / secs, opt.count * opt.size / secs / 1e6,
 		       opt.send_batch, opt.recv_batch ? "true" : "false",
 		       segs * per, (switches(&tx1) - switches(&tx0)) * per,
 		       switches(&rx) * per, (cpu_us(&tx1) - cpu_us(&tx0)) * per,
 		       cpu_us(&rx) * per, (unsigned long long)report->moved,
-		       (unsigned long long)report->copied_frames);
+		       (unsigned long long)report->copied_frames, opt.nodes);
 	else
 		printf("throughput %s size %zu: %lu msgs in %.3f s, %.0f msgs/s, %.2f MB/s; per message %.3f segments, context switches %.3f sender %.3f reader, CPU %.2f us sender %.2f us reader; %llu moved out of TCP, %llu frames copied in\n",
 		       mode_name[opt.mode], opt.size, opt.count, secs,
@@ -1049,6 +1054,8 @@ static void usage(FILE *f)
 "                      1; ulp: sendmmsg(), which corks all but the last)\n"
 "  -R, --recv-batch    ulp: read with CAUSAL_RECV_BATCH, many messages per\n"
 "                      recv()\n"
+"  -N, --nodes N       ulp: the pair joins a group of N nodes (2..%u,\n"
+"                      default 2): every frame carries N clock entries\n"
 "  -M, --mesh N        instead: the mesh scene, N nodes (2..%u) each\n"
 "                      connected to every other, each sending COUNT unicasts\n"
 "                      to its peers in turn and reading its merged queue in\n"
@@ -1060,7 +1067,7 @@ static void usage(FILE *f)
 "  -h, --help          this text\n",
 		MIN_SIZE, MAX_SIZE, TPUT_BUDGET >> 20, MSG_COST, TPUT_MIN,
 		TPUT_MAX, LAT_BUDGET >> 20, MSG_COST, LAT_MIN, LAT_MAX,
-		MAX_SEND_BATCH, MESH_MAX);
+		MAX_SEND_BATCH, CAUSAL_MAX_NODES, MESH_MAX);
 }
 
 /* A default count: @budget bytes of message cost, within [@min, @max]. */
@@ -1094,6 +1101,7 @@ int main(int argc, char **argv)
 		{ "batch",	required_argument, NULL, 'b' },
 		{ "send-batch",	required_argument, NULL, 'S' },
 		{ "recv-batch",	no_argument,	   NULL, 'R' },
+		{ "nodes",	required_argument, NULL, 'N' },
 		{ "mesh",	required_argument, NULL, 'M' },
 		{ "broadcast",	no_argument,	   NULL, 'B' },
 		{ "timeout",	required_argument, NULL, 't' },
@@ -1104,7 +1112,7 @@ int main(int argc, char **argv)
 	bool count_set = false, rounds_set = false;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "m:s:n:r:b:S:RM:Bt:jh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:s:n:r:b:S:RN:M:Bt:jh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			if (!strcmp(optarg, "ulp"))
@@ -1141,6 +1149,11 @@ int main(int argc, char **argv)
 			break;
 		case 'R':
 			opt.recv_batch = true;
+			break;
+		case 'N':
+			opt.nodes = parse_num(optarg, "nodes");
+			if (opt.nodes < 2 || opt.nodes > CAUSAL_MAX_NODES)
+				die("nodes must be 2..%u", CAUSAL_MAX_NODES);
 			break;
 		case 'M':
 			opt.mesh = parse_num(optarg, "mesh");
@@ -1190,6 +1203,8 @@ int main(int argc, char **argv)
 		die("--broadcast is for the mesh scene");
 	if (opt.mesh && opt.mode != MODE_ULP)
 		die("the mesh scene is the ulp's");
+	if (opt.nodes != 2 && (opt.mode != MODE_ULP || opt.mesh))
+		die("--nodes is for the ulp pair");
 	if (opt.mesh) {
 		mesh_reports = mmap(NULL, MESH_MAX * sizeof(*mesh_reports),
 				    PROT_READ | PROT_WRITE,

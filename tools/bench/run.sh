@@ -28,6 +28,10 @@
 #                       ulp_rb_sb traced" (traced needs build/bin/causald)
 #   CAUSAL_BENCH_MESH   nodes of the mesh scene, run with 64-byte unicasts
 #                       and broadcasts after the modes (default 8, 0: none)
+#   CAUSAL_BENCH_GROUPS group sizes the pair declares for the header's cost:
+#                       ulp_rb with 64-byte messages, each frame carrying
+#                       that many clock entries (default "2 8 16 64", empty:
+#                       none)
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -112,6 +116,15 @@ if [ "$mesh" -gt 0 ]; then
 	done
 fi
 
+groups=${CAUSAL_BENCH_GROUPS-2 8 16 64}
+for _ in $(seq "$runs"); do
+	for n in $groups; do
+		"${pin[@]}" "$bench" --json --mode ulp --recv-batch --rounds 0 \
+			--size 64 --nodes "$n" |
+			sed "s/\"mode\":\"ulp\"/\"mode\":\"group$n\"/" | tee -a "$results"
+	done
+done
+
 has() { [[ " $modes " == *" $1 "* ]]; }
 
 echo
@@ -134,5 +147,19 @@ if [ "$mesh" -gt 0 ]; then
 			"$(median mesh "$cast" 64 msgs_per_s)" \
 			"$(median mesh "$cast" 64 clocks_per_send)" \
 			"$(median mesh "$cast" 64 clocks_per_channel_ms)"
+	done
+fi
+if [ -n "$groups" ]; then
+	echo
+	printf '%-8s %7s %12s %9s %10s %10s %10s\n' group "frame B" msgs/s "vs first" \
+		segs/msg "tx cpu us" "rx cpu us"
+	first=
+	for n in $groups; do
+		t=$(median throughput "group$n" 64 msgs_per_s)
+		first=${first:-$t}
+		printf '%-8s %7s %12s %9s %10s %10s %10s\n' "$n" $((16 + 8 * n + 64)) "$t" \
+			"$(ratio "$t" "$first")" "$(median throughput "group$n" 64 segs_per_msg)" \
+			"$(median throughput "group$n" 64 tx_cpu_us)" \
+			"$(median throughput "group$n" 64 rx_cpu_us)"
 	done
 fi
