@@ -1023,7 +1023,7 @@ static int causal_read_copy(struct causal_read *rd, struct causal_sock *ch,
 			    const struct causal_msg *m, u16 rec_flags)
 {
 	u8 zeros[CAUSAL_REC_ALIGN] = {};
-	size_t start = rd->used;
+	size_t start = rd->used, head = 0;
 	struct causal_rec rec;
 	u32 copied;
 	int err;
@@ -1031,7 +1031,7 @@ static int causal_read_copy(struct causal_read *rd, struct causal_sock *ch,
 	if (rd->batch) {
 		size_t pad = ALIGN(start, CAUSAL_REC_ALIGN) - start;
 		/* Only a first record, at the start, is ever short of room. */
-		size_t head = min(rd->len - start - pad, sizeof(rec));
+		head = min(rd->len - start - pad, sizeof(rec));
 
 		rec.len = m->len;
 		rec.sender = m->sender;
@@ -1050,7 +1050,8 @@ static int causal_read_copy(struct causal_read *rd, struct causal_sock *ch,
 		return err;
 	}
 	rd->used += copied;
-	if (copied < m->len) {
+	/* A record header cut short truncates an empty message too. */
+	if (copied < m->len || (rd->batch && head < sizeof(rec))) {
 		rd->msg->msg_flags |= MSG_TRUNC;
 		rd->whole = (rd->batch ? sizeof(rec) : 0) + m->len;
 	}

@@ -192,6 +192,26 @@ TEST_F(batch, first_message_truncated)
 	EXPECT_EQ(rec->stamp, 3);
 }
 
+/* A record header cut short is a truncated message, an empty one too
+ * (found by causal_fuzz_sys: a zero-length message read into 6 bytes came
+ * back without MSG_TRUNC).
+ */
+TEST_F(batch, empty_message_short_of_its_header)
+{
+	static const size_t sizes[] = { 0, 0 };
+	struct causal_rec *rec;
+	char buf[256];
+	struct iovec iov = { .iov_base = buf, .iov_len = 6 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	send_sizes(_metadata, self->a, sizes, 2);
+	ASSERT_EQ(recvmsg(self->b, &msg, 0), 6);
+	EXPECT_TRUE(msg.msg_flags & MSG_TRUNC);
+	EXPECT_EQ(recv(self->b, buf, 6, MSG_TRUNC), sizeof(*rec));
+	rec = (void *)buf;
+	EXPECT_EQ(rec->len, 0);
+}
+
 /* MSG_PEEK shows the first record and leaves it. */
 TEST_F(batch, peek_shows_the_first)
 {
