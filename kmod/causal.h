@@ -344,7 +344,7 @@ int causal_strp_to_msg(struct sock *sk, struct causal_strp *s, u32 off,
 		       struct msghdr *msg, u32 len);
 int causal_strp_to_pvec(struct sock *sk, struct causal_strp *s, u32 off,
 			u32 len, struct causal_pvec *pv, gfp_t gfp);
-void causal_strp_done(struct sock *sk, struct causal_strp *s);
+void causal_strp_done(struct causal_strp *s);
 void causal_strp_flush(struct sock *sk, struct causal_strp *s);
 u32 causal_strp_charge(const struct causal_strp *s);
 void causal_strp_release(struct causal_strp *s);

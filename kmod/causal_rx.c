@@ -509,7 +509,7 @@ static enum causal_proto_err causal_rx_frame(struct causal_sock *ch)
 	causal_look_done(ep, &look);
 	spin_unlock_bh(&ep->lock);
 	if (f.type != CAUSAL_FRAME_DATA)
-		causal_strp_done(sk, s);
+		causal_strp_done(s);
 	return CAUSAL_ERR_NONE;
 }
 
@@ -596,7 +596,7 @@ static int causal_rx_take_front(struct causal_sock *ch, gfp_t gfp)
 	ch->holdback_bytes += m->charge;
 	ch->rx_moved++;
 	spin_unlock_bh(&ep->lock);
-	causal_strp_done(sk, &ch->strp);
+	causal_strp_done(&ch->strp);
 	return 1;
 }
 
@@ -1141,7 +1141,7 @@ static int causal_take(struct causal_sock *owner, struct causal_sock *reader,
 		spin_unlock_bh(&ep->lock);
 		rd->taken++;
 		if (m == &owner->front)
-			causal_strp_done(sk, &owner->strp);
+			causal_strp_done(&owner->strp);
 		else
 			causal_msg_free(m);
 		/* Room in the queue, or the next frame is at the front. */

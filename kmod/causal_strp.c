@@ -245,7 +245,7 @@ static void causal_pvec_read(const struct causal_pvec *pv, u32 off, void *to,
 static int causal_strp_copyin(struct sock *sk, struct causal_strp *s, gfp_t gfp)
 {
 	struct causal_pvec_fill fill = { .sk = sk, .pv = &s->copy, .gfp = gfp };
-	u32 want = min(s->frame_len - s->copy.len, causal_tcp_inq(sk));
+	u32 want = min(s->frame_len - s->copy.len, causal_strp_inq(sk, s));
 	u32 before = s->copy.len;
 	int err;
 
@@ -377,7 +377,7 @@ int causal_strp_to_pvec(struct sock *sk, struct causal_strp *s, u32 off,
 }
 
 /* Done with the front frame: consume it and look for the next header. */
-void causal_strp_done(struct sock *sk, struct causal_strp *s)
+void causal_strp_done(struct causal_strp *s)
 {
 	if (s->copy_mode) {
 		causal_pvec_free(&s->copy);

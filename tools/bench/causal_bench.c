@@ -765,14 +765,15 @@ static void throughput(void)
 		       "\"segs_per_msg\":%.3f,\"tx_cs_per_msg\":%.3f,"
 		       "\"rx_cs_per_msg\":%.3f,\"tx_cpu_us\":%.2f,"
 		       "\"rx_cpu_us\":%.2f,\"moved\":%llu,\"copied_frames\":%llu,"
-		       "\"nodes\":%u}\n",
+		       "\"nodes\":%u,\"frame_bytes\":%zu}\n",
 		       mode_name[opt.mode], opt.size, opt.count, secs,
 		       opt.count / secs, opt.count * opt.size / secs / 1e6,
 		       opt.send_batch, opt.recv_batch ? "true" : "false",
 		       segs * per, (switches(&tx1) - switches(&tx0)) * per,
 		       switches(&rx) * per, (cpu_us(&tx1) - cpu_us(&tx0)) * per,
 		       cpu_us(&rx) * per, (unsigned long long)report->moved,
-		       (unsigned long long)report->copied_frames, opt.nodes);
+		       (unsigned long long)report->copied_frames, opt.nodes,
+		       causal_frame_size(opt.nodes, opt.size));
 	else
 		printf("throughput %s size %zu: %lu msgs in %.3f s, %.0f msgs/s, %.2f MB/s; per message %.3f segments, context switches %.3f sender %.3f reader, CPU %.2f us sender %.2f us reader; %llu moved out of TCP, %llu frames copied in\n",
 		       mode_name[opt.mode], opt.size, opt.count, secs,

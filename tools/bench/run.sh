@@ -157,7 +157,8 @@ if [ -n "$groups" ]; then
 	for n in $groups; do
 		t=$(median throughput "group$n" 64 msgs_per_s)
 		first=${first:-$t}
-		printf '%-8s %7s %12s %9s %10s %10s %10s\n' "$n" $((16 + 8 * n + 64)) "$t" \
+		printf '%-8s %7s %12s %9s %10s %10s %10s\n' "$n" \
+			"$(median throughput "group$n" 64 frame_bytes)" "$t" \
 			"$(ratio "$t" "$first")" "$(median throughput "group$n" 64 segs_per_msg)" \
 			"$(median throughput "group$n" 64 tx_cpu_us)" \
 			"$(median throughput "group$n" 64 rx_cpu_us)"
