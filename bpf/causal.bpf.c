@@ -38,10 +38,12 @@ struct {
 	__uint(max_entries, 8 << 20);	/* resized by user space */
 } events SEC(".maps");
 
-/* Events the ring buffer had no room for. */
+/* Events the ring buffer had no room for, by type: what a reader lost
+ * decides what it can still tell (a lost deliver, a lost TCP retransmit).
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, CAUSAL_EV_TYPES);
 	__type(key, __u32);
 	__type(value, __u64);
 } lost SEC(".maps");
@@ -90,12 +92,11 @@ static __always_inline void submit(struct causal_event *ev, __u32 size)
 static __always_inline struct causal_event *reserve(__u32 type, __u32 size)
 {
 	struct causal_event *ev;
-	__u32 zero = 0;
 	__u64 *n;
 
 	ev = bpf_ringbuf_reserve(&events, size, 0);
 	if (!ev) {
-		n = bpf_map_lookup_elem(&lost, &zero);
+		n = bpf_map_lookup_elem(&lost, &type);
 		if (n)
 			(*n)++;
 		return NULL;

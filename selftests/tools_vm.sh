@@ -246,13 +246,16 @@ sleep 1.5
 check "the stalled causald stops cleanly" stop_daemon
 check "drops are counted: seen + lost = the 60000 message events" py '
 import json, sys
+msg = ("send", "arrive", "deliver")
 evs = [json.loads(l) for l in open(sys.argv[1])]
-seen = sum(e["type"] in ("send", "arrive", "deliver") for e in evs)
-lost = sum(e["count"] for e in evs if e["type"] == "lost")
-others = sum(e["type"] in ("peer", "tcp_state", "tcp_reset", "tcp_retransmit") for e in evs)
-assert lost > 0 and seen > 0, (seen, lost)
-# lost also counts dropped peer and TCP events: a few dozen at most.
-assert 60000 <= seen + lost <= 60000 + 64 - others, (seen, lost, others)
+seen = sum(e["type"] in msg for e in evs)
+lost = [e for e in evs if e["type"] == "lost"]
+total = sum(e["count"] for e in lost)
+by_type = sum(n for e in lost for t, n in e["types"].items() if t in msg)
+typed = sum(sum(e["types"].values()) for e in lost)
+assert by_type > 0 and seen > 0, (seen, by_type)
+# Every drop has its type; peer and TCP drops are not message events.
+assert typed == total and seen + by_type == 60000, (seen, by_type, typed, total)
 ' "$log"
 
 # perf reads the trace formats itself: a frame with a bad magic fails its

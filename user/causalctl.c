@@ -299,6 +299,7 @@ int cmd_trace(int argc, char **argv)
 	struct tracer *t;
 	time_t end = 0;
 	bool ok = true;
+	__u64 lost;
 	long mask;
 	int c;
 
@@ -382,9 +383,10 @@ int cmd_trace(int argc, char **argv)
 	/* What is still in the ring buffer, then the drop count. */
 	tracer_poll(t, 0);
 	fflush(stdout);
-	if (tracer_lost(t))
+	lost = tracer_lost(t, NULL);
+	if (lost)
 		fprintf(stderr, "causalctl: %llu events lost (ring buffer full)\n",
-			(unsigned long long)tracer_lost(t));
+			(unsigned long long)lost);
 	tracer_close(t);
 	clog_writer_free(st.writer);
 	return 0;

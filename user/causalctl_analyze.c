@@ -137,6 +137,21 @@ static void print_summary(const struct clog_store *s,
 		if (r->by_type[t])
 			printf(" %s %llu", clog_type_name(t),
 			       (unsigned long long)r->by_type[t]);
+	if (s->lost) {
+		__u64 known = 0;
+
+		printf("\n  lost:");
+		for (__u32 t = CAUSAL_EV_SEND; t < CAUSAL_EV_TYPES; t++) {
+			if (!s->lost_by_type[t])
+				continue;
+			printf(" %s %llu", clog_type_name(t),
+			       (unsigned long long)s->lost_by_type[t]);
+			known += s->lost_by_type[t];
+		}
+		if (known < s->lost)
+			printf(" %llu of no known type",
+			       (unsigned long long)(s->lost - known));
+	}
 	printf("\n  groups:");
 	for (size_t i = 0; i < r->ngroups; i++)
 		printf(" %u (%u nodes)", r->groups[i].group, r->groups[i].nodes);
@@ -448,6 +463,11 @@ static struct json_object *report_json(const struct clog_store *s,
 	for (__u32 t = CAUSAL_EV_SEND; t < CAUSAL_EV_TYPES; t++)
 		ju64(x, clog_type_name(t), r->by_type[t]);
 	jadd(o, "events", x);
+	x = json_object_new_object();
+	for (__u32 t = CAUSAL_EV_SEND; t < CAUSAL_EV_TYPES; t++)
+		if (s->lost_by_type[t])
+			ju64(x, clog_type_name(t), s->lost_by_type[t]);
+	jadd(o, "lost_by_type", x);
 
 	a = json_object_new_array();
 	for (size_t g = 0; g < r->ngroups; g++) {

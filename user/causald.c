@@ -201,7 +201,7 @@ static __u64 mono_ns(void)
 static struct {
 	FILE *f;
 	unsigned long bytes;	/* written to the current file */
-	__u64 lost_logged;	/* kernel drops already written */
+	__u64 lost_logged[CAUSAL_EV_TYPES];	/* kernel drops already written */
 	unsigned long write_errors;
 } logw;
 
@@ -326,15 +326,19 @@ static int on_event(void *ctx, const struct causal_event *ev)
 /* Kernel drops since the last check go to the log as a "lost" line. */
 static void check_lost(struct tracer *t)
 {
-	__u64 lost = tracer_lost(t);
+	__u64 by_type[CAUSAL_EV_TYPES], lost = tracer_lost(t, by_type), fresh = 0;
+	int type;
 
 	pthread_mutex_lock(&model_lock);
 	causal_model_set_lost(model, lost);
 	pthread_mutex_unlock(&model_lock);
-	if (lost > logw.lost_logged) {
-		log_line(clog_lost_json(host, mono_ns(), lost - logw.lost_logged));
-		logw.lost_logged = lost;
+	for (type = 0; type < CAUSAL_EV_TYPES; type++) {
+		by_type[type] -= logw.lost_logged[type];
+		logw.lost_logged[type] += by_type[type];
+		fresh += by_type[type];
 	}
+	if (fresh)
+		log_line(clog_lost_json(host, mono_ns(), fresh, by_type));
 }
 
 /* ---- causalctl top over a unix socket ---- */

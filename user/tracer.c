@@ -332,20 +332,29 @@ int tracer_poll(struct tracer *t, int timeout_ms)
 	return more < 0 ? more : n + more;
 }
 
-__u64 tracer_lost(const struct tracer *t)
+__u64 tracer_lost(const struct tracer *t, __u64 by_type[CAUSAL_EV_TYPES])
 {
-	int ncpu = libbpf_num_possible_cpus(), i;
-	__u64 *vals, sum = 0;
-	__u32 zero = 0;
+	int ncpu = libbpf_num_possible_cpus(), fd, i;
+	__u64 *vals, sum = 0, n;
+	__u32 type;
 
+	if (by_type)
+		memset(by_type, 0, CAUSAL_EV_TYPES * sizeof(*by_type));
 	if (ncpu <= 0)
 		return 0;
 	vals = calloc(ncpu, sizeof(*vals));
 	if (!vals)
 		return 0;
-	if (!bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.lost), &zero, vals))
-		for (i = 0; i < ncpu; i++)
-			sum += vals[i];
+	fd = bpf_map__fd(t->skel->maps.lost);
+	for (type = 0; type < CAUSAL_EV_TYPES; type++) {
+		if (bpf_map_lookup_elem(fd, &type, vals))
+			continue;
+		for (n = 0, i = 0; i < ncpu; i++)
+			n += vals[i];
+		if (by_type)
+			by_type[type] = n;
+		sum += n;
+	}
 	free(vals);
 	return sum;
 }

@@ -43,8 +43,10 @@ int tracer_fd(const struct tracer *t);
  * handled or a negative errno.
  */
 int tracer_poll(struct tracer *t, int timeout_ms);
-/* Events the kernel dropped since the tracer started (ring buffer full). */
-__u64 tracer_lost(const struct tracer *t);
+/* Events the kernel dropped since the tracer started (ring buffer full);
+ * by type in @by_type unless NULL.
+ */
+__u64 tracer_lost(const struct tracer *t, __u64 by_type[CAUSAL_EV_TYPES]);
 void tracer_close(struct tracer *t);
 
 /* A comma-separated list of event types (docs/events.md names, or "causal"

@@ -435,9 +435,11 @@ struct json_object *clog_meta_json(const char *host,
 	return o;
 }
 
-struct json_object *clog_lost_json(const char *host, __u64 ts, __u64 count)
+struct json_object *clog_lost_json(const char *host, __u64 ts, __u64 count,
+				   const __u64 by_type[CAUSAL_EV_TYPES])
 {
-	struct json_object *o;
+	struct json_object *o, *types;
+	__u32 t;
 
 	if (!host_ok(host)) {
 		errno = EINVAL;
@@ -446,6 +448,13 @@ struct json_object *clog_lost_json(const char *host, __u64 ts, __u64 count)
 	o = head_json("lost", host);
 	add_u64(o, "ts", ts);
 	add_u64(o, "count", count);
+	if (!by_type)
+		return o;
+	types = json_object_new_object();
+	for (t = CAUSAL_EV_SEND; t < CAUSAL_EV_TYPES; t++)
+		if (by_type[t])
+			add_u64(types, clog_type_name(t), by_type[t]);
+	json_object_object_add(o, "types", types);
 	return o;
 }
 
@@ -714,9 +723,35 @@ static const char *parse_causal(struct json_object *o, struct causal_event *ev)
 	return NULL;
 }
 
+/* The optional "types" of a lost line: known names, summing to its count
+ * at most (a tracer may not know the type of every drop).
+ */
+static const char *parse_lost_types(struct json_object *o,
+				    struct clog_lost *lost)
+{
+	struct json_object *types;
+	__u64 sum = 0;
+	int t;
+
+	memset(lost->by_type, 0, sizeof(lost->by_type));
+	if (!json_object_object_get_ex(o, "types", &types))
+		return NULL;
+	if (!json_object_is_type(types, json_type_object))
+		return "bad \"types\"";
+	json_object_object_foreach(types, name, v) {
+		t = clog_type_parse(name);
+		if (t < 0 || !num(v, lost->count, &lost->by_type[t]))
+			return "bad \"types\"";
+		sum += lost->by_type[t];
+		if (sum > lost->count)
+			return "\"types\" sum past \"count\"";
+	}
+	return NULL;
+}
+
 static const char *parse_obj(struct json_object *o, struct clog_line *out)
 {
-	const char *type, *host, *s;
+	const char *type, *host, *s, *why;
 	__u64 v;
 	int t;
 
@@ -756,8 +791,11 @@ static const char *parse_obj(struct json_object *o, struct clog_line *out)
 		if (json_object_object_get_ex(o, "ts", &ts) &&
 		    !num(ts, UINT64_MAX, &out->ts))
 			return "bad \"ts\"";
-		if (!get_num(o, "count", UINT64_MAX, &out->lost))
+		if (!get_num(o, "count", UINT64_MAX, &out->lost.count))
 			return "missing or bad \"count\"";
+		why = parse_lost_types(o, &out->lost);
+		if (why)
+			return why;
 		out->kind = CLOG_LOST;
 		return NULL;
 	}
@@ -1150,8 +1188,10 @@ int clog_store_add(struct clog_store *s, const struct clog_line *l)
 		f->realtime_ns = l->meta.realtime_ns;
 		break;
 	case CLOG_LOST:
-		f->lost += l->lost;
-		s->lost += l->lost;
+		f->lost += l->lost.count;
+		s->lost += l->lost.count;
+		for (int t = 0; t < CAUSAL_EV_TYPES; t++)
+			s->lost_by_type[t] += l->lost.by_type[t];
 		break;
 	}
 	if (!ret && f->host == CLOG_NONE)

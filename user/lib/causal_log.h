@@ -41,6 +41,12 @@ struct clog_meta {
 	__u64 realtime_ns;	/* CLOCK_REALTIME at started_ts */
 };
 
+/* A "lost" line: events the tracer dropped, by type where it says. */
+struct clog_lost {
+	__u64 count;
+	__u64 by_type[CAUSAL_EV_TYPES];	/* sums to count at most */
+};
+
 /* One parsed line. */
 struct clog_line {
 	enum clog_kind kind;
@@ -49,7 +55,7 @@ struct clog_line {
 	union {
 		struct causal_event ev;	/* CLOG_EVENT */
 		struct clog_meta meta;	/* CLOG_META */
-		__u64 lost;		/* CLOG_LOST: events lost */
+		struct clog_lost lost;	/* CLOG_LOST */
 	};
 	const char *why;		/* CLOG_BAD: what was wrong */
 };
@@ -88,7 +94,9 @@ struct json_object *clog_event_json(const struct causal_event *ev,
 				    const char *host);
 struct json_object *clog_meta_json(const char *host,
 				   const struct clog_meta *meta);
-struct json_object *clog_lost_json(const char *host, __u64 ts, __u64 count);
+/* @by_type may be NULL; its zero counts are left out. */
+struct json_object *clog_lost_json(const char *host, __u64 ts, __u64 count,
+				   const __u64 by_type[CAUSAL_EV_TYPES]);
 
 /* Write @obj as one line and drop the reference. 0 or -errno. */
 int clog_write(FILE *f, struct json_object *obj);
@@ -183,6 +191,7 @@ struct clog_store {
 	struct clog_file *files;
 	size_t nfiles;
 	__u64 lost;		/* over every file */
+	__u64 lost_by_type[CAUSAL_EV_TYPES];	/* where the lines said */
 };
 
 struct clog_store *clog_store_new(void);

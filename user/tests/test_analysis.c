@@ -115,14 +115,16 @@ static void sc_tcp(struct scene *sc, const char *host, __u32 type, __u64 ts,
 	sc_add(sc, host, &ev);
 }
 
-static void sc_lost(struct scene *sc, __u64 count)
+/* A lost line of @count events, @typed of them of @type. */
+static void sc_lost(struct scene *sc, __u64 count, __u32 type, __u64 typed)
 {
 	static struct clog_line l;
 
 	memset(&l, 0, sizeof(l));
 	l.kind = CLOG_LOST;
 	strcpy(l.host, "a");
-	l.lost = count;
+	l.lost.count = count;
+	l.lost.by_type[type] = typed;
 	clog_store_add(sc->s, &l);
 }
 
@@ -597,7 +599,7 @@ TEST(check_lost_incomplete)
 	struct scene sc;
 
 	classic(&sc, 0);
-	sc_lost(&sc, 5);
+	sc_lost(&sc, 5, CAUSAL_EV_SEND, 0);	/* of unknown types */
 	r = analyze(&sc);
 	ASSERT_NE(NULL, r);
 	EXPECT_FALSE(cana_complete(&r->check));
@@ -606,6 +608,46 @@ TEST(check_lost_incomplete)
 	EXPECT_EQ(0, r->check.violations);
 	cana_free(r);
 	clog_store_free(sc.s);
+}
+
+/* Only sends, arrivals and deliveries make the check: lost TCP, hold or
+ * clock events leave it complete, a lost delivery does not.
+ */
+TEST(check_lost_by_type)
+{
+	static const __u32 spared[] = { CAUSAL_EV_HOLD, CAUSAL_EV_CLOCK,
+					CAUSAL_EV_PEER, CAUSAL_EV_ERROR,
+					CAUSAL_EV_TCP_RETRANSMIT,
+					CAUSAL_EV_TCP_STATE,
+					CAUSAL_EV_TCP_RESET };
+	static const __u32 needed[] = { CAUSAL_EV_SEND, CAUSAL_EV_ARRIVE,
+					CAUSAL_EV_DELIVER };
+	struct cana_result *r;
+	struct scene sc;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(spared); i++) {
+		classic(&sc, 0);
+		sc_lost(&sc, 3, spared[i], 3);
+		r = analyze(&sc);
+		ASSERT_NE(NULL, r);
+		EXPECT_TRUE(cana_complete(&r->check)) TH_LOG("type %u", spared[i]);
+		EXPECT_EQ(0, r->check.lost);
+		cana_free(r);
+		clog_store_free(sc.s);
+	}
+	for (i = 0; i < ARRAY_SIZE(needed); i++) {
+		classic(&sc, 0);
+		sc_lost(&sc, 3, needed[i], 2);	/* and one of no known type */
+		sc_lost(&sc, 4, CAUSAL_EV_TCP_RETRANSMIT, 4);
+		r = analyze(&sc);
+		ASSERT_NE(NULL, r);
+		EXPECT_FALSE(cana_complete(&r->check)) TH_LOG("type %u", needed[i]);
+		EXPECT_EQ(3, r->check.lost);
+		EXPECT_EQ(3, r->groups[0].check.lost);
+		cana_free(r);
+		clog_store_free(sc.s);
+	}
 }
 
 /* Without A's log the reversed order cannot be judged: incomplete, and no

@@ -254,14 +254,24 @@ TEST_F(log, docs_example)
 
 TEST_F(log, lost_lines)
 {
-	struct json_object *o = clog_lost_json("a", 77, 5);
+	__u64 by_type[CAUSAL_EV_TYPES] = { [CAUSAL_EV_DELIVER] = 4,
+					   [CAUSAL_EV_TCP_STATE] = 1 };
+	struct json_object *o = clog_lost_json("a", 77, 5, by_type);
 
 	ASSERT_EQ(CLOG_LOST, parse(json_object_to_json_string(o)));
-	EXPECT_EQ(5, line.lost);
+	EXPECT_EQ(5, line.lost.count);
 	EXPECT_EQ(77, line.ts);
+	EXPECT_EQ(0, memcmp(by_type, line.lost.by_type, sizeof(by_type)));
 	json_object_put(o);
 	ASSERT_EQ(CLOG_LOST, parse("{\"v\":1,\"type\":\"lost\",\"host\":\"a\",\"count\":3}"));
-	EXPECT_EQ(3, line.lost);
+	EXPECT_EQ(3, line.lost.count);
+	EXPECT_EQ(0, line.lost.by_type[CAUSAL_EV_DELIVER]);
+	/* A tracer may not know every drop's type: the sum is a bound. */
+	ASSERT_EQ(CLOG_LOST, parse("{\"v\":1,\"type\":\"lost\",\"host\":\"a\",\"count\":3,\"types\":{\"send\":2}}"));
+	EXPECT_EQ(2, line.lost.by_type[CAUSAL_EV_SEND]);
+	EXPECT_EQ(CLOG_BAD, parse("{\"v\":1,\"type\":\"lost\",\"host\":\"a\",\"count\":3,\"types\":{\"send\":2,\"deliver\":2}}"));
+	EXPECT_EQ(CLOG_BAD, parse("{\"v\":1,\"type\":\"lost\",\"host\":\"a\",\"count\":3,\"types\":{\"lost\":1}}"));
+	EXPECT_EQ(CLOG_BAD, parse("{\"v\":1,\"type\":\"lost\",\"host\":\"a\",\"count\":3,\"types\":[1]}"));
 	EXPECT_EQ(CLOG_BAD, parse("{\"v\":1,\"type\":\"lost\",\"host\":\"a\",\"count\":-3}"));
 	EXPECT_EQ(CLOG_BAD, parse("{\"v\":1,\"type\":\"lost\",\"host\":\"a\"}"));
 }
