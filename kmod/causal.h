@@ -23,6 +23,7 @@
 #define CAUSAL_ENDPOINT_FLAGS	(CAUSAL_F_BROADCAST | CAUSAL_F_MERGED_RECV)
 
 extern unsigned int causal_max_msg_size;
+extern bool causal_wire_delta;
 
 /* Per network namespace. */
 struct causal_net {
@@ -44,6 +45,9 @@ struct causal_net {
 struct causal_txbuf {
 	refcount_t ref;
 	u32 len;
+	u32 start;		/* where the frame starts: a header may take
+				 * less than the room left for it
+				 */
 	u8 bytes[];
 };
 
@@ -178,7 +182,10 @@ struct causal_sock {
 					 */
 	struct causal_msg front;	/* the front frame, while queued */
 	u64 front_clock[CAUSAL_MAX_NODES];
-	u64 rx_clock[CAUSAL_MAX_NODES];	/* scratch */
+	/* The peer's clock as of its last frame on this channel: a version 2
+	 * frame carries only the entries that changed since.
+	 */
+	u64 rx_clock[CAUSAL_MAX_NODES];
 	u64 rx_pass_ns;			/* start of the current read pass, 0
 					 * until a frame completes in it
 					 */
@@ -228,6 +235,10 @@ struct causal_sock {
 	 */
 	struct list_head txq;		/* causal_txe */
 	u32 txq_bytes;
+	bool tx_delta;			/* the peer reads version 2 frames */
+	u64 tx_gen;			/* our clock's generation as of the
+					 * last frame stamped for the peer
+					 */
 	bool clock_owed;		/* owes the peer a CLOCK frame */
 	bool tx_full;			/* TCP took less than offered */
 	bool tx_broken;			/* nothing more may be written */

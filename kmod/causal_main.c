@@ -22,6 +22,11 @@ MODULE_ALIAS_TCP_ULP(CAUSAL_ULP_NAME);
 
 unsigned int causal_max_msg_size __read_mostly = SZ_1M;
 module_param_named(max_msg_size, causal_max_msg_size, uint, 0444);
+
+bool causal_wire_delta __read_mostly = true;
+module_param_named(wire_delta, causal_wire_delta, bool, 0644);
+MODULE_PARM_DESC(wire_delta,
+		 "Say in HELLO that we read frames of only the clock entries that changed (wire version 2), and send those to peers that say so; for channels opened from now on (default on)");
 MODULE_PARM_DESC(max_msg_size, "Largest message in bytes (default 1 MiB, at most 64 MiB)");
 
 enum {
@@ -564,6 +569,7 @@ static int __init causal_register(void)
 	BUILD_BUG_ON(CAUSAL_MAX_NODES != CAUSAL_WIRE_MAX_NODES);
 	BUILD_BUG_ON(sizeof(u64) * BITS_PER_BYTE < CAUSAL_MAX_NODES);
 	BUILD_BUG_ON(sizeof(struct causal_wire_hdr) != CAUSAL_WIRE_HDR_LEN);
+	BUILD_BUG_ON(sizeof(struct causal_wire_hdr2) != CAUSAL_WIRE_HDR_MAX);
 	BUILD_BUG_ON(sizeof(struct causal_wire_hello) != CAUSAL_WIRE_HELLO_LEN);
 	BUILD_BUG_ON(CAUSAL_MAX_NODES >= CAUSAL_PEER_NONE);
 	BUILD_BUG_ON(sizeof(struct causal_rec) % CAUSAL_REC_ALIGN);

@@ -404,6 +404,35 @@ static void causal_queue_data(struct causal_endpoint *ep, struct causal_sock *ch
 			    m->vclock);
 }
 
+/* The front frame's clock into rx_clock: all of it, or the entries that
+ * changed since the peer's previous frame on the channel.
+ */
+static int causal_rx_clock(struct causal_sock *ch, const struct causal_frame *f)
+{
+	struct causal_strp *s = &ch->strp;
+	u64 left = f->present, chunk;
+	__be64 raw[8];
+	u32 off, n;
+
+	if (!causal_frame_delta(f)) {
+		if (causal_strp_read(ch->sk, s, CAUSAL_WIRE_HDR_LEN,
+				     ch->rx_clock, f->nodes * sizeof(u64)))
+			return -EPROTO;
+		causal_wire_get_clock(ch->rx_clock, ch->rx_clock, f->nodes);
+		return 0;
+	}
+	for (off = CAUSAL_WIRE_HDR_MAX; left; off += n * sizeof(raw[0])) {
+		for (chunk = 0, n = 0; left && n < ARRAY_SIZE(raw); n++) {
+			chunk |= left & -left;
+			left &= left - 1;
+		}
+		if (causal_strp_read(ch->sk, s, off, raw, n * sizeof(raw[0])))
+			return -EPROTO;
+		causal_wire_get_entries(raw, ch->rx_clock, chunk);
+	}
+	return 0;
+}
+
 /* Handle the whole frame at the front of @ch's stream. A DATA frame is
  * queued where it is, as ch->front; anything else is consumed.
  */
@@ -421,12 +450,10 @@ static enum causal_proto_err causal_rx_frame(struct causal_sock *ch)
 
 	if (f.nodes != ep->nodes)
 		return CAUSAL_ERR_NODES;
-	off = CAUSAL_WIRE_HDR_LEN;
-	clock_len = f.nodes * sizeof(u64);
-	if (causal_strp_read(sk, s, off, ch->rx_clock, clock_len))
+	if (causal_rx_clock(ch, &f))
 		return CAUSAL_ERR_LENGTH;
-	causal_wire_get_clock(ch->rx_clock, ch->rx_clock, f.nodes);
-	off += clock_len;
+	clock_len = f.nodes * sizeof(u64);
+	off = causal_frame_head_len(&f);
 
 	if (f.type == CAUSAL_FRAME_HELLO) {
 		u8 raw[CAUSAL_WIRE_HELLO_LEN];
@@ -486,6 +513,8 @@ static enum causal_proto_err causal_rx_frame(struct causal_sock *ch)
 	case CAUSAL_FRAME_HELLO:
 		ch->peer = peer;
 		ch->hello_seen = true;
+		ch->tx_delta = (hello.flags & CAUSAL_WIRE_HELLO_F_DELTA) &&
+			       READ_ONCE(causal_wire_delta);
 		ch->state = CAUSAL_CH_ACTIVE;
 		ep->by_peer[peer] = ch;
 		list_add_tail(&ch->peer_node, &ep->peer_chans[peer]);

@@ -260,6 +260,31 @@ static int causal_strp_copyin(struct sock *sk, struct causal_strp *s, gfp_t gfp)
 	return s->copy.len == s->frame_len;
 }
 
+/* Copy the header at @off of the stream, of which @inq bytes are in, to
+ * @hdr. Returns 1 once it is in, 0 while bytes are missing, -EPROTO when
+ * TCP's queue does not hold what it counts.
+ */
+static int causal_strp_hdr(struct sock *sk, struct causal_strp *s, u32 off,
+			   u32 inq, u8 *hdr)
+{
+	u32 len = CAUSAL_WIRE_HDR_LEN;
+	u8 *to = hdr;
+
+	if (inq < off + len)
+		return 0;
+	if (causal_tcp_walk(sk, s, off, len, causal_copy_bits_actor, &to))
+		return -EPROTO;
+	len = causal_wire_hdr_len(hdr) - len;
+	if (!len)
+		return 1;
+	if (inq < off + CAUSAL_WIRE_HDR_LEN + len)
+		return 0;
+	if (causal_tcp_walk(sk, s, off + CAUSAL_WIRE_HDR_LEN, len,
+			    causal_copy_bits_actor, &to))
+		return -EPROTO;
+	return 1;
+}
+
 /* Make the front frame whole. Returns 1 when it is (its header in @s->hdr,
  * its bytes readable with causal_strp_read()), 0 while bytes are missing,
  * -ENOMEM when copy mode could not get memory (nothing is lost: retry), or
@@ -268,7 +293,7 @@ static int causal_strp_copyin(struct sock *sk, struct causal_strp *s, gfp_t gfp)
 int causal_strp_next(struct sock *sk, struct causal_strp *s, u32 max_len,
 		     enum causal_proto_err *err, gfp_t gfp)
 {
-	u8 hdr[CAUSAL_WIRE_HDR_LEN];
+	u8 hdr[CAUSAL_WIRE_HDR_MAX];
 	u32 inq;
 	int ret;
 
@@ -277,20 +302,17 @@ int causal_strp_next(struct sock *sk, struct causal_strp *s, u32 max_len,
 
 	inq = causal_strp_inq(sk, s);
 	if (!s->frame_len) {
-		u8 *to = hdr;
-
-		if (inq < sizeof(hdr))
+		ret = causal_strp_hdr(sk, s, 0, inq, hdr);
+		if (!ret)
 			return 0;
-		ret = causal_tcp_walk(sk, s, 0, sizeof(hdr),
-				      causal_copy_bits_actor, &to);
-		if (ret) {
+		if (ret < 0) {
 			*err = CAUSAL_ERR_LENGTH;
-			return -EPROTO;
+			return ret;
 		}
 		*err = causal_wire_get_hdr(hdr, &s->hdr, max_len);
 		if (*err)
 			return -EPROTO;
-		s->frame_len = causal_frame_size(s->hdr.nodes, s->hdr.len);
+		s->frame_len = causal_frame_len(&s->hdr);
 	}
 	if (inq >= s->frame_len)
 		return 1;
@@ -319,12 +341,10 @@ int causal_strp_check_next(struct sock *sk, struct causal_strp *s,
 			   u32 max_len, enum causal_proto_err *err)
 {
 	u32 off = s->copy_mode ? 0 : s->frame_len;
-	u8 hdr[CAUSAL_WIRE_HDR_LEN], *to = hdr;
+	u8 hdr[CAUSAL_WIRE_HDR_MAX];
 	struct causal_frame f;
 
-	if (causal_strp_inq(sk, s) < off + sizeof(hdr) ||
-	    causal_tcp_walk(sk, s, off, sizeof(hdr), causal_copy_bits_actor,
-			    &to))
+	if (causal_strp_hdr(sk, s, off, causal_strp_inq(sk, s), hdr) <= 0)
 		return 0;
 	*err = causal_wire_get_hdr(hdr, &f, max_len);
 	return *err ? -EPROTO : 0;

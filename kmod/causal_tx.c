@@ -67,6 +67,7 @@ static struct causal_txbuf *causal_txbuf_alloc(struct sock *sk, u32 len)
 		return NULL;
 	refcount_set(&buf->ref, 1);
 	buf->len = len;
+	buf->start = 0;
 	return buf;
 }
 
@@ -76,9 +77,15 @@ void causal_txbuf_put(struct causal_txbuf *buf)
 		kvfree(buf);
 }
 
-/* Header and clock of a frame at @to; returns their length. */
-static u32 causal_put_head(u8 *to, const struct causal_endpoint *ep, u8 type,
-			   u16 flags, u32 len, const u64 *clock)
+/* No generation of our clock: a peer that holds none of it. */
+#define CAUSAL_GEN_NONE		U64_MAX
+
+/* The header of a frame for peers that hold our clock as of generation
+ * @since, or CAUSAL_GEN_NONE. Caller holds ep->lock.
+ */
+static struct causal_frame causal_tx_frame(const struct causal_endpoint *ep,
+					   u64 since, u8 type, u16 flags,
+					   u32 len)
 {
 	struct causal_frame f = {
 		.type = type,
@@ -88,9 +95,32 @@ static u32 causal_put_head(u8 *to, const struct causal_endpoint *ep, u8 type,
 		.len = len,
 	};
 
-	causal_wire_put_hdr(to, &f);
-	causal_wire_put_clock(to + CAUSAL_WIRE_HDR_LEN, clock, ep->nodes);
-	return CAUSAL_WIRE_HDR_LEN + ep->nodes * sizeof(u64);
+	if (since != CAUSAL_GEN_NONE)
+		causal_wire_choose(&f, causal_rule_changed(&ep->rule, since));
+	return f;
+}
+
+/* What @ch's peer holds of our clock, if it reads frames of the entries
+ * that changed (CAUSAL_GEN_NONE otherwise). Caller holds ep->lock.
+ */
+static u64 causal_tx_since(const struct causal_sock *ch)
+{
+	return ch->tx_delta ? ch->tx_gen : CAUSAL_GEN_NONE;
+}
+
+/* Header and clock of the next frame on @ch at @to; returns their length.
+ * Frames are stamped for a channel in the order its stream carries them,
+ * all under ep->lock, which the caller holds.
+ */
+static u32 causal_put_head(u8 *to, struct causal_sock *ch, u8 type, u16 flags,
+			   u32 len)
+{
+	struct causal_endpoint *ep = ch->ep;
+	struct causal_frame f = causal_tx_frame(ep, causal_tx_since(ch), type,
+						flags, len);
+
+	ch->tx_gen = ep->rule.gen;
+	return causal_wire_put_head(to, &f, ep->rule.clock);
 }
 
 static bool causal_tx_live(const struct causal_sock *ch)
@@ -274,8 +304,8 @@ static int causal_tx_flush_flags(struct causal_sock *ch, int flags,
 			if (wq_has_sleeper(&ep->tx_wait))
 				wake_up_all(&ep->tx_wait);
 			ch->tx_rest_buf = e->buf;
-			ch->tx_rest = e->buf->bytes;
-			ch->tx_rest_len = e->buf->len;
+			ch->tx_rest = e->buf->bytes + e->buf->start;
+			ch->tx_rest_len = e->buf->len - e->buf->start;
 			kvfree(e);
 			continue;
 		}
@@ -285,9 +315,9 @@ static int causal_tx_flush_flags(struct causal_sock *ch, int flags,
 			 */
 			ch->clock_owed = false;
 			ch->tx_clocks++;
-			ch->tx_rest_len = causal_put_head(ch->tx_head, ep,
+			ch->tx_rest_len = causal_put_head(ch->tx_head, ch,
 							  CAUSAL_FRAME_CLOCK, 0,
-							  0, ep->rule.clock);
+							  0);
 			spin_unlock_bh(&ep->lock);
 			ch->tx_rest = ch->tx_head;
 			continue;
@@ -398,14 +428,16 @@ void causal_tx_queue_hello(struct causal_endpoint *ep, struct causal_sock *ch,
 {
 	struct causal_hello h = {
 		.group = ep->group,
-		.flags = ep->flags,
+		.flags = ep->flags |
+			 (READ_ONCE(causal_wire_delta) ? CAUSAL_WIRE_HELLO_F_DELTA : 0),
 		.incarnation = ep->incarnation,
 	};
 	u32 off;
 
 	lockdep_assert_held(&ep->lock);
-	off = causal_put_head(hello->buf->bytes, ep, CAUSAL_FRAME_HELLO, 0,
-			      CAUSAL_WIRE_HELLO_LEN, ep->rule.clock);
+	/* tx_delta is not set before the peer's HELLO: the whole clock. */
+	off = causal_put_head(hello->buf->bytes, ch, CAUSAL_FRAME_HELLO, 0,
+			      CAUSAL_WIRE_HELLO_LEN);
 	causal_wire_put_hello(hello->buf->bytes + off, &h);
 	list_add_tail(&hello->list, &ch->txq);
 	ch->txq_bytes += hello->buf->len;
@@ -549,16 +581,11 @@ static void causal_owe_clocks(struct causal_endpoint *ep,
 			causal_owe_clock(ep, ch);
 }
 
-/* A new send event: the endpoint's next stamp, and its DATA header at @to.
- * Caller holds ep->lock.
- */
-static u32 causal_stamp(struct causal_endpoint *ep, u16 flags, u32 len,
-			u8 *to)
+/* A new send event: the endpoint's next stamp. Caller holds ep->lock. */
+static void causal_send_event(struct causal_endpoint *ep)
 {
 	causal_rule_send(&ep->rule);
 	ep->sent++;
-	return causal_put_head(to, ep, CAUSAL_FRAME_DATA, flags, len,
-			       ep->rule.clock);
 }
 
 /* Take @ch's mutex; or, for a send that may not wait, see that its holder
@@ -661,10 +688,12 @@ static int causal_send_unicast(struct causal_sock *ch, struct msghdr *msg,
 			spin_lock_bh(&ep->lock);
 			/* What others stamped for this channel goes first. */
 			if (list_empty(&ch->txq)) {
-				head_len = causal_stamp(ep, 0, size,
-							cork ? ch->tx_cork->bytes +
-							       ch->tx_cork_len :
-							       ch->tx_head);
+				causal_send_event(ep);
+				head_len = causal_put_head(cork ? ch->tx_cork->bytes +
+								  ch->tx_cork_len :
+								  ch->tx_head,
+							   ch, CAUSAL_FRAME_DATA,
+							   0, size);
 				stamp = ep->rule.clock[ep->node];
 				trace_causal_send(ep->group, ep->node,
 						  ep->nodes, ch->peer, stamp,
@@ -753,6 +782,25 @@ static unsigned int causal_bcast_targets(struct causal_endpoint *ep)
 	return n;
 }
 
+/* What every live channel's peer holds of our clock: the oldest of their
+ * generations, CAUSAL_GEN_NONE if one of them takes only whole clocks.
+ * Entries an up-to-date peer has already come again, the same values.
+ */
+static u64 causal_bcast_since(struct causal_endpoint *ep)
+{
+	struct causal_sock *ch;
+	u64 since = CAUSAL_GEN_NONE;
+
+	list_for_each_entry(ch, &ep->channels, ep_node) {
+		if (!causal_tx_live(ch))
+			continue;
+		if (!ch->tx_delta)
+			return CAUSAL_GEN_NONE;
+		since = min(since, ch->tx_gen);
+	}
+	return since;
+}
+
 static void causal_txe_free_list(struct list_head *list)
 {
 	struct causal_txe *e, *tmp;
@@ -769,8 +817,9 @@ static int causal_send_broadcast(struct causal_sock *self, struct msghdr *msg,
 				 size_t size)
 {
 	struct causal_endpoint *ep = self->ep;
-	u32 head_len = CAUSAL_WIRE_HDR_LEN + ep->nodes * sizeof(u64);
+	u32 head_len = causal_frame_size(ep->nodes, 0);
 	struct causal_txbuf *buf;
+	struct causal_frame f;
 	unsigned int n, have = 0;
 	struct causal_sock *ch;
 	struct causal_txe *e;
@@ -825,7 +874,11 @@ static int causal_send_broadcast(struct causal_sock *self, struct msghdr *msg,
 		}
 	}
 
-	causal_stamp(ep, CAUSAL_WIRE_F_BROADCAST, size, buf->bytes);
+	causal_send_event(ep);
+	f = causal_tx_frame(ep, causal_bcast_since(ep), CAUSAL_FRAME_DATA,
+			    CAUSAL_WIRE_F_BROADCAST, size);
+	buf->start = head_len - causal_frame_head_len(&f);
+	causal_wire_put_head(buf->bytes + buf->start, &f, ep->rule.clock);
 	stamp = ep->rule.clock[ep->node];
 	list_for_each_entry(ch, &ep->channels, ep_node) {
 		if (!causal_tx_live(ch))
@@ -835,6 +888,7 @@ static int causal_send_broadcast(struct causal_sock *self, struct msghdr *msg,
 		refcount_inc(&buf->ref);
 		e->buf = buf;
 		ch->txq_bytes += buf->len;
+		ch->tx_gen = ep->rule.gen;
 		ch->tx_sent++;
 		/* No CLOCK needed: every channel carries this frame. */
 		ch->clock_owed = false;
@@ -905,8 +959,8 @@ void causal_tx_close(struct causal_sock *ch, bool bye)
 						  CAUSAL_CLOSE_TIMEO));
 		if (!causal_tx_flush_flags(ch, 0, 0)) {
 			spin_lock_bh(&ep->lock);
-			len = causal_put_head(ch->tx_head, ep, CAUSAL_FRAME_BYE,
-					      0, 0, ep->rule.clock);
+			len = causal_put_head(ch->tx_head, ch, CAUSAL_FRAME_BYE,
+					      0, 0);
 			spin_unlock_bh(&ep->lock);
 			causal_write_frame(ch, len, NULL, 0, 0);
 			causal_tx_flush_flags(ch, 0, 0);

@@ -223,6 +223,7 @@ struct chan {
 	int closed_by_thread;	/* atomic: the closer replaced fd */
 	bool recv_info;
 	bool recv_batch;	/* CAUSAL_RECV_BATCH: reads return records */
+	bool delta_offered;	/* good: its HELLO said it reads version 2 */
 	bool watched;		/* the application still reads fd */
 	bool eof;
 	bool stalled;		/* raw never reads */
@@ -274,6 +275,7 @@ struct stats {
 	uint64_t batch_reads, batch_msgs;	/* reads of several records */
 	uint64_t truncated, zero_reads, eofs, eof_sleepers;
 	uint64_t app_sent, app_failed, stall_sent, module_frames;
+	uint64_t module_delta_frames;	/* of version 2 */
 	uint64_t proto_errors, thread_closes, max_frames;
 	uint64_t mutations[C_NR];
 	struct fuzz_errnos recv_err, send_err;
@@ -658,6 +660,11 @@ static void gen_good(struct round *r, int events)
 						  CAUSAL_F_MERGED_RECV),
 			.incarnation = fuzz_next(g) | 1,
 		};
+
+		/* Half of them read frames of the entries that changed. */
+		gd->ch->delta_offered = fuzz_chance(g, 50);
+		if (gd->ch->delta_offered)
+			h.flags |= CAUSAL_WIRE_HELLO_F_DELTA;
 
 		/* Where its count starts: what it sent before this channel. */
 		switch (fuzz_below(g, 10)) {
@@ -1542,8 +1549,9 @@ static void module_frame(struct round *r, struct chan *c,
 		struct causal_hello h;
 
 		if (causal_wire_get_hello(payload, &h) || h.group != r->group ||
-		    h.flags != (r->join_flags & (CAUSAL_F_BROADCAST |
-						  CAUSAL_F_MERGED_RECV)) ||
+		    (h.flags & ~CAUSAL_WIRE_HELLO_F_DELTA) !=
+		    (r->join_flags & (CAUSAL_F_BROADCAST |
+				      CAUSAL_F_MERGED_RECV)) ||
 		    (r->ep_incarnation && h.incarnation != r->ep_incarnation))
 			fail(r, F_TX, "chan %d: HELLO group %u flags %#x incarnation %#llx",
 			     c->idx, h.group, h.flags,
@@ -1570,7 +1578,8 @@ static void raw_parse(struct round *r, struct chan *c)
 {
 	size_t off = 0;
 
-	while (!c->in_bad && c->in_len - off >= CAUSAL_WIRE_HDR_LEN) {
+	while (!c->in_bad && c->in_len - off >= CAUSAL_WIRE_HDR_LEN &&
+	       c->in_len - off >= causal_wire_hdr_len(c->in + off)) {
 		uint64_t v[MAX_NODES];
 		struct causal_frame f;
 		enum causal_proto_err err;
@@ -1583,11 +1592,23 @@ static void raw_parse(struct round *r, struct chan *c)
 			c->in_bad = true;
 			break;
 		}
-		size = causal_frame_size(f.nodes, f.len);
+		size = causal_frame_len(&f);
 		if (c->in_len - off < size)
 			break;
-		clock_get(c->in + off + CAUSAL_WIRE_HDR_LEN, v, f.nodes);
-		module_frame(r, c, &f, v, c->in + off + CAUSAL_WIRE_HDR_LEN + f.nodes * 8);
+		if (causal_frame_delta(&f)) {
+			/* Only to a peer that asked, and never first. */
+			if ((c->kind == K_GOOD && !c->delta_offered) || !c->in_any)
+				fail(r, F_TX, "chan %d: a version 2 %s, %s",
+				     c->idx, frame_name(f.type),
+				     c->in_any ? "not offered" : "first");
+			memcpy(v, c->in_last, sizeof(v));
+			causal_wire_get_entries(c->in + off + CAUSAL_WIRE_HDR_MAX,
+						(u64 *)v, f.present);
+			r->fz->st.module_delta_frames++;
+		} else {
+			clock_get(c->in + off + CAUSAL_WIRE_HDR_LEN, v, f.nodes);
+		}
+		module_frame(r, c, &f, v, c->in + off + causal_frame_head_len(&f));
 		off += size;
 	}
 	if (c->in_bad)
@@ -3240,7 +3261,7 @@ static void report(struct fuzz *fz)
 		"#   channels: good %llu hostile %llu crowd %llu reconnects %llu (%llu owed acceptance, %llu taken) closed-by-thread %llu\n"
 		"#   delivered: good %llu of %llu, hostile %llu, gaps %llu, peeks %llu, truncated %llu, zero-length %llu, EOFs %llu (%llu readers asleep in recv at a BYE), %llu in %llu batched reads\n"
 		"#   hostile channels failed (recv errno): %s; proto_errors %llu\n"
-		"#   application: sent %llu, refused %llu (%s), stalled-peer sends %llu; module frames checked %llu; frames at the size limit %llu\n"
+		"#   application: sent %llu, refused %llu (%s), stalled-peer sends %llu; module frames checked %llu (%llu of version 2); frames at the size limit %llu\n"
 		"#   mutations: %s\n"
 		"#   failures: %s\n",
 		fz->variant, (unsigned long long)fz->budget.seed,
@@ -3269,6 +3290,7 @@ static void report(struct fuzz *fz)
 		(unsigned long long)st->app_sent, (unsigned long long)st->app_failed,
 		send_err, (unsigned long long)st->stall_sent,
 		(unsigned long long)st->module_frames,
+		(unsigned long long)st->module_delta_frames,
 		(unsigned long long)st->max_frames, muts, off ? fails : "none");
 }
 

@@ -151,7 +151,7 @@ bool causal_rule_past_floor(const struct causal_rule *r, u16 sender,
 void causal_rule_deliver(struct causal_rule *r, u16 sender, const u64 *v,
 			 bool gap)
 {
-	u64 sent;
+	u64 sent, gen = r->gen + 1;
 	u16 k;
 
 	for (k = 0; k < r->nodes; k++) {
@@ -167,12 +167,15 @@ void causal_rule_deliver(struct causal_rule *r, u16 sender, const u64 *v,
 		if (k != r->self && (k == sender || (r->peers & (1ULL << k))) &&
 		    sent > r->peer[k].wm)
 			sent = r->peer[k].wm;
-		if (sent > r->clock[k])
+		if (sent > r->clock[k]) {
 			r->clock[k] = sent;
+			r->changed[k] = gen;
+		}
 		if (gap && k != sender && k != r->self &&
 		    v[k] > r->peer[k].gap_floor)
 			r->peer[k].gap_floor = v[k];
 	}
+	r->gen = gen;
 }
 
 void causal_rule_lost(struct causal_rule *r, u16 k, u64 from)

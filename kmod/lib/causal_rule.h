@@ -47,6 +47,13 @@ struct causal_rule {
 	u16	nodes;
 	u64	peers;		/* CAUSAL_PEERS mask */
 	u64	clock[CAUSAL_WIRE_MAX_NODES];	/* the endpoint's own clock */
+	/* Each change of the clock is a new generation; changed[k] is the
+	 * one that last changed entry k. A sender that remembers the
+	 * generation of its previous frame on a channel sends only the
+	 * entries changed since (causal_rule_changed()).
+	 */
+	u64	gen;
+	u64	changed[CAUSAL_WIRE_MAX_NODES];
 	struct causal_rule_peer peer[CAUSAL_WIRE_MAX_NODES];
 };
 
@@ -112,7 +119,20 @@ bool causal_rule_after_loss(const struct causal_rule *r, const u64 *v);
 /* A send event: advance the endpoint's own entry and return the new stamp. */
 static inline u64 causal_rule_send(struct causal_rule *r)
 {
+	r->changed[r->self] = ++r->gen;
 	return ++r->clock[r->self];
+}
+
+/* The entries of the clock changed after generation @since. */
+static inline u64 causal_rule_changed(const struct causal_rule *r, u64 since)
+{
+	u64 mask = 0;
+	u16 k;
+
+	for (k = 0; k < r->nodes; k++)
+		if (r->changed[k] > since)
+			mask |= 1ULL << k;
+	return mask;
 }
 
 #endif /* _CAUSAL_RULE_H */

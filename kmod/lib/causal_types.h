@@ -7,6 +7,7 @@
 #define _CAUSAL_TYPES_H
 
 #ifdef __KERNEL__
+#include <linux/bitops.h>
 #include <linux/errno.h>
 #include <linux/string.h>
 #include <linux/types.h>
@@ -30,6 +31,11 @@ typedef __u64 u64;
 #define be16_to_cpu(x)	be16toh((__u16)(x))
 #define be32_to_cpu(x)	be32toh((__u32)(x))
 #define be64_to_cpu(x)	be64toh((__u64)(x))
+
+static inline unsigned int hweight64(__u64 w)
+{
+	return __builtin_popcountll(w);
+}
 #endif
 
 #endif /* _CAUSAL_TYPES_H */

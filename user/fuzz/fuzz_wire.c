@@ -47,6 +47,8 @@ struct ref_hdr {
 	u8 version, type;
 	u16 flags, nodes, sender;
 	u32 len;
+	u32 hdr_len;		/* 16, or 24 for version 2 */
+	u64 present;		/* version 2: the entries that follow */
 };
 
 static void ref_parse(const u8 *b, struct ref_hdr *h)
@@ -58,6 +60,8 @@ static void ref_parse(const u8 *b, struct ref_hdr *h)
 	h->nodes = be16_get(b + 8);
 	h->sender = be16_get(b + 10);
 	h->len = be32_get(b + 12);
+	h->hdr_len = h->version == 2 ? 24 : 16;
+	h->present = h->version == 2 ? be64_get(b + 16) : 0;
 }
 
 /* Every reason docs/wire.md gives to refuse @h, as a bit mask of
@@ -70,7 +74,8 @@ static u32 ref_violations(const struct ref_hdr *h, u32 max_len)
 
 	if (h->magic != 0x4341534cU)
 		v |= 1U << CAUSAL_ERR_MAGIC;
-	if (h->version != 1)
+	if ((h->version != 1 && h->version != 2) ||
+	    (h->version == 2 && h->type == CAUSAL_FRAME_HELLO))
 		v |= 1U << CAUSAL_ERR_VERSION;
 	if (!known_type)
 		v |= 1U << CAUSAL_ERR_TYPE;
@@ -78,6 +83,9 @@ static u32 ref_violations(const struct ref_hdr *h, u32 max_len)
 		v |= 1U << CAUSAL_ERR_FLAGS;
 	if (h->nodes < 1 || h->nodes > 64)
 		v |= 1U << CAUSAL_ERR_NODES;
+	for (int k = h->nodes; k < 64; k++)
+		if (h->present & (1ULL << k))
+			v |= 1U << CAUSAL_ERR_NODES;
 	if (h->sender >= h->nodes)
 		v |= 1U << CAUSAL_ERR_SENDER;
 	if ((h->type == CAUSAL_FRAME_DATA && h->len > max_len) ||
@@ -87,23 +95,28 @@ static u32 ref_violations(const struct ref_hdr *h, u32 max_len)
 	return v;
 }
 
-/* The codec's verdict on the 16 header bytes at @raw against the reference;
- * returns whether the header was accepted, its decoding in *f.
+/* The codec's verdict on the header at @raw (its causal_wire_hdr_len()
+ * bytes) against the reference; returns whether the header was accepted,
+ * its decoding in *f.
  */
 static bool check_hdr(const u8 *raw, u32 max_len, struct causal_frame *f)
 {
-	u8 *hb = malloc(CAUSAL_WIRE_HDR_LEN), again[CAUSAL_WIRE_HDR_LEN];
+	u8 *hb, again[CAUSAL_WIRE_HDR_MAX];
 	enum causal_proto_err err;
 	struct ref_hdr h;
 	u64 size, want;
 	u32 viol;
 
+	ref_parse(raw, &h);
+	if (causal_wire_hdr_len(raw) != h.hdr_len)
+		fail("header length %u for version %u", causal_wire_hdr_len(raw),
+		     h.version);
+	hb = malloc(h.hdr_len);
 	if (!hb)
 		abort();
-	memcpy(hb, raw, CAUSAL_WIRE_HDR_LEN);
+	memcpy(hb, raw, h.hdr_len);
 	err = causal_wire_get_hdr(hb, f, max_len);
 	free(hb);
-	ref_parse(raw, &h);
 	viol = ref_violations(&h, max_len);
 
 	if ((unsigned int)err >= CAUSAL_ERR_MAX ||
@@ -123,23 +136,26 @@ static bool check_hdr(const u8 *raw, u32 max_len, struct causal_frame *f)
 		return false;
 
 	if (f->type != h.type || f->flags != h.flags || f->nodes != h.nodes ||
-	    f->sender != h.sender || f->len != h.len)
-		fail("get_hdr decoded type %u flags 0x%x nodes %u sender %u len %u, bytes say %u 0x%x %u %u %u",
-		     f->type, f->flags, f->nodes, f->sender, f->len, h.type, h.flags, h.nodes,
-		     h.sender, h.len);
+	    f->sender != h.sender || f->len != h.len ||
+	    f->present != (h.version == 2 ? h.present : causal_wire_all(h.nodes)))
+		fail("get_hdr decoded type %u flags 0x%x nodes %u sender %u len %u present 0x%llx, bytes say %u 0x%x %u %u %u 0x%llx",
+		     f->type, f->flags, f->nodes, f->sender, f->len,
+		     (unsigned long long)f->present, h.type, h.flags, h.nodes,
+		     h.sender, h.len, (unsigned long long)h.present);
 	causal_wire_put_hdr(again, f);
-	if (memcmp(again, raw, sizeof(again)))
+	if (memcmp(again, raw, h.hdr_len))
 		fail("a decoded header does not re-encode to its bytes");
 
-	size = causal_frame_size(f->nodes, f->len);
-	want = CAUSAL_WIRE_HDR_LEN + 8ULL * h.nodes + h.len;
+	size = causal_frame_len(f);
+	want = h.hdr_len + 8ULL * (h.version == 2 ? (u32)__builtin_popcountll(h.present) :
+						    h.nodes) + h.len;
 	if (size != want)
-		fail("causal_frame_size(%u, %u) = %llu, not %llu", f->nodes, f->len,
-		     (unsigned long long)size, (unsigned long long)want);
+		fail("causal_frame_len(version %u, %u nodes, len %u) = %llu, not %llu",
+		     f->version, f->nodes, f->len, (unsigned long long)size,
+		     (unsigned long long)want);
 	/* The parser must move forward and stay within the limit... */
 	if (size < CAUSAL_WIRE_HDR_LEN + 8 ||
-	    size > CAUSAL_WIRE_HDR_LEN + 8ULL * CAUSAL_WIRE_MAX_NODES +
-		   (max_len > 16 ? max_len : 16))
+	    size > causal_frame_size(f->nodes, max_len > 16 ? max_len : 16))
 		fail("frame size %llu out of bounds (nodes %u len %u max %u)",
 		     (unsigned long long)size, f->nodes, f->len, max_len);
 	/* ...and strparser takes it as an int with any limit the module allows. */
@@ -148,23 +164,59 @@ static bool check_hdr(const u8 *raw, u32 max_len, struct causal_frame *f)
 	return true;
 }
 
-/* Encode arbitrary field values, decode them back. */
+/* Encode arbitrary field values, decode them back. @raw has the room of
+ * a version 2 header.
+ */
 static void check_encode(const u8 *raw, u32 max_len)
 {
 	struct causal_frame g = {
-		.type = raw[5], .flags = be16_get(raw + 6), .nodes = be16_get(raw + 8),
-		.sender = be16_get(raw + 10), .len = be32_get(raw + 12),
+		.version = raw[4], .type = raw[5], .flags = be16_get(raw + 6),
+		.nodes = be16_get(raw + 8), .sender = be16_get(raw + 10),
+		.len = be32_get(raw + 12), .present = be64_get(raw + 16),
 	};
-	u8 b[CAUSAL_WIRE_HDR_LEN];
+	bool delta = g.version == CAUSAL_WIRE_VERSION_DELTA;
+	u8 b[CAUSAL_WIRE_HDR_MAX];
 	struct causal_frame f;
 
 	causal_wire_put_hdr(b, &g);
-	if (be32_get(b) != 0x4341534cU || b[4] != 1)
+	if (be32_get(b) != 0x4341534cU || b[4] != (delta ? 2 : 1) ||
+	    (delta && be64_get(b + 16) != g.present))
 		fail("put_hdr wrote magic 0x%08x version %u", be32_get(b), b[4]);
 	if (check_hdr(b, max_len, &f) &&
 	    (f.type != g.type || f.flags != g.flags || f.nodes != g.nodes ||
-	     f.sender != g.sender || f.len != g.len))
+	     f.sender != g.sender || f.len != g.len ||
+	     (delta && f.present != g.present)))
 		fail("encode/decode changed the header");
+}
+
+/* The entries @present of a version 2 frame: each lands in its slot, the
+ * others stay, and they re-encode to their bytes.
+ */
+static void check_entries(const u8 *raw, const struct causal_frame *f)
+{
+	size_t len = 8 * (size_t)__builtin_popcountll(f->present);
+	u8 *cb = malloc(len ? len : 1), again[CAUSAL_WIRE_HDR_MAX + 64 * 8];
+	u64 clock[CAUSAL_WIRE_MAX_NODES];
+	size_t at = 0;
+
+	if (!cb)
+		abort();
+	memcpy(cb, raw, len);
+	for (int k = 0; k < CAUSAL_WIRE_MAX_NODES; k++)
+		clock[k] = 0x5a5a5a5a00000000ULL + k;
+	causal_wire_get_entries(cb, clock, f->present);
+	for (int k = 0; k < CAUSAL_WIRE_MAX_NODES; k++) {
+		u64 want = f->present & (1ULL << k) ? be64_get(raw + 8 * at++) :
+			   0x5a5a5a5a00000000ULL + k;
+
+		if (clock[k] != want)
+			fail("entry %d decoded as %llu", k, (unsigned long long)clock[k]);
+	}
+	if (causal_wire_put_head(again, f, clock) != CAUSAL_WIRE_HDR_MAX + len ||
+	    memcmp(again + CAUSAL_WIRE_HDR_MAX, raw, len))
+		fail("the entries of 0x%llx do not re-encode to their bytes",
+		     (unsigned long long)f->present);
+	free(cb);
 }
 
 static void check_clock(const u8 *raw, u16 nodes)
@@ -224,13 +276,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const u8 *p = data + off;
 		u64 frame;
 
-		check_encode(p, max_len);
+		if (size - off < causal_wire_hdr_len(p))
+			break;			/* waits for the rest */
+		if (size - off >= CAUSAL_WIRE_HDR_MAX)
+			check_encode(p, max_len);
 		if (!check_hdr(p, max_len, &f))
 			break;			/* the channel fails */
-		frame = causal_frame_size(f.nodes, f.len);
+		frame = causal_frame_len(&f);
 		if (frame > size - off)
 			break;			/* waits for the rest */
-		check_clock(p + CAUSAL_WIRE_HDR_LEN, f.nodes);
+		if (causal_frame_delta(&f))
+			check_entries(p + CAUSAL_WIRE_HDR_MAX, &f);
+		else
+			check_clock(p + CAUSAL_WIRE_HDR_LEN, f.nodes);
 		if (f.type == CAUSAL_FRAME_HELLO)
 			check_hello(p + CAUSAL_WIRE_HDR_LEN + 8 * f.nodes);
 		off += frame;

@@ -24,6 +24,14 @@ def frame(ftype, clock, sender, payload=b"", flags=0, **kw):
             b"".join(struct.pack(">Q", c) for c in clock) + payload)
 
 
+def delta(ftype, nodes, sender, entries, payload=b"", flags=0):
+    """A version 2 frame of the clock entries {node: value} given."""
+    present = sum(1 << k for k in entries)
+    return (hdr(ftype, nodes, sender, len(payload), flags, version=2) +
+            struct.pack(">Q", present) +
+            b"".join(struct.pack(">Q", entries[k]) for k in sorted(entries)) + payload)
+
+
 def hello(group=0x0C0FFEE1, flags=0, incarnation=0x1001):
     return struct.pack(">IIQ", group, flags, incarnation)
 
@@ -38,7 +46,11 @@ WIRE = {
     "clock-64": bytes([LIM_64M]) + frame(CLOCK, [(1 << 64) - 1 - i for i in range(64)], 63),
     "truncated": bytes([LIM_1M]) + frame(DATA, [7, 7], 0, b"payload")[:-3],
     "bad-fields": bytes([LIM_1M]) + frame(CLOCK, [0], 0, magic=MAGIC ^ 1) +
-                  frame(CLOCK, [0], 0, version=2),
+                  frame(CLOCK, [0], 0, version=3),
+    "delta-session": bytes([LIM_1M]) + frame(HELLO, [0] * 8, 1, hello(flags=0x80000000)) +
+                     delta(DATA, 8, 1, {1: 1}, b"abc") + delta(CLOCK, 8, 1, {}) +
+                     delta(DATA, 8, 1, {1: 2, 6: 9}, b"", flags=1) + delta(BYE, 8, 1, {1: 2}),
+    "delta-bad": bytes([LIM_1M]) + delta(DATA, 3, 1, {1: 1, 3: 1}),
     "flags-on-clock": bytes([LIM_1M]) + frame(CLOCK, [0, 0], 0, flags=1),
     "hello-no-incarnation": bytes([LIM_1M]) + frame(HELLO, [0, 0], 1, hello(incarnation=0)),
     "huge-length": bytes([LIM_64M]) + hdr(DATA, 2, 0, (64 << 20) + 1),

@@ -150,6 +150,39 @@ TEST(init)
 	EXPECT_EQ(0, r.clock[0]);
 }
 
+/* What changed since a generation: own sends, and what deliveries merged
+ * in; an entry a delivery brings again unchanged is not new.
+ */
+TEST(changed_since)
+{
+	static struct causal_rule c;
+	u64 zero[4] = { 0 }, from3[4] = { 0, 0, 0, 1 }, from2[4] = { 0, 0, 1, 1 };
+	u64 g0, g1, g2;
+
+	setup(&c, 0, 4);
+	EXPECT_EQ(0, causal_rule_changed(&c, 0));
+	g0 = c.gen;
+	causal_rule_send(&c);
+	EXPECT_EQ(1ULL << 0, causal_rule_changed(&c, g0));
+	g1 = c.gen;
+	EXPECT_EQ(0, causal_rule_changed(&c, g1));
+	RX_OK(&c, 2, HELLO, zero);
+	RX_OK(&c, 3, HELLO, zero);
+	rx_data(_metadata, &c, 3, from3);
+	deliver(&c, 3, from3, false);
+	EXPECT_EQ(1ULL << 3, causal_rule_changed(&c, g1));
+	g2 = c.gen;
+	/* Node 2 had seen node 3's message too: only its own entry is new. */
+	rx_data(_metadata, &c, 2, from2);
+	deliver(&c, 2, from2, false);
+	EXPECT_EQ(1ULL << 2, causal_rule_changed(&c, g2));
+	EXPECT_EQ((1ULL << 2) | (1ULL << 3), causal_rule_changed(&c, g1));
+	EXPECT_EQ((1ULL << 0) | (1ULL << 2) | (1ULL << 3),
+		  causal_rule_changed(&c, g0));
+	causal_rule_send(&c);
+	EXPECT_EQ((1ULL << 0) | (1ULL << 2), causal_rule_changed(&c, g2));
+}
+
 /*
  * A sends m1 to B and C; B delivers m1 and sends m2 to C; C receives m2
  * first. m2 waits on (A, 1) until m1 is delivered.

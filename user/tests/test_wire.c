@@ -39,6 +39,9 @@ TEST(struct_sizes)
 {
 	ASSERT_EQ(16, sizeof(struct causal_wire_hdr));
 	ASSERT_EQ(CAUSAL_WIRE_HDR_LEN, sizeof(struct causal_wire_hdr));
+	ASSERT_EQ(24, sizeof(struct causal_wire_hdr2));
+	ASSERT_EQ(CAUSAL_WIRE_HDR_MAX, sizeof(struct causal_wire_hdr2));
+	ASSERT_EQ(2, CAUSAL_WIRE_VERSION_DELTA);
 	ASSERT_EQ(16, sizeof(struct causal_wire_hello));
 	ASSERT_EQ(CAUSAL_WIRE_HELLO_LEN, sizeof(struct causal_wire_hello));
 	ASSERT_EQ(0x4341534c, CAUSAL_WIRE_MAGIC);
@@ -425,6 +428,7 @@ struct reject_case {
 	u32 len;
 	u32 max_len;
 	enum causal_proto_err err;
+	u64 present;		/* version 2 */
 };
 
 #define M CAUSAL_WIRE_MAGIC
@@ -443,7 +447,11 @@ static const struct reject_case reject_cases[] = {
 	{ "magic byte3",    M ^ 0x00000001, 1, DATA, 0, 3, 1, 0, 64, CAUSAL_ERR_MAGIC },
 	{ "magic all ones", 0xffffffff, 1, DATA, 0, 3, 1, 0, 64, CAUSAL_ERR_MAGIC },
 	{ "version 0",      M, 0,   DATA, 0, 3, 1, 0, 64, CAUSAL_ERR_VERSION },
-	{ "version 2",      M, 2,   DATA, 0, 3, 1, 0, 64, CAUSAL_ERR_VERSION },
+	{ "version 3",      M, 3,   DATA, 0, 3, 1, 0, 64, CAUSAL_ERR_VERSION },
+	{ "HELLO version 2", M, 2,  HELLO, 0, 3, 1, 16, 64, CAUSAL_ERR_VERSION, 7 },
+	{ "v2 entry 3 of 3", M, 2,  DATA, 0, 3, 1, 0, 64, CAUSAL_ERR_NODES, 8 },
+	{ "v2 entry 63 of 63", M, 2, CLOCK, 0, 63, 1, 0, 64, CAUSAL_ERR_NODES, 1ULL << 63 },
+	{ "v2 all of 1",    M, 2,   BYE, 0, 1, 0, 0, 64, CAUSAL_ERR_NODES, ~0ULL },
 	{ "version 255",    M, 255, DATA, 0, 3, 1, 0, 64, CAUSAL_ERR_VERSION },
 	{ "type 0",         M, 1, 0,   0, 3, 1, 0, 64, CAUSAL_ERR_TYPE },
 	{ "type 5",         M, 1, 5,   0, 3, 1, 0, 64, CAUSAL_ERR_TYPE },
@@ -491,7 +499,7 @@ static const struct reject_case reject_cases[] = {
 
 TEST(hdr_rejections)
 {
-	u8 buf[24];
+	u8 buf[CAUSAL_WIRE_HDR_MAX + 8];
 
 	for (size_t i = 0; i < sizeof(reject_cases) / sizeof(reject_cases[0]); i++) {
 		const struct reject_case *c = &reject_cases[i];
@@ -502,6 +510,7 @@ TEST(hdr_rejections)
 
 			raw_hdr(buf + off, c->magic, c->version, c->type, c->flags,
 				c->nodes, c->sender, c->len);
+			be64_put(buf + off + 16, c->present);
 			err = causal_wire_get_hdr(buf + off, &g, c->max_len);
 			if (err != c->err)
 				TH_LOG("case '%s': got %s, want %s", c->what,
@@ -549,8 +558,14 @@ static unsigned int hdr_violations(const u8 *p, u32 max_len)
 
 	if (magic != 0x4341534c)
 		v |= 1U << CAUSAL_ERR_MAGIC;
-	if (version != 1)
+	if (version != 1 && version != 2)
 		v |= 1U << CAUSAL_ERR_VERSION;
+	/* A HELLO opens a channel: it has no earlier frame to be relative to. */
+	if (version == 2 && type == 1)
+		v |= 1U << CAUSAL_ERR_VERSION;
+	/* Version 2's entry mask names nodes of the group only. */
+	if (version == 2 && (nodes >= 64 ? 0 : be64_get(p + 16) >> nodes))
+		v |= 1U << CAUSAL_ERR_NODES;
 	if (!known_type)
 		v |= 1U << CAUSAL_ERR_TYPE;
 	if (flags & ~1U)
@@ -598,7 +613,7 @@ TEST(hdr_fuzz)
 	static const u32 max_e[] = { 0, 16, 0x100000, 0xffffffff };
 	unsigned long accepted = 0, rejected_by[CAUSAL_ERR_MAX] = { 0 };
 	const unsigned long rounds = 200000;
-	u8 raw[16 + 7], re[16];
+	u8 raw[CAUSAL_WIRE_HDR_MAX + 7], re[CAUSAL_WIRE_HDR_MAX];
 
 	xs_state = 0x2545f4914f6cdd1dULL;
 	for (unsigned long n = 0; n < rounds; n++) {
@@ -611,7 +626,7 @@ TEST(hdr_fuzz)
 
 		if (n % 16 == 15) {
 			/* Completely random bytes, magic kept half the time. */
-			for (int b = 0; b < 16; b++)
+			for (int b = 0; b < CAUSAL_WIRE_HDR_MAX; b++)
 				p[b] = (u8)rnd();
 			if (rnd() & 1)
 				be32_put(p, CAUSAL_WIRE_MAGIC);
@@ -628,6 +643,9 @@ TEST(hdr_fuzz)
 				pick(1, ver_e, 4, 0xff), type,
 				pick(type == 2 ? rnd() & 1 : 0, flag_e, 8, 0xffff),
 				nodes, sender, pick(vlen, len_e, 12, 0xffffffff));
+			/* Entries of the group, or any bits one time in 8. */
+			be64_put(p + 16, rnd() % 8 ? rnd() & causal_wire_all(nodes) :
+				 rnd());
 			max_len = max_e[rnd() % 4];
 		}
 
@@ -648,8 +666,10 @@ TEST(hdr_fuzz)
 			ASSERT_EQ(be16_get(p + 8), f.nodes);
 			ASSERT_EQ(be16_get(p + 10), f.sender);
 			ASSERT_EQ(be32_get(p + 12), f.len);
+			ASSERT_EQ(p[4] == 2 ? be64_get(p + 16) : causal_wire_all(f.nodes),
+				  f.present);
 			causal_wire_put_hdr(re, &f);
-			ASSERT_EQ(0, memcmp(p, re, 16));
+			ASSERT_EQ(0, memcmp(p, re, causal_wire_hdr_len(p)));
 		} else {
 			ASSERT_LT(err, CAUSAL_ERR_MAX);
 			rejected_by[err]++;
@@ -669,6 +689,129 @@ TEST(hdr_fuzz)
 	EXPECT_GT(accepted, rounds / 50);
 	for (int e = CAUSAL_ERR_MAGIC; e <= CAUSAL_ERR_LENGTH; e++)
 		EXPECT_GT(rejected_by[e], 100);
+}
+
+/* A version 2 frame byte by byte: the mask after the header, then the
+ * present entries in order of node.
+ */
+TEST(known_delta_frame_layout)
+{
+	static const u8 want[] = {
+		0x43, 0x41, 0x53, 0x4c, 0x02, 0x02, 0x00, 0x01,
+		0x00, 0x08, 0x00, 0x05, 0x00, 0x00, 0x00, 0x03,
+		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x24,
+		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07,
+		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00,
+	};
+	u64 clock[8] = { 1, 2, 7, 3, 4, 0x100, 5, 6 };
+	struct causal_frame f = {
+		.type = CAUSAL_FRAME_DATA, .flags = CAUSAL_WIRE_F_BROADCAST,
+		.nodes = 8, .sender = 5, .len = 3,
+	}, g;
+	u64 base[8] = { 0 };
+	u8 buf[64];
+
+	causal_wire_choose(&f, (1ULL << 2) | (1ULL << 5));
+	ASSERT_EQ(CAUSAL_WIRE_VERSION_DELTA, f.version);
+	ASSERT_EQ(sizeof(want), causal_frame_head_len(&f));
+	ASSERT_EQ(sizeof(want), causal_wire_put_head(buf, &f, clock));
+	ASSERT_EQ(0, memcmp(want, buf, sizeof(want)));
+	ASSERT_EQ(CAUSAL_WIRE_HDR_MAX, causal_wire_hdr_len(buf));
+	ASSERT_EQ(CAUSAL_ERR_NONE, causal_wire_get_hdr(buf, &g, 64));
+	ASSERT_EQ(0x24, g.present);
+	ASSERT_EQ(sizeof(want) + 3, causal_frame_len(&g));
+	causal_wire_get_entries(buf + CAUSAL_WIRE_HDR_MAX, base, g.present);
+	EXPECT_EQ(7, base[2]);
+	EXPECT_EQ(0x100, base[5]);
+	EXPECT_EQ(0, base[0] | base[1] | base[3] | base[4] | base[6] | base[7]);
+}
+
+/* A delta is sent only when it is shorter than the whole clock. */
+TEST(delta_chosen_when_shorter)
+{
+	static const u16 nodes_v[] = { 1, 2, 3, 8, 63, 64 };
+
+	for (size_t i = 0; i < sizeof(nodes_v) / sizeof(nodes_v[0]); i++) {
+		u16 n = nodes_v[i];
+
+		for (u16 c = 0; c <= n; c++) {
+			struct causal_frame f = {
+				.type = CAUSAL_FRAME_CLOCK, .nodes = n,
+			};
+			u64 changed = c == 64 ? ~0ULL : (1ULL << c) - 1;
+			size_t whole = causal_frame_size(n, 0);
+
+			/* Bits past the group are not entries. */
+			causal_wire_choose(&f, changed | ~causal_wire_all(n));
+			if (c + 1 < n) {
+				ASSERT_EQ(CAUSAL_WIRE_VERSION_DELTA, f.version);
+				ASSERT_LT(causal_frame_head_len(&f), whole);
+			} else {
+				ASSERT_EQ(CAUSAL_WIRE_VERSION, f.version);
+				ASSERT_EQ(whole, causal_frame_head_len(&f));
+				ASSERT_EQ(causal_wire_all(n), f.present);
+			}
+		}
+	}
+}
+
+/* A stream of frames, each of the entries changed since the previous one,
+ * rebuilds every clock on the receiving side, whichever version each frame
+ * takes, at every offset.
+ */
+TEST(delta_stream_rebuilds_clocks)
+{
+	static const u16 nodes_v[] = { 2, 3, 9, 33, 64 };
+	unsigned long deltas = 0, whole = 0;
+
+	xs_state = 0x9e3779b97f4a7c15ULL;
+	for (size_t i = 0; i < sizeof(nodes_v) / sizeof(nodes_v[0]); i++) {
+		u16 n = nodes_v[i];
+		u64 clock[64] = { 0 }, seen[64] = { 0 };
+		u8 buf[8 + CAUSAL_WIRE_HDR_MAX + 64 * 8];
+
+		for (int round = 0; round < 2000; round++) {
+			u64 changed = 0;
+			unsigned int off = round & 7, k, moves = rnd() % (n + 1);
+			struct causal_frame f = {
+				.type = CAUSAL_FRAME_DATA, .nodes = n,
+				.sender = (u16)(rnd() % n),
+			}, g;
+			u32 len;
+
+			/* A few entries grow, sometimes by a lot. */
+			for (unsigned int m = 0; m < moves % 5 + (moves == n); m++) {
+				k = rnd() % n;
+				clock[k] += rnd() % 3 ? 1 : rnd() >> 8;
+				changed |= 1ULL << k;
+			}
+			/* The sender may name unchanged entries too. */
+			if (rnd() % 4 == 0)
+				changed |= rnd() & causal_wire_all(n);
+			causal_wire_choose(&f, changed);
+			memset(buf, 0xa5, sizeof(buf));
+			len = causal_wire_put_head(buf + off, &f, clock);
+			ASSERT_EQ(causal_frame_head_len(&f), len);
+			for (unsigned int b = off + len; b < sizeof(buf); b++)
+				ASSERT_EQ(0xa5, buf[b]);
+			ASSERT_EQ(CAUSAL_ERR_NONE,
+				  causal_wire_get_hdr(buf + off, &g, 0));
+			ASSERT_EQ(f.present, g.present);
+			if (causal_frame_delta(&g)) {
+				causal_wire_get_entries(buf + off + CAUSAL_WIRE_HDR_MAX,
+							seen, g.present);
+				deltas++;
+			} else {
+				causal_wire_get_clock(buf + off + CAUSAL_WIRE_HDR_LEN,
+						      seen, n);
+				whole++;
+			}
+			ASSERT_EQ(0, memcmp(clock, seen, n * sizeof(u64)));
+		}
+	}
+	TH_LOG("%lu delta frames, %lu whole", deltas, whole);
+	EXPECT_GT(deltas, 1000);
+	EXPECT_GT(whole, 1000);
 }
 
 TEST_HARNESS_MAIN
