@@ -108,14 +108,14 @@ static u64 causal_tx_since(const struct causal_sock *ch)
 	return ch->tx_delta ? ch->tx_gen : CAUSAL_GEN_NONE;
 }
 
-/* Header and clock of the next frame on @ch at @to; returns their length.
- * Frames are stamped for a channel in the order its stream carries them,
- * all under ep->lock, which the caller holds.
+/* Header and clock of the next frame on @ch (of @ep, which it may not
+ * point to yet) at @to; returns their length. Frames are stamped for a
+ * channel in the order its stream carries them, all under ep->lock, which
+ * the caller holds.
  */
-static u32 causal_put_head(u8 *to, struct causal_sock *ch, u8 type, u16 flags,
-			   u32 len)
+static u32 causal_put_head(u8 *to, const struct causal_endpoint *ep,
+			   struct causal_sock *ch, u8 type, u16 flags, u32 len)
 {
-	struct causal_endpoint *ep = ch->ep;
 	struct causal_frame f = causal_tx_frame(ep, causal_tx_since(ch), type,
 						flags, len);
 
@@ -315,7 +315,7 @@ static int causal_tx_flush_flags(struct causal_sock *ch, int flags,
 			 */
 			ch->clock_owed = false;
 			ch->tx_clocks++;
-			ch->tx_rest_len = causal_put_head(ch->tx_head, ch,
+			ch->tx_rest_len = causal_put_head(ch->tx_head, ep, ch,
 							  CAUSAL_FRAME_CLOCK, 0,
 							  0);
 			spin_unlock_bh(&ep->lock);
@@ -436,7 +436,7 @@ void causal_tx_queue_hello(struct causal_endpoint *ep, struct causal_sock *ch,
 
 	lockdep_assert_held(&ep->lock);
 	/* tx_delta is not set before the peer's HELLO: the whole clock. */
-	off = causal_put_head(hello->buf->bytes, ch, CAUSAL_FRAME_HELLO, 0,
+	off = causal_put_head(hello->buf->bytes, ep, ch, CAUSAL_FRAME_HELLO, 0,
 			      CAUSAL_WIRE_HELLO_LEN);
 	causal_wire_put_hello(hello->buf->bytes + off, &h);
 	list_add_tail(&hello->list, &ch->txq);
@@ -691,9 +691,8 @@ static int causal_send_unicast(struct causal_sock *ch, struct msghdr *msg,
 				causal_send_event(ep);
 				head_len = causal_put_head(cork ? ch->tx_cork->bytes +
 								  ch->tx_cork_len :
-								  ch->tx_head,
-							   ch, CAUSAL_FRAME_DATA,
-							   0, size);
+								  ch->tx_head, ep, ch,
+							   CAUSAL_FRAME_DATA, 0, size);
 				stamp = ep->rule.clock[ep->node];
 				trace_causal_send(ep->group, ep->node,
 						  ep->nodes, ch->peer, stamp,
@@ -959,7 +958,7 @@ void causal_tx_close(struct causal_sock *ch, bool bye)
 						  CAUSAL_CLOSE_TIMEO));
 		if (!causal_tx_flush_flags(ch, 0, 0)) {
 			spin_lock_bh(&ep->lock);
-			len = causal_put_head(ch->tx_head, ch, CAUSAL_FRAME_BYE,
+			len = causal_put_head(ch->tx_head, ep, ch, CAUSAL_FRAME_BYE,
 					      0, 0);
 			spin_unlock_bh(&ep->lock);
 			causal_write_frame(ch, len, NULL, 0, 0);

@@ -1247,6 +1247,8 @@ FIXTURE_VARIANT(hostile)
 	__u64 clock[4];
 	__u32 len;
 	bool header_only;	/* no clock nor payload follow */
+	bool delta;		/* version 2: the entries in present */
+	__u64 present;
 	__u32 hello_group;	/* HELLO payload: group (G if 0) */
 	__u64 hello_inc;	/* and incarnation */
 	bool poke;
@@ -1271,7 +1273,7 @@ FIXTURE_VARIANT_ADD(hostile, plain_tcp_peer)
 FIXTURE_VARIANT_ADD(hostile, version)
 {
 	.type = CAUSAL_FRAME_DATA, .clock = { 1 }, .len = 1,
-	.poke = true, .poke_off = 4, .poke_val = CAUSAL_WIRE_VERSION + 1,
+	.poke = true, .poke_off = 4, .poke_val = CAUSAL_WIRE_VERSION_DELTA + 1,
 	.err = EPROTO, .reason = CAUSAL_ERR_VERSION,
 };
 
@@ -1398,6 +1400,43 @@ FIXTURE_VARIANT_ADD(hostile, second_channel_same_peer)
 	.err = EEXIST, .reason = CAUSAL_ERR_DUPLICATE,
 };
 
+FIXTURE_VARIANT_ADD(hostile, delta_hello)
+{
+	/* A HELLO has no earlier frame to carry changes from. */
+	.type = CAUSAL_FRAME_HELLO, .no_hello = true, .delta = true,
+	.present = 1, .len = CAUSAL_WIRE_HELLO_LEN, .hello_inc = 0xa,
+	.err = EPROTO, .reason = CAUSAL_ERR_VERSION,
+};
+
+FIXTURE_VARIANT_ADD(hostile, delta_entry_past_group)
+{
+	.type = CAUSAL_FRAME_DATA, .delta = true, .present = 1 << 3,
+	.clock = { 1 }, .len = 1,
+	.err = EPROTO, .reason = CAUSAL_ERR_NODES,
+};
+
+FIXTURE_VARIANT_ADD(hostile, delta_without_own_entry)
+{
+	/* Entry 0 stays at 3 (the valid message): no new send. */
+	.first_ok = true, .type = CAUSAL_FRAME_DATA, .delta = true,
+	.present = 1 << 1, .clock = { 1 }, .len = 1,
+	.err = EPROTO, .reason = CAUSAL_ERR_CLOCK,
+};
+
+FIXTURE_VARIANT_ADD(hostile, delta_backwards)
+{
+	.first_ok = true, .type = CAUSAL_FRAME_DATA, .delta = true,
+	.present = 1 << 0, .clock = { 2 }, .len = 1,
+	.err = EPROTO, .reason = CAUSAL_ERR_CLOCK,
+};
+
+FIXTURE_VARIANT_ADD(hostile, delta_from_future)
+{
+	.type = CAUSAL_FRAME_DATA, .delta = true, .present = 5,
+	.clock = { 1, 9 }, .len = 1,
+	.err = EPROTO, .reason = CAUSAL_ERR_FUTURE,
+};
+
 FIXTURE_SETUP(hostile)
 {
 	__u64 zero[3] = {};
@@ -1427,9 +1466,13 @@ static char *hostile_frame(const FIXTURE_VARIANT(hostile) *variant,
 {
 	__u16 nodes = variant->nodes ? : 3;
 	struct causal_frame f = {
+		.version = variant->delta ? CAUSAL_WIRE_VERSION_DELTA :
+					    CAUSAL_WIRE_VERSION,
 		.type = variant->type, .flags = variant->flags,
 		.nodes = nodes, .sender = variant->sender, .len = variant->len,
+		.present = variant->present,
 	};
+	__u64 clock[CAUSAL_WIRE_MAX_NODES] = {};
 	struct causal_hello h = {
 		.group = variant->hello_group ? : G,
 		.incarnation = variant->hello_inc,
@@ -1437,14 +1480,18 @@ static char *hostile_frame(const FIXTURE_VARIANT(hostile) *variant,
 	char *buf;
 
 	*size = variant->header_only ? CAUSAL_WIRE_HDR_LEN :
-				       causal_frame_size(nodes, variant->len);
+				       causal_frame_len(&f);
 	buf = calloc(1, *size);
 	if (!buf)
 		return NULL;
 	causal_wire_put_hdr(buf, &f);
 	if (!variant->header_only) {
-		causal_wire_put_clock(buf + CAUSAL_WIRE_HDR_LEN, variant->clock,
-				      nodes);
+		/* A delta's entries are the variant's clock, in order. */
+		for (int i = 0, k = 0; variant->delta && k < 64; k++)
+			if (f.present & (1ULL << k))
+				clock[k] = variant->clock[i++];
+		causal_wire_put_head(buf, &f, variant->delta ? clock :
+					      variant->clock);
 		if (variant->type == CAUSAL_FRAME_HELLO &&
 		    variant->len == CAUSAL_WIRE_HELLO_LEN)
 			causal_wire_put_hello(buf + *size - variant->len, &h);
@@ -1487,6 +1534,217 @@ TEST_F(hostile, fails_only_its_channel)
 		TH_LOG("failed for %s", causal_proto_err_name(info.last_error));
 	ASSERT_EQ(send_data(self->b_raw, 1, 0, 1, 0, "alive"), 0);
 	expect_msg(_metadata, self->b_ch, "alive");
+}
+
+/* Wire version 2 in a group of 8: node 7 is the module's endpoint, its
+ * peers A (node 0), which reads version 2 frames, and B (node 1), which
+ * does not. Each raw end keeps the clock of the module's last frame.
+ */
+#define DELTA_NODES	8
+#define DELTA_PARAM	"/sys/module/causal/parameters/wire_delta"
+
+FIXTURE(delta)
+{
+	int a_raw, a_ch, b_raw, b_ch;
+	__u64 a_clock[DELTA_NODES], b_clock[DELTA_NODES];
+	__u32 hello_flags;	/* of the module's HELLO to A */
+};
+
+static void delta_join(struct __test_metadata *_metadata, int *raw, int *ch,
+		       __u64 *clock, __u32 *hello_flags)
+{
+	struct causal_hello h;
+	struct causal_frame f;
+	char payload[CAUSAL_WIRE_HELLO_LEN];
+
+	tcp_pair(_metadata, AF_INET, raw, ch);
+	ASSERT_EQ(causal_attach(*ch), 0);
+	ASSERT_EQ(causal_join(*ch, G + 8, DELTA_NODES - 1, DELTA_NODES, 0), 0);
+	ASSERT_EQ(wire_recv(*raw, &f, clock, payload, sizeof(payload)), 0);
+	ASSERT_EQ(f.type, CAUSAL_FRAME_HELLO);
+	ASSERT_EQ(f.version, CAUSAL_WIRE_VERSION);
+	ASSERT_EQ(causal_wire_get_hello(payload, &h), 0);
+	*hello_flags = h.flags;
+}
+
+FIXTURE_SETUP(delta)
+{
+	__u64 zero[DELTA_NODES] = {}, peers = 3;
+	__u32 flags;
+
+	causal_require_module(_metadata);
+	delta_join(_metadata, &self->a_raw, &self->a_ch, self->a_clock,
+		   &self->hello_flags);
+	delta_join(_metadata, &self->b_raw, &self->b_ch, self->b_clock, &flags);
+	/* Entries of the other nodes are taken as they come. */
+	ASSERT_EQ(setsockopt(self->a_ch, SOL_CAUSAL, CAUSAL_PEERS, &peers,
+			     sizeof(peers)), 0);
+	ASSERT_EQ(wire_hello_flags(self->a_raw, G + 8, DELTA_NODES, 0, zero, 0xa,
+				   CAUSAL_WIRE_HELLO_F_DELTA), 0);
+	ASSERT_EQ(wire_hello(self->b_raw, G + 8, DELTA_NODES, 1, zero, 0xb), 0);
+	wait_active(_metadata, self->a_ch);
+	wait_active(_metadata, self->b_ch);
+}
+
+FIXTURE_TEARDOWN(delta)
+{
+	close(self->a_raw);
+	close(self->a_ch);
+	close(self->b_raw);
+	close(self->b_ch);
+}
+
+static bool delta_param(void)
+{
+	char c = '1';
+	FILE *f = fopen(DELTA_PARAM, "r");
+
+	if (f) {
+		c = fgetc(f);
+		fclose(f);
+	}
+	return c == 'Y' || c == '1';
+}
+
+static int set_delta_param(bool on)
+{
+	FILE *f = fopen(DELTA_PARAM, "w");
+	int ret;
+
+	if (!f)
+		return -1;
+	ret = fputs(on ? "1" : "0", f) < 0;
+	return fclose(f) || ret ? -1 : 0;
+}
+
+/* The module's next DATA frame on @raw (CLOCK frames before it are taken
+ * into @clock too); its payload in @text.
+ */
+static void delta_next_data(struct __test_metadata *_metadata, int raw,
+			    __u64 *clock, struct causal_frame *f, char *text)
+{
+	for (;;) {
+		memset(text, 0, 64);
+		ASSERT_EQ(wire_recv(raw, f, clock, text, 63), 0);
+		if (f->type == CAUSAL_FRAME_DATA)
+			return;
+		ASSERT_EQ(f->type, CAUSAL_FRAME_CLOCK);
+	}
+}
+
+/* To A each frame carries only what changed since its previous one; B gets
+ * whole clocks. Both rebuild the module's clock exactly.
+ */
+TEST_F(delta, module_sends_changed_entries)
+{
+	__u64 a1[DELTA_NODES] = { 1, 0, 4, 9 }, vclock[DELTA_NODES];
+	socklen_t len = sizeof(vclock);
+	struct causal_frame f;
+	char text[64];
+
+	if (!delta_param())
+		SKIP(return, "causal.wire_delta is off");
+	EXPECT_TRUE(self->hello_flags & CAUSAL_WIRE_HELLO_F_DELTA);
+	ASSERT_EQ(send(self->a_ch, "x", 1, 0), 1);
+	delta_next_data(_metadata, self->a_raw, self->a_clock, &f, text);
+	EXPECT_STREQ(text, "x");
+	EXPECT_EQ(f.version, CAUSAL_WIRE_VERSION_DELTA);
+	EXPECT_EQ(f.present, 1ULL << 7);
+	EXPECT_EQ(self->a_clock[7], 1);
+
+	ASSERT_EQ(send(self->b_ch, "y", 1, 0), 1);
+	delta_next_data(_metadata, self->b_raw, self->b_clock, &f, text);
+	EXPECT_STREQ(text, "y");
+	EXPECT_EQ(f.version, CAUSAL_WIRE_VERSION);
+	EXPECT_EQ(self->b_clock[7], 2);
+	/* A is owed our new count: a CLOCK of our own entry alone. */
+	ASSERT_EQ(wire_recv(self->a_raw, &f, self->a_clock, text, 63), 0);
+	EXPECT_EQ(f.type, CAUSAL_FRAME_CLOCK);
+	EXPECT_EQ(f.version, CAUSAL_WIRE_VERSION_DELTA);
+	EXPECT_EQ(f.present, 1ULL << 7);
+	EXPECT_EQ(self->a_clock[7], 2);
+
+	/* A message of A's brings entries 0, 2 and 3 into the clock. */
+	ASSERT_EQ(wire_send(self->a_raw, CAUSAL_FRAME_DATA, 0, DELTA_NODES, 0,
+			    a1, "a1", 2), 0);
+	expect_msg(_metadata, self->a_ch, "a1");
+	ASSERT_EQ(send(self->a_ch, "z", 1, 0), 1);
+	delta_next_data(_metadata, self->a_raw, self->a_clock, &f, text);
+	EXPECT_STREQ(text, "z");
+	EXPECT_EQ(f.version, CAUSAL_WIRE_VERSION_DELTA);
+	EXPECT_EQ(f.present, (1ULL << 0) | (1ULL << 2) | (1ULL << 3) | (1ULL << 7));
+	ASSERT_EQ(getsockopt(self->a_ch, SOL_CAUSAL, CAUSAL_VCLOCK, vclock, &len), 0);
+	EXPECT_EQ(0, memcmp(vclock, self->a_clock, sizeof(vclock)));
+	EXPECT_EQ(self->a_clock[7], 3);
+	/* B, told of all of it in whole clocks. */
+	ASSERT_EQ(send(self->b_ch, "w", 1, 0), 1);
+	delta_next_data(_metadata, self->b_raw, self->b_clock, &f, text);
+	EXPECT_EQ(f.version, CAUSAL_WIRE_VERSION);
+	EXPECT_EQ(0, memcmp(vclock, self->b_clock, 7 * sizeof(__u64)));
+	EXPECT_EQ(self->b_clock[7], 4);
+}
+
+/* A's version 2 frames leave out what did not change: the module keeps the
+ * earlier values (a lost entry would go backwards and fail the channel).
+ */
+TEST_F(delta, peer_delta_frames_rebuild_clock)
+{
+	__u64 m1[DELTA_NODES] = { 1, 0, 5, 7 }, m[DELTA_NODES] = {};
+	__u64 vclock[DELTA_NODES];
+	socklen_t len = sizeof(vclock);
+	struct causal_info info;
+
+	ASSERT_EQ(wire_send(self->a_raw, CAUSAL_FRAME_DATA, 0, DELTA_NODES, 0,
+			    m1, "m1", 2), 0);
+	m[0] = 2;
+	ASSERT_EQ(wire_send_delta(self->a_raw, CAUSAL_FRAME_DATA, DELTA_NODES,
+				  0, 1 << 0, m, "m2", 2), 0);
+	ASSERT_EQ(wire_send_delta(self->a_raw, CAUSAL_FRAME_CLOCK, DELTA_NODES,
+				  0, 0, m, NULL, 0), 0);
+	m[0] = 3;
+	m[2] = 9;
+	ASSERT_EQ(wire_send_delta(self->a_raw, CAUSAL_FRAME_DATA, DELTA_NODES,
+				  0, (1 << 0) | (1 << 2), m, "m3", 2), 0);
+	expect_msg(_metadata, self->a_ch, "m1");
+	expect_msg(_metadata, self->a_ch, "m2");
+	expect_msg(_metadata, self->a_ch, "m3");
+	ASSERT_EQ(getsockopt(self->a_ch, SOL_CAUSAL, CAUSAL_VCLOCK, vclock, &len), 0);
+	EXPECT_EQ(vclock[0], 3);
+	EXPECT_EQ(vclock[1], 0);
+	EXPECT_EQ(vclock[2], 9);
+	EXPECT_EQ(vclock[3], 7);
+	info = info_of(_metadata, self->a_ch);
+	EXPECT_EQ(info.proto_errors, 0);
+	EXPECT_EQ(info.state, CAUSAL_CH_ACTIVE);
+}
+
+/* With causal.wire_delta off the module neither offers nor sends version 2,
+ * even to a peer that reads it.
+ */
+TEST(delta_param_off)
+{
+	__u64 zero[DELTA_NODES] = {}, clock[DELTA_NODES];
+	bool was = delta_param();
+	struct causal_frame f;
+	int raw, ch;
+	__u32 flags;
+	char text[64];
+
+	causal_require_module(_metadata);
+	if (set_delta_param(false))
+		SKIP(return, "cannot write %s", DELTA_PARAM);
+	delta_join(_metadata, &raw, &ch, clock, &flags);
+	EXPECT_FALSE(flags & CAUSAL_WIRE_HELLO_F_DELTA);
+	ASSERT_EQ(wire_hello_flags(raw, G + 8, DELTA_NODES, 0, zero, 0xa,
+				   CAUSAL_WIRE_HELLO_F_DELTA), 0);
+	wait_active(_metadata, ch);
+	ASSERT_EQ(send(ch, "x", 1, 0), 1);
+	delta_next_data(_metadata, raw, clock, &f, text);
+	EXPECT_EQ(f.version, CAUSAL_WIRE_VERSION);
+	EXPECT_EQ(clock[7], 1);
+	close(raw);
+	close(ch);
+	ASSERT_EQ(set_delta_param(was), 0);
 }
 
 TEST_HARNESS_MAIN

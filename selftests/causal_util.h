@@ -228,10 +228,37 @@ static inline int wire_send(int fd, __u8 type, __u16 flags, __u16 nodes,
 	return ret;
 }
 
-static inline int wire_hello(int fd, __u32 group, __u16 nodes, __u16 sender,
-			     const __u64 *clock, __u64 incarnation)
+/* A version 2 frame: the entries @present of @clock. */
+static inline int wire_send_delta(int fd, __u8 type, __u16 nodes, __u16 sender,
+				  __u64 present, const __u64 *clock,
+				  const void *payload, __u32 len)
 {
-	struct causal_hello h = { .group = group, .incarnation = incarnation };
+	struct causal_frame f = {
+		.version = CAUSAL_WIRE_VERSION_DELTA, .type = type,
+		.nodes = nodes, .sender = sender, .len = len,
+		.present = present,
+	};
+	size_t size = causal_frame_len(&f);
+	char *buf = malloc(size);
+	int ret;
+
+	if (!buf)
+		return -1;
+	causal_wire_put_head(buf, &f, clock);
+	if (len)
+		memcpy(buf + size - len, payload, len);
+	ret = write_all(fd, buf, size);
+	free(buf);
+	return ret;
+}
+
+static inline int wire_hello_flags(int fd, __u32 group, __u16 nodes,
+				   __u16 sender, const __u64 *clock,
+				   __u64 incarnation, __u32 flags)
+{
+	struct causal_hello h = {
+		.group = group, .flags = flags, .incarnation = incarnation,
+	};
 	char payload[CAUSAL_WIRE_HELLO_LEN];
 
 	causal_wire_put_hello(payload, &h);
@@ -239,23 +266,38 @@ static inline int wire_hello(int fd, __u32 group, __u16 nodes, __u16 sender,
 			 payload, sizeof(payload));
 }
 
+static inline int wire_hello(int fd, __u32 group, __u16 nodes, __u16 sender,
+			     const __u64 *clock, __u64 incarnation)
+{
+	return wire_hello_flags(fd, group, nodes, sender, clock, incarnation, 0);
+}
+
 /* Read one frame: header into @f, clock into @clock, payload (at most
- * @size bytes kept) into @payload. Returns 0, or -1 on EOF or a bad header.
+ * @size bytes kept) into @payload. @clock holds the sender's clock as of
+ * its previous frame: a version 2 frame brings only the entries that
+ * changed. Returns 0, or -1 on EOF or a bad header.
  */
 static inline int wire_recv(int fd, struct causal_frame *f, __u64 *clock,
 			    void *payload, size_t size)
 {
-	char hdr[CAUSAL_WIRE_HDR_LEN];
+	char hdr[CAUSAL_WIRE_HDR_MAX];
 	char raw[CAUSAL_WIRE_MAX_NODES * 8];
 	char *data;
 
-	if (read_all(fd, hdr, sizeof(hdr)))
+	if (read_all(fd, hdr, CAUSAL_WIRE_HDR_LEN))
+		return -1;
+	if (causal_wire_hdr_len(hdr) > CAUSAL_WIRE_HDR_LEN &&
+	    read_all(fd, hdr + CAUSAL_WIRE_HDR_LEN,
+		     causal_wire_hdr_len(hdr) - CAUSAL_WIRE_HDR_LEN))
 		return -1;
 	if (causal_wire_get_hdr(hdr, f, 1 << 30))
 		return -1;
-	if (read_all(fd, raw, f->nodes * 8))
+	if (read_all(fd, raw, causal_frame_head_len(f) - causal_wire_hdr_len(hdr)))
 		return -1;
-	causal_wire_get_clock(raw, clock, f->nodes);
+	if (causal_frame_delta(f))
+		causal_wire_get_entries(raw, (u64 *)clock, f->present);
+	else
+		causal_wire_get_clock(raw, (u64 *)clock, f->nodes);
 	data = malloc(f->len + 1);
 	if (!data || read_all(fd, data, f->len)) {
 		free(data);
