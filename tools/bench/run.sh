@@ -151,14 +151,14 @@ if [ "$mesh" -gt 0 ]; then
 fi
 if [ -n "$groups" ]; then
 	echo
-	printf '%-8s %7s %12s %9s %10s %10s %10s\n' group "frame B" msgs/s "vs first" \
+	printf '%-8s %7s %12s %9s %10s %10s %10s\n' group "wire B" msgs/s "vs first" \
 		segs/msg "tx cpu us" "rx cpu us"
 	first=
 	for n in $groups; do
 		t=$(median throughput "group$n" 64 msgs_per_s)
 		first=${first:-$t}
 		printf '%-8s %7s %12s %9s %10s %10s %10s\n' "$n" \
-			"$(median throughput "group$n" 64 frame_bytes)" "$t" \
+			"$(median throughput "group$n" 64 wire_bytes)" "$t" \
 			"$(ratio "$t" "$first")" "$(median throughput "group$n" 64 segs_per_msg)" \
 			"$(median throughput "group$n" 64 tx_cpu_us)" \
 			"$(median throughput "group$n" 64 rx_cpu_us)"
