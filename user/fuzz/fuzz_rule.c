@@ -20,7 +20,9 @@
  *      sent: for a peer k, the highest stamp of k in a frame k sent;
  *      entries of nodes outside the peer mask cannot be checked and are
  *      bounded only by what messages delivered meanwhile claimed;
- *  (d) refused frames change nothing; ASan and UBSan are on.
+ *  (d) refused frames change nothing; ASan and UBSan are on;
+ *  (e) a peer that gets, in each of our frames to it, the entries changed
+ *      since our last one (wire version 2) holds our whole clock.
  * A violation aborts with a message. FUZZ_RULE_TRACE=1 prints every step.
  */
 #include <stdarg.h>
@@ -63,6 +65,11 @@ struct model {
 	struct peer p[MAX_NODES];
 	struct msg m[MAX_MSGS];
 	int nmsg;
+	/* What each peer holds of our clock from our frames to it, sent
+	 * with the entries changed since the generation of the last one.
+	 */
+	u64 view[MAX_NODES][MAX_NODES];
+	u64 view_gen[MAX_NODES];
 	const u8 *in;
 	size_t left;
 };
@@ -194,6 +201,24 @@ static void check_state(void)
 			     (unsigned long long)p->seen,
 			     (unsigned long long)md.outside[k], vstr(md.r.clock));
 	}
+}
+
+/* A frame of ours to @k (a send, or a CLOCK): with the entries changed
+ * since our last frame to it, @k holds our whole clock again.
+ */
+static void frame_to(u16 k)
+{
+	u64 changed = causal_rule_changed(&md.r, md.view_gen[k]);
+
+	for (u16 i = 0; i < md.nodes; i++)
+		if (changed & (1ULL << i))
+			md.view[k][i] = md.r.clock[i];
+	md.view_gen[k] = md.r.gen;
+	for (u16 i = 0; i < md.nodes; i++)
+		if (md.view[k][i] != md.r.clock[i])
+			fail("node %u rebuilt entry %u as %llu from the entries changed, the clock is %s",
+			     k, i, (unsigned long long)md.view[k][i],
+			     vstr(md.r.clock));
 }
 
 /* The channel to @k failed or closed: the rule hears of it as the module
@@ -457,10 +482,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			op_purge(get8() % md.nodes);
 			break;
 		case 11:
-		case 12:
 			causal_rule_send(&md.r);
 			md.sends++;
 			trace("send, own stamp %llu\n", (unsigned long long)md.sends);
+			frame_to((op & 15) % md.nodes);
+			break;
+		case 12:
+			frame_to((op & 15) % md.nodes);
 			break;
 		case 13:
 			k = get8() % md.nodes;
