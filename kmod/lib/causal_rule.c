@@ -138,6 +138,9 @@ bool causal_rule_past_floor(const struct causal_rule *r, u16 sender,
 	const struct causal_rule_peer *p;
 	u16 k;
 
+	/* Ready without floors, it waited for every cause. */
+	if (!r->any_floor)
+		return false;
 	for (k = 0; k < r->nodes; k++) {
 		if (k == sender || k == r->self || !(r->peers & (1ULL << k)))
 			continue;
@@ -172,8 +175,10 @@ void causal_rule_deliver(struct causal_rule *r, u16 sender, const u64 *v,
 			r->changed[k] = gen;
 		}
 		if (gap && k != sender && k != r->self &&
-		    v[k] > r->peer[k].gap_floor)
+		    v[k] > r->peer[k].gap_floor) {
 			r->peer[k].gap_floor = v[k];
+			r->any_floor = true;
+		}
 	}
 	r->gen = gen;
 }
@@ -182,14 +187,18 @@ void causal_rule_lost(struct causal_rule *r, u16 k, u64 from)
 {
 	struct causal_rule_peer *p = &r->peer[k];
 
-	if (from && (!p->lost_from || from < p->lost_from))
+	if (from && (!p->lost_from || from < p->lost_from)) {
 		p->lost_from = from;
+		r->any_lost = true;
+	}
 }
 
 bool causal_rule_after_loss(const struct causal_rule *r, const u64 *v)
 {
 	u16 k;
 
+	if (!r->any_lost)
+		return false;
 	for (k = 0; k < r->nodes; k++)
 		if (r->peer[k].lost_from && v[k] >= r->peer[k].lost_from)
 			return true;

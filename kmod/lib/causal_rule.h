@@ -54,6 +54,11 @@ struct causal_rule {
 	 */
 	u64	gen;
 	u64	changed[CAUSAL_WIRE_MAX_NODES];
+	/* Whether any peer has a gap floor, or lost messages: most endpoints
+	 * never do, and then a ready message needs no look for either.
+	 */
+	bool	any_floor;
+	bool	any_lost;
 	struct causal_rule_peer peer[CAUSAL_WIRE_MAX_NODES];
 };
 
