@@ -645,8 +645,8 @@ static long max_msg_size(struct __test_metadata *_metadata)
 
 /* Every peer sends DATA frames of @len bytes, each waiting for a message of
  * the silent node, as fast as the module takes them, until nothing moves
- * for a while (TCP's window closed) or @cap bytes went on a channel.
- * Returns the bytes sent per channel.
+ * for a while (TCP's window closed), @cap bytes went on a channel, or 20 s
+ * passed. Returns the bytes sent per channel.
  */
 static long flood(struct __test_metadata *_metadata, struct scene *s,
 		  __u32 len, long cap)
@@ -675,7 +675,10 @@ static long flood(struct __test_metadata *_metadata, struct scene *s,
 		for (int i = 0; i < s->n; i++) {
 			struct stream *t = &st[i];
 
-			while (t->sent < cap) {
+			/* At memory.max every send may reclaim first: the
+			 * deadline bounds each stream's turn too.
+			 */
+			while (t->sent < cap && now_s() < deadline) {
 				ssize_t w;
 
 				if (t->off == size) {
