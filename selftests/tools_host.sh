@@ -29,6 +29,16 @@ check() {
 		sed 's/^/# /' "$work/out" | tail -n 20
 	fi
 }
+# Retries a condition for up to $1 seconds: causald flushes its log once a second.
+within() {
+	local secs=$1 i
+	shift
+	for i in $(seq $((secs * 10))); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	"$@"
+}
 cleanup() {
 	[ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
 	rm -rf "$work"
@@ -99,8 +109,7 @@ mv "$work/events.jsonl" "$work/moved.jsonl"
 kill -HUP "$daemon"
 sleep 0.5
 connect_once
-sleep 1
-check "SIGHUP reopens the log" bash -c "head -n 1 '$work/events.jsonl' | grep -q '\"type\":\"meta\"' && grep -q tcp_state '$work/events.jsonl'"
+check "SIGHUP reopens the log" within 5 bash -c "head -n 1 '$work/events.jsonl' | grep -q '\"type\":\"meta\"' && grep -q tcp_state '$work/events.jsonl'"
 check "the unix socket is root's only (mode 0600)" bash -c "[ \$(stat -c %a '$work/causald.sock') = 600 ]"
 chmod 755 "$work"
 check "causalctl top as a non-root user: a clear error" bash -c "setpriv --reuid=65534 --regid=65534 --clear-groups '$bin/causalctl' top -n 1 -s '$work/causald.sock' 2>&1 | grep -q 'permission denied'"
