@@ -1,11 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0
 # Sourced by the drivers that run several kselftest suites (tools/check,
 # tools/fuzz/vm): add up each suite's "# Totals:" lines into passed, failed
-# and skipped.
+# and skipped, and keep the names of what failed for the end of the log
+# (CI shows only its tail).
 
 passed=0
 failed=0
 skipped=0
+failures=()
 
 # account NAME LOG RC: add one suite's results. A suite that exits non-zero
 # without reporting a failing test (a crash, a kernel WARN, a timeout)
@@ -18,12 +20,25 @@ account() {
 		f=$((f + BASH_REMATCH[2]))
 		s=$((s + BASH_REMATCH[3]))
 	done < <(grep -a '^# Totals: ' "$log")
+	while read -r line; do
+		failures+=("$name: ${line#"${line%%not ok*}"}")
+	done < <(grep -a '^ *not ok ' "$log" | grep -v '# SKIP')
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		echo "$name exited $rc without a failing test: counted as one failure"
+		failures+=("$name: exited $rc without a failing test")
 		f=1
 	fi
 	passed=$((passed + p))
 	failed=$((failed + f))
 	skipped=$((skipped + s))
 	echo "$name: $p passed, $f failed, $s skipped"
+}
+
+# What failed, one line each, just before the closing line.
+report_failures() {
+	local line
+
+	for line in "${failures[@]}"; do
+		echo "# failed: $line"
+	done
 }
