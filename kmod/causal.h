@@ -15,6 +15,7 @@
 #include <net/sock.h>
 
 #include "uapi/linux/causal.h"
+#include "lib/causal_hist.h"
 #include "lib/causal_rule.h"
 
 #define CAUSAL_JOIN_FLAGS \
@@ -152,6 +153,24 @@ struct causal_msg {
 };
 
 /* Per ULP socket (a channel once joined), reachable from icsk_ulp_data. */
+/* The always-on aggregates of what a channel's messages waited for
+ * (docs/api.md, /proc/net/causal). Under ep->lock.
+ */
+struct causal_hold_stats {
+	u64 *hist;			/* CAUSAL_HIST_BUCKETS counts of the
+					 * hold times of held messages, from
+					 * the first one delivered on
+					 */
+	u64 hist_missed;		/* held ones it lacks: no memory */
+	u64 sum_us;			/* hold time of every held message */
+	u64 max_us;
+	u64 blame_us[CAUSAL_MAX_NODES];	/* time the head waited on each node */
+	u16 wait_node;			/* the node it waits on now, or
+					 * CAUSAL_PEER_NONE
+					 */
+	u64 wait_since_ns;
+};
+
 struct causal_sock {
 	struct sock *sk;
 	struct proto *sk_proto;		/* the socket's proto under ours */
@@ -214,6 +233,7 @@ struct causal_sock {
 					 * waits on node k
 					 */
 	u64 wait_stamp;			/* for k's message with this stamp */
+	struct causal_hold_stats hold;
 	u16 peer;			/* CAUSAL_PEER_NONE until its HELLO */
 	u16 state;			/* CAUSAL_CH_* */
 	bool hello_seen;

@@ -158,8 +158,10 @@ static int causal_init(struct sock *sk)
 
 static void causal_sock_free_rcu(struct rcu_head *head)
 {
-	kmem_cache_free(causal_sock_cache,
-			container_of(head, struct causal_sock, rcu));
+	struct causal_sock *csk = container_of(head, struct causal_sock, rcu);
+
+	kfree(csk->hold.hist);
+	kmem_cache_free(causal_sock_cache, csk);
 }
 
 /* Readers under RCU (diag) may still look at the context. */

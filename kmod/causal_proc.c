@@ -15,6 +15,39 @@ static const char *const causal_ch_state_names[] = {
 	[CAUSAL_CH_FAILED] = "failed",
 };
 
+/* " key=i:v,i:v" over the nonzero @v[i], "-" when there are none; with
+ * @lower the histogram's buckets are named by their lower bound.
+ */
+static void causal_show_sparse(struct seq_file *seq, const char *key,
+			       const u64 *v, u32 n, bool lower)
+{
+	char sep = '=';
+	u32 i;
+
+	seq_printf(seq, " %s", key);
+	for (i = 0; v && i < n; i++) {
+		if (!v[i])
+			continue;
+		seq_printf(seq, "%c%llu:%llu", sep,
+			   lower ? causal_hist_lower(i) : i, v[i]);
+		sep = ',';
+	}
+	if (sep == '=')
+		seq_puts(seq, "=-");
+}
+
+static void causal_show_hold(struct seq_file *seq, const struct causal_sock *ch,
+			     u16 nodes)
+{
+	const struct causal_hold_stats *st = &ch->hold;
+
+	seq_printf(seq, " hold_sum_us=%llu hold_max_us=%llu hold_missed=%llu",
+		   st->sum_us, st->max_us, st->hist_missed);
+	causal_show_sparse(seq, "blame_us", st->blame_us, nodes, false);
+	causal_show_sparse(seq, "hold_hist", st->hist, CAUSAL_HIST_BUCKETS,
+			   true);
+}
+
 static void causal_show_endpoint(struct seq_file *seq,
 				 struct causal_endpoint *ep)
 {
@@ -49,6 +82,7 @@ static void causal_show_endpoint(struct seq_file *seq,
 			   m ? div_u64(now - m->arrive_ns, NSEC_PER_USEC) : 0,
 			   ch->tx_sent, ch->rx_delivered, ch->rx_held_total,
 			   ch->rx_gaps, ch->rx_proto_errors);
+		causal_show_hold(seq, ch, ep->nodes);
 		if (ch->proto_err)
 			seq_printf(seq, " last_error=%s",
 				   causal_proto_err_name(ch->proto_err));

@@ -147,6 +147,15 @@ static void causal_look_head(struct causal_endpoint *ep, struct causal_sock *ch,
 
 	lockdep_assert_held(&ep->lock);
 	list_del_init(&ch->wait_node);
+	/* The wait so far is the node's it waited on, whatever comes next. */
+	if (ch->hold.wait_node != CAUSAL_PEER_NONE) {
+		if (!look->now)
+			look->now = causal_now();
+		ch->hold.blame_us[ch->hold.wait_node] +=
+			div_u64(look->now - ch->hold.wait_since_ns,
+				NSEC_PER_USEC);
+		ch->hold.wait_node = CAUSAL_PEER_NONE;
+	}
 	if (!m || m->ready_ns || !causal_is_peer_front(ep, ch))
 		return;
 	if (!look->now)
@@ -171,6 +180,8 @@ static void causal_look_head(struct causal_endpoint *ep, struct causal_sock *ch,
 		goto ready;
 	}
 	list_add_tail(&ch->wait_node, &ep->waiting[wait_node]);
+	ch->hold.wait_node = wait_node;
+	ch->hold.wait_since_ns = look->now;
 	if (timeout_ns)
 		timer_reduce(&ep->hold_timer, jiffies + 1 +
 			     nsecs_to_jiffies(m->arrive_ns + timeout_ns -
@@ -799,6 +810,7 @@ void causal_rx_init(struct causal_sock *csk)
 	INIT_LIST_HEAD(&csk->holdq);
 	INIT_LIST_HEAD(&csk->peer_node);
 	INIT_LIST_HEAD(&csk->wait_node);
+	csk->hold.wait_node = CAUSAL_PEER_NONE;
 	INIT_DELAYED_WORK(&csk->rx_work, causal_rx_work);
 }
 
@@ -962,6 +974,26 @@ static void causal_fill_cmsg(struct causal_cmsg *cm, struct causal_endpoint *ep,
 	memcpy(cm->vclock, m->vclock, ep->nodes * sizeof(u64));
 }
 
+/* A held message of @ch was delivered after @hold_ns. The histogram is
+ * allocated on the first: most channels never hold one.
+ */
+static void causal_count_hold(struct causal_sock *ch, u64 hold_ns)
+{
+	struct causal_hold_stats *st = &ch->hold;
+	u64 us = div_u64(hold_ns, NSEC_PER_USEC);
+
+	st->sum_us += us;
+	st->max_us = max(st->max_us, us);
+	if (!st->hist)
+		st->hist = causal_rx_alloc(ch->sk, CAUSAL_HIST_BUCKETS *
+					   sizeof(*st->hist),
+					   GFP_ATOMIC | __GFP_ZERO);
+	if (st->hist)
+		st->hist[causal_hist_bucket(us)]++;
+	else
+		st->hist_missed++;
+}
+
 /* Hand @m, the head of @ch, out for good; the caller holds ep->lock and
  * @ch's socket lock. Returns its delivery index.
  */
@@ -984,6 +1016,8 @@ static u64 causal_deliver(struct causal_endpoint *ep, struct causal_sock *ch,
 		ch->rx_gaps++;
 		ep->gaps++;
 	}
+	if (m->held)
+		causal_count_hold(ch, m->ready_ns - m->arrive_ns);
 	causal_rule_deliver(&ep->rule, m->sender, m->vclock, m->gap);
 	causal_update_head(ep, m->sender);
 	trace_causal_deliver(ep->group, ep->node, ep->nodes, m->sender,

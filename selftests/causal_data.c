@@ -859,6 +859,78 @@ TEST_F(scene, proc_net_causal)
 	EXPECT_NE(strstr(text, "held_now=1"), NULL) TH_LOG("%s", text);
 }
 
+/* The line of /proc/net/causal for the channel to @peer, in @buf. */
+static void proc_channel(struct __test_metadata *_metadata, int peer,
+			 char *buf, size_t len)
+{
+	char want[32];
+	FILE *f;
+
+	snprintf(want, sizeof(want), "  channel peer=%d ", peer);
+	f = fopen("/proc/net/causal", "r");
+	ASSERT_NE(f, NULL);
+	while (fgets(buf, len, f))
+		if (!strncmp(buf, want, strlen(want)))
+			break;
+	ASSERT_EQ(strncmp(buf, want, strlen(want)), 0);
+	fclose(f);
+}
+
+static unsigned long long proc_value(const char *line, const char *key)
+{
+	const char *p = strstr(line, key);
+
+	return p ? strtoull(p + strlen(key), NULL, 10) : ~0ULL;
+}
+
+/* The aggregates: a message held ~100 ms for node 0 is one histogram count
+ * in its bucket, its hold time the sum and the max, and the time its
+ * channel's head waited is blamed on node 0; the cause itself, never held,
+ * counts nowhere.
+ */
+TEST_F(scene, hold_aggregates)
+{
+	unsigned long long max, sum, blame, lower, count;
+	char line[2048], *hist;
+
+	ASSERT_EQ(send_data(self->b_raw, 1, 1, 1, 0, "reply"), 0);
+	expect_held(_metadata, self->b_ch);
+	proc_channel(_metadata, 1, line, sizeof(line));
+	EXPECT_NE(strstr(line, " hold_sum_us=0 hold_max_us=0 hold_missed=0 blame_us=- hold_hist=-"),
+		  NULL) TH_LOG("%s", line);
+	usleep(100 * 1000);
+	ASSERT_EQ(send_data(self->a_raw, 0, 1, 0, 0, "clip"), 0);
+	expect_msg(_metadata, self->a_ch, "clip");
+	ASSERT_TRUE(readable(self->b_ch, 2000));
+	expect_msg(_metadata, self->b_ch, "reply");
+
+	proc_channel(_metadata, 1, line, sizeof(line));
+	max = proc_value(line, " hold_max_us=");
+	sum = proc_value(line, " hold_sum_us=");
+	blame = proc_value(line, " blame_us=0:");
+	EXPECT_GE(max, 100000) TH_LOG("%s", line);
+	EXPECT_LT(max, 5000000) TH_LOG("%s", line);
+	EXPECT_EQ(sum, max);
+	EXPECT_EQ(proc_value(line, " hold_missed="), 0);
+	/* The head waited from its arrival on, and no longer than it was
+	 * held.
+	 */
+	EXPECT_GE(blame, 100000) TH_LOG("%s", line);
+	EXPECT_LE(blame, max) TH_LOG("%s", line);
+	hist = strstr(line, " hold_hist=");
+	ASSERT_NE(hist, NULL);
+	ASSERT_EQ(sscanf(hist, " hold_hist=%llu:%llu", &lower, &count), 2)
+		TH_LOG("%s", line);
+	EXPECT_EQ(count, 1);
+	EXPECT_LE(lower, max);
+	EXPECT_GT(lower * 17 / 16, max) TH_LOG("%s", line);
+	EXPECT_EQ(strchr(hist + 1, ','), NULL) TH_LOG("%s", line);
+
+	proc_channel(_metadata, 0, line, sizeof(line));
+	EXPECT_NE(strstr(line, " hold_sum_us=0 hold_max_us=0 hold_missed=0 blame_us=- hold_hist=-"),
+		  NULL) TH_LOG("%s", line);
+}
+
 static int tracefs_write(const char *path, const char *val)
 {
 	char full[256];

@@ -20,6 +20,7 @@
 
 #include "causal_event.h"
 #include "causal_log.h"
+#include "causal_hist.h"
 #include "causal_procfs.h"
 #include "causal_wire.h"
 #include "causalctl.h"
@@ -90,6 +91,47 @@ static const char *str_of(struct json_object *obj, const char *key)
 	return json_object_get_string(v);
 }
 
+static void fmt_us(char *buf, size_t len, __u64 us)
+{
+	if (us >= 1000000)
+		snprintf(buf, len, "%.2fs", us / 1e6);
+	else if (us >= 1000)
+		snprintf(buf, len, "%.2fms", us / 1e3);
+	else
+		snprintf(buf, len, "%lluus", (unsigned long long)us);
+}
+
+/* What a channel's held messages waited: their quantiles and the nodes the
+ * channel waited on, from the module's aggregates.
+ */
+static void status_print_holds(struct json_object *ch)
+{
+	static __u64 hist[CAUSAL_HIST_BUCKETS];
+	char p50[16], p99[16], max[16], t[16];
+	struct json_object *blame, *v;
+	__u64 held = causal_procfs_hist(ch, hist);
+	const char *sep = "; waited on node";
+
+	if (!held)
+		return;
+	fmt_us(p50, sizeof(p50), causal_hist_quantile(hist, 50, 100));
+	fmt_us(p99, sizeof(p99), causal_hist_quantile(hist, 99, 100));
+	fmt_us(max, sizeof(max),
+	       json_object_object_get_ex(ch, "hold_max_us", &v) ?
+	       json_object_get_uint64(v) : 0);
+	printf("        held %llu: p50 %s, p99 %s, max %s",
+	       (unsigned long long)held, p50, p99, max);
+	if (json_object_object_get_ex(ch, "blame_us", &blame) &&
+	    json_object_is_type(blame, json_type_object)) {
+		json_object_object_foreach(blame, node, us) {
+			fmt_us(t, sizeof(t), json_object_get_uint64(us));
+			printf("%s %s %s", sep, node, t);
+			sep = ",";
+		}
+	}
+	putchar('\n');
+}
+
 static void status_print(struct json_object *eps)
 {
 	size_t i, j, n = json_object_array_length(eps);
@@ -128,6 +170,7 @@ static void status_print(struct json_object *eps)
 			       "  last error: " : "",
 			       json_object_object_get_ex(ch, "last_error", NULL) ?
 			       str_of(ch, "last_error") : "");
+			status_print_holds(ch);
 		}
 	}
 }

@@ -36,6 +36,12 @@ static inline unsigned int hweight64(__u64 w)
 {
 	return __builtin_popcountll(w);
 }
+
+/* The position of the highest bit set, from 1; 0 for 0. */
+static inline int fls64(__u64 x)
+{
+	return x ? 64 - __builtin_clzll(x) : 0;
+}
 #endif
 
 #endif /* _CAUSAL_TYPES_H */

@@ -5,7 +5,42 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "causal_hist.h"
 #include "causal_procfs.h"
+
+/* "i:v,i:v" (blame_us, hold_hist) into {"i": v, ...}; "-" is empty. */
+static struct json_object *sparse_of(const char *val)
+{
+	struct json_object *obj = json_object_new_object();
+	unsigned long long v;
+	char key[24], *end;
+	const char *p = val;
+
+	if (!strcmp(val, "-"))
+		return obj;
+	for (;;) {
+		const char *colon = strchr(p, ':');
+
+		if (!colon || colon == p || colon - p >= (long)sizeof(key))
+			goto bad;
+		memcpy(key, p, colon - p);
+		key[colon - p] = 0;
+		strtoull(key, &end, 10);
+		if (*end)
+			goto bad;
+		errno = 0;
+		v = strtoull(colon + 1, &end, 10);
+		if (end == colon + 1 || errno || (*end && *end != ','))
+			goto bad;
+		json_object_object_add(obj, key, json_object_new_uint64(v));
+		if (!*end)
+			return obj;
+		p = end + 1;
+	}
+bad:
+	json_object_put(obj);
+	return NULL;
+}
 
 /* "123", "0x1f" and "00000000deadbeef" (the incarnation) are numbers. */
 static struct json_object *value_of(const char *key, const char *val)
@@ -14,6 +49,8 @@ static struct json_object *value_of(const char *key, const char *val)
 	char *end;
 	int base = !strcmp(key, "incarnation") ? 16 : 0;
 
+	if (!strcmp(key, "blame_us") || !strcmp(key, "hold_hist"))
+		return sparse_of(val);
 	if (!strcmp(val, "-"))
 		return NULL;
 	errno = 0;
@@ -27,6 +64,7 @@ static struct json_object *value_of(const char *key, const char *val)
 static int add_pairs(struct json_object *obj, char *line)
 {
 	char *save = NULL, *word, *eq;
+	struct json_object *val;
 
 	for (word = strtok_r(line, " \t\n", &save); word;
 	     word = strtok_r(NULL, " \t\n", &save)) {
@@ -34,7 +72,11 @@ static int add_pairs(struct json_object *obj, char *line)
 		if (!eq)
 			return -1;
 		*eq = 0;
-		json_object_object_add(obj, word, value_of(word, eq + 1));
+		val = value_of(word, eq + 1);
+		if (!val && (!strcmp(word, "blame_us") ||
+			     !strcmp(word, "hold_hist")))
+			return -1;
+		json_object_object_add(obj, word, val);
 	}
 	return 0;
 }
@@ -84,4 +126,22 @@ bad:
 	json_object_put(eps);
 	errno = EPROTO;
 	return NULL;
+}
+
+__u64 causal_procfs_hist(struct json_object *ch, __u64 *hist)
+{
+	struct json_object *obj;
+	__u64 total = 0;
+
+	memset(hist, 0, CAUSAL_HIST_BUCKETS * sizeof(*hist));
+	if (!json_object_object_get_ex(ch, "hold_hist", &obj) ||
+	    !json_object_is_type(obj, json_type_object))
+		return 0;
+	json_object_object_foreach(obj, lower, count) {
+		__u64 n = json_object_get_uint64(count);
+
+		hist[causal_hist_bucket(strtoull(lower, NULL, 10))] += n;
+		total += n;
+	}
+	return total;
 }

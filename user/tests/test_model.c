@@ -12,6 +12,7 @@
 #include "kselftest_harness.h"
 #include "causal_health.h"
 #include "causal_model.h"
+#include "causal_hist.h"
 #include "causal_procfs.h"
 
 #define MS	1000000ULL
@@ -364,8 +365,9 @@ TEST(procfs_parse)
 		"endpoint group=7 node=2 nodes=3 flags=0x4 incarnation=00000000deadbeef sockets=2\n"
 		"  clock 3 1 0\n"
 		"  peers=0x3 hold_timeout_ms=0 sent=0 delivered=4 held_now=1 gaps=0\n"
-		"  channel peer=0 state=active watermark=3 queued=0 bytes=0 oldest_hold_us=0 sent=0 delivered=3 held_total=0 gaps=0 errors=0 local=10.98.2.2:7000 remote=10.98.2.1:40000\n"
-		"  channel peer=- state=failed watermark=0 queued=0 bytes=0 oldest_hold_us=0 sent=0 delivered=0 held_total=0 gaps=0 errors=1 last_error=magic local=[::1]:7000 remote=[::1]:40001\n";
+		"  channel peer=0 state=active watermark=3 queued=0 bytes=0 oldest_hold_us=0 sent=0 delivered=3 held_total=2 gaps=0 errors=0 hold_sum_us=5170 hold_max_us=5120 hold_missed=0 blame_us=1:5150 hold_hist=50:1,5120:1 local=10.98.2.2:7000 remote=10.98.2.1:40000\n"
+		"  channel peer=- state=failed watermark=0 queued=0 bytes=0 oldest_hold_us=0 sent=0 delivered=0 held_total=0 gaps=0 errors=1 hold_sum_us=0 hold_max_us=0 hold_missed=0 blame_us=- hold_hist=- last_error=magic local=[::1]:7000 remote=[::1]:40001\n";
+	static __u64 hist[CAUSAL_HIST_BUCKETS];
 	struct json_object *eps, *ep, *chs, *ch, *v;
 	FILE *f = fmemopen((void *)text, sizeof(text) - 1, "r");
 
@@ -387,7 +389,24 @@ TEST(procfs_parse)
 	EXPECT_EQ(field(ch, "peer"), 0);
 	ASSERT_TRUE(json_object_object_get_ex(ch, "remote", &v));
 	EXPECT_STREQ(json_object_get_string(v), "10.98.2.1:40000");
+	EXPECT_EQ(field(ch, "hold_max_us"), 5120);
+	ASSERT_TRUE(json_object_object_get_ex(ch, "blame_us", &v));
+	EXPECT_EQ(json_object_object_length(v), 1);
+	EXPECT_EQ(field(v, "1"), 5150);
+	ASSERT_TRUE(json_object_object_get_ex(ch, "hold_hist", &v));
+	EXPECT_EQ(json_object_object_length(v), 2);
+	EXPECT_EQ(field(v, "50"), 1);
+	EXPECT_EQ(field(v, "5120"), 1);
+	/* Back into buckets, as the module counted them. */
+	EXPECT_EQ(causal_procfs_hist(ch, hist), 2);
+	EXPECT_EQ(hist[causal_hist_bucket(50)], 1);
+	EXPECT_EQ(hist[causal_hist_bucket(5120)], 1);
+	EXPECT_EQ(causal_hist_quantile(hist, 50, 100), 52);
+	EXPECT_EQ(causal_hist_quantile(hist, 100, 100), 5376);
 	ch = json_object_array_get_idx(chs, 1);
+	EXPECT_EQ(causal_procfs_hist(ch, hist), 0);
+	ASSERT_TRUE(json_object_object_get_ex(ch, "hold_hist", &v));
+	EXPECT_EQ(json_object_object_length(v), 0);
 	ASSERT_TRUE(json_object_object_get_ex(ch, "peer", &v));
 	EXPECT_EQ(v, NULL);
 	ASSERT_TRUE(json_object_object_get_ex(ch, "last_error", &v));
@@ -397,12 +416,23 @@ TEST(procfs_parse)
 
 TEST(procfs_rejects_other_text)
 {
-	static const char text[] = "endpoint group=7\nsomething else\n";
-	FILE *f = fmemopen((void *)text, sizeof(text) - 1, "r");
+	static const char *const texts[] = {
+		"endpoint group=7\nsomething else\n",
+		"endpoint group=7\n  channel peer=0 hold_hist=50\n",
+		"endpoint group=7\n  channel peer=0 hold_hist=50:1,\n",
+		"endpoint group=7\n  channel peer=0 blame_us=x:1\n",
+		"endpoint group=7\n  channel peer=0 blame_us=1:2:3\n",
+	};
+	unsigned int i;
 
-	ASSERT_NE(f, NULL);
-	EXPECT_EQ(causal_procfs_parse(f), NULL);
-	fclose(f);
+	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		FILE *f = fmemopen((void *)texts[i], strlen(texts[i]), "r");
+
+		ASSERT_NE(f, NULL);
+		EXPECT_EQ(causal_procfs_parse(f), NULL)
+			TH_LOG("accepted: %s", texts[i]);
+		fclose(f);
+	}
 }
 
 TEST_HARNESS_MAIN
