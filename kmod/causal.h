@@ -152,7 +152,6 @@ struct causal_msg {
 	u64 *vclock;			/* its vector clock, nodes entries */
 };
 
-/* Per ULP socket (a channel once joined), reachable from icsk_ulp_data. */
 /* The always-on aggregates of what a channel's messages waited for
  * (docs/api.md, /proc/net/causal). Under ep->lock.
  */
@@ -171,6 +170,7 @@ struct causal_hold_stats {
 	u64 wait_since_ns;
 };
 
+/* Per ULP socket (a channel once joined), reachable from icsk_ulp_data. */
 struct causal_sock {
 	struct sock *sk;
 	struct proto *sk_proto;		/* the socket's proto under ours */

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The buckets of the module's hold-time histograms (docs/api.md), shared by
- * the module, which counts, and the tools, which read quantiles off them and
- * export them to Prometheus. Log-linear, in microseconds: one bucket per
+ * the module, which counts, and the tools, which read quantiles off them.
+ * Log-linear, in microseconds: one bucket per
  * microsecond below 16, then 16 per power of two. A bucket is at most 1/16
  * of its lower bound wide, so a quantile interpolated within its bucket (as
  * histogram_quantile() does) is within 6.25% of the true value. Hold times

@@ -2,11 +2,18 @@
 /* /proc/net/causal into JSON: see causal_procfs.h. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "causal_hist.h"
 #include "causal_procfs.h"
+
+/* Keys whose value is a list of i:v pairs. */
+static bool is_sparse(const char *key)
+{
+	return !strcmp(key, "blame_us") || !strcmp(key, "hold_hist");
+}
 
 /* "i:v,i:v" (blame_us, hold_hist) into {"i": v, ...}; "-" is empty. */
 static struct json_object *sparse_of(const char *val)
@@ -49,7 +56,7 @@ static struct json_object *value_of(const char *key, const char *val)
 	char *end;
 	int base = !strcmp(key, "incarnation") ? 16 : 0;
 
-	if (!strcmp(key, "blame_us") || !strcmp(key, "hold_hist"))
+	if (is_sparse(key))
 		return sparse_of(val);
 	if (!strcmp(val, "-"))
 		return NULL;
@@ -73,8 +80,7 @@ static int add_pairs(struct json_object *obj, char *line)
 			return -1;
 		*eq = 0;
 		val = value_of(word, eq + 1);
-		if (!val && (!strcmp(word, "blame_us") ||
-			     !strcmp(word, "hold_hist")))
+		if (!val && is_sparse(word))
 			return -1;
 		json_object_object_add(obj, word, val);
 	}
