@@ -156,10 +156,10 @@ $(B)/bpf/vmlinux.h:
 	elif [ -r $(VMLINUX_BTF) ]; then $(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@.tmp && mv $@.tmp $@; \
 	else echo "no BTF at $(VMLINUX_BTF): give VMLINUX_BTF=file or VMLINUX_H=header" >&2; exit 1; fi
 
-$(B)/bpf/causal.bpf.o: bpf/causal.bpf.c bpf/causal_event.h bpf/causal_tp.h $(B)/bpf/vmlinux.h
+$(B)/bpf/causal.bpf.o: bpf/causal.bpf.c bpf/causal_event.h kmod/lib/causal_tp_args.h $(B)/bpf/vmlinux.h
 	@echo "  BPF     $@"
 	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror \
-		-I$(B)/bpf -Ibpf -c $< -o $@
+		-I$(B)/bpf -Ibpf -Ikmod/lib -c $< -o $@
 
 $(B)/bpf/causal.skel.h: $(B)/bpf/causal.bpf.o
 	@echo "  SKEL    $@"

@@ -13,7 +13,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "causal_event.h"
-#include "causal_tp.h"
+#include "causal_tp_args.h"
 
 #define AF_INET		2
 #define AF_INET6	10
@@ -178,9 +178,6 @@ static __always_inline void fill_task(struct causal_event *ev)
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 }
 
-/* The arguments every module tracepoint starts with (causal_tp.h). */
-#define CAUSAL_ID	__u32 group, __u16 node, __u16 nodes, __u16 peer, __u64 stamp
-
 /* A module event that passes the filters, with its identity (and the task
  * for events that fire in one) filled in; NULL to drop it.
  */
@@ -205,8 +202,7 @@ causal_begin(__u32 type, __u32 group, __u16 node, __u16 peer, __u64 stamp,
 }
 
 SEC("raw_tp/causal_send")
-int BPF_PROG(causal_send, CAUSAL_ID, __u32 len, __u32 targets,
-	     const __u64 *vclock)
+int BPF_PROG(causal_send, CAUSAL_TP_SEND)
 {
 	struct causal_event *ev;
 	__u32 size;
@@ -222,8 +218,7 @@ int BPF_PROG(causal_send, CAUSAL_ID, __u32 len, __u32 targets,
 }
 
 SEC("raw_tp/causal_arrive")
-int BPF_PROG(causal_arrive, CAUSAL_ID, __u32 len, __u64 arrive_ns,
-	     const __u64 *vclock)
+int BPF_PROG(causal_arrive, CAUSAL_TP_ARRIVE)
 {
 	struct causal_event *ev;
 	__u32 size;
@@ -238,8 +233,7 @@ int BPF_PROG(causal_arrive, CAUSAL_ID, __u32 len, __u64 arrive_ns,
 }
 
 SEC("raw_tp/causal_hold")
-int BPF_PROG(causal_hold, CAUSAL_ID, __u16 wait_node, __u64 wait_stamp,
-	     const __u64 *vclock)
+int BPF_PROG(causal_hold, CAUSAL_TP_HOLD)
 {
 	struct causal_event *ev;
 	__u32 size;
@@ -255,8 +249,7 @@ int BPF_PROG(causal_hold, CAUSAL_ID, __u16 wait_node, __u64 wait_stamp,
 }
 
 SEC("raw_tp/causal_deliver")
-int BPF_PROG(causal_deliver, CAUSAL_ID, __u64 index, __u64 held_ns, bool gap,
-	     const __u64 *vclock)
+int BPF_PROG(causal_deliver, CAUSAL_TP_DELIVER)
 {
 	struct causal_event *ev;
 	__u32 size;
@@ -273,7 +266,7 @@ int BPF_PROG(causal_deliver, CAUSAL_ID, __u64 index, __u64 held_ns, bool gap,
 }
 
 SEC("raw_tp/causal_clock")
-int BPF_PROG(causal_clock, CAUSAL_ID, const __u64 *vclock)
+int BPF_PROG(causal_clock, CAUSAL_TP_CLOCK)
 {
 	struct causal_event *ev;
 	__u32 size;
@@ -287,38 +280,37 @@ int BPF_PROG(causal_clock, CAUSAL_ID, const __u64 *vclock)
 }
 
 SEC("raw_tp/causal_peer")
-int BPF_PROG(causal_peer, CAUSAL_ID, __u64 incarnation, bool joined,
-	     const struct causal_tp_link *tp_link, const __u64 *vclock)
+int BPF_PROG(causal_peer, CAUSAL_TP_PEER)
 {
-	struct causal_ev_link link = {};
-	struct causal_tp_link l;
+	struct causal_ev_link conn = {};
+	struct causal_link l;
 	struct causal_event *ev;
 	__u32 size;
 
 	if (!endpoint_wanted(group, node) ||
-	    bpf_probe_read_kernel(&l, sizeof(l), tp_link))
+	    bpf_probe_read_kernel(&l, sizeof(l), link))
 		return 0;
-	link.family = l.family;
-	link.sport = l.sport;
-	link.dport = l.dport;
-	__builtin_memcpy(link.saddr, l.saddr, sizeof(link.saddr));
-	__builtin_memcpy(link.daddr, l.daddr, sizeof(link.daddr));
+	conn.family = l.family;
+	conn.sport = l.sport;
+	conn.dport = l.dport;
+	__builtin_memcpy(conn.saddr, l.saddr, sizeof(conn.saddr));
+	__builtin_memcpy(conn.daddr, l.daddr, sizeof(conn.daddr));
 	/* Learned whatever the event types: TCP events need the links. */
 	if (joined)
-		bpf_map_update_elem(&links, &link, &group, BPF_ANY);
+		bpf_map_update_elem(&links, &conn, &group, BPF_ANY);
 	ev = causal_begin(CAUSAL_EV_PEER, group, node, peer, stamp, false,
 			  nodes, vclock, &size);
 	if (!ev)
 		return 0;
 	ev->joined = joined;
 	ev->incarnation = incarnation;
-	ev->link = link;
+	ev->link = conn;
 	submit(ev, size);
 	return 0;
 }
 
 SEC("raw_tp/causal_error")
-int BPF_PROG(causal_error, CAUSAL_ID, __u32 err, const __u64 *vclock)
+int BPF_PROG(causal_error, CAUSAL_TP_ERROR)
 {
 	struct causal_event *ev;
 	__u32 size;
@@ -329,6 +321,42 @@ int BPF_PROG(causal_error, CAUSAL_ID, __u32 err, const __u64 *vclock)
 		return 0;
 	ev->err = err;
 	submit(ev, size);
+	return 0;
+}
+
+/* Once per channel, at its close: its aggregates, for causald's model. */
+SEC("raw_tp/causal_totals")
+int BPF_PROG(causal_totals, CAUSAL_TP_TOTALS)
+{
+	struct causal_ev_totals *t;
+	struct causal_event *ev;
+	__u64 len = (__u64)nodes * sizeof(__u64);
+
+	if (!causal_wanted(CAUSAL_EV_TOTALS, group, node, false))
+		return 0;
+	ev = reserve(CAUSAL_EV_TOTALS, CAUSAL_EV_TOTALS_SIZE);
+	if (!ev)
+		return 0;
+	ev->group = group;
+	ev->node = node;
+	ev->peer = peer;
+	ev->stamp = stamp;
+	t = (void *)ev + CAUSAL_EV_SIZE(0);
+	/* The scalars lead struct causal_tp_totals in the same order. The
+	 * record is not zeroed (too large to clear here): the reader takes
+	 * `nodes` blame entries, and the histogram only when has_hist.
+	 */
+	bpf_probe_read_kernel(t, sizeof(struct causal_tp_totals), totals);
+	barrier_var(len);
+	if (len > sizeof(t->blame_us))
+		len = sizeof(t->blame_us);
+	bpf_probe_read_kernel(t->blame_us, len, blame_us);
+	ev->nodes = len / sizeof(__u64);
+	t->has_hist = hold_hist != NULL;
+	if (hold_hist)
+		bpf_probe_read_kernel(t->hold_hist, sizeof(t->hold_hist),
+				      hold_hist);
+	submit(ev, CAUSAL_EV_TOTALS_SIZE);
 	return 0;
 }
 

@@ -18,6 +18,7 @@
 #endif
 
 #define CAUSAL_EV_MAX_NODES	64
+#define CAUSAL_EV_HIST_BUCKETS	464	/* CAUSAL_HIST_BUCKETS (causal_hist.h) */
 #define CAUSAL_EV_SMALL_NODES	8
 #define CAUSAL_EV_COMM_LEN	16
 #define CAUSAL_EV_NO_PEER	0xffff	/* broadcast send, or no peer yet */
@@ -30,6 +31,7 @@ enum causal_ev_type {
 	CAUSAL_EV_CLOCK,		/* causal:causal_clock */
 	CAUSAL_EV_PEER,			/* causal:causal_peer */
 	CAUSAL_EV_ERROR,		/* causal:causal_error */
+	CAUSAL_EV_TOTALS,		/* causal:causal_totals (not logged) */
 	CAUSAL_EV_TCP_RETRANSMIT,	/* tcp:tcp_retransmit_skb */
 	CAUSAL_EV_TCP_STATE,		/* sock:inet_sock_set_state (TCP) */
 	CAUSAL_EV_TCP_RESET,		/* tcp:tcp_receive_reset, tcp_send_reset */
@@ -78,7 +80,29 @@ struct causal_event {
 	__u16 pad;
 	struct causal_ev_link link;	/* peer, tcp_* */
 	__u64 vclock[CAUSAL_EV_MAX_NODES];
+	/* Past the ring buffer's records: a totals event's aggregates. */
+	const struct causal_ev_totals *totals;
 };
+
+/* A channel's aggregates as it left its endpoint (causal_totals): in the
+ * ring buffer right after the first CAUSAL_EV_SIZE(0) bytes of its record.
+ */
+struct causal_ev_totals {
+	__u64 id;			/* the channel's, as /proc/net/causal */
+	__u64 sent;
+	__u64 delivered;
+	__u64 held;
+	__u64 gaps;
+	__u64 errors;
+	__u64 hold_sum_us;
+	__u64 hold_max_us;
+	__u64 hold_missed;
+	__u64 has_hist;			/* 0: no message was held, no hold_hist */
+	__u64 blame_us[CAUSAL_EV_MAX_NODES];	/* `nodes` of them */
+	__u64 hold_hist[CAUSAL_EV_HIST_BUCKETS];
+};
+
+#define CAUSAL_EV_TOTALS_SIZE	(CAUSAL_EV_SIZE(0) + sizeof(struct causal_ev_totals))
 
 /* Bytes of a record with room for @n clock entries. */
 #define CAUSAL_EV_SIZE(n)	(__builtin_offsetof(struct causal_event, vclock) + \

@@ -17,6 +17,7 @@
 #include "uapi/linux/causal.h"
 #include "lib/causal_hist.h"
 #include "lib/causal_rule.h"
+#include "lib/causal_tp_args.h"
 
 #define CAUSAL_JOIN_FLAGS \
 	(CAUSAL_F_BROADCAST | CAUSAL_F_MERGED_RECV | CAUSAL_F_RECV_INFO)
@@ -186,6 +187,7 @@ struct causal_sock {
 
 	/* Set at JOIN under lock_sock(), cleared at close. */
 	struct causal_endpoint *ep;
+	u64 id;				/* unique since the module loaded */
 	struct list_head ep_node;	/* in ep->channels, under ep->lock */
 	struct delayed_work tx_work;	/* writes what others queued */
 	/* Set under lock_sock(), read by recvmsg() without it. */
@@ -309,18 +311,6 @@ static inline int causal_proto_errno(enum causal_proto_err err)
 		return -EPROTO;
 	}
 }
-
-/* The channel's TCP connection as its local end sees it, in the layout of
- * the tcp tracepoints: ports in host order, IPv4 in the first 4 bytes. The
- * peer tracepoint passes it to BPF: bpf/causal_tp.h mirrors this layout.
- */
-struct causal_link {
-	u16 family;
-	u16 sport;
-	u16 dport;
-	u8 saddr[16];
-	u8 daddr[16];
-};
 
 static inline void causal_link_of(const struct sock *sk, struct causal_link *l)
 {

@@ -10,6 +10,10 @@
 #include "causal.h"
 
 static unsigned int causal_net_id __read_mostly;
+/* Channel ids, so that readers of /proc/net/causal and of causal_totals
+ * tell a channel from the one that replaced it.
+ */
+static atomic64_t causal_channel_ids = ATOMIC64_INIT(0);
 
 /* The endpoint (group, node) of @owner, or with @owner NULL of anybody. */
 static struct causal_endpoint *causal_endpoint_find(struct causal_net *cn,
@@ -104,6 +108,7 @@ int causal_endpoint_join(struct causal_sock *csk, const struct causal_join *join
 	}
 	ep->nr_sockets++;
 
+	csk->id = atomic64_inc_return(&causal_channel_ids);
 	csk->peer = CAUSAL_PEER_NONE;
 	csk->state = CAUSAL_CH_JOINED;
 	spin_lock_bh(&ep->lock);

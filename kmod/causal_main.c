@@ -29,6 +29,13 @@ MODULE_PARM_DESC(wire_delta,
 		 "Say in HELLO that we read frames of only the clock entries that changed (wire version 2), and send those to peers that say so; for channels opened from now on (default on)");
 MODULE_PARM_DESC(max_msg_size, "Largest message in bytes (default 1 MiB, at most 64 MiB)");
 
+/* What the tracepoints pass to raw attachments: their loader checks it. */
+static char causal_tp_args_text[] = CAUSAL_TP_ARGS_TEXT;
+module_param_string(tracepoint_args, causal_tp_args_text,
+		    sizeof(causal_tp_args_text), 0444);
+MODULE_PARM_DESC(tracepoint_args,
+		 "The arguments the tracepoints pass to BPF programs (read only)");
+
 enum {
 	CAUSAL_IPV4,
 	CAUSAL_IPV6,

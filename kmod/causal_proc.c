@@ -83,6 +83,7 @@ static void causal_show_endpoint(struct seq_file *seq,
 			   ch->tx_sent, ch->rx_delivered, ch->rx_held_total,
 			   ch->rx_gaps, ch->rx_proto_errors);
 		causal_show_hold(seq, ch, ep->nodes);
+		seq_printf(seq, " id=%llu", ch->id);
 		if (ch->proto_err)
 			seq_printf(seq, " last_error=%s",
 				   causal_proto_err_name(ch->proto_err));

@@ -266,6 +266,30 @@ static void causal_trace_peer(const struct causal_endpoint *ep,
 			  p->incarnation, joined, &link, p->last);
 }
 
+/* @ch leaves its endpoint: its aggregates, final. Caller holds ep->lock. */
+static void causal_trace_totals(const struct causal_endpoint *ep,
+				const struct causal_sock *ch)
+{
+	const struct causal_rule_peer *p = &ep->rule.peer[ch->peer];
+	struct causal_tp_totals t;
+
+	if (!trace_causal_totals_enabled())
+		return;
+	t = (struct causal_tp_totals) {
+		.id = ch->id,
+		.sent = ch->tx_sent,
+		.delivered = ch->rx_delivered,
+		.held = ch->rx_held_total,
+		.gaps = ch->rx_gaps,
+		.errors = ch->rx_proto_errors,
+		.hold_sum_us = ch->hold.sum_us,
+		.hold_max_us = ch->hold.max_us,
+		.hold_missed = ch->hold.hist_missed,
+	};
+	trace_causal_totals(ep->group, ep->node, ep->nodes, ch->peer, p->wm,
+			    &t, ch->hold.blame_us, ch->hold.hist, p->last);
+}
+
 /* What a waiting HELLO from @peer waited for changed: each looks again,
  * from its channel's work. Caller holds ep->lock.
  */
@@ -853,8 +877,11 @@ void causal_rx_close(struct causal_sock *ch)
 	list_del_init(&ch->ep_node);
 	list_del_init(&ch->peer_node);
 	list_del_init(&ch->wait_node);
-	if (ch->hello_seen)
+	if (ch->hello_seen) {
 		causal_update_head(ep, ch->peer);
+		/* Unlinked: no later read of /proc/net/causal counts it. */
+		causal_trace_totals(ep, ch);
+	}
 	causal_scan(ep);
 	spin_unlock_bh(&ep->lock);
 

@@ -37,12 +37,12 @@ CAUSAL_PROTO_ERR_NAMES
  * The arguments are plain values and the clock, not our objects, so that
  * BPF programs can attach as raw tracepoints (no record is built for them:
  * bpf/causal.bpf.c) without knowing this module's structures, which have no
- * BTF on every kernel. Their order is an ABI: bpf/causal_tp.h mirrors it.
+ * BTF on every kernel. They are an ABI, written once in
+ * lib/causal_tp_args.h for the module, the programs and their loader.
  */
 /* A DATA frame from @peer arrived and joined its channel's hold-back queue. */
 TRACE_EVENT(causal_arrive,
-	TP_PROTO(u32 group, u16 node, u16 nodes, u16 peer, u64 stamp,
-		 u32 len, u64 arrive_ns, const u64 *vclock),
+	TP_PROTO(CAUSAL_TP_ARRIVE),
 	TP_ARGS(group, node, nodes, peer, stamp, len, arrive_ns, vclock),
 	TP_STRUCT__entry(
 		__field(u32, group)
@@ -74,8 +74,7 @@ TRACE_EVENT(causal_arrive,
  * @wait_node, another peer (its own channel's order needs no hold).
  */
 TRACE_EVENT(causal_hold,
-	TP_PROTO(u32 group, u16 node, u16 nodes, u16 peer, u64 stamp,
-		 u16 wait_node, u64 wait_stamp, const u64 *vclock),
+	TP_PROTO(CAUSAL_TP_HOLD),
 	TP_ARGS(group, node, nodes, peer, stamp, wait_node, wait_stamp, vclock),
 	TP_STRUCT__entry(
 		__field(u32, group)
@@ -105,9 +104,7 @@ TRACE_EVENT(causal_hold,
 
 /* A message was handed to the application. */
 TRACE_EVENT(causal_deliver,
-	TP_PROTO(u32 group, u16 node, u16 nodes, u16 peer, u64 stamp,
-		 u64 index, u64 held_ns, bool gap,
-		 const u64 *vclock),
+	TP_PROTO(CAUSAL_TP_DELIVER),
 	TP_ARGS(group, node, nodes, peer, stamp, index, held_ns, gap, vclock),
 	TP_STRUCT__entry(
 		__field(u32, group)
@@ -141,8 +138,7 @@ TRACE_EVENT(causal_deliver,
  * for a broadcast).
  */
 TRACE_EVENT(causal_send,
-	TP_PROTO(u32 group, u16 node, u16 nodes, u16 peer, u64 stamp,
-		 u32 len, u32 targets, const u64 *vclock),
+	TP_PROTO(CAUSAL_TP_SEND),
 	TP_ARGS(group, node, nodes, peer, stamp, len, targets, vclock),
 	TP_STRUCT__entry(
 		__field(u32, group)
@@ -172,8 +168,7 @@ TRACE_EVENT(causal_send,
 
 /* A CLOCK frame arrived from @peer. */
 TRACE_EVENT(causal_clock,
-	TP_PROTO(u32 group, u16 node, u16 nodes, u16 peer, u64 stamp,
-		 const u64 *vclock),
+	TP_PROTO(CAUSAL_TP_CLOCK),
 	TP_ARGS(group, node, nodes, peer, stamp, vclock),
 	TP_STRUCT__entry(
 		__field(u32, group)
@@ -200,9 +195,7 @@ TRACE_EVENT(causal_clock,
  * tcp tracepoints name by the same addresses and ports.
  */
 TRACE_EVENT(causal_peer,
-	TP_PROTO(u32 group, u16 node, u16 nodes, u16 peer, u64 stamp,
-		 u64 incarnation, bool joined,
-		 const struct causal_link *link, const u64 *vclock),
+	TP_PROTO(CAUSAL_TP_PEER),
 	TP_ARGS(group, node, nodes, peer, stamp, incarnation, joined, link, vclock),
 	TP_STRUCT__entry(
 		__field(u32, group)
@@ -243,8 +236,7 @@ TRACE_EVENT(causal_peer,
 
 /* The channel to @peer failed: the peer broke the protocol. */
 TRACE_EVENT(causal_error,
-	TP_PROTO(u32 group, u16 node, u16 nodes, u16 peer, u64 stamp,
-		 u32 err, const u64 *vclock),
+	TP_PROTO(CAUSAL_TP_ERROR),
 	TP_ARGS(group, node, nodes, peer, stamp, err, vclock),
 	TP_STRUCT__entry(
 		__field(u32, group)
@@ -267,6 +259,62 @@ TRACE_EVENT(causal_error,
 	TP_printk("group=%u node=%u peer=%u stamp=%llu err=%s vclock=%s",
 		  __entry->group, __entry->node, __entry->peer, __entry->stamp,
 		  __print_symbolic(__entry->err, CAUSAL_PROTO_ERR_NAMES),
+		  CAUSAL_TRACE_VCLOCK)
+);
+
+/* A channel left its endpoint (its owner closed it): its aggregates, final.
+ * Fires once per channel that had a peer, so that a reader of
+ * /proc/net/causal loses nothing of a channel that goes between two reads.
+ * The hold-time histogram (CAUSAL_HIST_BUCKETS counts) is too large for a
+ * trace record: raw attachments (BPF) get it as @hold_hist.
+ */
+TRACE_EVENT(causal_totals,
+	TP_PROTO(CAUSAL_TP_TOTALS),
+	TP_ARGS(group, node, nodes, peer, stamp, totals, blame_us, hold_hist,
+		vclock),
+	TP_STRUCT__entry(
+		__field(u32, group)
+		__field(u16, node)
+		__field(u16, peer)
+		__field(u16, nodes)
+		__field(u64, stamp)
+		__field(u64, id)
+		__field(u64, sent)
+		__field(u64, delivered)
+		__field(u64, held)
+		__field(u64, gaps)
+		__field(u64, errors)
+		__field(u64, hold_sum_us)
+		__field(u64, hold_max_us)
+		__field(u64, hold_missed)
+		__dynamic_array(u64, blame_us, nodes)
+		__dynamic_array(u64, vclock, nodes)
+	),
+	TP_fast_assign(
+		__entry->group = group;
+		__entry->node = node;
+		__entry->peer = peer;
+		__entry->nodes = nodes;
+		__entry->stamp = stamp;
+		__entry->id = totals->id;
+		__entry->sent = totals->sent;
+		__entry->delivered = totals->delivered;
+		__entry->held = totals->held;
+		__entry->gaps = totals->gaps;
+		__entry->errors = totals->errors;
+		__entry->hold_sum_us = totals->hold_sum_us;
+		__entry->hold_max_us = totals->hold_max_us;
+		__entry->hold_missed = totals->hold_missed;
+		memcpy(__get_dynamic_array(blame_us), blame_us,
+		       nodes * sizeof(u64));
+		memcpy(__get_dynamic_array(vclock), vclock, nodes * sizeof(u64));
+	),
+	TP_printk("group=%u node=%u peer=%u id=%llu sent=%llu delivered=%llu held=%llu gaps=%llu errors=%llu hold_sum_us=%llu hold_max_us=%llu blame_us=%s vclock=%s",
+		  __entry->group, __entry->node, __entry->peer, __entry->id,
+		  __entry->sent, __entry->delivered, __entry->held,
+		  __entry->gaps, __entry->errors, __entry->hold_sum_us,
+		  __entry->hold_max_us,
+		  __print_array(__get_dynamic_array(blame_us), __entry->nodes, 8),
 		  CAUSAL_TRACE_VCLOCK)
 );
 

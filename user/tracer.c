@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Loading the causal BPF programs: see tracer.h. */
 #define _GNU_SOURCE
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,7 +16,9 @@
 #include <bpf/libbpf.h>
 
 #include "causal_log.h"
-#include "causal_tp.h"
+#include "causal_types.h"
+#include "causal_hist.h"
+#include "causal_tp_args.h"
 #include "causal.skel.h"
 #include "tracer.h"
 
@@ -30,7 +33,14 @@ struct tracer {
 	bool has_module;
 	struct causal_event ev;		/* the record being handed out */
 	size_t ev_used;			/* bytes of it not known zero */
+	struct causal_ev_totals totals;	/* ev.totals of a totals event */
 };
+
+static_assert(CAUSAL_EV_HIST_BUCKETS == CAUSAL_HIST_BUCKETS,
+	      "a totals event carries the module's whole histogram");
+static_assert(offsetof(struct causal_ev_totals, has_hist) ==
+	      sizeof(struct causal_tp_totals),
+	      "the programs copy struct causal_tp_totals to the record's head");
 
 long tracer_parse_types(const char *list)
 {
@@ -69,71 +79,38 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Where a field of the module's tracepoints must be, per causal_tp.h. */
-struct tp_field {
-	const char *event;
-	const char *field;	/* as in the format file's declaration */
-	size_t offset;
-	size_t size;
-};
+#define TP_ARGS_PARAM	"/sys/module/causal/parameters/tracepoint_args"
 
-#define F(ev, st, decl, member) \
-	{ ev, decl, offsetof(struct st, member), sizeof(((struct st *)0)->member) }
-#define COMMON(ev, st)							\
-	F(ev, st, "u32 group", group), F(ev, st, "u16 node", node),	\
-	F(ev, st, "u16 peer", peer), F(ev, st, "u16 nodes", nodes),	\
-	F(ev, st, "u64 stamp", stamp),					\
-	F(ev, st, "__data_loc u64[] vclock", data_loc_vclock)
-
-static const struct tp_field tp_fields[] = {
-	COMMON("causal_send", causal_tp_send),
-	F("causal_send", causal_tp_send, "u32 len", len),
-	F("causal_send", causal_tp_send, "u32 targets", targets),
-	COMMON("causal_arrive", causal_tp_msg),
-	F("causal_arrive", causal_tp_msg, "u32 len", len),
-	COMMON("causal_hold", causal_tp_hold),
-	F("causal_hold", causal_tp_hold, "u16 wait_node", wait_node),
-	F("causal_hold", causal_tp_hold, "u64 wait_stamp", wait_stamp),
-	COMMON("causal_deliver", causal_tp_deliver),
-	F("causal_deliver", causal_tp_deliver, "u64 index", index),
-	F("causal_deliver", causal_tp_deliver, "u64 held_ns", held_ns),
-	F("causal_deliver", causal_tp_deliver, "bool gap", gap),
-	COMMON("causal_clock", causal_tp_clock),
-	COMMON("causal_peer", causal_tp_peer),
-	F("causal_peer", causal_tp_peer, "u64 incarnation", incarnation),
-	F("causal_peer", causal_tp_peer, "bool joined", joined),
-	F("causal_peer", causal_tp_peer, "u16 family", family),
-	F("causal_peer", causal_tp_peer, "u16 sport", sport),
-	F("causal_peer", causal_tp_peer, "u16 dport", dport),
-	F("causal_peer", causal_tp_peer, "u8 saddr[16]", saddr),
-	F("causal_peer", causal_tp_peer, "u8 daddr[16]", daddr),
-	COMMON("causal_error", causal_tp_error),
-	F("causal_error", causal_tp_error, "u32 err", err),
-};
-
-/* Is @decl at @offset with @size in the event's tracefs format? */
-static int tp_field_check(const struct tp_field *f, char *err, size_t errlen)
+/* The programs attach raw: they read the tracepoints' arguments, which
+ * only the module knows. It says which it was built with; they must be
+ * the ones these programs were built with.
+ */
+static int tp_args_check(char *err, size_t errlen)
 {
-	char path[256], line[512], want[160];
-	bool found = false;
+	static const char want[] = CAUSAL_TP_ARGS_TEXT;
+	char have[sizeof(want) + 2];
+	size_t n;
 	FILE *fp;
 
-	snprintf(path, sizeof(path), CAUSAL_EVENTS "/%s/format", f->event);
-	fp = fopen(path, "r");
+	fp = fopen(TP_ARGS_PARAM, "r");
 	if (!fp) {
-		set_err(err, errlen, "%s: %s", path, strerror(errno));
+		set_err(err, errlen,
+			"%s: %s: the loaded module is older than these tools",
+			TP_ARGS_PARAM, strerror(errno));
 		return -1;
 	}
-	snprintf(want, sizeof(want), "field:%s;\toffset:%zu;\tsize:%zu;",
-		 f->field, f->offset, f->size);
-	while (!found && fgets(line, sizeof(line), fp))
-		found = strstr(line, want);
+	n = fread(have, 1, sizeof(have) - 1, fp);
 	fclose(fp);
-	if (!found)
+	have[n] = '\0';
+	if (n && have[n - 1] == '\n')
+		have[--n] = '\0';
+	if (strcmp(have, want)) {
 		set_err(err, errlen,
-			"causal:%s has no '%s' at offset %zu: the loaded module is not the version these tools were built for",
-			f->event, f->field, f->offset);
-	return found ? 0 : -1;
+			"the loaded module's tracepoints pass other arguments than these tools were built for (%s)",
+			TP_ARGS_PARAM);
+		return -1;
+	}
+	return 0;
 }
 
 static int mount_tracefs(char *err, size_t errlen)
@@ -207,16 +184,37 @@ static int on_sample(void *ctx, void *data, size_t size)
 {
 	const struct causal_event *rec = data;
 	struct tracer *t = ctx;
+	const struct causal_ev_totals *tot;
 	size_t used;
 
-	if (size < CAUSAL_EV_SIZE(0) || rec->nodes > CAUSAL_EV_MAX_NODES ||
-	    size < CAUSAL_EV_SIZE(rec->nodes))
+	if (size < CAUSAL_EV_SIZE(0) || rec->nodes > CAUSAL_EV_MAX_NODES)
 		return 0;
-	used = CAUSAL_EV_SIZE(rec->nodes);
+	if (rec->type == CAUSAL_EV_TOTALS) {
+		if (size < CAUSAL_EV_TOTALS_SIZE)
+			return 0;
+		used = CAUSAL_EV_SIZE(0);
+		tot = (const void *)((const char *)data + used);
+		memcpy(&t->totals, tot, offsetof(struct causal_ev_totals,
+						 blame_us));
+		memset(t->totals.blame_us, 0, sizeof(t->totals.blame_us));
+		memcpy(t->totals.blame_us, tot->blame_us,
+		       rec->nodes * sizeof(__u64));
+		if (tot->has_hist)
+			memcpy(t->totals.hold_hist, tot->hold_hist,
+			       sizeof(t->totals.hold_hist));
+		else
+			memset(t->totals.hold_hist, 0,
+			       sizeof(t->totals.hold_hist));
+	} else if (size < CAUSAL_EV_SIZE(rec->nodes)) {
+		return 0;
+	} else {
+		used = CAUSAL_EV_SIZE(rec->nodes);
+	}
 	memcpy(&t->ev, rec, used);
 	if (t->ev_used > used)
 		memset((char *)&t->ev + used, 0, t->ev_used - used);
 	t->ev_used = used;
+	t->ev.totals = rec->type == CAUSAL_EV_TOTALS ? &t->totals : NULL;
 	return t->fn(t->ctx, &t->ev);
 }
 
@@ -235,7 +233,6 @@ struct tracer *tracer_open(const struct tracer_opts *o, tracer_event_fn fn,
 	struct bpf_program *prog;
 	struct tracer *t;
 	struct stat st;
-	size_t i;
 	int ret;
 
 	if (geteuid()) {
@@ -253,11 +250,8 @@ struct tracer *tracer_open(const struct tracer_opts *o, tracer_event_fn fn,
 	t->fn = fn;
 	t->ctx = ctx;
 	t->has_module = !stat(CAUSAL_EVENTS, &st);
-	if (t->has_module) {
-		for (i = 0; i < sizeof(tp_fields) / sizeof(tp_fields[0]); i++)
-			if (tp_field_check(&tp_fields[i], err, errlen))
-				goto err_free;
-	}
+	if (t->has_module && tp_args_check(err, errlen))
+		goto err_free;
 
 	libbpf_set_print(libbpf_print);
 	t->skel = causal_bpf__open();

@@ -23,6 +23,7 @@ static const char * const type_names[CAUSAL_EV_TYPES] = {
 	[CAUSAL_EV_CLOCK]		= "clock",
 	[CAUSAL_EV_PEER]		= "peer",
 	[CAUSAL_EV_ERROR]		= "error",
+	[CAUSAL_EV_TOTALS]		= "totals",
 	[CAUSAL_EV_TCP_RETRANSMIT]	= "tcp_retransmit",
 	[CAUSAL_EV_TCP_STATE]		= "tcp_state",
 	[CAUSAL_EV_TCP_RESET]		= "tcp_reset",

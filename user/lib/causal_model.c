@@ -6,8 +6,10 @@
 #include <string.h>
 
 #include "causal_health.h"
+#include "causal_hist.h"
 #include "causal_log.h"
 #include "causal_model.h"
+#include "causal_procfs.h"
 
 /* ---- fixed-capacity hash tables: linear probing, backward-shift delete ---- */
 
@@ -106,25 +108,53 @@ static void table_del(struct table *t, struct slot *s)
 
 /* ---- the model ---- */
 
-/* Upper bounds of the Prometheus histogram of hold times, seconds. */
-static const double prom_le[] = { 0.0001, 0.001, 0.01, 0.1, 1, 10 };
-#define PROM_LE	(sizeof(prom_le) / sizeof(prom_le[0]))
+/*
+ * What the module counts for the channels of one (group, node, peer):
+ * node's view of the messages from peer. blamed_us is the hold time of
+ * node's channels spent waiting for peer, whichever channel it was on.
+ */
+struct counts {
+	__u64 sent;
+	__u64 delivered;
+	__u64 held_total;	/* not deliverable when they arrived */
+	__u64 queued;		/* held now */
+	__u64 gaps;
+	__u64 hold_sum_us;
+	__u64 hold_max_us;
+	__u64 hold_missed;	/* held, delivered, not in hist */
+	__u64 blamed_us;
+	__u64 hist[CAUSAL_HIST_BUCKETS];
+};
 
-/* One (group, node, peer): node's view of messages from peer. */
+/* One (group, node, peer). */
 struct pair {
 	struct slot slot;	/* k1: group << 32 | node << 16 | peer */
-	__u64 delivered;
-	__u64 held;		/* waited: held_ns > 0 */
-	__u64 gaps;
+	struct counts gone;	/* of the channels that left */
+	struct counts now;	/* gone plus those of the last read */
+	/* From events: */
 	__u64 errors;		/* channel failures, resets */
 	__u64 resets_pending;	/* resets not yet followed by a message */
 	__u64 retransmits;	/* on node's connection to peer */
-	__u64 blamed_ns;	/* node's hold time spent waiting for peer */
-	__u64 held_now;
-	__u64 hold_sum_ns;
-	__u64 hold_max_ns;
-	__u64 prom[PROM_LE];	/* holds <= prom_le[i] */
-	__u32 hist[CAUSAL_MODEL_BUCKETS];
+};
+
+/* A channel as the last read of /proc/net/causal (or its causal_totals
+ * event, which is final) showed it.
+ */
+struct chan {
+	struct slot slot;	/* k1: the channel's id */
+	__u64 k_pair;		/* pair_key() of its (group, node, peer) */
+	__u16 nodes;
+	bool final;		/* its totals arrived: fold at the next read */
+	unsigned int missing;	/* reads since it was last seen */
+	struct causal_model_chan c;
+};
+
+/* An endpoint's clock as of the last read: which held messages left. */
+struct endpoint {
+	struct slot slot;	/* k1: group << 16 | node */
+	unsigned int generation;
+	__u16 nodes;
+	__u64 clock[CAUSAL_EV_MAX_NODES];
 };
 
 /* A message held now, by (group, node, sender) and stamp. */
@@ -144,12 +174,16 @@ struct link {
 };
 
 struct causal_model {
-	struct table pairs, held, links;
+	struct table pairs, chans, endpoints, held, links;
+	unsigned int generation;	/* reads begun */
 	__u64 events[CAUSAL_EV_TYPES];
 	__u64 lost;
 	__u64 table_drops;
 	__u64 unmatched_tcp;	/* TCP events of connections not known */
 	__u64 resets_pending;	/* sum of the pairs' */
+	__u64 messages;		/* sent and delivered, at the last read */
+	__u64 reset_base;	/* messages when the pending resets were read */
+	bool reset_base_set;
 };
 
 struct causal_model *causal_model_new(const struct causal_model_limits *l)
@@ -159,6 +193,8 @@ struct causal_model *causal_model_new(const struct causal_model_limits *l)
 	if (!m)
 		return NULL;
 	if (table_init(&m->pairs, l->pairs, sizeof(struct pair)) ||
+	    table_init(&m->chans, l->channels, sizeof(struct chan)) ||
+	    table_init(&m->endpoints, l->channels, sizeof(struct endpoint)) ||
 	    table_init(&m->held, l->held, sizeof(struct held)) ||
 	    table_init(&m->links, l->links, sizeof(struct link))) {
 		causal_model_free(m);
@@ -172,49 +208,11 @@ void causal_model_free(struct causal_model *m)
 	if (!m)
 		return;
 	free(m->pairs.slots);
+	free(m->chans.slots);
+	free(m->endpoints.slots);
 	free(m->held.slots);
 	free(m->links.slots);
 	free(m);
-}
-
-unsigned int causal_model_bucket(__u64 ns)
-{
-	unsigned int exp;
-
-	if (ns < 16)
-		return ns;
-	exp = 63 - __builtin_clzll(ns);
-	return 16 + (exp - 4) * 8 + ((ns >> (exp - 3)) & 7);
-}
-
-__u64 causal_model_bucket_max(unsigned int b)
-{
-	unsigned int exp, sub;
-
-	if (b < 16)
-		return b;
-	exp = (b - 16) / 8 + 4;
-	sub = (b - 16) % 8;
-	if (exp == 63 && sub == 7)
-		return ~0ULL;
-	return (1ULL << exp) + ((__u64)(sub + 1) << (exp - 3)) - 1;
-}
-
-__u64 causal_model_hist_pct(const __u32 *hist, __u64 count, unsigned int p)
-{
-	__u64 rank = (count * p + 99) / 100, seen = 0;
-	unsigned int b;
-
-	if (!count)
-		return 0;
-	if (!rank)
-		rank = 1;
-	for (b = 0; b < CAUSAL_MODEL_BUCKETS; b++) {
-		seen += hist[b];
-		if (seen >= rank)
-			return causal_model_bucket_max(b);
-	}
-	return causal_model_bucket_max(CAUSAL_MODEL_BUCKETS - 1);
 }
 
 static __u64 pair_key(__u32 group, __u16 node, __u16 peer)
@@ -252,44 +250,251 @@ static struct link *link_get(struct causal_model *m,
 	return table_get(&m->links, k1, k2, create, &m->table_drops);
 }
 
+/* @c's counts into its pairs' @which (gone or now). */
+static void chan_add(struct causal_model *m, const struct causal_model_chan *c,
+		     size_t which)
+{
+	struct pair *p = pair_get(m, c->group, c->node, c->peer, true);
+	struct counts *n;
+	unsigned int i;
+
+	if (p) {
+		n = (struct counts *)((char *)p + which);
+		n->sent += c->sent;
+		n->delivered += c->delivered;
+		n->held_total += c->held_total;
+		n->queued += c->queued;
+		n->gaps += c->gaps;
+		n->hold_sum_us += c->hold_sum_us;
+		if (c->hold_max_us > n->hold_max_us)
+			n->hold_max_us = c->hold_max_us;
+		n->hold_missed += c->hold_missed;
+		for (i = 0; i < CAUSAL_HIST_BUCKETS; i++)
+			n->hist[i] += c->hist[i];
+	}
+	for (i = 0; i < c->nodes && i < CAUSAL_EV_MAX_NODES; i++) {
+		if (!c->blame_us[i])
+			continue;
+		p = pair_get(m, c->group, c->node, i, true);
+		if (p)
+			((struct counts *)((char *)p + which))->blamed_us +=
+				c->blame_us[i];
+	}
+}
+
+static void chan_put(struct causal_model *m, const struct causal_model_chan *c,
+		     bool final)
+{
+	struct chan *ch = table_get(&m->chans, c->id, 0, true, &m->table_drops);
+
+	if (!ch) {
+		/* No room to wait for its next read: counted as gone now. */
+		if (final)
+			chan_add(m, c, offsetof(struct pair, gone));
+		return;
+	}
+	if (ch->final)
+		return;
+	ch->c = *c;
+	ch->k_pair = pair_key(c->group, c->node, c->peer);
+	ch->nodes = c->nodes;
+	ch->final = final;
+	ch->missing = 0;
+}
+
+void causal_model_channel(struct causal_model *m,
+			  const struct causal_model_chan *c)
+{
+	chan_put(m, c, false);
+}
+
+void causal_model_endpoint(struct causal_model *m, __u32 group, __u16 node,
+			   __u16 nodes, const __u64 *clock)
+{
+	struct endpoint *e = table_get(&m->endpoints, (__u64)group << 16 | node,
+				       0, true, &m->table_drops);
+
+	if (!e)
+		return;
+	e->generation = m->generation;
+	e->nodes = nodes < CAUSAL_EV_MAX_NODES ? nodes : CAUSAL_EV_MAX_NODES;
+	memcpy(e->clock, clock, e->nodes * sizeof(*clock));
+}
+
+static __u64 key_u64(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ?
+	       json_object_get_uint64(v) : 0;
+}
+
+/* A parsed blame_us ({"NODE": us}) into one entry per node. */
+static void blame_of(struct json_object *obj, __u64 *blame_us)
+{
+	json_object_object_foreach(obj, node, us) {
+		unsigned long w = strtoul(node, NULL, 10);
+
+		if (w < CAUSAL_EV_MAX_NODES)
+			blame_us[w] = json_object_get_uint64(us);
+	}
+}
+
+int causal_model_read_procfs(struct causal_model *m, FILE *fp)
+{
+	struct json_object *eps = causal_procfs_parse(fp), *ep, *chs, *ch, *v;
+	static struct causal_model_chan c;
+	__u64 clock[CAUSAL_EV_MAX_NODES];
+	size_t i, j, n;
+
+	if (!eps)
+		return -1;
+	for (i = 0; i < json_object_array_length(eps); i++) {
+		ep = json_object_array_get_idx(eps, i);
+		memset(clock, 0, sizeof(clock));
+		n = 0;
+		if (json_object_object_get_ex(ep, "clock", &v))
+			for (; n < json_object_array_length(v) &&
+			       n < CAUSAL_EV_MAX_NODES; n++)
+				clock[n] = json_object_get_uint64(
+					json_object_array_get_idx(v, n));
+		memset(&c, 0, offsetof(struct causal_model_chan, blame_us));
+		c.group = key_u64(ep, "group");
+		c.node = key_u64(ep, "node");
+		c.nodes = key_u64(ep, "nodes");
+		causal_model_endpoint(m, c.group, c.node, c.nodes, clock);
+		if (!json_object_object_get_ex(ep, "channels", &chs))
+			continue;
+		for (j = 0; j < json_object_array_length(chs); j++) {
+			ch = json_object_array_get_idx(chs, j);
+			/* Before its HELLO a channel has no peer to count for. */
+			if (!json_object_object_get_ex(ch, "peer", &v) || !v ||
+			    !json_object_object_get_ex(ch, "id", &v))
+				continue;
+			c.id = json_object_get_uint64(v);
+			c.peer = key_u64(ch, "peer");
+			c.queued = key_u64(ch, "queued");
+			c.sent = key_u64(ch, "sent");
+			c.delivered = key_u64(ch, "delivered");
+			c.held_total = key_u64(ch, "held_total");
+			c.gaps = key_u64(ch, "gaps");
+			c.hold_sum_us = key_u64(ch, "hold_sum_us");
+			c.hold_max_us = key_u64(ch, "hold_max_us");
+			c.hold_missed = key_u64(ch, "hold_missed");
+			memset(c.blame_us, 0, sizeof(c.blame_us));
+			if (json_object_object_get_ex(ch, "blame_us", &v))
+				blame_of(v, c.blame_us);
+			causal_procfs_hist(ch, c.hist);
+			causal_model_channel(m, &c);
+		}
+	}
+	json_object_put(eps);
+	return 0;
+}
+
+static void settle_resets(struct causal_model *m);
+
+void causal_model_read_begin(struct causal_model *m)
+{
+	m->generation++;
+}
+
+/*
+ * A read of every /proc/net/causal ended: channels not in it left. One
+ * whose totals came is folded into its pairs' gone; one without them is
+ * given two more reads for its event (it may have left between the read
+ * and the ring buffer's drain) and then folded as last seen.
+ */
+void causal_model_read_end(struct causal_model *m)
+{
+	struct endpoint *e;
+	struct chan *ch;
+	struct held *h;
+	struct pair *p;
+	unsigned int i;
+
+	for (i = 0; i <= m->chans.mask; i++) {
+		ch = (void *)slot_at(&m->chans, i);
+		while (ch->slot.used && (ch->final || ch->missing > 2)) {
+			chan_add(m, &ch->c, offsetof(struct pair, gone));
+			/* The next entry may shift into this slot. */
+			table_del(&m->chans, &ch->slot);
+		}
+	}
+	table_for_each(&m->pairs, i, p)
+		p->now = p->gone;
+	table_for_each(&m->chans, i, ch) {
+		chan_add(m, &ch->c, offsetof(struct pair, now));
+		/* Seen again by the next read, or missing one more. */
+		ch->missing++;
+	}
+	m->messages = 0;
+	table_for_each(&m->pairs, i, p)
+		m->messages += p->now.sent + p->now.delivered;
+	/* Messages may have gone between the last read and a reset: only
+	 * those after the read that followed it make it mid-run.
+	 */
+	if (m->resets_pending && !m->reset_base_set) {
+		m->reset_base = m->messages;
+		m->reset_base_set = true;
+	} else if (m->resets_pending && m->messages > m->reset_base) {
+		settle_resets(m);
+	}
+	/* A held message left when its endpoint delivered it or went. */
+	for (i = 0; i <= m->held.mask; i++) {
+		h = (void *)slot_at(&m->held, i);
+		while (h->slot.used) {
+			__u16 peer = (__u16)h->slot.k1;
+
+			e = table_get(&m->endpoints, h->slot.k1 >> 16, 0, false,
+				      NULL);
+			if (e && e->generation == m->generation &&
+			    (peer >= e->nodes || e->clock[peer] < h->slot.k2))
+				break;
+			table_del(&m->held, &h->slot);
+		}
+	}
+	for (i = 0; i <= m->endpoints.mask; i++) {
+		e = (void *)slot_at(&m->endpoints, i);
+		while (e->slot.used && e->generation != m->generation)
+			table_del(&m->endpoints, &e->slot);
+	}
+}
+
+static void add_totals(struct causal_model *m, const struct causal_event *ev)
+{
+	const struct causal_ev_totals *t = ev->totals;
+	static struct causal_model_chan c;
+
+	if (!t || ev->peer >= CAUSAL_EV_MAX_NODES)
+		return;
+	c = (struct causal_model_chan) {
+		.id = t->id, .group = ev->group, .node = ev->node,
+		.peer = ev->peer, .nodes = ev->nodes,
+		.sent = t->sent, .delivered = t->delivered,
+		.held_total = t->held,
+		.gaps = t->gaps, .hold_sum_us = t->hold_sum_us,
+		.hold_max_us = t->hold_max_us, .hold_missed = t->hold_missed,
+	};
+	memcpy(c.blame_us, t->blame_us, sizeof(c.blame_us));
+	memcpy(c.hist, t->hold_hist, sizeof(c.hist));
+	chan_put(m, &c, true);
+}
+
+/* In the audit stream: a held message left. */
 static void add_deliver(struct causal_model *m, const struct causal_event *ev)
 {
-	struct pair *p = pair_get(m, ev->group, ev->node, ev->peer, true);
 	struct held *h;
-	struct pair *blamed;
-	unsigned int i;
 
 	h = table_get(&m->held, pair_key(ev->group, ev->node, ev->peer),
 		      ev->stamp, false, &m->table_drops);
-	if (h) {
-		/* The hold's wait names who the time is charged to. */
-		blamed = pair_get(m, ev->group, ev->node, h->wait_node, true);
-		if (blamed)
-			blamed->blamed_ns += ev->held_ns;
-		if (p && p->held_now)
-			p->held_now--;
+	if (h)
 		table_del(&m->held, &h->slot);
-	}
-	if (!p)
-		return;
-	p->delivered++;
-	p->gaps += ev->gap;
-	if (!ev->held_ns)
-		return;
-	p->held++;
-	p->hold_sum_ns += ev->held_ns;
-	if (ev->held_ns > p->hold_max_ns)
-		p->hold_max_ns = ev->held_ns;
-	p->hist[causal_model_bucket(ev->held_ns)]++;
-	for (i = 0; i < PROM_LE; i++)
-		if (ev->held_ns <= prom_le[i] * 1e9)
-			p->prom[i]++;
 }
 
 static void add_hold(struct causal_model *m, const struct causal_event *ev)
 {
 	struct held *h;
-	struct pair *p;
 
 	h = table_get(&m->held, pair_key(ev->group, ev->node, ev->peer),
 		      ev->stamp, true, &m->table_drops);
@@ -298,9 +503,7 @@ static void add_hold(struct causal_model *m, const struct causal_event *ev)
 	h->since_ns = ev->ts_ns;
 	h->wait_node = ev->wait_node;
 	h->wait_stamp = ev->wait_stamp;
-	p = pair_get(m, ev->group, ev->node, ev->peer, true);
-	if (p)
-		p->held_now++;
+	pair_get(m, ev->group, ev->node, ev->peer, true);
 }
 
 static void add_tcp(struct causal_model *m, const struct causal_event *ev)
@@ -326,7 +529,8 @@ static void add_tcp(struct causal_model *m, const struct causal_event *ev)
 /*
  * A reset is an error when this host sends or delivers after it; the ones
  * after its last message are the teardown of a finished run. The rule of
- * causalctl analyze (docs/analysis.md), applied as the events come.
+ * causalctl analyze (docs/analysis.md), applied as send and deliver events
+ * come (--audit) or as the reads of the module's counts show messages.
  */
 static void settle_resets(struct causal_model *m)
 {
@@ -338,6 +542,7 @@ static void settle_resets(struct causal_model *m)
 		p->resets_pending = 0;
 	}
 	m->resets_pending = 0;
+	m->reset_base_set = false;
 }
 
 void causal_model_add(struct causal_model *m, const struct causal_event *ev)
@@ -352,6 +557,9 @@ void causal_model_add(struct causal_model *m, const struct causal_event *ev)
 	    (ev->type == CAUSAL_EV_SEND || ev->type == CAUSAL_EV_DELIVER))
 		settle_resets(m);
 	switch (ev->type) {
+	case CAUSAL_EV_TOTALS:
+		add_totals(m, ev);
+		break;
 	case CAUSAL_EV_DELIVER:
 		add_deliver(m, ev);
 		break;
@@ -432,19 +640,32 @@ static __u16 pair_peer(const struct pair *p)
 	return p->slot.k1;
 }
 
-/* A bucket's bound can pass the largest value seen: not past the max. */
-static __u64 pair_pct(const struct pair *p, unsigned int pct)
+/* The @pct percentile of the pair's holds, interpolated in its bucket as
+ * histogram_quantile() does, not past the largest.
+ */
+static __u64 pair_pct_ns(const struct pair *p, unsigned int pct)
 {
-	__u64 v = causal_model_hist_pct(p->hist, p->held, pct);
+	__u64 v = causal_hist_quantile(p->now.hist, pct, 100);
 
-	return v < p->hold_max_ns ? v : p->hold_max_ns;
+	return (v < p->now.hold_max_us ? v : p->now.hold_max_us) * 1000;
+}
+
+/* Held messages delivered: what the percentiles are of. */
+static __u64 pair_held(const struct pair *p)
+{
+	__u64 n = p->now.hold_missed;
+	unsigned int b;
+
+	for (b = 0; b < CAUSAL_HIST_BUCKETS; b++)
+		n += p->now.hist[b];
+	return n;
 }
 
 static void group_health(struct causal_model *m, __u32 group,
 			 struct causal_health *h)
 {
 	struct causal_health_in in = {};
-	__u32 *hist = calloc(CAUSAL_MODEL_BUCKETS, sizeof(*hist));
+	__u64 *hist = calloc(CAUSAL_HIST_BUCKETS, sizeof(*hist));
 	unsigned int i, b;
 	struct pair *p;
 	__u64 max = 0;
@@ -452,21 +673,22 @@ static void group_health(struct causal_model *m, __u32 group,
 	table_for_each(&m->pairs, i, p) {
 		if (p->slot.k1 >> 32 != group)
 			continue;
-		if (p->hold_max_ns > max)
-			max = p->hold_max_ns;
-		in.deliveries += p->delivered;
-		in.held += p->held;
-		in.gaps += p->gaps;
+		if (p->now.hold_max_us > max)
+			max = p->now.hold_max_us;
+		in.deliveries += p->now.delivered;
+		in.held += pair_held(p);
+		in.gaps += p->now.gaps;
 		in.errors += p->errors;
 		in.channels++;
 		if (hist)
-			for (b = 0; b < CAUSAL_MODEL_BUCKETS; b++)
-				hist[b] += p->hist[b];
+			for (b = 0; b < CAUSAL_HIST_BUCKETS; b++)
+				hist[b] += p->now.hist[b];
 	}
 	if (hist)
-		in.p99_hold_ns = causal_model_hist_pct(hist, in.held, 99);
+		in.p99_hold_ns = causal_hist_quantile(hist, 99, 100);
 	if (in.p99_hold_ns > max)
 		in.p99_hold_ns = max;
+	in.p99_hold_ns *= 1000;
 	free(hist);
 	causal_health_score(&in, h);
 }
@@ -511,15 +733,15 @@ struct json_object *causal_model_snapshot(struct causal_model *m, __u64 now_ns)
 			o = json_object_new_object();
 			add_u64(o, "node", pair_node(p));
 			add_u64(o, "peer", pair_peer(p));
-			add_u64(o, "delivered", p->delivered);
-			add_u64(o, "held", p->held);
-			add_u64(o, "held_now", p->held_now);
-			add_u64(o, "gaps", p->gaps);
+			add_u64(o, "delivered", p->now.delivered);
+			add_u64(o, "held", pair_held(p));
+			add_u64(o, "held_now", p->now.queued);
+			add_u64(o, "gaps", p->now.gaps);
 			add_u64(o, "errors", p->errors);
-			add_u64(o, "hold_p50_ns", pair_pct(p, 50));
-			add_u64(o, "hold_p99_ns", pair_pct(p, 99));
-			add_u64(o, "hold_max_ns", p->hold_max_ns);
-			add_u64(o, "blamed_ns", p->blamed_ns);
+			add_u64(o, "hold_p50_ns", pair_pct_ns(p, 50));
+			add_u64(o, "hold_p99_ns", pair_pct_ns(p, 99));
+			add_u64(o, "hold_max_ns", p->now.hold_max_us * 1000);
+			add_u64(o, "blamed_ns", p->now.blamed_us * 1000);
 			/* Both ends' retransmits, when both are on this host. */
 			rev = pair_get(m, gs[g], pair_peer(p), pair_node(p), false);
 			add_u64(o, "retransmits",
@@ -558,24 +780,47 @@ static const struct pair_metric {
 	const char *type;
 	const char *help;
 	size_t off;		/* of a __u64 in struct pair */
-	bool seconds;		/* nanoseconds, shown in seconds */
+	bool seconds;		/* microseconds, shown in seconds */
 } pair_metrics[] = {
+	{ "causal_sent_total", "counter",
+	  "Messages node sent on its channel to peer (a broadcast counts on each).",
+	  offsetof(struct pair, now.sent) },
 	{ "causal_delivered_total", "counter",
 	  "Messages delivered to node from peer.",
-	  offsetof(struct pair, delivered) },
+	  offsetof(struct pair, now.delivered) },
+	{ "causal_held_total", "counter",
+	  "Messages from peer that node held: not deliverable when they arrived.",
+	  offsetof(struct pair, now.held_total) },
 	{ "causal_gaps_total", "counter",
 	  "Messages delivered by the hold timeout, past a lost cause.",
-	  offsetof(struct pair, gaps) },
+	  offsetof(struct pair, now.gaps) },
 	{ "causal_held_now", "gauge",
 	  "Messages from peer that node holds now.",
-	  offsetof(struct pair, held_now) },
+	  offsetof(struct pair, now.queued) },
 	{ "causal_blamed_seconds_total", "counter",
-	  "Hold time node spent waiting for a message of peer.",
-	  offsetof(struct pair, blamed_ns), true },
+	  "Hold time node's channels spent waiting for a message of peer.",
+	  offsetof(struct pair, now.blamed_us), true },
+	{ "causal_errors_total", "counter",
+	  "Failures of node's channel to peer: protocol errors, resets mid-run.",
+	  offsetof(struct pair, errors) },
 	{ "causal_tcp_retransmits_total", "counter",
 	  "TCP retransmits on node's connection to peer.",
 	  offsetof(struct pair, retransmits) },
 };
+
+/*
+ * The buckets of causal_hold_seconds: every other bound of the module's
+ * histogram (8 per power of two) from 16 us to 2^25 us (34 s), and 1, 2, 4
+ * and 8 us below; each count is exact, as the module counted. Bucket
+ * widths of at most 1/8 of their bound keep histogram_quantile() within a
+ * few percent of the true quantile.
+ */
+static bool prom_bound(unsigned int b)
+{
+	if (b < CAUSAL_HIST_SUB)
+		return b && !(b & (b - 1));
+	return !(b & 1) && causal_hist_lower(b) <= 1U << 25;
+}
 
 void causal_model_prometheus(struct causal_model *m, FILE *out)
 {
@@ -609,7 +854,7 @@ void causal_model_prometheus(struct causal_model *m, FILE *out)
 				(unsigned)(p->slot.k1 >> 32), pair_node(p),
 				pair_peer(p));
 			if (pm->seconds)
-				fprintf(out, "%.9f\n", v / 1e9);
+				fprintf(out, "%.6f\n", v / 1e6);
 			else
 				fprintf(out, "%llu\n", (unsigned long long)v);
 		}
@@ -617,22 +862,27 @@ void causal_model_prometheus(struct causal_model *m, FILE *out)
 	fputs("# HELP causal_hold_seconds Hold-back time of messages from peer that waited at node.\n"
 	      "# TYPE causal_hold_seconds histogram\n", out);
 	table_for_each(&m->pairs, i, p) {
+		__u64 below = 0;
 		unsigned int b;
 
-		for (b = 0; b < PROM_LE; b++)
-			fprintf(out, "causal_hold_seconds_bucket{" LABELS ",le=\"%g\"} %llu\n",
-				(unsigned)(p->slot.k1 >> 32), pair_node(p),
-				pair_peer(p), prom_le[b],
-				(unsigned long long)p->prom[b]);
+		for (b = 0; b < CAUSAL_HIST_BUCKETS; b++) {
+			if (prom_bound(b))
+				fprintf(out, "causal_hold_seconds_bucket{" LABELS ",le=\"%.6f\"} %llu\n",
+					(unsigned)(p->slot.k1 >> 32),
+					pair_node(p), pair_peer(p),
+					causal_hist_lower(b) / 1e6,
+					(unsigned long long)below);
+			below += p->now.hist[b];
+		}
 		fprintf(out, "causal_hold_seconds_bucket{" LABELS ",le=\"+Inf\"} %llu\n",
 			(unsigned)(p->slot.k1 >> 32), pair_node(p), pair_peer(p),
-			(unsigned long long)p->held);
-		fprintf(out, "causal_hold_seconds_sum{" LABELS "} %.9f\n",
+			(unsigned long long)pair_held(p));
+		fprintf(out, "causal_hold_seconds_sum{" LABELS "} %.6f\n",
 			(unsigned)(p->slot.k1 >> 32), pair_node(p), pair_peer(p),
-			p->hold_sum_ns / 1e9);
+			p->now.hold_sum_us / 1e6);
 		fprintf(out, "causal_hold_seconds_count{" LABELS "} %llu\n",
 			(unsigned)(p->slot.k1 >> 32), pair_node(p), pair_peer(p),
-			(unsigned long long)p->held);
+			(unsigned long long)pair_held(p));
 	}
 	fputs("# HELP causal_health_score Health of the group, 0-100 (docs/analysis.md).\n"
 	      "# TYPE causal_health_score gauge\n", out);

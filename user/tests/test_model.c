@@ -48,6 +48,48 @@ static void deliver(struct causal_model *m, __u16 node, __u16 peer,
 	causal_model_add(m, &ev);
 }
 
+/* One read of the module's aggregates: @text as one /proc/net/causal. */
+static int proc_read(struct causal_model *m, const char *text)
+{
+	FILE *f = fmemopen((void *)text, strlen(text), "r");
+	int ret;
+
+	if (!f)
+		return -1;
+	causal_model_read_begin(m);
+	ret = causal_model_read_procfs(m, f);
+	causal_model_read_end(m);
+	fclose(f);
+	return ret;
+}
+
+/* Endpoint (7, @node) of 3 nodes with @clock, and channel lines. */
+#define EP(node, clock)							\
+	"endpoint group=7 node=" #node " nodes=3 flags=0x0 incarnation=0000000000000001 sockets=1\n" \
+	"  clock " clock "\n"						\
+	"  peers=0x7 hold_timeout_ms=0 sent=0 delivered=0 held_now=0 gaps=0\n"
+#define CH(id, peer, rest)						\
+	"  channel peer=" #peer " state=active watermark=0 " rest " id=" #id "\n"
+
+/* A causal_totals event of channel @id, node 2's from @peer. */
+static void totals(struct causal_model *m, __u64 id, __u16 peer,
+		   __u64 delivered, __u64 held, __u64 hold_us, __u16 blamed)
+{
+	static struct causal_ev_totals t;
+	struct causal_event ev = ev_of(CAUSAL_EV_TOTALS, 7, 2, peer, 0);
+
+	memset(&t, 0, sizeof(t));
+	t.id = id;
+	t.delivered = delivered;
+	t.held = held;
+	t.hold_sum_us = held * hold_us;
+	t.hold_max_us = hold_us;
+	t.hold_hist[causal_hist_bucket(hold_us)] = held;
+	t.blame_us[blamed] = held * hold_us;
+	ev.totals = &t;
+	causal_model_add(m, &ev);
+}
+
 /* The row (node, peer) of group 7 in a snapshot. */
 static struct json_object *row(struct json_object *snap, int node, int peer)
 {
@@ -79,75 +121,86 @@ static __u64 field(struct json_object *obj, const char *key)
 	       json_object_get_uint64(v) : ~0ULL;
 }
 
-TEST(buckets_bound_their_values)
-{
-	__u64 v;
-	unsigned int b;
-
-	for (v = 0; v < (1ULL << 40); v = v * 3 / 2 + 1) {
-		b = causal_model_bucket(v);
-		ASSERT_LT(b, CAUSAL_MODEL_BUCKETS);
-		EXPECT_GE(causal_model_bucket_max(b), v);
-		/* Within an eighth: the histogram's resolution. */
-		EXPECT_LE(causal_model_bucket_max(b), v + v / 8 + 1)
-			TH_LOG("value %llu bucket %u", (unsigned long long)v, b);
-		if (b)
-			EXPECT_LT(causal_model_bucket_max(b - 1), v);
-	}
-	EXPECT_EQ(causal_model_bucket_max(CAUSAL_MODEL_BUCKETS - 1), ~0ULL);
-	EXPECT_EQ(causal_model_bucket(~0ULL), CAUSAL_MODEL_BUCKETS - 1);
-}
-
-TEST(percentiles_nearest_rank)
-{
-	__u32 hist[CAUSAL_MODEL_BUCKETS] = {};
-	__u64 v;
-
-	/* 1..100 ms: p50 is 50 ms, p99 99 ms, within the bucket width. */
-	for (v = 1; v <= 100; v++)
-		hist[causal_model_bucket(v * MS)]++;
-	v = causal_model_hist_pct(hist, 100, 50);
-	EXPECT_GE(v, 50 * MS);
-	EXPECT_LE(v, 50 * MS + 50 * MS / 8);
-	v = causal_model_hist_pct(hist, 100, 99);
-	EXPECT_GE(v, 99 * MS);
-	EXPECT_LE(v, 99 * MS + 99 * MS / 8);
-	EXPECT_EQ(causal_model_hist_pct(hist, 0, 99), 0);
-}
-
-/* Node 2 holds two messages of peer 1 waiting for peer 0: 300 and 100 ms
- * of hold are blamed on 0; a message held for its own channel's order
- * (wait_node is its sender) blames the sender.
+/* The counts are the module's: a read sums the channels of each (node,
+ * peer); blame goes to the node waited for, whichever channel waited.
  */
-TEST(blame_follows_the_hold)
+TEST(counts_come_from_the_module)
 {
+	static const char text[] =
+		EP(2, "4 9 0")
+		CH(11, 0, "queued=0 sent=5 delivered=4 held_total=0 gaps=0 hold_sum_us=0 hold_max_us=0 hold_missed=0 blame_us=- hold_hist=-")
+		CH(12, 1, "queued=1 sent=0 delivered=9 held_total=3 gaps=1 hold_sum_us=400200 hold_max_us=300000 hold_missed=0 blame_us=0:400000 hold_hist=100:1,100000:1,300000:1")
+		EP(0, "3 0 0")
+		CH(13, 2, "queued=0 sent=0 delivered=0 held_total=0 gaps=0 hold_sum_us=0 hold_max_us=0 hold_missed=0 blame_us=- hold_hist=-");
 	struct causal_model_limits l = CAUSAL_MODEL_DEFAULT_LIMITS;
 	struct causal_model *m = causal_model_new(&l);
 	struct json_object *snap;
 
 	ASSERT_NE(m, NULL);
-	hold(m, 1000, 2, 1, 1, 0);
-	hold(m, 2000, 2, 1, 2, 0);
+	ASSERT_EQ(proc_read(m, text), 0);
 	snap = causal_model_snapshot(m, 5000);
-	EXPECT_EQ(field(row(snap, 2, 1), "held_now"), 2);
+	EXPECT_EQ(field(row(snap, 2, 1), "delivered"), 9);
+	EXPECT_EQ(field(row(snap, 2, 1), "held"), 3);
+	EXPECT_EQ(field(row(snap, 2, 1), "held_now"), 1);
+	EXPECT_EQ(field(row(snap, 2, 1), "gaps"), 1);
+	EXPECT_EQ(field(row(snap, 2, 1), "hold_max_ns"), 300 * MS);
+	/* Rank 2 of 3 is the 100 ms bucket, interpolated in it. */
+	EXPECT_GE(field(row(snap, 2, 1), "hold_p50_ns"), 100 * MS);
+	EXPECT_LE(field(row(snap, 2, 1), "hold_p50_ns"), 107 * MS);
+	EXPECT_EQ(field(row(snap, 2, 1), "hold_p99_ns"), 300 * MS);
+	EXPECT_EQ(field(row(snap, 2, 1), "blamed_ns"), 0);
+	EXPECT_EQ(field(row(snap, 2, 0), "blamed_ns"), 400 * MS);
+	EXPECT_EQ(field(row(snap, 2, 0), "delivered"), 4);
+	EXPECT_EQ(field(row(snap, 0, 2), "delivered"), 0);
 	json_object_put(snap);
 
-	deliver(m, 2, 0, 1, 0);
-	deliver(m, 2, 1, 1, 300 * MS);
-	deliver(m, 2, 1, 2, 100 * MS);
-	deliver(m, 2, 1, 3, 0);
-	snap = causal_model_snapshot(m, 6000);
+	/* A second read replaces the first: counts are not added twice. */
+	ASSERT_EQ(proc_read(m, text), 0);
+	snap = causal_model_snapshot(m, 5000);
+	EXPECT_EQ(field(row(snap, 2, 1), "delivered"), 9);
 	EXPECT_EQ(field(row(snap, 2, 0), "blamed_ns"), 400 * MS);
-	EXPECT_EQ(field(row(snap, 2, 1), "blamed_ns"), 0);
-	EXPECT_EQ(field(row(snap, 2, 1), "delivered"), 3);
-	EXPECT_EQ(field(row(snap, 2, 1), "held"), 2);
-	EXPECT_EQ(field(row(snap, 2, 1), "held_now"), 0);
-	EXPECT_EQ(field(row(snap, 2, 1), "hold_max_ns"), 300 * MS);
-	EXPECT_EQ(field(row(snap, 2, 0), "delivered"), 1);
 	json_object_put(snap);
 	causal_model_free(m);
 }
 
+/* A channel that leaves counts on with its totals; one that leaves between
+ * two reads counts by its totals alone; one whose totals never come counts
+ * as last read, once.
+ */
+TEST(channels_that_leave_still_count)
+{
+	static const char both[] =
+		EP(2, "4 9 0")
+		CH(21, 0, "queued=0 sent=0 delivered=4 held_total=0 gaps=0 hold_sum_us=0 hold_max_us=0 hold_missed=0 blame_us=- hold_hist=-")
+		CH(22, 1, "queued=0 sent=0 delivered=9 held_total=1 gaps=0 hold_sum_us=1000 hold_max_us=1000 hold_missed=0 blame_us=0:1000 hold_hist=1000:1");
+	static const char none[] = EP(2, "4 9 0");
+	struct causal_model_limits l = CAUSAL_MODEL_DEFAULT_LIMITS;
+	struct causal_model *m = causal_model_new(&l);
+	struct json_object *snap;
+	int i;
+
+	ASSERT_NE(m, NULL);
+	ASSERT_EQ(proc_read(m, both), 0);
+	/* 22 delivered 3 more and left: its totals say so. 21 left silently. */
+	totals(m, 22, 1, 12, 2, 1000, 0);
+	/* 23 came and went between two reads. */
+	totals(m, 23, 1, 5, 1, 2000, 0);
+	for (i = 0; i < 6; i++) {
+		ASSERT_EQ(proc_read(m, none), 0);
+		snap = causal_model_snapshot(m, 5000);
+		EXPECT_EQ(field(row(snap, 2, 1), "delivered"), 17);
+		EXPECT_EQ(field(row(snap, 2, 1), "held"), 3);
+		EXPECT_EQ(field(row(snap, 2, 1), "hold_max_ns"), 2 * MS);
+		EXPECT_EQ(field(row(snap, 2, 0), "blamed_ns"), 4 * MS);
+		EXPECT_EQ(field(row(snap, 2, 0), "delivered"), 4);
+		json_object_put(snap);
+	}
+	causal_model_free(m);
+}
+
+/* Node 2 holds two messages of peer 1 waiting for peer 0: listed until the
+ * endpoint's clock says it delivered them, or the endpoint goes.
+ */
 TEST(held_now_lists_what_each_waits_for)
 {
 	struct causal_model_limits l = CAUSAL_MODEL_DEFAULT_LIMITS;
@@ -156,19 +209,52 @@ TEST(held_now_lists_what_each_waits_for)
 
 	ASSERT_NE(m, NULL);
 	hold(m, 1000, 2, 1, 5, 0);
+	hold(m, 2000, 2, 1, 6, 0);
+	ASSERT_EQ(proc_read(m, EP(2, "0 4 0")), 0);
 	snap = causal_model_snapshot(m, 1000 + 250 * MS);
 	json_object_object_get_ex(snap, "groups", &groups);
 	ASSERT_EQ(json_object_array_length(groups), 1);
 	json_object_object_get_ex(json_object_array_get_idx(groups, 0),
 				  "held_now", &held);
-	ASSERT_EQ(json_object_array_length(held), 1);
+	ASSERT_EQ(json_object_array_length(held), 2);
 	h = json_object_array_get_idx(held, 0);
+	if (field(h, "stamp") != 5)
+		h = json_object_array_get_idx(held, 1);
 	EXPECT_EQ(field(h, "node"), 2);
 	EXPECT_EQ(field(h, "peer"), 1);
 	EXPECT_EQ(field(h, "stamp"), 5);
 	EXPECT_EQ(field(h, "wait_node"), 0);
 	EXPECT_EQ(field(h, "wait_stamp"), 1);
 	EXPECT_EQ(field(h, "age_ns"), 250 * MS);
+	json_object_put(snap);
+
+	/* Peer 1's entry reached 5: that one left, 6 waits on. */
+	ASSERT_EQ(proc_read(m, EP(2, "1 5 0")), 0);
+	snap = causal_model_snapshot(m, 5000);
+	json_object_object_get_ex(snap, "groups", &groups);
+	json_object_object_get_ex(json_object_array_get_idx(groups, 0),
+				  "held_now", &held);
+	ASSERT_EQ(json_object_array_length(held), 1);
+	EXPECT_EQ(field(json_object_array_get_idx(held, 0), "stamp"), 6);
+	json_object_put(snap);
+
+	/* A deliver event (--audit) takes it at once. */
+	deliver(m, 2, 1, 6, MS);
+	snap = causal_model_snapshot(m, 5000);
+	json_object_object_get_ex(snap, "groups", &groups);
+	json_object_object_get_ex(json_object_array_get_idx(groups, 0),
+				  "held_now", &held);
+	EXPECT_EQ(json_object_array_length(held), 0);
+	json_object_put(snap);
+
+	/* The endpoint went: so did what it held. */
+	hold(m, 3000, 2, 1, 9, 0);
+	ASSERT_EQ(proc_read(m, EP(0, "0 0 0")), 0);
+	snap = causal_model_snapshot(m, 5000);
+	json_object_object_get_ex(snap, "groups", &groups);
+	json_object_object_get_ex(json_object_array_get_idx(groups, 0),
+				  "held_now", &held);
+	EXPECT_EQ(json_object_array_length(held), 0);
 	json_object_put(snap);
 	causal_model_free(m);
 }
@@ -178,9 +264,11 @@ TEST(held_now_lists_what_each_waits_for)
  */
 TEST(tables_are_bounded)
 {
-	struct causal_model_limits l = { .pairs = 64, .held = 100, .links = 8 };
+	struct causal_model_limits l = {
+		.pairs = 64, .channels = 8, .held = 100, .links = 8,
+	};
 	struct causal_model *m = causal_model_new(&l);
-	struct json_object *snap;
+	struct json_object *snap, *groups, *held;
 	__u64 s;
 
 	ASSERT_NE(m, NULL);
@@ -188,16 +276,24 @@ TEST(tables_are_bounded)
 		hold(m, s, 2, 1, s, 0);
 	snap = causal_model_snapshot(m, 1000);
 	EXPECT_EQ(field(snap, "table_drops"), 50);
-	EXPECT_EQ(field(row(snap, 2, 1), "held_now"), 100);
 	json_object_put(snap);
-	/* Deliver every other one; the others must still be found. */
+	/* Every other one delivered; the others must still be found. */
 	for (s = 1; s <= 100; s += 2)
 		deliver(m, 2, 1, s, MS);
-	for (s = 2; s <= 100; s += 2)
-		deliver(m, 2, 1, s, MS);
+	ASSERT_EQ(proc_read(m, EP(2, "0 60 0")), 0);
 	snap = causal_model_snapshot(m, 1000);
-	EXPECT_EQ(field(row(snap, 2, 1), "held_now"), 0);
-	EXPECT_EQ(field(row(snap, 2, 0), "blamed_ns"), 100 * MS);
+	json_object_object_get_ex(snap, "groups", &groups);
+	json_object_object_get_ex(json_object_array_get_idx(groups, 0),
+				  "held_now", &held);
+	/* Left: 62, 64, ... 100. */
+	EXPECT_EQ(json_object_array_length(held), 20);
+	json_object_put(snap);
+	/* Totals of more channels than fit still count, at once. */
+	for (s = 1; s <= 20; s++)
+		totals(m, 100 + s, 0, 1, 0, 0, 0);
+	ASSERT_EQ(proc_read(m, EP(2, "0 100 0")), 0);
+	snap = causal_model_snapshot(m, 1000);
+	EXPECT_EQ(field(row(snap, 2, 0), "delivered"), 20);
 	json_object_put(snap);
 	causal_model_free(m);
 }
@@ -235,8 +331,7 @@ TEST(retransmits_land_on_the_link)
 	/* Another connection: not a channel, not counted. */
 	ev.link = link_of(1, 4, 40000, 7000);
 	causal_model_add(m, &ev);
-	hold(m, 1, 2, 1, 1, 0);
-	deliver(m, 2, 1, 1, 300 * MS);
+	hold(m, 1, 2, 0, 1, 0);
 	snap = causal_model_snapshot(m, 1000);
 	EXPECT_EQ(field(row(snap, 0, 2), "retransmits"), 5);
 	EXPECT_EQ(field(row(snap, 2, 0), "retransmits"), 5);
@@ -250,6 +345,12 @@ TEST(retransmits_land_on_the_link)
  */
 TEST(resets_after_the_last_message_are_teardown)
 {
+	static const char before[] =
+		EP(0, "3 0 0")
+		CH(31, 2, "queued=0 sent=3 delivered=0 held_total=0 gaps=0 hold_sum_us=0 hold_max_us=0 hold_missed=0 blame_us=- hold_hist=-");
+	static const char after[] =
+		EP(0, "4 0 0")
+		CH(31, 2, "queued=0 sent=4 delivered=0 held_total=0 gaps=0 hold_sum_us=0 hold_max_us=0 hold_missed=0 blame_us=- hold_hist=-");
 	struct causal_model_limits l = CAUSAL_MODEL_DEFAULT_LIMITS;
 	struct causal_model *m = causal_model_new(&l);
 	struct causal_event ev = ev_of(CAUSAL_EV_PEER, 7, 0, 2, 0);
@@ -265,51 +366,93 @@ TEST(resets_after_the_last_message_are_teardown)
 	reset.tcp_rx = 1;
 	causal_model_add(m, &reset);
 	causal_model_add(m, &reset);
+	/* Reads that show no message after them: teardown, so far. */
+	ASSERT_EQ(proc_read(m, before), 0);
+	ASSERT_EQ(proc_read(m, before), 0);
 	snap = causal_model_snapshot(m, 1000);
 	EXPECT_EQ(field(row(snap, 0, 2), "errors"), 0);
 	json_object_put(snap);
 
 	/* A message after them: both were mid-run. */
-	deliver(m, 0, 2, 1, 0);
+	ASSERT_EQ(proc_read(m, after), 0);
 	snap = causal_model_snapshot(m, 1000);
 	EXPECT_EQ(field(row(snap, 0, 2), "errors"), 2);
+	json_object_put(snap);
+
+	/* Or, with --audit, a deliver event says it at once. */
+	causal_model_add(m, &reset);
+	deliver(m, 0, 2, 1, 0);
+	snap = causal_model_snapshot(m, 1000);
+	EXPECT_EQ(field(row(snap, 0, 2), "errors"), 3);
 	json_object_put(snap);
 
 	/* One more at the end stays out, whatever else comes. */
 	causal_model_add(m, &reset);
 	hold(m, 1, 0, 2, 2, 1);
+	ASSERT_EQ(proc_read(m, after), 0);
+	ASSERT_EQ(proc_read(m, after), 0);
 	snap = causal_model_snapshot(m, 1000);
-	EXPECT_EQ(field(row(snap, 0, 2), "errors"), 2);
+	EXPECT_EQ(field(row(snap, 0, 2), "errors"), 3);
 	json_object_put(snap);
 	causal_model_free(m);
 }
 
+/* The value of series @name{@labels} in @text, -1 if absent. */
+static double sample(const char *text, const char *name, const char *labels)
+{
+	char want[256];
+	const char *p;
+
+	snprintf(want, sizeof(want), "\n%s{%s} ", name, labels);
+	p = strstr(text, want);
+	return p ? strtod(p + strlen(want), NULL) : -1;
+}
+
 TEST(prometheus_text)
 {
+	static const char text[] =
+		EP(2, "0 2 0")
+		CH(41, 1, "queued=0 sent=0 delivered=2 held_total=1 gaps=0 hold_sum_us=5000 hold_max_us=5000 hold_missed=0 blame_us=0:5000 hold_hist=4864:1");
 	struct causal_model_limits l = CAUSAL_MODEL_DEFAULT_LIMITS;
 	struct causal_model *m = causal_model_new(&l);
-	char *text = NULL;
+	const char *lab = "group=\"7\",node=\"2\",peer=\"1\"";
+	char *out = NULL, le[128];
+	unsigned int b, n = 0;
 	size_t len = 0;
 	FILE *f;
 
 	ASSERT_NE(m, NULL);
-	hold(m, 1, 2, 1, 1, 0);
-	deliver(m, 2, 1, 1, 5 * MS);
-	deliver(m, 2, 1, 2, 0);
+	ASSERT_EQ(proc_read(m, text), 0);
 	causal_model_set_lost(m, 3);
-	f = open_memstream(&text, &len);
+	f = open_memstream(&out, &len);
 	ASSERT_NE(f, NULL);
 	causal_model_prometheus(m, f);
 	fclose(f);
-	EXPECT_NE(strstr(text, "causald_events_lost_total 3\n"), NULL);
-	EXPECT_NE(strstr(text, "causal_delivered_total{group=\"7\",node=\"2\",peer=\"1\"} 2\n"), NULL);
-	/* 5 ms: above 1 ms, within 10 ms; buckets are cumulative. */
-	EXPECT_NE(strstr(text, "causal_hold_seconds_bucket{group=\"7\",node=\"2\",peer=\"1\",le=\"0.001\"} 0\n"), NULL);
-	EXPECT_NE(strstr(text, "causal_hold_seconds_bucket{group=\"7\",node=\"2\",peer=\"1\",le=\"0.01\"} 1\n"), NULL);
-	EXPECT_NE(strstr(text, "causal_hold_seconds_bucket{group=\"7\",node=\"2\",peer=\"1\",le=\"+Inf\"} 1\n"), NULL);
-	EXPECT_NE(strstr(text, "causal_blamed_seconds_total{group=\"7\",node=\"2\",peer=\"0\"} 0.005000000\n"), NULL);
-	EXPECT_NE(strstr(text, "causal_health_score{group=\"7\"} "), NULL);
-	free(text);
+	EXPECT_NE(strstr(out, "\ncausald_events_lost_total 3\n"), NULL);
+	EXPECT_EQ(sample(out, "causal_delivered_total", lab), 2);
+	EXPECT_EQ(sample(out, "causal_held_total", lab), 1);
+	EXPECT_EQ(sample(out, "causal_blamed_seconds_total",
+			 "group=\"7\",node=\"2\",peer=\"0\""), 0.005);
+	/* 5000 us is in [4864, 5120): exact counts at 8 per octave. */
+	snprintf(le, sizeof(le), "%s,le=\"0.004608\"", lab);
+	EXPECT_EQ(sample(out, "causal_hold_seconds_bucket", le), 0);
+	snprintf(le, sizeof(le), "%s,le=\"0.004864\"", lab);
+	EXPECT_EQ(sample(out, "causal_hold_seconds_bucket", le), -1);
+	snprintf(le, sizeof(le), "%s,le=\"0.005120\"", lab);
+	EXPECT_EQ(sample(out, "causal_hold_seconds_bucket", le), 1);
+	snprintf(le, sizeof(le), "%s,le=\"+Inf\"", lab);
+	EXPECT_EQ(sample(out, "causal_hold_seconds_bucket", le), 1);
+	EXPECT_EQ(sample(out, "causal_hold_seconds_sum", lab), 0.005);
+	EXPECT_EQ(sample(out, "causal_hold_seconds_count", lab), 1);
+	for (b = 0; b < CAUSAL_HIST_BUCKETS; b++) {
+		snprintf(le, sizeof(le), "%s,le=\"%.6f\"", lab,
+			 causal_hist_lower(b) / 1e6);
+		n += sample(out, "causal_hold_seconds_bucket", le) >= 0;
+	}
+	/* 1, 2, 4, 8 us, then 8 per octave from 16 us to 2^25 us. */
+	EXPECT_EQ(n, 4 + 21 * 8 + 1);
+	EXPECT_NE(strstr(out, "\ncausal_health_score{group=\"7\"} "), NULL);
+	free(out);
 	causal_model_free(m);
 }
 
