@@ -391,6 +391,11 @@ int cmd_trace(int argc, char **argv)
 	if (optind < argc)
 		return ctl_error("unexpected '%s'\n%s", argv[optind], trace_usage);
 
+	/* A channel's totals are causald's, not a line of the trace. */
+	o.ev_mask = (o.ev_mask ? o.ev_mask : CAUSAL_EV_ALL) &
+		    ~CAUSAL_EV_BIT(CAUSAL_EV_TOTALS);
+	if (!o.ev_mask)
+		return ctl_error("-e totals: causald reads them, trace does not");
 	st.writer = clog_writer_new();
 	if (!st.writer)
 		return ctl_error("out of memory");

@@ -1,16 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * causald: loads the causal BPF programs, keeps a live model of what their
- * events say, writes them to a JSON-lines log with rotation, serves the model
- * as Prometheus metrics over HTTP and to `causalctl top` over a unix socket.
- * See causald(8).
+ * causald: reads the module's aggregates every second, loads the causal BPF
+ * programs for the rare events (all of them with --audit), keeps a live
+ * model of both, writes the events to a JSON-lines log with rotation, serves
+ * the model as Prometheus metrics over HTTP and to `causalctl top` over a
+ * unix socket. See causald(8).
  *
- * One thread reads the ring buffer, the log, the unix socket and signals;
- * libmicrohttpd's thread serves HTTP. model_lock keeps them apart.
+ * One thread reads the ring buffer, /proc/net/causal, the log, the unix
+ * socket and signals; libmicrohttpd's thread serves HTTP. model_lock keeps
+ * them apart.
  */
 #define _GNU_SOURCE
 #include <argp.h>
+#include <dirent.h>
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pthread.h>
@@ -24,6 +28,7 @@
 #include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -44,6 +49,8 @@ static struct env {
 	const char *socket_group;
 	const char *pid_path;
 	const char *host;
+	bool audit;
+	unsigned long audit_for_s;	/* 0: for as long as it runs */
 	struct tracer_opts tracer;
 	struct causal_model_limits limits;
 } env = {
@@ -60,13 +67,16 @@ const char *argp_program_version = "causald " CAUSAL_VERSION;
 static const char doc[] =
 "Trace causal delivery on this host: log events, serve metrics and causalctl top.\n"
 "\v"
+"By default it reads the module's own counts every second and takes only the\n"
+"rare events (hold, peer, error, totals, TCP): nearly free. --audit takes every\n"
+"event, as causalctl analyze needs, for --for DURATION or until it stops.\n"
 "The event log is JSON lines (docs/events.md); it is rotated at --log-size to\n"
 "FILE.1 .. FILE.N. SIGHUP reopens it (for logrotate); SIGTERM and SIGINT stop.\n"
 "Metrics: http://ADDR/metrics. Use --listen none to serve no HTTP.";
 
 enum {
 	OPT_LOG_SIZE = 0x100, OPT_LOG_KEEP, OPT_SOCKET_GROUP, OPT_PIDFILE,
-	OPT_TCP_ALL, OPT_RINGBUF, OPT_HOST,
+	OPT_TCP_ALL, OPT_RINGBUF, OPT_HOST, OPT_AUDIT, OPT_FOR,
 };
 
 static const struct argp_option opts[] = {
@@ -78,6 +88,8 @@ static const struct argp_option opts[] = {
 	{ "socket-group", OPT_SOCKET_GROUP, "GROUP", 0, "Group allowed to use the socket (default root only)" },
 	{ "pidfile", OPT_PIDFILE, "PATH", 0, "Lock against a second daemon (default /run/causald.pid)" },
 	{ "host", OPT_HOST, "NAME", 0, "Host name written in the log (default the hostname)" },
+	{ "audit", OPT_AUDIT, NULL, 0, "Every event, not only the rare ones (costs throughput)" },
+	{ "for", OPT_FOR, "DURATION", 0, "With --audit: then back to the rare events (s, m, h; default: for good)" },
 	{ "group", 'g', "GROUP", 0, "Only this causal group" },
 	{ "node", 'n', "NODE", 0, "Only this node id" },
 	{ "tcp-all", OPT_TCP_ALL, NULL, 0, "TCP events of every connection, not only causal channels" },
@@ -127,6 +139,28 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_HOST:
 		env.host = arg;
+		break;
+	case OPT_AUDIT:
+		env.audit = true;
+		break;
+	case OPT_FOR: {
+		char *end;
+
+		errno = 0;
+		env.audit_for_s = strtoul(arg, &end, 10);
+		if (errno || end == arg || *arg == '-' || !env.audit_for_s)
+			argp_error(state, "bad --for '%s'", arg);
+		if (!strcmp(end, "m"))
+			env.audit_for_s *= 60;
+		else if (!strcmp(end, "h"))
+			env.audit_for_s *= 3600;
+		else if (*end && strcmp(end, "s"))
+			argp_error(state, "bad --for '%s': a number of s, m or h", arg);
+		break;
+	}
+	case ARGP_KEY_END:
+		if (env.audit_for_s && !env.audit)
+			argp_error(state, "--for goes with --audit");
 		break;
 	case 'g':
 		env.tracer.filter_group = true;
@@ -324,11 +358,17 @@ static int on_event(void *ctx, const struct causal_event *ev)
 }
 
 /* Kernel drops since the last check go to the log as a "lost" line. */
+static __u64 lost_closed[CAUSAL_EV_TYPES];	/* by the tracers replaced */
+
 static void check_lost(struct tracer *t)
 {
 	__u64 by_type[CAUSAL_EV_TYPES], lost = tracer_lost(t, by_type), fresh = 0;
 	int type;
 
+	for (type = 0; type < CAUSAL_EV_TYPES; type++) {
+		by_type[type] += lost_closed[type];
+		lost += lost_closed[type];
+	}
 	pthread_mutex_lock(&model_lock);
 	causal_model_set_lost(model, lost);
 	pthread_mutex_unlock(&model_lock);
@@ -339,6 +379,112 @@ static void check_lost(struct tracer *t)
 	}
 	if (fresh)
 		log_line(clog_lost_json(host, mono_ns(), fresh, by_type));
+}
+
+/* ---- the module's aggregates, of every network namespace ---- */
+
+/* The rare events: what the default mode takes from BPF. */
+#define RARE_EVENTS							\
+	(CAUSAL_EV_BIT(CAUSAL_EV_HOLD) | CAUSAL_EV_BIT(CAUSAL_EV_PEER) |	\
+	 CAUSAL_EV_BIT(CAUSAL_EV_ERROR) | CAUSAL_EV_BIT(CAUSAL_EV_TOTALS) |	\
+	 CAUSAL_EV_TCP)
+
+static struct {
+	struct stat *seen;	/* the namespaces read in this pass */
+	size_t n, cap;
+	int self_fd;		/* our own, to come back to */
+	bool noted;		/* a bad file was reported */
+} ns = { .self_fd = -1 };
+
+/* Is the namespace at @path one not read yet in this pass? */
+static bool netns_unseen(const char *path)
+{
+	struct stat st;
+	size_t i;
+
+	if (stat(path, &st))
+		return false;
+	for (i = 0; i < ns.n; i++)
+		if (ns.seen[i].st_dev == st.st_dev &&
+		    ns.seen[i].st_ino == st.st_ino)
+			return false;
+	if (ns.n == ns.cap) {
+		size_t cap = ns.cap ? 2 * ns.cap : 64;
+		struct stat *v = realloc(ns.seen, cap * sizeof(*v));
+
+		if (!v)
+			return false;
+		ns.seen = v;
+		ns.cap = cap;
+	}
+	ns.seen[ns.n++] = st;
+	return true;
+}
+
+/* @path (a /proc/net/causal) into the model; the caller holds model_lock. */
+static void read_causal(const char *path)
+{
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return;
+	if (causal_model_read_procfs(model, f) && !ns.noted) {
+		note("%s: not in the format these tools know", path);
+		ns.noted = true;
+	}
+	fclose(f);
+}
+
+/*
+ * Every namespace's channels, once: by a process in it, or for a named one
+ * without processes (ip netns add) by entering it with this thread.
+ */
+static void read_aggregates(struct tracer *t)
+{
+	char path[300];
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	/* Drained first: a channel gone from the files has its totals in. */
+	tracer_poll(t, 0);
+	ns.n = 0;
+	pthread_mutex_lock(&model_lock);
+	causal_model_read_begin(model);
+	netns_unseen("/proc/self/ns/net");
+	read_causal("/proc/self/net/causal");
+	d = opendir("/proc");
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/ns/net", de->d_name);
+		if (!netns_unseen(path))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/net/causal", de->d_name);
+		read_causal(path);
+	}
+	if (d)
+		closedir(d);
+	d = ns.self_fd >= 0 ? opendir("/run/netns") : NULL;
+	while (d && (de = readdir(d))) {
+		snprintf(path, sizeof(path), "/run/netns/%s", de->d_name);
+		if (de->d_name[0] == '.' || !netns_unseen(path))
+			continue;
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (!setns(fd, CLONE_NEWNET)) {
+			read_causal("/proc/thread-self/net/causal");
+			if (setns(ns.self_fd, CLONE_NEWNET))
+				die("cannot return to our network namespace: %s",
+				    strerror(errno));
+		}
+		close(fd);
+	}
+	if (d)
+		closedir(d);
+	causal_model_read_end(model);
+	pthread_mutex_unlock(&model_lock);
 }
 
 /* ---- causalctl top over a unix socket ---- */
@@ -415,6 +561,88 @@ static void top_serve(int lfd)
 
 /* ---- Prometheus over HTTP ---- */
 
+static enum MHD_Result http_static(struct MHD_Connection *conn,
+				   unsigned int status, const char *type,
+				   const char *body, const char *allow)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(strlen(body), (void *)body,
+					       MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type", type);
+	if (allow)
+		MHD_add_response_header(resp, "Allow", allow);
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* The process_* metrics of Prometheus' client libraries, from /proc. */
+static void process_metrics(FILE *f)
+{
+	unsigned long long utime = 0, stime = 0, start = 0, vsize = 0;
+	long rss = 0, tck = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+	char buf[1024], *p;
+	unsigned int fds = 0;
+	struct rlimit rl;
+	struct dirent *de;
+	double boot = 0;
+	FILE *st;
+	DIR *d;
+
+	st = fopen("/proc/self/stat", "re");
+	if (st && fgets(buf, sizeof(buf), st) && (p = strrchr(buf, ')')))
+		sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %llu %llu %ld",
+		       &utime, &stime, &start, &vsize, &rss);
+	if (st)
+		fclose(st);
+	st = fopen("/proc/stat", "re");
+	while (st && fgets(buf, sizeof(buf), st))
+		if (sscanf(buf, "btime %lf", &boot) == 1)
+			break;
+	if (st)
+		fclose(st);
+	d = opendir("/proc/self/fd");
+	while (d && (de = readdir(d)))
+		fds += de->d_name[0] != '.';
+	if (d) {
+		closedir(d);
+		fds--;		/* the directory's own */
+	}
+	getrlimit(RLIMIT_NOFILE, &rl);
+	fprintf(f, "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
+		"# TYPE process_cpu_seconds_total counter\n"
+		"process_cpu_seconds_total %.2f\n"
+		"# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+		"# TYPE process_resident_memory_bytes gauge\n"
+		"process_resident_memory_bytes %ld\n"
+		"# HELP process_virtual_memory_bytes Virtual memory size in bytes.\n"
+		"# TYPE process_virtual_memory_bytes gauge\n"
+		"process_virtual_memory_bytes %llu\n"
+		"# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.\n"
+		"# TYPE process_start_time_seconds gauge\n"
+		"process_start_time_seconds %.2f\n"
+		"# HELP process_open_fds Number of open file descriptors.\n"
+		"# TYPE process_open_fds gauge\n"
+		"process_open_fds %u\n"
+		"# HELP process_max_fds Maximum number of open file descriptors.\n"
+		"# TYPE process_max_fds gauge\n"
+		"process_max_fds %llu\n",
+		(double)(utime + stime) / tck, rss * page, vsize,
+		boot + (double)start / tck, fds,
+		(unsigned long long)rl.rlim_cur);
+}
+
+static const char landing[] =
+"<!DOCTYPE html>\n<html><head><title>causald</title></head><body>\n"
+"<h1>causald</h1>\n"
+"<p>Causal delivery on this host: <a href=\"/metrics\">metrics</a> "
+"(Prometheus text format). causald(8) says what each series means.</p>\n"
+"</body></html>\n";
+
 static enum MHD_Result http_answer(void *cls, struct MHD_Connection *conn,
 				   const char *url, const char *method,
 				   const char *version, const char *upload,
@@ -422,36 +650,41 @@ static enum MHD_Result http_answer(void *cls, struct MHD_Connection *conn,
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
-	unsigned int status = MHD_HTTP_OK;
 	char *body = NULL;
 	size_t len = 0;
 	FILE *f;
 
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
-		return MHD_NO;
-	if (strcmp(url, "/metrics")) {
-		static const char nf[] = "causald: metrics are at /metrics\n";
-
-		resp = MHD_create_response_from_buffer(sizeof(nf) - 1, (void *)nf,
-						       MHD_RESPMEM_PERSISTENT);
-		ret = MHD_queue_response(conn, MHD_HTTP_NOT_FOUND, resp);
-		MHD_destroy_response(resp);
-		return ret;
-	}
+		return http_static(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+				   "text/plain; charset=utf-8",
+				   "causald: only GET and HEAD\n", "GET, HEAD");
+	if (!strcmp(url, "/"))
+		return http_static(conn, MHD_HTTP_OK, "text/html; charset=utf-8",
+				   landing, NULL);
+	if (strcmp(url, "/metrics"))
+		return http_static(conn, MHD_HTTP_NOT_FOUND,
+				   "text/plain; charset=utf-8",
+				   "causald: metrics are at /metrics\n", NULL);
 	f = open_memstream(&body, &len);
 	if (!f)
 		return MHD_NO;
+	fprintf(f, "# HELP causald_build_info causald's version and mode; the value is 1.\n"
+		"# TYPE causald_build_info gauge\n"
+		"causald_build_info{version=\"%s\",mode=\"%s\"} 1\n",
+		CAUSAL_VERSION, env.tracer.ev_mask == RARE_EVENTS ?
+		"default" : "audit");
 	pthread_mutex_lock(&model_lock);
 	causal_model_prometheus(model, f);
 	pthread_mutex_unlock(&model_lock);
 	fprintf(f, "# HELP causald_log_write_errors_total Event log lines that could not be written.\n"
 		"# TYPE causald_log_write_errors_total counter\n"
 		"causald_log_write_errors_total %lu\n", logw.write_errors);
+	process_metrics(f);
 	fclose(f);
 	resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
 	MHD_add_response_header(resp, "Content-Type",
 				"text/plain; version=0.0.4; charset=utf-8");
-	ret = MHD_queue_response(conn, status, resp);
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
 	MHD_destroy_response(resp);
 	return ret;
 }
@@ -500,6 +733,36 @@ static struct MHD_Daemon *http_start(void)
 	return d;
 }
 
+/* --audit --for ran out: the rare events again, from a new tracer (the
+ * per-message programs go; the counts are the module's, nothing is lost).
+ */
+static struct tracer *audit_end(int efd, struct tracer *t)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	__u64 by_type[CAUSAL_EV_TYPES];
+	struct tracer *rare;
+	char err[512];
+	int type;
+
+	env.tracer.ev_mask = RARE_EVENTS;
+	rare = tracer_open(&env.tracer, on_event, NULL, err, sizeof(err));
+	if (!rare) {
+		note("audit goes on: cannot load the rare events' tracer: %s", err);
+		return t;
+	}
+	tracer_poll(t, 0);
+	check_lost(t);
+	tracer_lost(t, by_type);
+	for (type = 0; type < CAUSAL_EV_TYPES; type++)
+		lost_closed[type] += by_type[type];
+	epoll_ctl(efd, EPOLL_CTL_DEL, tracer_fd(t), NULL);
+	tracer_close(t);
+	ev.data.fd = tracer_fd(rare);
+	epoll_ctl(efd, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	note("audit over: tracing the rare events");
+	return rare;
+}
+
 /* ---- one daemon at a time ---- */
 
 static int pid_lock(void)
@@ -536,6 +799,7 @@ int main(int argc, char **argv)
 	struct MHD_Daemon *http;
 	struct tracer *t;
 	bool running = true;
+	time_t audit_until;
 	char err[512];
 	sigset_t mask;
 
@@ -567,11 +831,14 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 
+	ns.self_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	env.tracer.ev_mask = env.audit ? CAUSAL_EV_ALL : RARE_EVENTS;
 	t = tracer_open(&env.tracer, on_event, NULL, err, sizeof(err));
 	if (!t)
 		die("%s", err);
 	if (!tracer_has_module(t))
 		note("the causal module is not loaded: tracing TCP events only");
+	audit_until = env.audit_for_s ? time(NULL) + env.audit_for_s : 0;
 	/* The HTTP thread starts with the signals blocked, as it should. */
 	http = http_start();
 	lfd = top_listen();
@@ -588,8 +855,10 @@ int main(int argc, char **argv)
 	epoll_ctl(efd, EPOLL_CTL_ADD, lfd, &ev);
 	ev.data.fd = tfd;
 	epoll_ctl(efd, EPOLL_CTL_ADD, tfd, &ev);
-	note("tracing (log %s, metrics %s, socket %s)", env.log_path,
+	note("tracing %s (log %s, metrics %s, socket %s)",
+	     env.audit ? "every event" : "the rare events", env.log_path,
 	     env.listen, env.socket_path);
+	read_aggregates(t);
 
 	while (running) {
 		n = epoll_wait(efd, evs, 8, drain_ms);
@@ -623,7 +892,12 @@ int main(int argc, char **argv)
 
 				if (read(tfd, &ticks, sizeof(ticks)) < 0)
 					continue;
+				read_aggregates(t);
 				check_lost(t);
+				if (audit_until && time(NULL) >= audit_until) {
+					t = audit_end(efd, t);
+					audit_until = 0;
+				}
 				if (logw.f)
 					fflush(logw.f);
 			}

@@ -269,12 +269,20 @@ struct tracer *tracer_open(const struct tracer_opts *o, tracer_event_fn fn,
 	t->skel->rodata->tcp_all = o->tcp_all;
 	if (o->ringbuf_bytes)
 		bpf_map__set_max_entries(t->skel->maps.events, o->ringbuf_bytes);
-	/* Without the module its tracepoints do not exist: TCP only. */
-	if (!t->has_module)
-		bpf_object__for_each_program(prog, t->skel->obj)
-			if (!strncmp(bpf_program__section_name(prog),
-				     "raw_tp/causal_", 14))
-				bpf_program__set_autoload(prog, false);
+	/* A program for events not asked for is not attached at all; without
+	 * the module its tracepoints do not exist: TCP only.
+	 */
+	bpf_object__for_each_program(prog, t->skel->obj) {
+		const char *sec = bpf_program__section_name(prog);
+		int type;
+
+		if (strncmp(sec, "raw_tp/causal_", 14))
+			continue;
+		type = clog_type_parse(sec + 14);
+		if (!t->has_module ||
+		    (type >= 0 && !(t->skel->rodata->ev_mask & CAUSAL_EV_BIT(type))))
+			bpf_program__set_autoload(prog, false);
+	}
 	ret = causal_bpf__load(t->skel);
 	if (ret) {
 		set_err(err, errlen, "cannot load the BPF programs: %s%s",

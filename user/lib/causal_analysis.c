@@ -925,8 +925,26 @@ static int cmp_blame(const void *a, const void *b)
 	return x->peer < y->peer ? -1 : x->peer > y->peer;
 }
 
-/* Hold time of each delivery that had a hold event, charged to the node
- * the hold waited for.
+/*
+ * The part of a delivery's hold time that it waited at the head of its
+ * channel, from its hold event on (the module's blame_us counts the same):
+ * before that it waited behind its own channel. Without an arrive event
+ * its whole hold.
+ */
+static __u64 head_wait_ns(const struct clog_ev *ev, const struct cana_rec *rc)
+{
+	__u64 ready, held = ev[rc->deliver].held_ns;
+
+	if (rc->arrive == CLOG_NONE || rc->hold == CLOG_NONE)
+		return held;
+	ready = ev[rc->arrive].ts + held;
+	if (ready <= ev[rc->hold].ts)
+		return 0;
+	return ready - ev[rc->hold].ts < held ? ready - ev[rc->hold].ts : held;
+}
+
+/* Each delivery's wait at the head of its channel, charged to the node
+ * its hold waited for; the rest of its hold is unattributed.
  */
 static int blame(struct ana *a)
 {
@@ -957,6 +975,8 @@ static int blame(struct ana *a)
 					g->unattributed_ns += held;
 					continue;
 				}
+				g->unattributed_ns += held - head_wait_ns(ev, rc);
+				held = head_wait_ns(ev, rc);
 				w = ev[rc->hold].wait_node;
 				pair[w].hold_ns += held;
 				pair[w].msgs++;
@@ -1686,7 +1706,7 @@ static int anomalies_group(struct ana *a, struct cana_group *g, size_t rb,
 		t = ev[rc->deliver].ts + (wall ? off[ev[rc->deliver].host] : 0);
 		item.peer = ev[rc->hold].wait_node;
 		item.bucket = (t - start) / bucket;
-		item.ns = ev[rc->deliver].held_ns;
+		item.ns = head_wait_ns(ev, rc);
 		if (push((void **)&b, &nbl, &cap, sizeof(item), &item))
 			goto out;
 	}

@@ -131,8 +131,8 @@ static const char *ev_check(const struct causal_event *ev, const char *host)
 
 	if (!hlen || hlen >= CLOG_HOST_MAX)
 		return "host empty or too long";
-	if (ev->type < CAUSAL_EV_SEND || ev->type >= CAUSAL_EV_TYPES)
-		return "unknown type";
+	if (!clog_is_logged(ev->type))
+		return "not a logged type";
 	if (clog_has_link(ev->type) && ev->link.family &&
 	    ev->link.family != AF_INET && ev->link.family != AF_INET6)
 		return "bad link family";
@@ -802,7 +802,7 @@ static const char *parse_obj(struct json_object *o, struct clog_line *out)
 	}
 
 	t = clog_type_parse(type);
-	if (t < 0)
+	if (t < 0 || !clog_is_logged(t))
 		return "unknown \"type\"";
 	memset(&out->ev, 0, sizeof(out->ev));
 	out->ev.type = t;

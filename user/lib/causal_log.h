@@ -238,6 +238,15 @@ static inline bool clog_is_causal(__u32 type)
 	return type >= CAUSAL_EV_SEND && type < CAUSAL_EV_TCP_RETRANSMIT;
 }
 
+/* Types with a line in the log: all but totals, which only causald's
+ * model takes.
+ */
+static inline bool clog_is_logged(__u32 type)
+{
+	return type >= CAUSAL_EV_SEND && type < CAUSAL_EV_TYPES &&
+	       type != CAUSAL_EV_TOTALS;
+}
+
 /* Id of @str in the store's string table, CLOG_NONE if it was never seen. */
 __u32 clog_str_find(const struct clog_store *s, const char *str);
 

@@ -146,6 +146,8 @@ TEST_F(log, round_trip_every_type)
 
 	ASSERT_NE(NULL, s);
 	for (__u32 t = CAUSAL_EV_SEND; t < CAUSAL_EV_TYPES; t++) {
+		if (!clog_is_logged(t))
+			continue;
 		for (int variant = 0; variant < 2; variant++) {
 			char *txt;
 
@@ -198,6 +200,11 @@ TEST_F(log, keys_per_type)
 
 		make_event(&ev, t, 0);
 		o = clog_event_json(&ev, "a");
+		if (!clog_is_logged(t)) {
+			/* causald's model takes them; the log has no line. */
+			EXPECT_EQ(NULL, o);
+			continue;
+		}
 		ASSERT_NE(NULL, o);
 		json_object_object_foreach(o, k, v) {
 			(void)v;
@@ -339,6 +346,8 @@ TEST_F(log, writer_prints_as_json_c)
 		__u32 type = 1 + rnd() % (CAUSAL_EV_TYPES - 1);
 		int variant = rnd() % 4;
 
+		if (!clog_is_logged(type))
+			continue;
 		make_event(&ev, type, variant);
 		if (clog_has_link(type) && !(rnd() % 3))
 			memset(&ev.link, 0, sizeof(ev.link));
@@ -377,6 +386,8 @@ TEST_F(log, writer_prints_as_json_c)
 		memset(longest, '\x01', sizeof(longest) - 1);
 		longest[sizeof(longest) - 1] = 0;
 		for (__u32 type = CAUSAL_EV_SEND; type < CAUSAL_EV_TYPES; type++) {
+			if (!clog_is_logged(type))
+				continue;
 			make_event(&ev, type, 3);	/* IPv6, 64 nodes */
 			memset(ev.link.saddr, 0xff, sizeof(ev.link.saddr));
 			memset(ev.link.daddr, 0xff, sizeof(ev.link.daddr));
@@ -428,6 +439,8 @@ TEST_F(log, truncated_and_missing_keys)
 		char *txt;
 		size_t n;
 
+		if (!clog_is_logged(t))
+			continue;
 		make_event(&ev, t, 0);
 		txt = format(&ev, "a");
 		n = strlen(txt);
@@ -653,8 +666,10 @@ TEST_F(log, mutations)
 		char *txt, *again;
 		size_t n;
 
-		make_event(&ev, CAUSAL_EV_SEND + rnd() % (CAUSAL_EV_TYPES - 1),
-			   rnd() & 1);
+		do
+			make_event(&ev, CAUSAL_EV_SEND + rnd() % (CAUSAL_EV_TYPES - 1),
+				   rnd() & 1);
+		while (!clog_is_logged(ev.type));
 		txt = format(&ev, "h");
 		n = strlen(txt);
 		for (int k = 1 + rnd() % 3; k && n; k--) {
