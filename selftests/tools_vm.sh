@@ -1,10 +1,13 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Runs inside the test VM: causald and causalctl against the module. causald
-# traces the demo's 3-host netem scene; the test checks that the events match
-# what the applications did, that the blame lands on the slow link's peer,
-# that the metrics parse, that analyze finds no violation in the real logs
-# and does find an injected one, and how the tools meet bad input.
+# Runs inside the test VM: causald and causalctl against the module. Two
+# causalds watch the demo's 3-host netem scene, one in the default mode (the
+# module's counts and the rare events) and one with --audit (every event);
+# the test checks that the events match what the applications did, that the
+# blame lands on the slow link's peer, that both modes tell the same story,
+# that the metrics parse and a Prometheus server reads the p99 off them,
+# that analyze finds no violation in the real logs and does find an injected
+# one, bpftrace one-liners, and how the tools meet bad input.
 #
 # usage: selftests/tools_vm.sh MODULE.ko
 set -u
@@ -19,6 +22,10 @@ log=$work/events.jsonl
 pidf=$work/causald.pid
 listen=127.0.0.1:9477
 daemon=
+alog=$work/audit.jsonl
+asock=$work/audit.sock
+alisten=127.0.0.1:9478
+audit_daemon=
 
 pass=0
 fail=0
@@ -46,7 +53,9 @@ check() {
 }
 
 cleanup() {
-	[ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
+	for p in "$daemon" "$audit_daemon" "${prom:-}" "${bt:-}"; do
+		[ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+	done
 	for _ in $(seq 50); do
 		grep -q '^causal ' /proc/modules || break
 		rmmod causal 2>/dev/null && break
@@ -68,6 +77,27 @@ start_daemon() {
 	return 1
 }
 
+# The second causald, with --audit, beside the first.
+start_audit() {
+	"$bin/causald" --audit --log "$alog" --socket "$asock" \
+		--pidfile "$work/audit.pid" --listen "$alisten" \
+		2>"$work/audit.err" &
+	audit_daemon=$!
+	for _ in $(seq 100); do
+		[ -S "$asock" ] && return 0
+		kill -0 "$audit_daemon" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+stop_audit() {
+	kill -TERM "$audit_daemon" && wait "$audit_daemon"
+	local rc=$?
+	audit_daemon=
+	return $rc
+}
+
 stop_daemon() {
 	kill -TERM "$daemon" && wait "$daemon"
 	local rc=$?
@@ -86,6 +116,7 @@ echo "TAP version 13"
 insmod "$mod" || { not_ok "insmod"; echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:0 error:0"; exit 1; }
 
 check "causald starts" start_daemon
+check "causald --audit starts beside it" start_audit
 check "a second causald is refused" bash -c "'$bin/causald' --log '$work/other.jsonl' --socket '$work/other.sock' --pidfile '$pidf' --listen none 2>&1 | grep -q 'already running'"
 "$bin/causalctl" -j trace >"$work/trace.jsonl" 2>"$work/trace.err" &
 tracer=$!
@@ -139,8 +170,92 @@ health = [s.value for s in fams["causal_health_score"].samples]
 assert health and all(0 <= h <= 100 for h in health), health
 ' "$listen"
 
+check "promtool check metrics: clean" bash -c "curl -sf 'http://$listen/metrics' | promtool check metrics"
+check "metrics: build info, mode and process metrics" bash -c "curl -sf 'http://$listen/metrics' >'$work/m.txt' && grep -q '^causald_build_info{version=\".*\",mode=\"default\"} 1\$' '$work/m.txt' && grep -q '^process_resident_memory_bytes [1-9]' '$work/m.txt' && curl -sf 'http://$alisten/metrics' | grep -q 'mode=\"audit\"'"
+http_answers() {
+	curl -sf "http://$listen/" | grep -q 'href="/metrics"' &&
+	[ "$(curl -s -o /dev/null -w '%{http_code}' -X POST -d x=1 "http://$listen/metrics")" = 405 ] &&
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "http://$listen/nothing")" = 404 ] &&
+	! grep -v '^causald: tracing' "$work/causald.err"
+}
+check "HTTP: a landing page at /, 405 for POST, nothing on stderr" http_answers
+
+# A real Prometheus server scrapes causald and answers the group's p99.
+printf '%s\n' 'global: { scrape_interval: 1s }' 'scrape_configs:' \
+	'  - job_name: causald' "    static_configs: [ { targets: [\"$listen\"] } ]" \
+	>"$work/prom.yml"
+prom_query() {
+	curl -sfG 'http://127.0.0.1:9090/api/v1/query' --data-urlencode "query=$1"
+}
+prom_up() {
+	for _ in $(seq 120); do
+		prom_query 'up{job="causald"} == 1' | grep -q '"value"' && return 0
+		kill -0 "$prom" 2>/dev/null || return 1
+		sleep 0.5
+	done
+	return 1
+}
+prometheus --config.file="$work/prom.yml" --storage.tsdb.path="$work/prom" \
+	--web.listen-address=127.0.0.1:9090 --log.level=warn \
+	>"$work/prom.log" 2>&1 &
+prom=$!
+check "Prometheus scrapes causald" prom_up
+check "Prometheus answers histogram_quantile(0.99) per group" bash -c "curl -sfG 'http://127.0.0.1:9090/api/v1/query' --data-urlencode 'query=histogram_quantile(0.99, sum by (le, group) (causal_hold_seconds_bucket))' >'$work/prom_p99.json'"
+kill "$prom" && wait "$prom"
+prom=
+"$bin/causalctl" -j top -n 1 -s "$sock" >"$work/top_after.json"
+
 check "causald stops on SIGTERM with status 0" stop_daemon
-check "event log: what the applications did" py '
+check "causald --audit stops" stop_audit
+check "default mode: only the rare events, and no lost ones" py '
+import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1])]
+types = {e["type"] for e in evs}
+assert not types & {"send", "arrive", "deliver", "clock"}, types
+assert sum(e["type"] == "hold" and e["node"] == 2 for e in evs) == 3, types
+assert sum(e["type"] == "peer" and e["joined"] for e in evs) == 6, types
+assert "lost" not in types, [e for e in evs if e["type"] == "lost"]
+' "$log"
+"$bin/causalctl" -j analyze "$alog" >"$work/analyze.json"
+# The scene is over: its channels are gone, their counts came by causal_totals.
+check "default mode and --audit + analyze agree: holds, p50/p99, blame, health" py '
+import json, sys
+snap = json.load(open(sys.argv[1]))
+ana = json.load(open(sys.argv[2]))
+near = lambda a, b: abs(a - b) <= 0.1 * max(a, b)
+rows = {(g["group"], r["node"], r["peer"]): r for g in snap["groups"] for r in g["peers"]}
+lat = {(l["group"], l["node"], l["peer"]): l["latency"] for l in ana["latency"]}
+checked = 0
+for k, l in lat.items():
+    r = rows[k]
+    assert r["delivered"] == l["delivered"], (k, r, l)
+    assert r["held"] == l["held"], (k, r, l)
+    if l["held"]:
+        assert near(r["hold_p50_ns"], l["held_p50_ns"]), (k, r, l)
+        assert near(r["hold_p99_ns"], l["held_p99_ns"]), (k, r, l)
+        checked += 1
+assert checked >= 1, lat
+blame = {(b["group"], b["node"], b["peer"]): b["hold_ns"] for b in ana["blame_pairs"]}
+mine = {k: r["blamed_ns"] for k, r in rows.items() if r["blamed_ns"]}
+assert set(mine) == set(blame), (mine, blame)
+assert all(near(mine[k], blame[k]) for k in blame), (mine, blame)
+health = {g["group"]: g["health"] for g in snap["groups"]}
+for g in ana["groups"]:
+    assert abs(health[g["group"]] - g["health"]["score"]) <= 2, (health, g["health"])
+' "$work/top_after.json" "$work/analyze.json"
+check "Prometheus: the group's p99 within 10% of the true one" py '
+import json, sys
+prom = json.load(open(sys.argv[1]))
+ana = json.load(open(sys.argv[2]))
+res = [r for r in prom["data"]["result"] if r["value"][1] != "NaN"]
+assert res, prom
+for r in res:
+    g = int(r["metric"]["group"])
+    p99 = float(r["value"][1]) * 1e9
+    true = next(x["latency"]["held_p99_ns"] for x in ana["groups"] if x["group"] == g)
+    assert abs(p99 - true) <= 0.1 * true, (p99, true)
+' "$work/prom_p99.json" "$work/analyze.json"
+check "event log (--audit): what the applications did" py '
 import json, sys
 evs = [json.loads(l) for l in open(sys.argv[1])]
 assert evs[0]["type"] == "meta", evs[0]
@@ -155,7 +270,7 @@ held = [d["held_ns"] for d in c("deliver", node=2, peer=1)]
 assert all(0.2e9 <= h <= 2.5e9 for h in held), held
 joins = c("peer", joined=True)
 assert len(joins) == 6 and all(j["link"]["family"] == 4 for j in joins), joins
-' "$log"
+' "$alog"
 check "causalctl trace -j saw the scene" py '
 import json, sys
 evs = [json.loads(l) for l in open(sys.argv[1])]
@@ -163,7 +278,7 @@ assert sum(e["type"] == "deliver" for e in evs) == 9, len(evs)
 assert sum(e["type"] == "send" for e in evs) == 6
 ' "$work/trace.jsonl"
 
-check "analyze: no violation in the real log" "$bin/causalctl" analyze "$log"
+check "analyze: no violation in the real log" "$bin/causalctl" analyze "$alog"
 check "analyze -j: the hold is blamed on node 0" py '
 import json, subprocess, sys
 out = subprocess.run([sys.argv[1], "-j", "analyze", sys.argv[2]], capture_output=True, text=True)
@@ -173,7 +288,7 @@ assert r["check"]["complete"] and r["check"]["violations"] == 0, r["check"]
 assert r["check"]["checked"] == 9, r["check"]
 top = next(f for f in r["findings"] if f["kind"] == "blame")
 assert "node 2" in top["text"] and "on node 0" in top["text"], top
-' "$bin/causalctl" "$log"
+' "$bin/causalctl" "$alog"
 
 # Move one comment delivery at C before the delivery of its clip: the same
 # events, in an order that breaks happens-before.
@@ -187,14 +302,14 @@ evs[comment]["ts"], evs[clip]["ts"] = evs[clip]["ts"] - 1, evs[comment]["ts"]
 with open(sys.argv[2], "w") as f:
     for e in evs:
         f.write(json.dumps(e) + "\n")
-' "$log" "$work/bad.jsonl"
+' "$alog" "$work/bad.jsonl"
 check "analyze: an injected violation is caught (exit 1)" bash -c "'$bin/causalctl' analyze '$work/bad.jsonl'; [ \$? -eq 1 ]"
 
-head -c $(($(stat -c %s "$log") - 7)) "$log" >"$work/cut.jsonl"
+head -c $(($(stat -c %s "$alog") - 7)) "$alog" >"$work/cut.jsonl"
 echo '{"v":2,"type":"send","host":"x","ts":1}' >>"$work/cut.jsonl"
 echo 'garbage' >>"$work/cut.jsonl"
 check "analyze: truncated and foreign lines are skipped, not fatal" bash -c "'$bin/causalctl' analyze '$work/cut.jsonl' >'$work/cut.txt'"
-check "export: ShiViz log and SVG" bash -c "'$bin/causalctl' export --shiviz '$work/s.log' '$log' && '$bin/causalctl' export --svg '$work/d.svg' '$log' && grep -q '<svg' '$work/d.svg'"
+check "export: ShiViz log and SVG" bash -c "'$bin/causalctl' export --shiviz '$work/s.log' '$alog' && '$bin/causalctl' export --svg '$work/d.svg' '$alog' && grep -q '<svg' '$work/d.svg'"
 check "status -j lists no endpoint once the scene is over" py '
 import json, subprocess, sys
 out = subprocess.run([sys.argv[1], "-j", "status"], capture_output=True, text=True, check=True)
@@ -203,10 +318,40 @@ assert json.loads(out.stdout) == [], out.stdout
 check "top without causald: a clear error" bash -c "'$bin/causalctl' top -n 1 -s '$work/none.sock' 2>&1 | grep -q 'not running'"
 check "trace as a non-root user: a clear error" bash -c "setpriv --reuid=65534 --regid=65534 --clear-groups '$bin/causalctl' trace -d 1 2>&1 | grep -q 'needs root'"
 
+# bpftrace reads the tracepoints' formats itself: the one-liners of
+# docs/api.md over the scene once more.
+bt_script='
+tracepoint:causal:causal_hold { printf("hold node=%d msg=%d:%d waits_for=%d:%d\n", args->node, args->peer, args->stamp, args->wait_node, args->wait_stamp); }
+tracepoint:causal:causal_deliver /args->held_ns/ { @hold_us[args->peer] = hist(args->held_ns / 1000); }
+tracepoint:causal:causal_totals { printf("totals node=%d peer=%d delivered=%d held=%d hold_max_us=%d\n", args->node, args->peer, args->delivered, args->held, args->hold_max_us); }'
+bpftrace -e "$bt_script" >"$work/bt.out" 2>&1 &
+bt=$!
+bt_attached() {
+	for _ in $(seq 240); do
+		grep -q '^Attaching' "$work/bt.out" && return 0
+		kill -0 "$bt" 2>/dev/null || return 1
+		sleep 0.5
+	done
+	return 1
+}
+check "bpftrace attaches to the causal tracepoints" bt_attached
+check "demo scene again" "$top/tools/demo/run.sh" "$mod" "$top/build/tools/demo_node"
+kill -INT "$bt"
+wait "$bt"
+check "bpftrace: what each held message waits for, hold times per peer, totals" py '
+import re, sys
+out = open(sys.argv[1]).read()
+holds = re.findall(r"^hold node=2 msg=1:\d+ waits_for=0:\d+$", out, re.M)
+assert len(holds) == 3, out
+assert re.search(r"^@hold_us\[1\]:", out, re.M), out
+tot = re.findall(r"^totals node=2 peer=1 delivered=3 held=3 hold_max_us=(\d+)$", out, re.M)
+assert len(tot) == 1 and 200000 <= int(tot[0]) <= 2500000, out
+' "$work/bt.out"
+
 # Groups of more than CAUSAL_EV_SMALL_NODES nodes travel in full-size
 # records: a 12-node group, nodes 0 and 11 on loopback.
 rm -f "$log"
-check "causald starts again" start_daemon
+check "causald --audit starts again" start_daemon --audit
 check "a 12-node group exchanges 5 messages each way" py '
 import socket, struct
 def join(s, node):
@@ -237,7 +382,7 @@ assert last["vclock"][0] == 5 and last["peer"] == 0, last
 # A daemon that falls behind: the kernel drops what a 1 MiB ring buffer
 # cannot hold, counts it, and causald logs the count.
 rm -f "$log"
-check "causald with a 1 MiB ring buffer starts" start_daemon --ringbuf 1
+check "causald --audit with a 1 MiB ring buffer starts" start_daemon --audit --ringbuf 1
 kill -STOP "$daemon"
 check "20000 messages while causald is stopped" \
 	"$top/build/tools/causal_bench" --mode ulp --size 64 -n 20000 -r 0

@@ -233,6 +233,7 @@ struct tracer *tracer_open(const struct tracer_opts *o, tracer_event_fn fn,
 	struct bpf_program *prog;
 	struct tracer *t;
 	struct stat st;
+	__u32 wanted;
 	int ret;
 
 	if (geteuid()) {
@@ -269,9 +270,13 @@ struct tracer *tracer_open(const struct tracer_opts *o, tracer_event_fn fn,
 	t->skel->rodata->tcp_all = o->tcp_all;
 	if (o->ringbuf_bytes)
 		bpf_map__set_max_entries(t->skel->maps.events, o->ringbuf_bytes);
-	/* A program for events not asked for is not attached at all; without
+	/* A program for events not asked for is not attached at all, but for
+	 * peer's, which learns the channels' links for the TCP events; without
 	 * the module its tracepoints do not exist: TCP only.
 	 */
+	wanted = t->skel->rodata->ev_mask;
+	if (wanted & CAUSAL_EV_TCP)
+		wanted |= CAUSAL_EV_BIT(CAUSAL_EV_PEER);
 	bpf_object__for_each_program(prog, t->skel->obj) {
 		const char *sec = bpf_program__section_name(prog);
 		int type;
@@ -280,7 +285,7 @@ struct tracer *tracer_open(const struct tracer_opts *o, tracer_event_fn fn,
 			continue;
 		type = clog_type_parse(sec + 14);
 		if (!t->has_module ||
-		    (type >= 0 && !(t->skel->rodata->ev_mask & CAUSAL_EV_BIT(type))))
+		    (type >= 0 && !(wanted & CAUSAL_EV_BIT(type))))
 			bpf_program__set_autoload(prog, false);
 	}
 	ret = causal_bpf__load(t->skel);

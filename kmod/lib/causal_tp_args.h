@@ -8,8 +8,10 @@
  * (/sys/module/causal/parameters/tracepoint_args) before it attaches. The
  * module has no BTF on every kernel, so nothing else can check them.
  *
- * Only u8..u64, bool and the structs below: the includer has those types
- * (the kernel's, vmlinux.h's or causal_types.h's).
+ * Only u8..u64 and the structs below: typedefs for every includer (the
+ * kernel's, vmlinux.h's or causal_types.h's), never macros, so that the text
+ * is the same everywhere (user space's stdbool.h makes bool a macro for
+ * _Bool: flags are u8).
  */
 #ifndef _CAUSAL_TP_ARGS_H
 #define _CAUSAL_TP_ARGS_H
@@ -43,13 +45,13 @@ struct causal_tp_totals {
 #define CAUSAL_TP_HOLD							\
 	CAUSAL_TP_ID, u16 wait_node, u64 wait_stamp, const u64 *vclock
 #define CAUSAL_TP_DELIVER						\
-	CAUSAL_TP_ID, u64 index, u64 held_ns, bool gap, const u64 *vclock
+	CAUSAL_TP_ID, u64 index, u64 held_ns, u8 gap, const u64 *vclock
 #define CAUSAL_TP_SEND							\
 	CAUSAL_TP_ID, u32 len, u32 targets, const u64 *vclock
 #define CAUSAL_TP_CLOCK							\
 	CAUSAL_TP_ID, const u64 *vclock
 #define CAUSAL_TP_PEER							\
-	CAUSAL_TP_ID, u64 incarnation, bool joined,			\
+	CAUSAL_TP_ID, u64 incarnation, u8 joined,			\
 	const struct causal_link *link, const u64 *vclock
 #define CAUSAL_TP_ERROR							\
 	CAUSAL_TP_ID, u32 err, const u64 *vclock

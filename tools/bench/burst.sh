@@ -14,7 +14,7 @@ work=$(mktemp -d /tmp/burst.XXXXXX)
 rel=$(uname -r)
 
 insmod "build/mod/$rel/kmod/causal.ko"
-build/bin/causald --log "$work/events.jsonl" --log-size 64 --log-keep 2 \
+build/bin/causald --audit --log "$work/events.jsonl" --log-size 64 --log-keep 2 \
 	--socket "$work/sock" --pidfile "$work/pid" --listen 127.0.0.1:9477 \
 	2>"$work/err" &
 daemon=$!

@@ -12,7 +12,8 @@
 # also with 32 messages per send call ("_sb"); the ULP one message per
 # recv() ("ulp"), with batched receive ("ulp_rb") and with batched receive
 # and sendmmsg() of 32 corked messages ("ulp_rb_sb"); "traced" is ulp with
-# causald tracing every event; "mmsg" (not run by default) ulp read with
+# causald in its default mode, "audited" with causald --audit (every
+# event); "mmsg" (not run by default) ulp read with
 # recvmmsg() of 64. The _sb modes skip the latency test, which sends one
 # message at a time.
 #
@@ -25,7 +26,8 @@
 #                       milliseconds and drowns the path being measured.
 #                       causald runs on the other CPUs.
 #   CAUSAL_BENCH_MODES  default "tcp tcp_sb user user_sb ulp ulp_rb
-#                       ulp_rb_sb traced" (traced needs build/bin/causald)
+#                       ulp_rb_sb traced audited" (those two need
+#                       build/bin/causald)
 #   CAUSAL_BENCH_MESH   nodes of the mesh scene, run with 64-byte unicasts
 #                       and broadcasts after the modes (default 8, 0: none)
 #   CAUSAL_BENCH_GROUPS group sizes the pair declares for the header's cost:
@@ -47,7 +49,7 @@ mod=build/mod/$rel/kmod/causal.ko
 
 . tools/bench/lib.sh
 
-modes=${CAUSAL_BENCH_MODES:-tcp tcp_sb user user_sb ulp ulp_rb ulp_rb_sb traced}
+modes=${CAUSAL_BENCH_MODES:-tcp tcp_sb user user_sb ulp ulp_rb ulp_rb_sb traced audited}
 results=$(mktemp)
 daemon=
 unload() {
@@ -60,7 +62,8 @@ trap unload EXIT
 
 set_pin
 
-# causald with its log on the guest's tmpfs, away from the pinned CPU.
+# causald (with --audit for "audited") with its log on the guest's tmpfs,
+# away from the pinned CPU.
 traced_start() {
 	local others
 	others=$(seq -s, 0 $(($(nproc) - 1)) | sed "s/\b$cpu\b//; s/,,/,/; s/^,//; s/,$//")
@@ -68,7 +71,8 @@ traced_start() {
 	mkdir -p /tmp/bench-causald
 	${others:+taskset -c "$others"} build/bin/causald --log /tmp/bench-causald/events.jsonl \
 		--socket /tmp/bench-causald/sock --pidfile /tmp/bench-causald/pid \
-		--listen none 2>/tmp/bench-causald/err &
+		--listen none $([ "$1" = audited ] && echo --audit) \
+		2>/tmp/bench-causald/err &
 	daemon=$!
 	for _ in $(seq 100); do [ -S /tmp/bench-causald/sock ] && return; sleep 0.1; done
 	cat /tmp/bench-causald/err >&2
@@ -86,7 +90,7 @@ echo "kernel $rel, $(nproc) CPUs, $runs runs per mode and size, $where"
 for size in $sizes; do
 	for _ in $(seq "$runs"); do
 		for mode in $modes; do
-			[ "$mode" = traced ] && traced_start
+			case $mode in traced | audited) traced_start "$mode" ;; esac
 			case $mode in
 			tcp | user | ulp) args=(--mode "$mode") ;;
 			tcp_sb | user_sb)
@@ -94,13 +98,13 @@ for size in $sizes; do
 			ulp_rb) args=(--mode ulp --recv-batch) ;;
 			ulp_rb_sb)
 				args=(--mode ulp --recv-batch --send-batch 32 --rounds 0) ;;
-			traced) args=(--mode ulp) ;;
+			traced | audited) args=(--mode ulp) ;;
 			mmsg) args=(--mode ulp --batch 64) ;;
 			*) echo "run.sh: unknown mode $mode" >&2; exit 2 ;;
 			esac
 			"${pin[@]}" "$bench" --json "${args[@]}" --size "$size" |
 				sed "s/\"mode\":\"[a-z]*\"/\"mode\":\"$mode\"/" | tee -a "$results"
-			[ "$mode" = traced ] && traced_stop
+			case $mode in traced | audited) traced_stop ;; esac
 		done
 	done
 done
@@ -130,7 +134,7 @@ has() { [[ " $modes " == *" $1 "* ]]; }
 echo
 echo "medians of $runs runs, kernel $rel"
 for pair in "tcp ulp" "tcp ulp_rb" "user ulp" "user ulp_rb" "tcp_sb ulp_rb_sb" \
-	    "user_sb ulp_rb_sb" "ulp traced" "user mmsg"; do
+	    "user_sb ulp_rb_sb" "ulp traced" "ulp audited" "user mmsg"; do
 	# shellcheck disable=SC2086
 	set -- $pair
 	if has "$1" && has "$2"; then

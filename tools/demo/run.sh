@@ -69,7 +69,7 @@ echo
 if [ -n "$bin" ]; then
 	mkdir -p "$keep"
 	rm -f "$keep/events.jsonl"
-	"$bin/causald" --log "$keep/events.jsonl" --socket "$out/causald.sock" \
+	"$bin/causald" --audit --log "$keep/events.jsonl" --socket "$out/causald.sock" \
 		--pidfile "$out/causald.pid" --listen none 2>"$out/causald.err" &
 	daemon=$!
 	for _ in $(seq 100); do [ -S "$out/causald.sock" ] && break; sleep 0.1; done

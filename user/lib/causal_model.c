@@ -809,17 +809,16 @@ static const struct pair_metric {
 };
 
 /*
- * The buckets of causal_hold_seconds: every other bound of the module's
- * histogram (8 per power of two) from 16 us to 2^25 us (34 s), and 1, 2, 4
- * and 8 us below; each count is exact, as the module counted. Bucket
- * widths of at most 1/8 of their bound keep histogram_quantile() within a
- * few percent of the true quantile.
+ * The buckets of causal_hold_seconds: the module's own bounds (16 per power
+ * of two) from 16 us to 2^25 us (34 s), and 1, 2, 4 and 8 us below; each
+ * count is exact, as the module counted. No bucket is wider than 1/16 of
+ * its bound, so histogram_quantile() is within 6.25% of the true quantile.
  */
 static bool prom_bound(unsigned int b)
 {
 	if (b < CAUSAL_HIST_SUB)
 		return b && !(b & (b - 1));
-	return !(b & 1) && causal_hist_lower(b) <= 1U << 25;
+	return causal_hist_lower(b) <= 1U << 25;
 }
 
 void causal_model_prometheus(struct causal_model *m, FILE *out)
