@@ -20,10 +20,10 @@
  * the tcp tracepoints: ports in host order, IPv4 in the first 4 bytes.
  */
 #define CAUSAL_LINK_FIELDS						\
-	u16 family; u16 sport; u16 dport; u8 saddr[16]; u8 daddr[16];
+	u16 family; u16 sport; u16 dport; u8 saddr[16]; u8 daddr[16]
 
 struct causal_link {
-	CAUSAL_LINK_FIELDS
+	CAUSAL_LINK_FIELDS;
 };
 
 /* A channel's always-on aggregates (docs/api.md, /proc/net/causal), as
@@ -31,10 +31,10 @@ struct causal_link {
  */
 #define CAUSAL_TP_TOTALS_FIELDS						\
 	u64 id; u64 sent; u64 delivered; u64 held; u64 gaps; u64 errors;\
-	u64 hold_sum_us; u64 hold_max_us; u64 hold_missed;
+	u64 hold_sum_us; u64 hold_max_us; u64 hold_missed
 
 struct causal_tp_totals {
-	CAUSAL_TP_TOTALS_FIELDS
+	CAUSAL_TP_TOTALS_FIELDS;
 };
 
 /* Every event begins with these. */
