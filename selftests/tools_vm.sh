@@ -216,6 +216,7 @@ assert sum(e["type"] == "hold" and e["node"] == 2 for e in evs) == 3, types
 assert sum(e["type"] == "peer" and e["joined"] for e in evs) == 6, types
 assert "lost" not in types, [e for e in evs if e["type"] == "lost"]
 ' "$log"
+check "analyze of the default mode's log says it needs --audit" bash -c "'$bin/causalctl' analyze '$log' 2>&1 >/dev/null | grep -q 'only with --audit'"
 "$bin/causalctl" -j analyze "$alog" >"$work/analyze.json"
 # The scene is over: its channels are gone, their counts came by causal_totals.
 check "default mode and --audit + analyze agree: holds, p50/p99, blame, health" py '

@@ -654,6 +654,13 @@ int cmd_analyze(int argc, char **argv)
 		clog_store_free(s);
 		return EXIT_USAGE;
 	}
+	/* causald's default mode logs the rare events only: holds without the
+	 * deliveries say nothing of latency or order.
+	 */
+	if (r->by_type[CAUSAL_EV_HOLD] && !r->by_type[CAUSAL_EV_DELIVER] &&
+	    !r->by_type[CAUSAL_EV_SEND])
+		fputs("causalctl: these logs have no send or deliver events: causald logs them only with --audit\n",
+		      stderr);
 	if (ctl.json) {
 		struct json_object *j = report_json(s, r, top);
 
