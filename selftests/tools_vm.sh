@@ -65,44 +65,47 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start_daemon() {
-	"$bin/causald" --log "$log" --socket "$sock" --pidfile "$pidf" \
-		--listen "$listen" "$@" 2>"$work/causald.err" &
-	daemon=$!
+# spawn PIDVAR SOCKET ERRFILE ARGS...: a causald, ready once its socket is.
+spawn() {
+	local -n pid=$1
+	local socket=$2 err=$3
+	shift 3
+	"$bin/causald" "$@" 2>"$err" &
+	pid=$!
 	for _ in $(seq 100); do
-		[ -S "$sock" ] && return 0
-		kill -0 "$daemon" 2>/dev/null || return 1
+		[ -S "$socket" ] && return 0
+		kill -0 "$pid" 2>/dev/null || return 1
 		sleep 0.1
 	done
 	return 1
+}
+
+# reap PIDVAR: stop that causald; its exit status.
+reap() {
+	local -n pid=$1
+	kill -TERM "$pid" && wait "$pid"
+	local rc=$?
+	pid=
+	return $rc
+}
+
+start_daemon() {
+	spawn daemon "$sock" "$work/causald.err" --log "$log" --socket "$sock" \
+		--pidfile "$pidf" --listen "$listen" "$@"
+}
+
+stop_daemon() {
+	reap daemon
 }
 
 # The second causald, with --audit, beside the first.
 start_audit() {
-	"$bin/causald" --audit --log "$alog" --socket "$asock" \
-		--pidfile "$work/audit.pid" --listen "$alisten" \
-		2>"$work/audit.err" &
-	audit_daemon=$!
-	for _ in $(seq 100); do
-		[ -S "$asock" ] && return 0
-		kill -0 "$audit_daemon" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
+	spawn audit_daemon "$asock" "$work/audit.err" --audit --log "$alog" \
+		--socket "$asock" --pidfile "$work/audit.pid" --listen "$alisten"
 }
 
 stop_audit() {
-	kill -TERM "$audit_daemon" && wait "$audit_daemon"
-	local rc=$?
-	audit_daemon=
-	return $rc
-}
-
-stop_daemon() {
-	kill -TERM "$daemon" && wait "$daemon"
-	local rc=$?
-	daemon=
-	return $rc
+	reap audit_daemon
 }
 
 # py SCRIPT ARGS...: a python check; its assertion message is the diagnosis.

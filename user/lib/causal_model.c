@@ -250,16 +250,16 @@ static struct link *link_get(struct causal_model *m,
 	return table_get(&m->links, k1, k2, create, &m->table_drops);
 }
 
-/* @c's counts into its pairs' @which (gone or now). */
+/* @c's counts into its pairs' gone (a channel that left) or now. */
 static void chan_add(struct causal_model *m, const struct causal_model_chan *c,
-		     size_t which)
+		     bool gone)
 {
 	struct pair *p = pair_get(m, c->group, c->node, c->peer, true);
 	struct counts *n;
 	unsigned int i;
 
 	if (p) {
-		n = (struct counts *)((char *)p + which);
+		n = gone ? &p->gone : &p->now;
 		n->sent += c->sent;
 		n->delivered += c->delivered;
 		n->held_total += c->held_total;
@@ -277,8 +277,7 @@ static void chan_add(struct causal_model *m, const struct causal_model_chan *c,
 			continue;
 		p = pair_get(m, c->group, c->node, i, true);
 		if (p)
-			((struct counts *)((char *)p + which))->blamed_us +=
-				c->blame_us[i];
+			(gone ? &p->gone : &p->now)->blamed_us += c->blame_us[i];
 	}
 }
 
@@ -290,7 +289,7 @@ static void chan_put(struct causal_model *m, const struct causal_model_chan *c,
 	if (!ch) {
 		/* No room to wait for its next read: counted as gone now. */
 		if (final)
-			chan_add(m, c, offsetof(struct pair, gone));
+			chan_add(m, c, true);
 		return;
 	}
 	if (ch->final)
@@ -416,7 +415,7 @@ void causal_model_read_end(struct causal_model *m)
 	for (i = 0; i <= m->chans.mask; i++) {
 		ch = (void *)slot_at(&m->chans, i);
 		while (ch->slot.used && (ch->final || ch->missing > 2)) {
-			chan_add(m, &ch->c, offsetof(struct pair, gone));
+			chan_add(m, &ch->c, true);
 			/* The next entry may shift into this slot. */
 			table_del(&m->chans, &ch->slot);
 		}
@@ -424,7 +423,7 @@ void causal_model_read_end(struct causal_model *m)
 	table_for_each(&m->pairs, i, p)
 		p->now = p->gone;
 	table_for_each(&m->chans, i, ch) {
-		chan_add(m, &ch->c, offsetof(struct pair, now));
+		chan_add(m, &ch->c, false);
 		/* Seen again by the next read, or missing one more. */
 		ch->missing++;
 	}
