@@ -74,7 +74,7 @@ static __always_inline bool type_wanted(__u32 type)
 	return ev_mask & CAUSAL_EV_BIT(type);
 }
 
-static __always_inline void submit(struct causal_event *ev, __u32 size)
+static __always_inline void submit(struct causal_rec *rec, __u32 size)
 {
 	/* Queued data includes this record: wake on crossing the mark only.
 	 * A crossing missed by racing CPUs waits for the reader's timer.
@@ -83,67 +83,69 @@ static __always_inline void submit(struct causal_event *ev, __u32 size)
 	bool crossed = queued >= wakeup_bytes &&
 		       queued < wakeup_bytes + size + 8;
 
-	bpf_ringbuf_submit(ev, crossed ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	bpf_ringbuf_submit(rec, crossed ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
-/* A record of @size bytes (a constant: the verifier wants one), all fields
- * before the clock zeroed.
+/* A record of @size bytes (a constant: the verifier wants one), its fixed
+ * part zeroed.
  */
-static __always_inline struct causal_event *reserve(__u32 type, __u32 size)
+static __always_inline struct causal_rec *reserve(__u32 type, __u32 size)
 {
-	struct causal_event *ev;
+	struct causal_rec *rec;
 	__u64 *n;
 
-	ev = bpf_ringbuf_reserve(&events, size, 0);
-	if (!ev) {
+	rec = bpf_ringbuf_reserve(&events, size, 0);
+	if (!rec) {
 		n = bpf_map_lookup_elem(&lost, &type);
 		if (n)
 			(*n)++;
 		return NULL;
 	}
-	__builtin_memset(ev, 0, offsetof(struct causal_event, vclock));
-	ev->ts_ns = bpf_ktime_get_ns();
-	ev->type = type;
-	return ev;
+	__builtin_memset(rec, 0, sizeof(*rec));
+	rec->ts_ns = bpf_ktime_get_ns();
+	rec->type = type;
+	return rec;
 }
 
-/* @n entries of @vclock into a record with room for @room bytes of them;
- * the clamp is hidden from the compiler so that the verifier sees it.
+/* @n entries of @vclock into a record with room for @room of them; the
+ * clamp is hidden from the compiler so that the verifier sees it.
  */
-static __always_inline void copy_vclock(struct causal_event *ev, __u32 n,
+static __always_inline void copy_vclock(struct causal_rec *rec, __u32 n,
 					__u32 room, const __u64 *vclock)
 {
 	__u64 len = (__u64)n * sizeof(__u64);
 
 	barrier_var(len);
-	if (len > room)
-		len = room;
-	bpf_probe_read_kernel(ev->vclock, len, vclock);
-	ev->nodes = len / sizeof(__u64);
+	if (len > room * sizeof(__u64))
+		len = room * sizeof(__u64);
+	bpf_probe_read_kernel(rec->vclock, len, vclock);
+	rec->nodes = len / sizeof(__u64);
 }
 
-/* A record of the smallest class that holds @nodes clock entries, with the
- * clock copied in; *size: its size, for submit().
- */
-static __always_inline struct causal_event *
-reserve_vclock(__u32 type, __u16 nodes, const __u64 *vclock, __u32 *size)
-{
-	struct causal_event *ev;
+#define RESERVE_ROOM(type, room, extra, nodes, vclock, size)		\
+	({								\
+		struct causal_rec *__r;					\
+									\
+		*(size) = CAUSAL_REC_SIZE(room) + (extra);		\
+		__r = reserve(type, CAUSAL_REC_SIZE(room) + (extra));	\
+		if (__r)						\
+			copy_vclock(__r, nodes, room, vclock);		\
+		__r;							\
+	})
 
-	if (nodes <= CAUSAL_EV_SMALL_NODES) {
-		*size = CAUSAL_EV_SIZE(CAUSAL_EV_SMALL_NODES);
-		ev = reserve(type, CAUSAL_EV_SIZE(CAUSAL_EV_SMALL_NODES));
-		if (ev)
-			copy_vclock(ev, nodes,
-				    CAUSAL_EV_SMALL_NODES * sizeof(__u64), vclock);
-	} else {
-		*size = CAUSAL_EV_SIZE(CAUSAL_EV_MAX_NODES);
-		ev = reserve(type, CAUSAL_EV_SIZE(CAUSAL_EV_MAX_NODES));
-		if (ev)
-			copy_vclock(ev, nodes,
-				    CAUSAL_EV_MAX_NODES * sizeof(__u64), vclock);
-	}
-	return ev;
+/* A record with room for @nodes clock entries (CAUSAL_REC_ROOM) and
+ * @extra bytes after them, the clock copied in; *size: its size.
+ */
+static __always_inline struct causal_rec *
+reserve_vclock(__u32 type, __u16 nodes, const __u64 *vclock, __u32 extra,
+	       __u32 *size)
+{
+	if (nodes <= 2)
+		return RESERVE_ROOM(type, 2, extra, nodes, vclock, size);
+	if (nodes <= 8)
+		return RESERVE_ROOM(type, 8, extra, nodes, vclock, size);
+	return RESERVE_ROOM(type, CAUSAL_EV_MAX_NODES, extra, nodes, vclock,
+			    size);
 }
 
 static __always_inline bool endpoint_wanted(__u32 group, __u16 node)
@@ -172,110 +174,105 @@ static __always_inline bool causal_wanted(__u32 type, __u32 group, __u16 node,
 	return !task && bpf_map_lookup_elem(&pid_endpoints, &ep);
 }
 
-static __always_inline void fill_task(struct causal_event *ev)
-{
-	ev->pid = bpf_get_current_pid_tgid() >> 32;
-	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
-}
-
 /* A module event that passes the filters, with its identity (and the task
  * for events that fire in one) filled in; NULL to drop it.
  */
-static __always_inline struct causal_event *
+static __always_inline struct causal_rec *
 causal_begin(__u32 type, __u32 group, __u16 node, __u16 peer, __u64 stamp,
-	     bool task, __u16 nodes, const __u64 *vclock, __u32 *size)
+	     bool task, __u16 nodes, const __u64 *vclock, __u32 extra,
+	     __u32 *size)
 {
-	struct causal_event *ev;
+	struct causal_rec *rec;
 
 	if (!causal_wanted(type, group, node, task))
 		return NULL;
-	ev = reserve_vclock(type, nodes, vclock, size);
-	if (!ev)
+	rec = reserve_vclock(type, nodes, vclock, extra, size);
+	if (!rec)
 		return NULL;
-	ev->group = group;
-	ev->node = node;
-	ev->peer = peer;
-	ev->stamp = stamp;
+	rec->group = group;
+	rec->node = node;
+	rec->peer = peer;
+	rec->stamp = stamp;
 	if (task)
-		fill_task(ev);
-	return ev;
+		rec->pid = bpf_get_current_pid_tgid() >> 32;
+	return rec;
 }
 
 SEC("raw_tp/causal_send")
 int BPF_PROG(causal_send, CAUSAL_TP_SEND)
 {
-	struct causal_event *ev;
+	struct causal_rec *rec;
 	__u32 size;
 
-	ev = causal_begin(CAUSAL_EV_SEND, group, node, peer, stamp, true,
-			  nodes, vclock, &size);
-	if (!ev)
+	rec = causal_begin(CAUSAL_EV_SEND, group, node, peer, stamp, true,
+			   nodes, vclock, 0, &size);
+	if (!rec)
 		return 0;
-	ev->len = len;
-	ev->targets = targets;
-	submit(ev, size);
+	rec->send.len = len;
+	rec->send.targets = targets;
+	submit(rec, size);
 	return 0;
 }
 
 SEC("raw_tp/causal_arrive")
 int BPF_PROG(causal_arrive, CAUSAL_TP_ARRIVE)
 {
-	struct causal_event *ev;
+	struct causal_rec *rec;
 	__u32 size;
 
-	ev = causal_begin(CAUSAL_EV_ARRIVE, group, node, peer, stamp, false,
-			  nodes, vclock, &size);
-	if (!ev)
+	rec = causal_begin(CAUSAL_EV_ARRIVE, group, node, peer, stamp, false,
+			   nodes, vclock, 0, &size);
+	if (!rec)
 		return 0;
-	ev->len = len;
-	submit(ev, size);
+	rec->send.len = len;
+	submit(rec, size);
 	return 0;
 }
 
 SEC("raw_tp/causal_hold")
 int BPF_PROG(causal_hold, CAUSAL_TP_HOLD)
 {
-	struct causal_event *ev;
+	struct causal_rec *rec;
 	__u32 size;
 
-	ev = causal_begin(CAUSAL_EV_HOLD, group, node, peer, stamp, false,
-			  nodes, vclock, &size);
-	if (!ev)
+	rec = causal_begin(CAUSAL_EV_HOLD, group, node, peer, stamp, false,
+			   nodes, vclock, 0, &size);
+	if (!rec)
 		return 0;
-	ev->wait_node = wait_node;
-	ev->wait_stamp = wait_stamp;
-	submit(ev, size);
+	rec->wait.node = wait_node;
+	rec->wait.stamp = wait_stamp;
+	submit(rec, size);
 	return 0;
 }
 
 SEC("raw_tp/causal_deliver")
 int BPF_PROG(causal_deliver, CAUSAL_TP_DELIVER)
 {
-	struct causal_event *ev;
+	struct causal_rec *rec;
 	__u32 size;
 
-	ev = causal_begin(CAUSAL_EV_DELIVER, group, node, peer, stamp, true,
-			  nodes, vclock, &size);
-	if (!ev)
+	rec = causal_begin(CAUSAL_EV_DELIVER, group, node, peer, stamp, true,
+			   nodes, vclock, 0, &size);
+	if (!rec)
 		return 0;
-	ev->index = index;
-	ev->held_ns = held_ns;
-	ev->gap = gap;
-	submit(ev, size);
+	rec->deliver.index = index;
+	rec->deliver.held_ns = held_ns;
+	rec->flag = gap;
+	submit(rec, size);
 	return 0;
 }
 
 SEC("raw_tp/causal_clock")
 int BPF_PROG(causal_clock, CAUSAL_TP_CLOCK)
 {
-	struct causal_event *ev;
+	struct causal_rec *rec;
 	__u32 size;
 
-	ev = causal_begin(CAUSAL_EV_CLOCK, group, node, peer, stamp, false,
-			  nodes, vclock, &size);
-	if (!ev)
+	rec = causal_begin(CAUSAL_EV_CLOCK, group, node, peer, stamp, false,
+			   nodes, vclock, 0, &size);
+	if (!rec)
 		return 0;
-	submit(ev, size);
+	submit(rec, size);
 	return 0;
 }
 
@@ -284,7 +281,7 @@ int BPF_PROG(causal_peer, CAUSAL_TP_PEER)
 {
 	struct causal_ev_link conn = {};
 	struct causal_link l;
-	struct causal_event *ev;
+	struct causal_rec *rec;
 	__u32 size;
 
 	if (!endpoint_wanted(group, node) ||
@@ -298,29 +295,29 @@ int BPF_PROG(causal_peer, CAUSAL_TP_PEER)
 	/* Learned whatever the event types: TCP events need the links. */
 	if (joined)
 		bpf_map_update_elem(&links, &conn, &group, BPF_ANY);
-	ev = causal_begin(CAUSAL_EV_PEER, group, node, peer, stamp, false,
-			  nodes, vclock, &size);
-	if (!ev)
+	rec = causal_begin(CAUSAL_EV_PEER, group, node, peer, stamp, false,
+			   nodes, vclock, sizeof(conn), &size);
+	if (!rec)
 		return 0;
-	ev->joined = joined;
-	ev->incarnation = incarnation;
-	ev->link = conn;
-	submit(ev, size);
+	rec->flag = joined;
+	rec->hello.incarnation = incarnation;
+	__builtin_memcpy((void *)rec + size - sizeof(conn), &conn, sizeof(conn));
+	submit(rec, size);
 	return 0;
 }
 
 SEC("raw_tp/causal_error")
 int BPF_PROG(causal_error, CAUSAL_TP_ERROR)
 {
-	struct causal_event *ev;
+	struct causal_rec *rec;
 	__u32 size;
 
-	ev = causal_begin(CAUSAL_EV_ERROR, group, node, peer, stamp, false,
-			  nodes, vclock, &size);
-	if (!ev)
+	rec = causal_begin(CAUSAL_EV_ERROR, group, node, peer, stamp, false,
+			   nodes, vclock, 0, &size);
+	if (!rec)
 		return 0;
-	ev->err = err;
-	submit(ev, size);
+	rec->error.err = err;
+	submit(rec, size);
 	return 0;
 }
 
@@ -329,19 +326,19 @@ SEC("raw_tp/causal_totals")
 int BPF_PROG(causal_totals, CAUSAL_TP_TOTALS)
 {
 	struct causal_ev_totals *t;
-	struct causal_event *ev;
+	struct causal_rec *rec;
 	__u64 len = (__u64)nodes * sizeof(__u64);
 
 	if (!causal_wanted(CAUSAL_EV_TOTALS, group, node, false))
 		return 0;
-	ev = reserve(CAUSAL_EV_TOTALS, CAUSAL_EV_TOTALS_SIZE);
-	if (!ev)
+	rec = reserve(CAUSAL_EV_TOTALS, CAUSAL_REC_TOTALS_SIZE);
+	if (!rec)
 		return 0;
-	ev->group = group;
-	ev->node = node;
-	ev->peer = peer;
-	ev->stamp = stamp;
-	t = (void *)ev + CAUSAL_EV_SIZE(0);
+	rec->group = group;
+	rec->node = node;
+	rec->peer = peer;
+	rec->stamp = stamp;
+	t = (void *)rec + CAUSAL_REC_SIZE(0);
 	/* The scalars lead struct causal_tp_totals in the same order. The
 	 * record is not zeroed (too large to clear here): the reader takes
 	 * `nodes` blame entries, and the histogram only when has_hist.
@@ -351,12 +348,12 @@ int BPF_PROG(causal_totals, CAUSAL_TP_TOTALS)
 	if (len > sizeof(t->blame_us))
 		len = sizeof(t->blame_us);
 	bpf_probe_read_kernel(t->blame_us, len, blame_us);
-	ev->nodes = len / sizeof(__u64);
+	rec->nodes = len / sizeof(__u64);
 	t->has_hist = hold_hist != NULL;
 	if (hold_hist)
 		bpf_probe_read_kernel(t->hold_hist, sizeof(t->hold_hist),
 				      hold_hist);
-	submit(ev, CAUSAL_EV_TOTALS_SIZE);
+	submit(rec, CAUSAL_REC_TOTALS_SIZE);
 	return 0;
 }
 
@@ -401,6 +398,15 @@ struct trace_event_raw_tcp_retransmit_skb___new {
 		}							\
 	} while (0)
 
+/* A TCP event: no clock, its connection right after the fixed part. */
+#define TCP_REC_SIZE	(CAUSAL_REC_SIZE(0) + sizeof(struct causal_ev_link))
+
+static __always_inline void tcp_link(struct causal_rec *rec,
+				     const struct causal_ev_link *link)
+{
+	__builtin_memcpy((void *)rec + CAUSAL_REC_SIZE(0), link, sizeof(*link));
+}
+
 static __always_inline bool tcp_wanted(__u32 type,
 				       const struct causal_ev_link *link)
 {
@@ -412,7 +418,7 @@ SEC("tracepoint/tcp/tcp_retransmit_skb")
 int tcp_retransmit(void *ctx)
 {
 	struct causal_ev_link link = {};
-	struct causal_event *ev;
+	struct causal_rec *rec;
 	int state;
 
 	if (bpf_core_type_exists(struct trace_event_raw_tcp_retransmit_skb___new)) {
@@ -428,13 +434,13 @@ int tcp_retransmit(void *ctx)
 	}
 	if (!tcp_wanted(CAUSAL_EV_TCP_RETRANSMIT, &link))
 		return 0;
-	ev = reserve(CAUSAL_EV_TCP_RETRANSMIT, CAUSAL_EV_SIZE(0));
-	if (!ev)
+	rec = reserve(CAUSAL_EV_TCP_RETRANSMIT, TCP_REC_SIZE);
+	if (!rec)
 		return 0;
-	ev->peer = CAUSAL_EV_NO_PEER;
-	ev->link = link;
-	ev->tcp_state = state;
-	submit(ev, CAUSAL_EV_SIZE(0));
+	rec->peer = CAUSAL_EV_NO_PEER;
+	rec->tcp.state = state;
+	tcp_link(rec, &link);
+	submit(rec, TCP_REC_SIZE);
 	return 0;
 }
 
@@ -442,7 +448,7 @@ SEC("tracepoint/sock/inet_sock_set_state")
 int tcp_state(struct trace_event_raw_inet_sock_set_state *tp)
 {
 	struct causal_ev_link link = {};
-	struct causal_event *ev;
+	struct causal_rec *rec;
 	bool wanted;
 
 	if (BPF_CORE_READ(tp, protocol) != IPPROTO_TCP)
@@ -453,14 +459,14 @@ int tcp_state(struct trace_event_raw_inet_sock_set_state *tp)
 		bpf_map_delete_elem(&links, &link);
 	if (!wanted)
 		return 0;
-	ev = reserve(CAUSAL_EV_TCP_STATE, CAUSAL_EV_SIZE(0));
-	if (!ev)
+	rec = reserve(CAUSAL_EV_TCP_STATE, TCP_REC_SIZE);
+	if (!rec)
 		return 0;
-	ev->peer = CAUSAL_EV_NO_PEER;
-	ev->link = link;
-	ev->tcp_oldstate = BPF_CORE_READ(tp, oldstate);
-	ev->tcp_state = BPF_CORE_READ(tp, newstate);
-	submit(ev, CAUSAL_EV_SIZE(0));
+	rec->peer = CAUSAL_EV_NO_PEER;
+	rec->tcp.oldstate = BPF_CORE_READ(tp, oldstate);
+	rec->tcp.state = BPF_CORE_READ(tp, newstate);
+	tcp_link(rec, &link);
+	submit(rec, TCP_REC_SIZE);
 	return 0;
 }
 
@@ -468,18 +474,18 @@ SEC("tracepoint/tcp/tcp_receive_reset")
 int tcp_receive_reset(struct trace_event_raw_tcp_event_sk *tp)
 {
 	struct causal_ev_link link = {};
-	struct causal_event *ev;
+	struct causal_rec *rec;
 
 	READ_LINK(&link, tp);
 	if (!tcp_wanted(CAUSAL_EV_TCP_RESET, &link))
 		return 0;
-	ev = reserve(CAUSAL_EV_TCP_RESET, CAUSAL_EV_SIZE(0));
-	if (!ev)
+	rec = reserve(CAUSAL_EV_TCP_RESET, TCP_REC_SIZE);
+	if (!rec)
 		return 0;
-	ev->peer = CAUSAL_EV_NO_PEER;
-	ev->link = link;
-	ev->tcp_rx = 1;
-	submit(ev, CAUSAL_EV_SIZE(0));
+	rec->peer = CAUSAL_EV_NO_PEER;
+	rec->flag = 1;
+	tcp_link(rec, &link);
+	submit(rec, TCP_REC_SIZE);
 	return 0;
 }
 

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * One record of the ring buffer between bpf/causal.bpf.c and user space
- * (causald, causalctl), and the in-memory form of one line of the JSON event
- * log (docs/events.md). Plain __u types: included by BPF and by user space.
+ * Events between bpf/causal.bpf.c and user space (causald, causalctl): the
+ * ring buffer's record (struct causal_rec) and the reader's in-memory form
+ * of an event (struct causal_event), which is also one line of the JSON
+ * event log (docs/events.md). Plain __u types: included by BPF and by user
+ * space.
  *
- * In the ring buffer a record stops after the vector clock entries it has
- * room for (CAUSAL_EV_SIZE()): none for TCP events, CAUSAL_EV_SMALL_NODES
- * or CAUSAL_EV_MAX_NODES for the module's, whichever holds `nodes`. Most
- * groups are small, and full-size records would multiply the bytes written
- * per event by three.
+ * A record is what every event has, its type's fields and the clock: 48
+ * bytes and the entries, 64 in all for a pair. It has no task name (the
+ * reader looks it up once per pid) and a link only for peer and TCP events.
+ * Records come in sizes with room for 2, 8 or 64 clock entries
+ * (CAUSAL_REC_ROOM()): the ring buffer takes constant sizes only.
  */
 #ifndef _CAUSAL_EVENT_H
 #define _CAUSAL_EVENT_H
@@ -19,7 +21,6 @@
 
 #define CAUSAL_EV_MAX_NODES	64
 #define CAUSAL_EV_HIST_BUCKETS	464	/* CAUSAL_HIST_BUCKETS (causal_hist.h) */
-#define CAUSAL_EV_SMALL_NODES	8
 #define CAUSAL_EV_COMM_LEN	16
 #define CAUSAL_EV_NO_PEER	0xffff	/* broadcast send, or no peer yet */
 
@@ -80,12 +81,44 @@ struct causal_event {
 	__u16 pad;
 	struct causal_ev_link link;	/* peer, tcp_* */
 	__u64 vclock[CAUSAL_EV_MAX_NODES];
-	/* Past the ring buffer's records: a totals event's aggregates. */
+	/* Set by the reader: a totals event's aggregates. */
 	const struct causal_ev_totals *totals;
 };
 
+/* The ring buffer's form of an event. */
+struct causal_rec {
+	__u64 ts_ns;			/* CLOCK_MONOTONIC of the host */
+	__u32 pid;			/* tgid of the task, 0 in softirq */
+	__u8 type;			/* enum causal_ev_type */
+	__u8 flag;			/* deliver: gap; peer: joined; tcp_reset: rx */
+	__u16 nodes;			/* entries of vclock */
+	__u32 group;
+	__u16 node;
+	__u16 peer;
+	__u64 stamp;
+	union {
+		struct { __u32 len, targets; } send;	/* arrive: len */
+		struct { __u64 stamp; __u16 node; } wait;	/* hold */
+		struct { __u64 index, held_ns; } deliver;
+		struct { __u32 err; } error;
+		struct { __u64 incarnation; } hello;	/* peer */
+		struct { __u32 state, oldstate; } tcp;
+	};
+	/* `nodes` entries in room for CAUSAL_REC_ROOM(nodes); after that room
+	 * a struct causal_ev_link (peer, TCP) or causal_ev_totals (totals).
+	 */
+	__u64 vclock[];
+};
+
+/* Clock entries a module event's record of @n has room for (TCP and
+ * totals records have none).
+ */
+#define CAUSAL_REC_ROOM(n)	((n) <= 2 ? 2 : (n) <= 8 ? 8 : CAUSAL_EV_MAX_NODES)
+/* Bytes of a record with room for @room clock entries. */
+#define CAUSAL_REC_SIZE(room)	(sizeof(struct causal_rec) + (room) * sizeof(__u64))
+
 /* A channel's aggregates as it left its endpoint (causal_totals): in the
- * ring buffer right after the first CAUSAL_EV_SIZE(0) bytes of its record.
+ * ring buffer right after CAUSAL_REC_SIZE(0) bytes of its record.
  */
 struct causal_ev_totals {
 	__u64 id;			/* the channel's, as /proc/net/causal */
@@ -102,10 +135,6 @@ struct causal_ev_totals {
 	__u64 hold_hist[CAUSAL_EV_HIST_BUCKETS];
 };
 
-#define CAUSAL_EV_TOTALS_SIZE	(CAUSAL_EV_SIZE(0) + sizeof(struct causal_ev_totals))
-
-/* Bytes of a record with room for @n clock entries. */
-#define CAUSAL_EV_SIZE(n)	(__builtin_offsetof(struct causal_event, vclock) + \
-				 (n) * sizeof(__u64))
+#define CAUSAL_REC_TOTALS_SIZE	(CAUSAL_REC_SIZE(0) + sizeof(struct causal_ev_totals))
 
 #endif /* _CAUSAL_EVENT_H */

@@ -133,6 +133,17 @@ struct causal_look {
 	bool wake_all;
 };
 
+/* The look's time, read now unless its reading is at least @since. A look
+ * may start from a reading taken before ep->lock (a frame's arrival), and
+ * another CPU may have queued a message stamped later meanwhile: a hold
+ * measured from that reading would be negative.
+ */
+static void causal_look_now(struct causal_look *look, u64 since)
+{
+	if (!look->now || look->now < since)
+		look->now = causal_now();
+}
+
 /* Decide @ch's head: deliverable (its readers are woken), past its hold
  * timeout (deliverable as a gap), or waiting on a node k, on ep->waiting[k]
  * until what is known of k reaches its stamp. Every head that is its peer's
@@ -149,8 +160,7 @@ static void causal_look_head(struct causal_endpoint *ep, struct causal_sock *ch,
 	list_del_init(&ch->wait_node);
 	/* The wait so far is the node's it waited on, whatever comes next. */
 	if (ch->hold.wait_node != CAUSAL_PEER_NONE) {
-		if (!look->now)
-			look->now = causal_now();
+		causal_look_now(look, ch->hold.wait_since_ns);
 		ch->hold.blame_us[ch->hold.wait_node] +=
 			div_u64(look->now - ch->hold.wait_since_ns,
 				NSEC_PER_USEC);
@@ -158,8 +168,7 @@ static void causal_look_head(struct causal_endpoint *ep, struct causal_sock *ch,
 	}
 	if (!m || m->ready_ns || !causal_is_peer_front(ep, ch))
 		return;
-	if (!look->now)
-		look->now = causal_now();
+	causal_look_now(look, m->arrive_ns);
 	if (causal_rule_ready(&ep->rule, m->sender, m->vclock, &wait_node,
 			      &ch->wait_stamp)) {
 		m->ready_ns = look->now;
@@ -434,9 +443,14 @@ static void causal_queue_data(struct causal_endpoint *ep, struct causal_sock *ch
 		if (causal_head(ch)->ready_ns)
 			causal_wake_readers(ep, ch);
 	}
-	trace_causal_arrive(ep->group, ep->node, ep->nodes, m->sender,
-			    m->vclock[m->sender], m->len, m->arrive_ns,
-			    m->vclock);
+	/* Only a message that waits makes an arrive event: the delivery of
+	 * the others says when they came, and the event would cost every
+	 * in-order message a third trace record.
+	 */
+	if (!m->ready_ns)
+		trace_causal_arrive(ep->group, ep->node, ep->nodes, m->sender,
+				    m->vclock[m->sender], m->len, m->arrive_ns,
+				    m->vclock);
 }
 
 /* The front frame's clock into rx_clock: all of it, or the entries that

@@ -31,11 +31,20 @@ struct tracer {
 	tracer_event_fn fn;
 	void *ctx;
 	bool has_module;
-	struct causal_event ev;		/* the record being handed out */
-	size_t ev_used;			/* bytes of it not known zero */
+	struct causal_event ev;		/* the event being handed out */
 	struct causal_ev_totals totals;	/* ev.totals of a totals event */
+	struct tracer_comm {
+		__u32 pid;
+		__u64 ts_ns;		/* when read */
+		char comm[CAUSAL_EV_COMM_LEN];
+	} comms[256];			/* by pid, direct mapped */
 };
 
+/* Names are read again after this, for pids that were reused. */
+#define COMM_TTL_NS	1000000000ULL
+
+static_assert(sizeof(struct causal_rec) == 48,
+	      "a record is 48 bytes and the clock (issue 11: at most 64)");
 static_assert(CAUSAL_EV_HIST_BUCKETS == CAUSAL_HIST_BUCKETS,
 	      "a totals event carries the module's whole histogram");
 static_assert(offsetof(struct causal_ev_totals, has_hist) ==
@@ -180,20 +189,90 @@ static void prefill_links(struct tracer *t)
 /* Records are shorter than the struct (causal_event.h): handed out in a
  * whole one, with the clock entries past `nodes` zero.
  */
+/* The records carry a pid, not a task name: the name of the process, as
+ * /proc has it, read once a second at most per pid.
+ */
+static const char *pid_comm(struct tracer *t, __u32 pid, __u64 now)
+{
+	struct tracer_comm *c = &t->comms[pid % (sizeof(t->comms) / sizeof(t->comms[0]))];
+	char path[32];
+	FILE *f;
+
+	if (!pid)
+		return "";
+	if (c->pid == pid && now - c->ts_ns < COMM_TTL_NS)
+		return c->comm;
+	c->pid = pid;
+	c->ts_ns = now;
+	c->comm[0] = 0;
+	snprintf(path, sizeof(path), "/proc/%u/comm", pid);
+	f = fopen(path, "r");
+	if (f) {
+		if (fgets(c->comm, sizeof(c->comm), f))
+			c->comm[strcspn(c->comm, "\n")] = 0;
+		fclose(f);
+	}
+	return c->comm;
+}
+
 static int on_sample(void *ctx, void *data, size_t size)
 {
-	const struct causal_event *rec = data;
+	const struct causal_rec *rec = data;
 	struct tracer *t = ctx;
+	struct causal_event *ev = &t->ev;
 	const struct causal_ev_totals *tot;
-	size_t used;
+	size_t room, need;
 
-	if (size < CAUSAL_EV_SIZE(0) || rec->nodes > CAUSAL_EV_MAX_NODES)
+	if (size < CAUSAL_REC_SIZE(0) || rec->nodes > CAUSAL_EV_MAX_NODES)
 		return 0;
-	if (rec->type == CAUSAL_EV_TOTALS) {
-		if (size < CAUSAL_EV_TOTALS_SIZE)
-			return 0;
-		used = CAUSAL_EV_SIZE(0);
-		tot = (const void *)((const char *)data + used);
+	room = rec->type == CAUSAL_EV_TOTALS ||
+	       rec->type >= CAUSAL_EV_TCP_RETRANSMIT ? 0 :
+	       CAUSAL_REC_ROOM(rec->nodes);
+	need = CAUSAL_REC_SIZE(room);
+	if (rec->type == CAUSAL_EV_TOTALS)
+		need = CAUSAL_REC_TOTALS_SIZE;
+	else if (rec->type == CAUSAL_EV_PEER || rec->type >= CAUSAL_EV_TCP_RETRANSMIT)
+		need += sizeof(struct causal_ev_link);
+	if (size < need)
+		return 0;
+
+	memset(ev, 0, offsetof(struct causal_event, vclock));
+	ev->ts_ns = rec->ts_ns;
+	ev->type = rec->type;
+	ev->pid = rec->pid;
+	strcpy(ev->comm, pid_comm(t, rec->pid, rec->ts_ns));
+	ev->group = rec->group;
+	ev->node = rec->node;
+	ev->peer = rec->peer;
+	ev->stamp = rec->stamp;
+	ev->nodes = rec->nodes;
+	ev->totals = NULL;
+	switch (rec->type) {
+	case CAUSAL_EV_SEND:
+		ev->targets = rec->send.targets;
+		/* fall through */
+	case CAUSAL_EV_ARRIVE:
+		ev->len = rec->send.len;
+		break;
+	case CAUSAL_EV_HOLD:
+		ev->wait_node = rec->wait.node;
+		ev->wait_stamp = rec->wait.stamp;
+		break;
+	case CAUSAL_EV_DELIVER:
+		ev->index = rec->deliver.index;
+		ev->held_ns = rec->deliver.held_ns;
+		ev->gap = rec->flag;
+		break;
+	case CAUSAL_EV_ERROR:
+		ev->err = rec->error.err;
+		break;
+	case CAUSAL_EV_PEER:
+		ev->joined = rec->flag;
+		ev->incarnation = rec->hello.incarnation;
+		memcpy(&ev->link, &rec->vclock[room], sizeof(ev->link));
+		break;
+	case CAUSAL_EV_TOTALS:
+		tot = (const void *)rec->vclock;
 		memcpy(&t->totals, tot, offsetof(struct causal_ev_totals,
 						 blame_us));
 		memset(t->totals.blame_us, 0, sizeof(t->totals.blame_us));
@@ -205,17 +284,23 @@ static int on_sample(void *ctx, void *data, size_t size)
 		else
 			memset(t->totals.hold_hist, 0,
 			       sizeof(t->totals.hold_hist));
-	} else if (size < CAUSAL_EV_SIZE(rec->nodes)) {
-		return 0;
-	} else {
-		used = CAUSAL_EV_SIZE(rec->nodes);
+		ev->totals = &t->totals;
+		break;
+	case CAUSAL_EV_TCP_RETRANSMIT:
+	case CAUSAL_EV_TCP_STATE:
+	case CAUSAL_EV_TCP_RESET:
+		ev->tcp_state = rec->tcp.state;
+		ev->tcp_oldstate = rec->tcp.oldstate;
+		ev->tcp_rx = rec->flag;
+		memcpy(&ev->link, &rec->vclock[0], sizeof(ev->link));
+		break;
 	}
-	memcpy(&t->ev, rec, used);
-	if (t->ev_used > used)
-		memset((char *)&t->ev + used, 0, t->ev_used - used);
-	t->ev_used = used;
-	t->ev.totals = rec->type == CAUSAL_EV_TOTALS ? &t->totals : NULL;
-	return t->fn(t->ctx, &t->ev);
+	/* A totals event's entries are its blame, not a clock. */
+	if (room)
+		memcpy(ev->vclock, rec->vclock, rec->nodes * sizeof(__u64));
+	else
+		memset(ev->vclock, 0, rec->nodes * sizeof(__u64));
+	return t->fn(t->ctx, ev);
 }
 
 /* libbpf speaks (the verifier's log too) only with CAUSAL_BPF_DEBUG set:

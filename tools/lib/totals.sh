@@ -25,7 +25,12 @@ account() {
 	done < <(grep -a '^ *not ok ' "$log" | grep -v '# SKIP')
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		echo "$name exited $rc without a failing test: counted as one failure"
-		failures+=("$name: exited $rc without a failing test")
+		failures+=("$name: exited $rc without a failing test; its log ended:")
+		# A crash leaves no test to name: its last lines (the runner's
+		# console tail) are the only trace CI keeps.
+		while IFS= read -r line; do
+			failures+=("  $line")
+		done < <(tail -n 45 "$log")
 		f=1
 	fi
 	passed=$((passed + p))
@@ -39,6 +44,9 @@ report_failures() {
 	local line
 
 	for line in "${failures[@]}"; do
-		echo "# failed: $line"
+		case $line in
+		"  "*) echo "#   $line" ;;	# a crashed suite's last lines
+		*) echo "# failed: $line" ;;
+		esac
 	done
 }

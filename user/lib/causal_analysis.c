@@ -208,6 +208,23 @@ static void index_msgs(struct cana_index *ix, __u32 *tmp, size_t nsend)
 	}
 }
 
+/*
+ * The event that says a message arrived: its arrive event, which the module
+ * fires only for messages that were not ready when they arrived, or else
+ * its delivery, which then followed the arrival at once.
+ */
+static __u32 rec_arrival(const struct cana_rec *rc)
+{
+	return rc->arrive != CLOG_NONE ? rc->arrive : rc->deliver;
+}
+
+static __u64 arrival_ts(const struct clog_ev *ev, const struct cana_rec *rc)
+{
+	const struct clog_ev *e = &ev[rec_arrival(rc)];
+
+	return e->type == CAUSAL_EV_DELIVER ? e->ts - e->held_ns : e->ts;
+}
+
 static void index_recs(struct cana_index *ix, __u32 *tmp, size_t nrec)
 {
 	const struct clog_ev *ev = ix->s->ev;
@@ -1064,6 +1081,7 @@ static int channels(struct ana *a)
 		__u64 seen = 0;
 
 		for (__u32 i = 0; i < nd->n; i++) {
+			__u32 r = ix->ref[ix->seq[nd->first + i]];
 			const struct clog_ev *e = &ev[ix->seq[nd->first + i]];
 
 			switch (e->type) {
@@ -1079,6 +1097,9 @@ static int channels(struct ana *a)
 			case CAUSAL_EV_DELIVER:
 				g->deliveries++;
 				g->gaps += e->flag;
+				/* Ready when it came: no arrive event. */
+				if (r != CLOG_NONE && ix->recs[r].arrive == CLOG_NONE)
+					g->arrivals++;
 				break;
 			case CAUSAL_EV_ERROR:
 				g->errors++;
@@ -1306,7 +1327,7 @@ static int violation(struct ana *a, struct cana_group *g,
 		.sender = m->sender, .stamp = m->stamp,
 		.deliver_ts = ev[m->deliver].ts,
 		.cause_sender = cause->sender, .cause_stamp = cause->stamp,
-		.cause_arrive_ts = ev[cause->arrive].ts,
+		.cause_arrive_ts = arrival_ts(ev, cause),
 		.cause_delivered = cause->deliver != CLOG_NONE,
 	};
 
@@ -1343,7 +1364,7 @@ static int check_node(struct ana *a, size_t x, size_t rb, size_t re,
 		const struct cana_rec *rc = &ix->recs[i];
 
 		where[i - rb] = CLOG_NONE;
-		if (rc->arrive == CLOG_NONE)
+		if (rec_arrival(rc) == CLOG_NONE)
 			continue;
 		if (rc->msg == CLOG_NONE) {
 			chk->no_send++;
