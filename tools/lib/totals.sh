@@ -30,7 +30,7 @@ account() {
 		# console tail) are the only trace CI keeps.
 		while IFS= read -r line; do
 			failures+=("  $line")
-		done < <(tail -n 45 "$log")
+		done < <(tail -n 60 "$log")
 		f=1
 	fi
 	passed=$((passed + p))
