@@ -145,6 +145,7 @@ struct chan {
 	__u64 k_pair;		/* pair_key() of its (group, node, peer) */
 	__u16 nodes;
 	bool final;		/* its totals arrived: fold at the next read */
+	bool folded;		/* counted as last read, its totals awaited */
 	unsigned int missing;	/* reads since it was last seen */
 	struct causal_model_chan c;
 };
@@ -281,10 +282,39 @@ static void chan_add(struct causal_model *m, const struct causal_model_chan *c,
 	}
 }
 
+/* Reads a channel not in /proc/net/causal waits for its totals before it
+ * counts as last read, and then for late totals before it is forgotten.
+ */
+#define CHAN_TOTALS_READS	2
+#define CHAN_LATE_READS		10
+
+/* *@rest = what @late counted that @seen had not: the counters only grow. */
+static void chan_rest(struct causal_model_chan *rest,
+		      const struct causal_model_chan *late,
+		      const struct causal_model_chan *seen)
+{
+	unsigned int i;
+
+#define REST(f)	(late->f > seen->f ? late->f - seen->f : 0)
+	*rest = *late;
+	rest->sent = REST(sent);
+	rest->delivered = REST(delivered);
+	rest->held_total = REST(held_total);
+	rest->gaps = REST(gaps);
+	rest->hold_sum_us = REST(hold_sum_us);
+	rest->hold_missed = REST(hold_missed);
+	for (i = 0; i < CAUSAL_EV_MAX_NODES; i++)
+		rest->blame_us[i] = REST(blame_us[i]);
+	for (i = 0; i < CAUSAL_HIST_BUCKETS; i++)
+		rest->hist[i] = REST(hist[i]);
+#undef REST
+}
+
 static void chan_put(struct causal_model *m, const struct causal_model_chan *c,
 		     bool final)
 {
 	struct chan *ch = table_get(&m->chans, c->id, 0, true, &m->table_drops);
+	static struct causal_model_chan rest;
 
 	if (!ch) {
 		/* No room to wait for its next read: counted as gone now. */
@@ -294,6 +324,14 @@ static void chan_put(struct causal_model *m, const struct causal_model_chan *c,
 	}
 	if (ch->final)
 		return;
+	if (ch->folded) {
+		if (final) {
+			chan_rest(&rest, c, &ch->c);
+			chan_add(m, &rest, true);
+			ch->final = true;
+		}
+		return;
+	}
 	ch->c = *c;
 	ch->k_pair = pair_key(c->group, c->node, c->peer);
 	ch->nodes = c->nodes;
@@ -401,8 +439,10 @@ void causal_model_read_begin(struct causal_model *m)
 /*
  * A read of every /proc/net/causal ended: channels not in it left. One
  * whose totals came is folded into its pairs' gone; one without them is
- * given two more reads for its event (it may have left between the read
- * and the ring buffer's drain) and then folded as last seen.
+ * given CHAN_TOTALS_READS more reads for its event (it may have left between
+ * the read and the ring buffer's drain), then folded as last seen and kept
+ * CHAN_LATE_READS reads more, so that totals that come even later add only
+ * the rest.
  */
 void causal_model_read_end(struct causal_model *m)
 {
@@ -414,16 +454,25 @@ void causal_model_read_end(struct causal_model *m)
 
 	for (i = 0; i <= m->chans.mask; i++) {
 		ch = (void *)slot_at(&m->chans, i);
-		while (ch->slot.used && (ch->final || ch->missing > 2)) {
-			chan_add(m, &ch->c, true);
+		while (ch->slot.used &&
+		       (ch->final || ch->missing > CHAN_LATE_READS)) {
+			if (!ch->folded)
+				chan_add(m, &ch->c, true);
 			/* The next entry may shift into this slot. */
 			table_del(&m->chans, &ch->slot);
+		}
+	}
+	table_for_each(&m->chans, i, ch) {
+		if (!ch->folded && ch->missing > CHAN_TOTALS_READS) {
+			chan_add(m, &ch->c, true);
+			ch->folded = true;
 		}
 	}
 	table_for_each(&m->pairs, i, p)
 		p->now = p->gone;
 	table_for_each(&m->chans, i, ch) {
-		chan_add(m, &ch->c, false);
+		if (!ch->folded)
+			chan_add(m, &ch->c, false);
 		/* Seen again by the next read, or missing one more. */
 		ch->missing++;
 	}

@@ -198,6 +198,37 @@ TEST(channels_that_leave_still_count)
 	causal_model_free(m);
 }
 
+/* Totals that come after their channel was folded as last read (a full
+ * ring buffer, a slow drain) add only what the read had not seen.
+ */
+TEST(late_totals_count_once)
+{
+	static const char one[] =
+		EP(2, "4 9 0")
+		CH(31, 1, "queued=0 sent=0 delivered=4 held_total=1 gaps=0 hold_sum_us=1000 hold_max_us=1000 hold_missed=0 blame_us=0:1000 hold_hist=1000:1");
+	static const char none[] = EP(2, "4 9 0");
+	struct causal_model_limits l = CAUSAL_MODEL_DEFAULT_LIMITS;
+	struct causal_model *m = causal_model_new(&l);
+	struct json_object *snap;
+	int i;
+
+	ASSERT_NE(m, NULL);
+	ASSERT_EQ(proc_read(m, one), 0);
+	for (i = 0; i < 4; i++)
+		ASSERT_EQ(proc_read(m, none), 0);
+	/* It delivered 2 more, one of them held 1 ms, before it left. */
+	totals(m, 31, 1, 6, 2, 1000, 0);
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(proc_read(m, none), 0);
+		snap = causal_model_snapshot(m, 5000);
+		EXPECT_EQ(field(row(snap, 2, 1), "delivered"), 6);
+		EXPECT_EQ(field(row(snap, 2, 1), "held"), 2);
+		EXPECT_EQ(field(row(snap, 2, 0), "blamed_ns"), 2 * MS);
+		json_object_put(snap);
+	}
+	causal_model_free(m);
+}
+
 /* Node 2 holds two messages of peer 1 waiting for peer 0: listed until the
  * endpoint's clock says it delivered them, or the endpoint goes.
  */
