@@ -668,12 +668,13 @@ static enum MHD_Result http_answer(void *cls, struct MHD_Connection *conn,
 	f = open_memstream(&body, &len);
 	if (!f)
 		return MHD_NO;
+	pthread_mutex_lock(&model_lock);
+	/* The mode changes when --audit --for ends, under model_lock. */
 	fprintf(f, "# HELP causald_build_info causald's version and mode; the value is 1.\n"
 		"# TYPE causald_build_info gauge\n"
 		"causald_build_info{version=\"%s\",mode=\"%s\"} 1\n",
 		CAUSAL_VERSION, env.tracer.ev_mask == RARE_EVENTS ?
 		"default" : "audit");
-	pthread_mutex_lock(&model_lock);
 	causal_model_prometheus(model, f);
 	pthread_mutex_unlock(&model_lock);
 	fprintf(f, "# HELP causald_log_write_errors_total Event log lines that could not be written.\n"
@@ -744,10 +745,15 @@ static struct tracer *audit_end(int efd, struct tracer *t)
 	char err[512];
 	int type;
 
+	pthread_mutex_lock(&model_lock);
 	env.tracer.ev_mask = RARE_EVENTS;
+	pthread_mutex_unlock(&model_lock);
 	rare = tracer_open(&env.tracer, on_event, NULL, err, sizeof(err));
 	if (!rare) {
 		note("audit goes on: cannot load the rare events' tracer: %s", err);
+		pthread_mutex_lock(&model_lock);
+		env.tracer.ev_mask = CAUSAL_EV_ALL;
+		pthread_mutex_unlock(&model_lock);
 		return t;
 	}
 	tracer_poll(t, 0);
