@@ -153,9 +153,13 @@ static bool check_hdr(const u8 *raw, u32 max_len, struct causal_frame *f)
 		fail("causal_frame_len(version %u, %u nodes, len %u) = %llu, not %llu",
 		     f->version, f->nodes, f->len, (unsigned long long)size,
 		     (unsigned long long)want);
-	/* The parser must move forward and stay within the limit... */
+	/* The parser must move forward and stay within the limit: a peer's
+	 * version 2 frame may carry every entry and the mask too (ours never
+	 * do, causal_wire_choose()), 8 bytes over causal_frame_size()...
+	 */
 	if (size < CAUSAL_WIRE_HDR_LEN + 8 ||
-	    size > causal_frame_size(f->nodes, max_len > 16 ? max_len : 16))
+	    size > causal_frame_size(f->nodes, max_len > 16 ? max_len : 16) +
+		   CAUSAL_WIRE_HDR_MAX - CAUSAL_WIRE_HDR_LEN)
 		fail("frame size %llu out of bounds (nodes %u len %u max %u)",
 		     (unsigned long long)size, f->nodes, f->len, max_len);
 	/* ...and strparser takes it as an int with any limit the module allows. */
