@@ -140,9 +140,10 @@ static __always_inline struct causal_rec *
 reserve_vclock(__u32 type, __u16 nodes, const __u64 *vclock, __u32 extra,
 	       __u32 *size)
 {
-	if (nodes <= 2)
+	/* One branch per CAUSAL_REC_ROOM() class: each a constant size. */
+	if (CAUSAL_REC_ROOM(nodes) == 2)
 		return RESERVE_ROOM(type, 2, extra, nodes, vclock, size);
-	if (nodes <= 8)
+	if (CAUSAL_REC_ROOM(nodes) == 8)
 		return RESERVE_ROOM(type, 8, extra, nodes, vclock, size);
 	return RESERVE_ROOM(type, CAUSAL_EV_MAX_NODES, extra, nodes, vclock,
 			    size);

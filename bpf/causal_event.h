@@ -114,6 +114,9 @@ struct causal_rec {
  * totals records have none).
  */
 #define CAUSAL_REC_ROOM(n)	((n) <= 2 ? 2 : (n) <= 8 ? 8 : CAUSAL_EV_MAX_NODES)
+/* Records with a struct causal_ev_link after the clock room. */
+#define CAUSAL_REC_HAS_LINK(type)	((type) == CAUSAL_EV_PEER || \
+					 (type) >= CAUSAL_EV_TCP_RETRANSMIT)
 /* Bytes of a record with room for @room clock entries. */
 #define CAUSAL_REC_SIZE(room)	(sizeof(struct causal_rec) + (room) * sizeof(__u64))
 

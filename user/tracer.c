@@ -231,7 +231,7 @@ static int on_sample(void *ctx, void *data, size_t size)
 	need = CAUSAL_REC_SIZE(room);
 	if (rec->type == CAUSAL_EV_TOTALS)
 		need = CAUSAL_REC_TOTALS_SIZE;
-	else if (rec->type == CAUSAL_EV_PEER || rec->type >= CAUSAL_EV_TCP_RETRANSMIT)
+	else if (CAUSAL_REC_HAS_LINK(rec->type))
 		need += sizeof(struct causal_ev_link);
 	if (size < need)
 		return 0;

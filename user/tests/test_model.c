@@ -71,6 +71,9 @@ static int proc_read(struct causal_model *m, const char *text)
 #define CH(id, peer, rest)						\
 	"  channel peer=" #peer " state=active watermark=0 " rest " id=" #id "\n"
 
+/* Node 2 after its channels left. */
+static const char no_channels[] = EP(2, "4 9 0");
+
 /* A causal_totals event of channel @id, node 2's from @peer. */
 static void totals(struct causal_model *m, __u64 id, __u16 peer,
 		   __u64 delivered, __u64 held, __u64 hold_us, __u16 blamed)
@@ -173,7 +176,6 @@ TEST(channels_that_leave_still_count)
 		EP(2, "4 9 0")
 		CH(21, 0, "queued=0 sent=0 delivered=4 held_total=0 gaps=0 hold_sum_us=0 hold_max_us=0 hold_missed=0 blame_us=- hold_hist=-")
 		CH(22, 1, "queued=0 sent=0 delivered=9 held_total=1 gaps=0 hold_sum_us=1000 hold_max_us=1000 hold_missed=0 blame_us=0:1000 hold_hist=1000:1");
-	static const char none[] = EP(2, "4 9 0");
 	struct causal_model_limits l = CAUSAL_MODEL_DEFAULT_LIMITS;
 	struct causal_model *m = causal_model_new(&l);
 	struct json_object *snap;
@@ -186,7 +188,7 @@ TEST(channels_that_leave_still_count)
 	/* 23 came and went between two reads. */
 	totals(m, 23, 1, 5, 1, 2000, 0);
 	for (i = 0; i < 6; i++) {
-		ASSERT_EQ(proc_read(m, none), 0);
+		ASSERT_EQ(proc_read(m, no_channels), 0);
 		snap = causal_model_snapshot(m, 5000);
 		EXPECT_EQ(field(row(snap, 2, 1), "delivered"), 17);
 		EXPECT_EQ(field(row(snap, 2, 1), "held"), 3);
@@ -206,7 +208,6 @@ TEST(late_totals_count_once)
 	static const char one[] =
 		EP(2, "4 9 0")
 		CH(31, 1, "queued=0 sent=0 delivered=4 held_total=1 gaps=0 hold_sum_us=1000 hold_max_us=1000 hold_missed=0 blame_us=0:1000 hold_hist=1000:1");
-	static const char none[] = EP(2, "4 9 0");
 	struct causal_model_limits l = CAUSAL_MODEL_DEFAULT_LIMITS;
 	struct causal_model *m = causal_model_new(&l);
 	struct json_object *snap;
@@ -215,11 +216,11 @@ TEST(late_totals_count_once)
 	ASSERT_NE(m, NULL);
 	ASSERT_EQ(proc_read(m, one), 0);
 	for (i = 0; i < 4; i++)
-		ASSERT_EQ(proc_read(m, none), 0);
+		ASSERT_EQ(proc_read(m, no_channels), 0);
 	/* It delivered 2 more, one of them held 1 ms, before it left. */
 	totals(m, 31, 1, 6, 2, 1000, 0);
 	for (i = 0; i < 3; i++) {
-		ASSERT_EQ(proc_read(m, none), 0);
+		ASSERT_EQ(proc_read(m, no_channels), 0);
 		snap = causal_model_snapshot(m, 5000);
 		EXPECT_EQ(field(row(snap, 2, 1), "delivered"), 6);
 		EXPECT_EQ(field(row(snap, 2, 1), "held"), 2);
