@@ -86,19 +86,24 @@ static __always_inline void submit(struct causal_rec *rec, __u32 size)
 	bpf_ringbuf_submit(rec, crossed ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
+static __always_inline void count_lost(__u32 type, __u64 events)
+{
+	__u64 *n = bpf_map_lookup_elem(&lost, &type);
+
+	if (n)
+		*n += events;
+}
+
 /* A record of @size bytes (a constant: the verifier wants one), its fixed
  * part zeroed.
  */
 static __always_inline struct causal_rec *reserve(__u32 type, __u32 size)
 {
 	struct causal_rec *rec;
-	__u64 *n;
 
 	rec = bpf_ringbuf_reserve(&events, size, 0);
 	if (!rec) {
-		n = bpf_map_lookup_elem(&lost, &type);
-		if (n)
-			(*n)++;
+		count_lost(type, 1);
 		return NULL;
 	}
 	__builtin_memset(rec, 0, sizeof(*rec));
@@ -209,6 +214,8 @@ int BPF_PROG(causal_send, CAUSAL_TP_SEND)
 			   nodes, vclock, 0, &size);
 	if (!rec)
 		return 0;
+	/* The event fires after ep->lock: its time is the stamp's. */
+	rec->ts_ns = send_ns;
 	rec->send.len = len;
 	rec->send.targets = targets;
 	submit(rec, size);
@@ -246,19 +253,89 @@ int BPF_PROG(causal_hold, CAUSAL_TP_HOLD)
 	return 0;
 }
 
-SEC("raw_tp/causal_deliver")
-int BPF_PROG(causal_deliver, CAUSAL_TP_DELIVER)
+/* Clamped as copy_vclock() does: @count clocks of @nodes entries into room
+ * for @batch of @room, and the deliveries behind them.
+ */
+static __always_inline void copy_batch(struct causal_rec *rec, __u32 count,
+				       __u16 nodes, __u32 batch, __u32 room,
+				       const struct causal_tp_delivery *d,
+				       const __u64 *vclocks)
+{
+	__u64 n = count, width = nodes, len;
+
+	barrier_var(n);
+	if (n > batch)
+		n = batch;
+	barrier_var(width);
+	if (width > room)
+		width = room;
+	len = n * width * sizeof(__u64);
+	barrier_var(len);
+	if (len > batch * room * sizeof(__u64))
+		len = batch * room * sizeof(__u64);
+	bpf_probe_read_kernel(rec->vclock, len, vclocks);
+	len = n * sizeof(struct causal_ev_delivery);
+	barrier_var(len);
+	if (len > batch * sizeof(struct causal_ev_delivery))
+		len = batch * sizeof(struct causal_ev_delivery);
+	bpf_probe_read_kernel((void *)rec + CAUSAL_REC_DELIVERIES(batch, room),
+			      len, d);
+	rec->nodes = width;
+	rec->batch.count = n;
+}
+
+#define RESERVE_BATCH(batch, room, count, nodes, d, vclocks, size)	\
+	({								\
+		struct causal_rec *__r;					\
+									\
+		*(size) = CAUSAL_REC_DELIVER_SIZE(batch, room);		\
+		__r = reserve(CAUSAL_EV_DELIVER,			\
+			      CAUSAL_REC_DELIVER_SIZE(batch, room));	\
+		if (__r)						\
+			copy_batch(__r, count, nodes, batch, room, d,	\
+				   vclocks);				\
+		__r;							\
+	})
+
+/* A read's deliveries in one record: one program run for the batch. */
+SEC("raw_tp/causal_deliver_batch")
+int BPF_PROG(causal_deliver_batch, CAUSAL_TP_DELIVER_BATCH)
 {
 	struct causal_rec *rec;
 	__u32 size;
 
-	rec = causal_begin(CAUSAL_EV_DELIVER, group, node, peer, stamp, true,
-			   nodes, vclock, 0, &size);
-	if (!rec)
+	if (!causal_wanted(CAUSAL_EV_DELIVER, group, node, true))
 		return 0;
-	rec->deliver.index = index;
-	rec->deliver.held_ns = held_ns;
-	rec->flag = gap;
+	/* One branch per size: each a constant. */
+	if (CAUSAL_REC_BATCH_ROOM(count) == 1) {
+		if (CAUSAL_REC_ROOM(nodes) == 2)
+			rec = RESERVE_BATCH(1, 2, count, nodes, d, vclocks, &size);
+		else if (CAUSAL_REC_ROOM(nodes) == 8)
+			rec = RESERVE_BATCH(1, 8, count, nodes, d, vclocks, &size);
+		else
+			rec = RESERVE_BATCH(1, CAUSAL_EV_MAX_NODES, count, nodes,
+					    d, vclocks, &size);
+	} else {
+		if (CAUSAL_REC_ROOM(nodes) == 2)
+			rec = RESERVE_BATCH(CAUSAL_EV_BATCH, 2, count, nodes, d,
+					    vclocks, &size);
+		else if (CAUSAL_REC_ROOM(nodes) == 8)
+			rec = RESERVE_BATCH(CAUSAL_EV_BATCH, 8, count, nodes, d,
+					    vclocks, &size);
+		else
+			rec = RESERVE_BATCH(CAUSAL_EV_BATCH, CAUSAL_EV_MAX_NODES,
+					    count, nodes, d, vclocks, &size);
+	}
+	if (!rec) {
+		/* Each of its deliveries is an event lost. */
+		if (count > 1)
+			count_lost(CAUSAL_EV_DELIVER, count - 1);
+		return 0;
+	}
+	rec->group = group;
+	rec->node = node;
+	rec->peer = CAUSAL_EV_NO_PEER;
+	rec->pid = bpf_get_current_pid_tgid() >> 32;
 	submit(rec, size);
 	return 0;
 }

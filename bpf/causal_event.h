@@ -90,7 +90,7 @@ struct causal_rec {
 	__u64 ts_ns;			/* CLOCK_MONOTONIC of the host */
 	__u32 pid;			/* tgid of the task, 0 in softirq */
 	__u8 type;			/* enum causal_ev_type */
-	__u8 flag;			/* deliver: gap; peer: joined; tcp_reset: rx */
+	__u8 flag;			/* peer: joined; tcp_reset: rx */
 	__u16 nodes;			/* entries of vclock */
 	__u32 group;
 	__u16 node;
@@ -99,16 +99,42 @@ struct causal_rec {
 	union {
 		struct { __u32 len, targets; } send;	/* arrive: len */
 		struct { __u64 stamp; __u16 node; } wait;	/* hold */
-		struct { __u64 index, held_ns; } deliver;
+		struct { __u32 count; } batch;		/* deliver */
 		struct { __u32 err; } error;
 		struct { __u64 incarnation; } hello;	/* peer */
 		struct { __u32 state, oldstate; } tcp;
 	};
 	/* `nodes` entries in room for CAUSAL_REC_ROOM(nodes); after that room
 	 * a struct causal_ev_link (peer, TCP) or causal_ev_totals (totals).
+	 * A deliver record's are CAUSAL_REC_DELIVER_SIZE().
 	 */
 	__u64 vclock[];
 };
+
+/* One delivery of a deliver record; the layout of the tracepoint's
+ * struct causal_tp_delivery.
+ */
+struct causal_ev_delivery {
+	__u64 deliver_ns;		/* CLOCK_MONOTONIC */
+	__u64 index;
+	__u64 stamp;
+	__u64 held_ns;
+	__u16 sender;
+	__u8 gap;
+	__u8 pad[5];
+};
+
+/* A deliver record is a read's deliveries (causal_deliver_batch), up to
+ * CAUSAL_EV_BATCH: `count` clocks of `nodes` entries each, packed, in room
+ * for @batch clocks of @room, then the @batch deliveries' slots.
+ */
+#define CAUSAL_EV_BATCH		8	/* CAUSAL_TRACE_BATCH */
+#define CAUSAL_REC_BATCH_ROOM(count)	((count) <= 1 ? 1 : CAUSAL_EV_BATCH)
+#define CAUSAL_REC_DELIVERIES(batch, room)				\
+	(sizeof(struct causal_rec) + (batch) * (room) * sizeof(__u64))
+#define CAUSAL_REC_DELIVER_SIZE(batch, room)				\
+	(CAUSAL_REC_DELIVERIES(batch, room) +				\
+	 (batch) * sizeof(struct causal_ev_delivery))
 
 /* Clock entries a module event's record of @n has room for (TCP and
  * totals records have none).

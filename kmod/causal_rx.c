@@ -1061,9 +1061,6 @@ static u64 causal_deliver(struct causal_endpoint *ep, struct causal_sock *ch,
 		causal_count_hold(ch, m->ready_ns - m->arrive_ns);
 	causal_rule_deliver(&ep->rule, m->sender, m->vclock, m->gap);
 	causal_update_head(ep, m->sender);
-	trace_causal_deliver(ep->group, ep->node, ep->nodes, m->sender,
-			     m->vclock[m->sender], ep->delivered,
-			     m->ready_ns - m->arrive_ns, m->gap, m->vclock);
 	/* More is known of the sender, and a gap raised others' floor. */
 	for (k = 0; k < ep->nodes; k++)
 		if (k == m->sender || m->gap)
@@ -1107,7 +1104,77 @@ struct causal_read {
 	bool batch;
 	unsigned int taken;		/* messages copied out */
 	struct causal_cmsg cm;		/* of the first */
+	struct causal_read_trace *trace;	/* a batch's, while traced */
 };
+
+/* The deliveries of a batch read for its causal_deliver_batch events. */
+struct causal_read_trace {
+	unsigned int count;
+	struct causal_tp_delivery d[CAUSAL_TRACE_BATCH];
+	u64 vclocks[];		/* CAUSAL_TRACE_BATCH clocks */
+};
+
+/* A batch read traces its deliveries together, in an allocation made only
+ * while the event is on: unless it cannot have one, and then alone.
+ */
+static void causal_read_trace_start(struct causal_read *rd, u16 nodes)
+{
+	rd->trace = NULL;
+	if (!rd->batch || (rd->flags & MSG_PEEK) ||
+	    !trace_causal_deliver_batch_enabled())
+		return;
+	rd->trace = kmalloc(struct_size(rd->trace, vclocks,
+					CAUSAL_TRACE_BATCH * nodes),
+			    GFP_KERNEL | __GFP_NOWARN);
+	if (rd->trace)
+		rd->trace->count = 0;
+}
+
+static void causal_read_trace_flush(struct causal_endpoint *ep,
+				    struct causal_read_trace *t)
+{
+	if (!t || !t->count)
+		return;
+	trace_causal_deliver_batch(ep->group, ep->node, ep->nodes, t->count,
+				   t->d, t->vclocks);
+	t->count = 0;
+}
+
+/* @m was delivered as @index at @now (0: not for causal_deliver_batch);
+ * it is off every list, so ours to read without ep->lock.
+ */
+static void causal_read_traced(struct causal_endpoint *ep,
+			       struct causal_read *rd,
+			       const struct causal_msg *m, u64 index, u64 now)
+{
+	struct causal_tp_delivery one, *d = &one;
+	struct causal_read_trace *t = rd->trace;
+
+	trace_causal_deliver(ep->group, ep->node, ep->nodes, m->sender,
+			     m->vclock[m->sender], index,
+			     m->ready_ns - m->arrive_ns, m->gap, m->vclock);
+	if (!now)		/* causal_deliver_batch is off */
+		return;
+	if (t)
+		d = &t->d[t->count];
+	*d = (struct causal_tp_delivery) {
+		.deliver_ns = now,
+		.index = index,
+		.stamp = m->vclock[m->sender],
+		.held_ns = m->ready_ns - m->arrive_ns,
+		.sender = m->sender,
+		.gap = m->gap,
+	};
+	if (!t) {
+		trace_causal_deliver_batch(ep->group, ep->node, ep->nodes, 1, d,
+					   m->vclock);
+		return;
+	}
+	memcpy(t->vclocks + t->count * ep->nodes, m->vclock,
+	       ep->nodes * sizeof(u64));
+	if (++t->count == CAUSAL_TRACE_BATCH)
+		causal_read_trace_flush(ep, t);
+}
 
 /* Does @m fit behind what @rd holds? The first message always "fits": it
  * is truncated as a lone message is.
@@ -1176,6 +1243,7 @@ static int causal_take(struct causal_sock *owner, struct causal_sock *reader,
 	struct sock *sk = owner->sk;
 	struct causal_msg *m;
 	bool past_floor;
+	u64 index, now;
 	int err = 0;
 	u16 flags;
 
@@ -1237,12 +1305,13 @@ static int causal_take(struct causal_sock *owner, struct causal_sock *reader,
 			break;
 		}
 		m->gap |= past_floor;
+		index = causal_deliver(ep, owner, m);
 		if (!rd->taken)
-			causal_fill_cmsg(&rd->cm, ep, m,
-					 causal_deliver(ep, owner, m));
-		else
-			causal_deliver(ep, owner, m);
+			causal_fill_cmsg(&rd->cm, ep, m, index);
+		/* Read under the lock: deliveries in index order in time. */
+		now = trace_causal_deliver_batch_enabled() ? causal_now() : 0;
 		spin_unlock_bh(&ep->lock);
+		causal_read_traced(ep, rd, m, index, now);
 		rd->taken++;
 		if (m == &owner->front)
 			causal_strp_done(&owner->strp);
@@ -1289,6 +1358,7 @@ int causal_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
 	rd.flags = flags;
 	rd.batch = READ_ONCE(ch->recv_batch);
 	rd.taken = 0;
+	causal_read_trace_start(&rd, ep->nodes);
 	timeo = sock_rcvtimeo(sk, flags & MSG_DONTWAIT);
 	for (;;) {
 		bool again = false;
@@ -1346,6 +1416,7 @@ int causal_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
 	}
 
 out_done:
+	causal_read_trace_flush(ep, rd.trace);
 	/* What was handed out stands, even if a later copy failed. */
 	if (rd.taken) {
 		err = rd.used;
@@ -1360,5 +1431,6 @@ out_done:
 out_wait:
 	if (waiting)
 		remove_wait_queue(sk_sleep(sk), &wait);
+	kfree(rd.trace);
 	return err;
 }

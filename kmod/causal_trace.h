@@ -134,12 +134,41 @@ TRACE_EVENT(causal_deliver,
 		  CAUSAL_TRACE_VCLOCK)
 );
 
+/* A read's deliveries, those of its causal_deliver events, in one: for
+ * raw attachments that take every event (causald --audit), which cost a
+ * program run per event. The record names the range; @d and @vclocks
+ * have the rest.
+ */
+TRACE_EVENT(causal_deliver_batch,
+	TP_PROTO(CAUSAL_TP_DELIVER_BATCH),
+	TP_ARGS(group, node, nodes, count, d, vclocks),
+	TP_STRUCT__entry(
+		__field(u32, group)
+		__field(u16, node)
+		__field(u16, nodes)
+		__field(u32, count)
+		__field(u64, first_index)
+		__field(u64, last_index)
+	),
+	TP_fast_assign(
+		__entry->group = group;
+		__entry->node = node;
+		__entry->nodes = nodes;
+		__entry->count = count;
+		__entry->first_index = d[0].index;
+		__entry->last_index = d[count - 1].index;
+	),
+	TP_printk("group=%u node=%u count=%u index=%llu..%llu",
+		  __entry->group, __entry->node, __entry->count,
+		  __entry->first_index, __entry->last_index)
+);
+
 /* A send event: one message to @targets channels (@peer: CAUSAL_PEER_NONE
  * for a broadcast).
  */
 TRACE_EVENT(causal_send,
 	TP_PROTO(CAUSAL_TP_SEND),
-	TP_ARGS(group, node, nodes, peer, stamp, len, targets, vclock),
+	TP_ARGS(group, node, nodes, peer, stamp, len, targets, send_ns, vclock),
 	TP_STRUCT__entry(
 		__field(u32, group)
 		__field(u16, node)

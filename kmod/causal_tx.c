@@ -611,6 +611,28 @@ static int causal_tx_flags(const struct msghdr *msg)
 	return flags;
 }
 
+/* Release ep->lock after a send event, then trace it with the clock and
+ * the time it had under the lock, so that a program run does not lengthen
+ * the lock's hold and sends are in stamp order in time too. Not inlined:
+ * the copy of the clock is on the stack only while tracing.
+ */
+static noinline void causal_unlock_trace_send(struct causal_endpoint *ep,
+					      u16 peer, u32 len, u32 targets)
+	__releases(&ep->lock)
+{
+	u64 clock[CAUSAL_MAX_NODES], send_ns;
+
+	if (!trace_causal_send_enabled()) {
+		spin_unlock_bh(&ep->lock);
+		return;
+	}
+	send_ns = ktime_get_ns();
+	memcpy(clock, ep->rule.clock, ep->nodes * sizeof(u64));
+	spin_unlock_bh(&ep->lock);
+	trace_causal_send(ep->group, ep->node, ep->nodes, peer,
+			  clock[ep->node], len, targets, send_ns, clock);
+}
+
 static int causal_send_unicast(struct causal_sock *ch, struct msghdr *msg,
 			       size_t size)
 {
@@ -624,7 +646,6 @@ static int causal_send_unicast(struct causal_sock *ch, struct msghdr *msg,
 	struct sock *sk = ch->sk;
 	u32 head_len = 0;
 	long timeo, left;
-	u64 stamp;
 	int err;
 
 	/* A small payload that cannot be read fails the send before it is
@@ -693,17 +714,13 @@ static int causal_send_unicast(struct causal_sock *ch, struct msghdr *msg,
 								  ch->tx_cork_len :
 								  ch->tx_head, ep, ch,
 							   CAUSAL_FRAME_DATA, 0, size);
-				stamp = ep->rule.clock[ep->node];
-				trace_causal_send(ep->group, ep->node,
-						  ep->nodes, ch->peer, stamp,
-						  size, 1, ep->rule.clock);
 				/* Our DATA carries a newer count than an owed
 				 * CLOCK would.
 				 */
 				ch->clock_owed = false;
 				ch->tx_sent++;
 				causal_owe_clocks(ep, ch);
-				spin_unlock_bh(&ep->lock);
+				causal_unlock_trace_send(ep, ch->peer, size, 1);
 				break;
 			}
 			spin_unlock_bh(&ep->lock);
@@ -824,7 +841,6 @@ static int causal_send_broadcast(struct causal_sock *self, struct msghdr *msg,
 	struct causal_txe *e;
 	LIST_HEAD(entries);
 	long timeo;
-	u64 stamp;
 	int err;
 
 	buf = causal_txbuf_alloc(self->sk, head_len + size);
@@ -878,7 +894,6 @@ static int causal_send_broadcast(struct causal_sock *self, struct msghdr *msg,
 			    CAUSAL_WIRE_F_BROADCAST, size);
 	buf->start = head_len - causal_frame_head_len(&f);
 	causal_wire_put_head(buf->bytes + buf->start, &f, ep->rule.clock);
-	stamp = ep->rule.clock[ep->node];
 	list_for_each_entry(ch, &ep->channels, ep_node) {
 		if (!causal_tx_live(ch))
 			continue;
@@ -894,9 +909,7 @@ static int causal_send_broadcast(struct causal_sock *self, struct msghdr *msg,
 		if (ch != self && !READ_ONCE(ch->tx_full))
 			mod_delayed_work(system_wq, &ch->tx_work, 0);
 	}
-	trace_causal_send(ep->group, ep->node, ep->nodes, CAUSAL_PEER_NONE,
-			  stamp, size, n, ep->rule.clock);
-	spin_unlock_bh(&ep->lock);
+	causal_unlock_trace_send(ep, CAUSAL_PEER_NONE, size, n);
 	/* Our own channel is ours to write now. */
 	causal_tx_kick(self);
 	err = size;

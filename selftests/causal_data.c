@@ -946,7 +946,8 @@ static int tracefs_write(const char *path, const char *val)
 }
 
 /* The tracepoints fire with what they promise: hold with what it waits for,
- * deliver with the hold time, peer, clock, send and error.
+ * deliver (alone and as a read's batch) with the hold time, peer, clock,
+ * send and error.
  */
 TEST_F(scene, tracepoints)
 {
@@ -955,6 +956,7 @@ TEST_F(scene, tracepoints)
 		"causal_hold: group=200 node=2 peer=1 stamp=1 waits_for=0:1",
 		"causal_clock: group=200 node=2 peer=0 stamp=1",
 		"causal_deliver: group=200 node=2 peer=1 stamp=1 index=1 held_ns=",
+		"causal_deliver_batch: group=200 node=2 count=1 index=1..1",
 		"causal_send: group=200 node=2 peer=0 stamp=1 len=2 targets=1",
 		"causal_error: group=200 node=2 peer=0",
 	};

@@ -392,6 +392,54 @@ last = [e for e in ev if e["type"] == "deliver" and e["node"] == 11][-1]
 assert last["vclock"][0] == 5 and last["peer"] == 0, last
 ' "$log"
 
+# A batched read's deliveries travel in one record per CAUSAL_TRACE_BATCH
+# (8): 200 messages queued, then read in one recv(), are 25 program runs,
+# and their events still come out one per message, in index order in time.
+rm -f "$log"
+sysctl -qw kernel.bpf_stats_enabled=1
+check "causald --audit starts for a batched read" start_daemon --audit
+prog_runs() {
+	cat /proc/"$(cat "$pidf")"/fdinfo/* 2>/dev/null |
+		awk '/^run_cnt:/ { n += $2 } END { print n + 0 }'
+}
+runs_before=$(prog_runs)
+check "200 messages read in one batched recv()" py '
+import socket, struct
+def join(s, node):
+    s.setsockopt(socket.SOL_TCP, 31, b"causal")      # TCP_ULP
+    s.setsockopt(0x4341, 1, struct.pack("<IHHII", 78, node, 2, 0, 0))
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen()
+a = socket.create_connection(l.getsockname()); b, _ = l.accept()
+join(a, 0); join(b, 1)
+b.setsockopt(0x4341, 7, 1)                          # CAUSAL_RECV_BATCH
+for i in range(200):
+    a.send(b"m%03d" % i)
+import time; time.sleep(0.5)
+buf = b.recv(1 << 16)
+assert len(buf) == 199 * 24 + 20, len(buf)         # 16-byte records, 4 + pad
+a.close(); b.close(); l.close()
+'
+sleep 1.5
+runs_after=$(prog_runs)
+check "causald stops" stop_daemon
+sysctl -qw kernel.bpf_stats_enabled=0
+check "one program run per 8 deliveries, one event per delivery, in order" py '
+import json, sys
+before, after = int(sys.argv[2]), int(sys.argv[3])
+evs = [json.loads(l) for l in open(sys.argv[1])]
+d = [e for e in evs if e.get("group") == 78 and e["type"] == "deliver"]
+assert [e["index"] for e in d] == list(range(1, 201)), [e["index"] for e in d][:20]
+assert [e["stamp"] for e in d] == list(range(1, 201))
+assert all(e["node"] == 1 and e["peer"] == 0 and e["comm"] == "python3" and
+           e["vclock"] == [e["stamp"], 0] for e in d), d[:3]
+ts = [e["ts"] for e in d]
+assert ts == sorted(ts), "deliveries out of order in time"
+sends = [e for e in evs if e.get("group") == 78 and e["type"] == "send"]
+assert len(sends) == 200, len(sends)
+# 200 sends and 25 batches; TCP and peer events add a few.
+assert 225 <= after - before < 260, (before, after)
+' "$log" "$runs_before" "$runs_after"
+
 # A daemon that falls behind: the kernel drops what a 1 MiB ring buffer
 # cannot hold, counts it, and causald logs the count.
 rm -f "$log"

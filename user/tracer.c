@@ -50,6 +50,15 @@ static_assert(CAUSAL_EV_HIST_BUCKETS == CAUSAL_HIST_BUCKETS,
 static_assert(offsetof(struct causal_ev_totals, has_hist) ==
 	      sizeof(struct causal_tp_totals),
 	      "the programs copy struct causal_tp_totals to the record's head");
+static_assert(sizeof(struct causal_ev_delivery) ==
+	      sizeof(struct causal_tp_delivery) &&
+	      offsetof(struct causal_ev_delivery, sender) ==
+	      offsetof(struct causal_tp_delivery, sender) &&
+	      offsetof(struct causal_ev_delivery, gap) ==
+	      offsetof(struct causal_tp_delivery, gap),
+	      "the programs copy struct causal_tp_delivery as it is");
+static_assert(CAUSAL_EV_BATCH == CAUSAL_TRACE_BATCH,
+	      "a deliver record has room for a whole causal_deliver_batch");
 
 long tracer_parse_types(const char *list)
 {
@@ -215,6 +224,43 @@ static const char *pid_comm(struct tracer *t, __u32 pid, __u64 now)
 	return c->comm;
 }
 
+/* A deliver record's deliveries, one event each, in index order. */
+static int on_deliveries(struct tracer *t, const struct causal_rec *rec,
+			 size_t size)
+{
+	size_t batch = CAUSAL_REC_BATCH_ROOM(rec->batch.count);
+	size_t room = CAUSAL_REC_ROOM(rec->nodes);
+	const struct causal_ev_delivery *d;
+	struct causal_event *ev = &t->ev;
+	const char *comm;
+	int ret = 0;
+
+	if (!rec->nodes || rec->batch.count > batch ||
+	    size < CAUSAL_REC_DELIVER_SIZE(batch, room))
+		return 0;
+	d = (const void *)rec + CAUSAL_REC_DELIVERIES(batch, room);
+	comm = pid_comm(t, rec->pid, rec->ts_ns);
+	for (__u32 i = 0; i < rec->batch.count && !ret; i++) {
+		memset(ev, 0, offsetof(struct causal_event, vclock));
+		ev->ts_ns = d[i].deliver_ns;
+		ev->type = CAUSAL_EV_DELIVER;
+		ev->pid = rec->pid;
+		strcpy(ev->comm, comm);
+		ev->group = rec->group;
+		ev->node = rec->node;
+		ev->peer = d[i].sender;
+		ev->stamp = d[i].stamp;
+		ev->index = d[i].index;
+		ev->held_ns = d[i].held_ns;
+		ev->gap = d[i].gap;
+		ev->nodes = rec->nodes;
+		memcpy(ev->vclock, rec->vclock + i * rec->nodes,
+		       rec->nodes * sizeof(__u64));
+		ret = t->fn(t->ctx, ev);
+	}
+	return ret;
+}
+
 static int on_sample(void *ctx, void *data, size_t size)
 {
 	const struct causal_rec *rec = data;
@@ -225,6 +271,8 @@ static int on_sample(void *ctx, void *data, size_t size)
 
 	if (size < CAUSAL_REC_SIZE(0) || rec->nodes > CAUSAL_EV_MAX_NODES)
 		return 0;
+	if (rec->type == CAUSAL_EV_DELIVER)
+		return on_deliveries(t, rec, size);
 	room = rec->type == CAUSAL_EV_TOTALS ||
 	       rec->type >= CAUSAL_EV_TCP_RETRANSMIT ? 0 :
 	       CAUSAL_REC_ROOM(rec->nodes);
@@ -257,11 +305,6 @@ static int on_sample(void *ctx, void *data, size_t size)
 	case CAUSAL_EV_HOLD:
 		ev->wait_node = rec->wait.node;
 		ev->wait_stamp = rec->wait.stamp;
-		break;
-	case CAUSAL_EV_DELIVER:
-		ev->index = rec->deliver.index;
-		ev->held_ns = rec->deliver.held_ns;
-		ev->gap = rec->flag;
 		break;
 	case CAUSAL_EV_ERROR:
 		ev->err = rec->error.err;
@@ -368,7 +411,9 @@ struct tracer *tracer_open(const struct tracer_opts *o, tracer_event_fn fn,
 
 		if (strncmp(sec, "raw_tp/causal_", 14))
 			continue;
-		type = clog_type_parse(sec + 14);
+		/* Deliver events come from the batch tracepoint. */
+		type = strcmp(sec + 14, "deliver_batch") ?
+		       clog_type_parse(sec + 14) : CAUSAL_EV_DELIVER;
 		if (!t->has_module ||
 		    (type >= 0 && !(wanted & CAUSAL_EV_BIT(type))))
 			bpf_program__set_autoload(prog, false);

@@ -37,6 +37,18 @@ struct causal_tp_totals {
 	CAUSAL_TP_TOTALS_FIELDS;
 };
 
+/* One delivery of a read: what causal_deliver says of it, and when it was
+ * delivered (CLOCK_MONOTONIC, read under ep->lock, so that deliveries are
+ * in index order in time too although the event fires after the lock).
+ */
+#define CAUSAL_TP_DELIVERY_FIELDS					\
+	u64 deliver_ns; u64 index; u64 stamp; u64 held_ns; u16 sender;	\
+	u8 gap; u8 pad[5]
+
+struct causal_tp_delivery {
+	CAUSAL_TP_DELIVERY_FIELDS;
+};
+
 /* Every event begins with these. */
 #define CAUSAL_TP_ID	u32 group, u16 node, u16 nodes, u16 peer, u64 stamp
 
@@ -46,8 +58,17 @@ struct causal_tp_totals {
 	CAUSAL_TP_ID, u16 wait_node, u64 wait_stamp, const u64 *vclock
 #define CAUSAL_TP_DELIVER						\
 	CAUSAL_TP_ID, u64 index, u64 held_ns, u8 gap, const u64 *vclock
+/* send_ns: when it was stamped, under ep->lock (the event fires after). */
 #define CAUSAL_TP_SEND							\
-	CAUSAL_TP_ID, u32 len, u32 targets, const u64 *vclock
+	CAUSAL_TP_ID, u32 len, u32 targets, u64 send_ns, const u64 *vclock
+/* A read's deliveries, @count of @d in index order, the clock of d[i] at
+ * vclocks + i * nodes: one event for up to CAUSAL_TRACE_BATCH of them, for
+ * consumers that take every event.
+ */
+#define CAUSAL_TRACE_BATCH	8
+#define CAUSAL_TP_DELIVER_BATCH						\
+	u32 group, u16 node, u16 nodes, u32 count,			\
+	const struct causal_tp_delivery *d, const u64 *vclocks
 #define CAUSAL_TP_CLOCK							\
 	CAUSAL_TP_ID, const u64 *vclock
 #define CAUSAL_TP_PEER							\
@@ -68,6 +89,7 @@ struct causal_tp_totals {
 	"causal_arrive(" CAUSAL_TP_STR(CAUSAL_TP_ARRIVE) ")\n"		\
 	"causal_hold(" CAUSAL_TP_STR(CAUSAL_TP_HOLD) ")\n"		\
 	"causal_deliver(" CAUSAL_TP_STR(CAUSAL_TP_DELIVER) ")\n"	\
+	"causal_deliver_batch(" CAUSAL_TP_STR(CAUSAL_TP_DELIVER_BATCH) ")\n" \
 	"causal_send(" CAUSAL_TP_STR(CAUSAL_TP_SEND) ")\n"		\
 	"causal_clock(" CAUSAL_TP_STR(CAUSAL_TP_CLOCK) ")\n"		\
 	"causal_peer(" CAUSAL_TP_STR(CAUSAL_TP_PEER) ")\n"		\
@@ -75,6 +97,8 @@ struct causal_tp_totals {
 	"causal_totals(" CAUSAL_TP_STR(CAUSAL_TP_TOTALS) ")\n"		\
 	"struct causal_link { " CAUSAL_TP_STR(CAUSAL_LINK_FIELDS) " }\n" \
 	"struct causal_tp_totals { " CAUSAL_TP_STR(CAUSAL_TP_TOTALS_FIELDS) " }\n" \
+	"struct causal_tp_delivery { " CAUSAL_TP_STR(CAUSAL_TP_DELIVERY_FIELDS) " }\n" \
+	"batch " CAUSAL_TP_STR(CAUSAL_TRACE_BATCH) "\n"			\
 	"hold_hist " CAUSAL_TP_STR(CAUSAL_HIST_BUCKETS)
 
 #endif /* _CAUSAL_TP_ARGS_H */

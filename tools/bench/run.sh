@@ -13,7 +13,8 @@
 # recv() ("ulp"), with batched receive ("ulp_rb") and with batched receive
 # and sendmmsg() of 32 corked messages ("ulp_rb_sb"); "traced" is ulp with
 # causald in its default mode, "audited" with causald --audit (every
-# event); "mmsg" (not run by default) ulp read with
+# event), "audited_rb" ulp_rb with causald --audit (not run by default);
+# "mmsg" (not run by default) ulp read with
 # recvmmsg() of 64. The _sb modes skip the latency test, which sends one
 # message at a time.
 #
@@ -71,7 +72,7 @@ traced_start() {
 	mkdir -p /tmp/bench-causald
 	${others:+taskset -c "$others"} build/bin/causald --log /tmp/bench-causald/events.jsonl \
 		--socket /tmp/bench-causald/sock --pidfile /tmp/bench-causald/pid \
-		--listen none $([ "$1" = audited ] && echo --audit) \
+		--listen none $([ "$1" != traced ] && echo --audit) \
 		2>/tmp/bench-causald/err &
 	daemon=$!
 	for _ in $(seq 100); do [ -S /tmp/bench-causald/sock ] && return; sleep 0.1; done
@@ -90,7 +91,7 @@ echo "kernel $rel, $(nproc) CPUs, $runs runs per mode and size, $where"
 for size in $sizes; do
 	for _ in $(seq "$runs"); do
 		for mode in $modes; do
-			case $mode in traced | audited) traced_start "$mode" ;; esac
+			case $mode in traced | audited*) traced_start "$mode" ;; esac
 			case $mode in
 			tcp | user | ulp) args=(--mode "$mode") ;;
 			tcp_sb | user_sb)
@@ -99,12 +100,13 @@ for size in $sizes; do
 			ulp_rb_sb)
 				args=(--mode ulp --recv-batch --send-batch 32 --rounds 0) ;;
 			traced | audited) args=(--mode ulp) ;;
+			audited_rb) args=(--mode ulp --recv-batch) ;;
 			mmsg) args=(--mode ulp --batch 64) ;;
 			*) echo "run.sh: unknown mode $mode" >&2; exit 2 ;;
 			esac
 			"${pin[@]}" "$bench" --json "${args[@]}" --size "$size" |
 				sed "s/\"mode\":\"[a-z]*\"/\"mode\":\"$mode\"/" | tee -a "$results"
-			case $mode in traced | audited) traced_stop ;; esac
+			case $mode in traced | audited*) traced_stop ;; esac
 		done
 	done
 done
@@ -134,7 +136,8 @@ has() { [[ " $modes " == *" $1 "* ]]; }
 echo
 echo "medians of $runs runs, kernel $rel"
 for pair in "tcp ulp" "tcp ulp_rb" "user ulp" "user ulp_rb" "tcp_sb ulp_rb_sb" \
-	    "user_sb ulp_rb_sb" "ulp traced" "ulp audited" "user mmsg"; do
+	    "user_sb ulp_rb_sb" "ulp traced" "ulp audited" "ulp_rb audited_rb" \
+	    "user mmsg"; do
 	# shellcheck disable=SC2086
 	set -- $pair
 	if has "$1" && has "$2"; then
