@@ -95,9 +95,10 @@ static __always_inline void count_lost(__u32 type, __u64 events)
 }
 
 /* A record of @size bytes (a constant: the verifier wants one), its fixed
- * part zeroed.
+ * part zeroed, at @ts.
  */
-static __always_inline struct causal_rec *reserve(__u32 type, __u32 size)
+static __always_inline struct causal_rec *reserve(__u32 type, __u32 size,
+						  __u64 ts)
 {
 	struct causal_rec *rec;
 
@@ -107,7 +108,7 @@ static __always_inline struct causal_rec *reserve(__u32 type, __u32 size)
 		return NULL;
 	}
 	__builtin_memset(rec, 0, sizeof(*rec));
-	rec->ts_ns = bpf_ktime_get_ns();
+	rec->ts_ns = ts;
 	rec->type = type;
 	return rec;
 }
@@ -127,12 +128,12 @@ static __always_inline void copy_vclock(struct causal_rec *rec, __u32 n,
 	rec->nodes = len / sizeof(__u64);
 }
 
-#define RESERVE_ROOM(type, room, extra, nodes, vclock, size)		\
+#define RESERVE_ROOM(type, room, extra, nodes, vclock, size, ts)	\
 	({								\
 		struct causal_rec *__r;					\
 									\
 		*(size) = CAUSAL_REC_SIZE(room) + (extra);		\
-		__r = reserve(type, CAUSAL_REC_SIZE(room) + (extra));	\
+		__r = reserve(type, CAUSAL_REC_SIZE(room) + (extra), ts); \
 		if (__r)						\
 			copy_vclock(__r, nodes, room, vclock);		\
 		__r;							\
@@ -143,15 +144,15 @@ static __always_inline void copy_vclock(struct causal_rec *rec, __u32 n,
  */
 static __always_inline struct causal_rec *
 reserve_vclock(__u32 type, __u16 nodes, const __u64 *vclock, __u32 extra,
-	       __u32 *size)
+	       __u32 *size, __u64 ts)
 {
 	/* One branch per CAUSAL_REC_ROOM() class: each a constant size. */
 	if (CAUSAL_REC_ROOM(nodes) == 2)
-		return RESERVE_ROOM(type, 2, extra, nodes, vclock, size);
+		return RESERVE_ROOM(type, 2, extra, nodes, vclock, size, ts);
 	if (CAUSAL_REC_ROOM(nodes) == 8)
-		return RESERVE_ROOM(type, 8, extra, nodes, vclock, size);
+		return RESERVE_ROOM(type, 8, extra, nodes, vclock, size, ts);
 	return RESERVE_ROOM(type, CAUSAL_EV_MAX_NODES, extra, nodes, vclock,
-			    size);
+			    size, ts);
 }
 
 static __always_inline bool endpoint_wanted(__u32 group, __u16 node)
@@ -181,18 +182,19 @@ static __always_inline bool causal_wanted(__u32 type, __u32 group, __u16 node,
 }
 
 /* A module event that passes the filters, with its identity (and the task
- * for events that fire in one) filled in; NULL to drop it.
+ * for events that fire in one) filled in; NULL to drop it. @ts: when it
+ * happened.
  */
 static __always_inline struct causal_rec *
 causal_begin(__u32 type, __u32 group, __u16 node, __u16 peer, __u64 stamp,
 	     bool task, __u16 nodes, const __u64 *vclock, __u32 extra,
-	     __u32 *size)
+	     __u32 *size, __u64 ts)
 {
 	struct causal_rec *rec;
 
 	if (!causal_wanted(type, group, node, task))
 		return NULL;
-	rec = reserve_vclock(type, nodes, vclock, extra, size);
+	rec = reserve_vclock(type, nodes, vclock, extra, size, ts);
 	if (!rec)
 		return NULL;
 	rec->group = group;
@@ -211,11 +213,9 @@ int BPF_PROG(causal_send, CAUSAL_TP_SEND)
 	__u32 size;
 
 	rec = causal_begin(CAUSAL_EV_SEND, group, node, peer, stamp, true,
-			   nodes, vclock, 0, &size);
+			   nodes, vclock, 0, &size, send_ns);
 	if (!rec)
 		return 0;
-	/* The event fires after ep->lock: its time is the stamp's. */
-	rec->ts_ns = send_ns;
 	rec->send.len = len;
 	rec->send.targets = targets;
 	submit(rec, size);
@@ -229,7 +229,8 @@ int BPF_PROG(causal_arrive, CAUSAL_TP_ARRIVE)
 	__u32 size;
 
 	rec = causal_begin(CAUSAL_EV_ARRIVE, group, node, peer, stamp, false,
-			   nodes, vclock, 0, &size);
+			   nodes, vclock, 0, &size,
+			   bpf_ktime_get_ns());
 	if (!rec)
 		return 0;
 	rec->send.len = len;
@@ -244,7 +245,8 @@ int BPF_PROG(causal_hold, CAUSAL_TP_HOLD)
 	__u32 size;
 
 	rec = causal_begin(CAUSAL_EV_HOLD, group, node, peer, stamp, false,
-			   nodes, vclock, 0, &size);
+			   nodes, vclock, 0, &size,
+			   bpf_ktime_get_ns());
 	if (!rec)
 		return 0;
 	rec->wait.node = wait_node;
@@ -282,6 +284,9 @@ static __always_inline void copy_batch(struct causal_rec *rec, __u32 count,
 			      len, d);
 	rec->nodes = width;
 	rec->batch.count = n;
+	/* Each delivery has its time; the record is the first's. */
+	rec->ts_ns = ((const struct causal_ev_delivery *)
+		      ((void *)rec + CAUSAL_REC_DELIVERIES(batch, room)))->deliver_ns;
 }
 
 #define RESERVE_BATCH(batch, room, count, nodes, d, vclocks, size)	\
@@ -290,7 +295,7 @@ static __always_inline void copy_batch(struct causal_rec *rec, __u32 count,
 									\
 		*(size) = CAUSAL_REC_DELIVER_SIZE(batch, room);		\
 		__r = reserve(CAUSAL_EV_DELIVER,			\
-			      CAUSAL_REC_DELIVER_SIZE(batch, room));	\
+			      CAUSAL_REC_DELIVER_SIZE(batch, room), 0);	\
 		if (__r)						\
 			copy_batch(__r, count, nodes, batch, room, d,	\
 				   vclocks);				\
@@ -347,7 +352,8 @@ int BPF_PROG(causal_clock, CAUSAL_TP_CLOCK)
 	__u32 size;
 
 	rec = causal_begin(CAUSAL_EV_CLOCK, group, node, peer, stamp, false,
-			   nodes, vclock, 0, &size);
+			   nodes, vclock, 0, &size,
+			   bpf_ktime_get_ns());
 	if (!rec)
 		return 0;
 	submit(rec, size);
@@ -374,7 +380,8 @@ int BPF_PROG(causal_peer, CAUSAL_TP_PEER)
 	if (joined)
 		bpf_map_update_elem(&links, &conn, &group, BPF_ANY);
 	rec = causal_begin(CAUSAL_EV_PEER, group, node, peer, stamp, false,
-			   nodes, vclock, sizeof(conn), &size);
+			   nodes, vclock, sizeof(conn), &size,
+			   bpf_ktime_get_ns());
 	if (!rec)
 		return 0;
 	rec->flag = joined;
@@ -391,7 +398,8 @@ int BPF_PROG(causal_error, CAUSAL_TP_ERROR)
 	__u32 size;
 
 	rec = causal_begin(CAUSAL_EV_ERROR, group, node, peer, stamp, false,
-			   nodes, vclock, 0, &size);
+			   nodes, vclock, 0, &size,
+			   bpf_ktime_get_ns());
 	if (!rec)
 		return 0;
 	rec->error.err = err;
@@ -409,7 +417,8 @@ int BPF_PROG(causal_totals, CAUSAL_TP_TOTALS)
 
 	if (!causal_wanted(CAUSAL_EV_TOTALS, group, node, false))
 		return 0;
-	rec = reserve(CAUSAL_EV_TOTALS, CAUSAL_REC_TOTALS_SIZE);
+	rec = reserve(CAUSAL_EV_TOTALS, CAUSAL_REC_TOTALS_SIZE,
+		      bpf_ktime_get_ns());
 	if (!rec)
 		return 0;
 	rec->group = group;
@@ -512,7 +521,8 @@ int tcp_retransmit(void *ctx)
 	}
 	if (!tcp_wanted(CAUSAL_EV_TCP_RETRANSMIT, &link))
 		return 0;
-	rec = reserve(CAUSAL_EV_TCP_RETRANSMIT, TCP_REC_SIZE);
+	rec = reserve(CAUSAL_EV_TCP_RETRANSMIT, TCP_REC_SIZE,
+		      bpf_ktime_get_ns());
 	if (!rec)
 		return 0;
 	rec->peer = CAUSAL_EV_NO_PEER;
@@ -537,7 +547,8 @@ int tcp_state(struct trace_event_raw_inet_sock_set_state *tp)
 		bpf_map_delete_elem(&links, &link);
 	if (!wanted)
 		return 0;
-	rec = reserve(CAUSAL_EV_TCP_STATE, TCP_REC_SIZE);
+	rec = reserve(CAUSAL_EV_TCP_STATE, TCP_REC_SIZE,
+		      bpf_ktime_get_ns());
 	if (!rec)
 		return 0;
 	rec->peer = CAUSAL_EV_NO_PEER;
@@ -557,7 +568,8 @@ int tcp_receive_reset(struct trace_event_raw_tcp_event_sk *tp)
 	READ_LINK(&link, tp);
 	if (!tcp_wanted(CAUSAL_EV_TCP_RESET, &link))
 		return 0;
-	rec = reserve(CAUSAL_EV_TCP_RESET, TCP_REC_SIZE);
+	rec = reserve(CAUSAL_EV_TCP_RESET, TCP_REC_SIZE,
+		      bpf_ktime_get_ns());
 	if (!rec)
 		return 0;
 	rec->peer = CAUSAL_EV_NO_PEER;
