@@ -123,5 +123,27 @@ check "causalctl trace as a non-root user: a clear error" bash -c "setpriv --reu
 check "the man pages format without warnings" bash -c "for m in '$top'/docs/man/*.8; do LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l \"\$m\" 2>&1 >/dev/null | grep . && exit 1; done; exit 0"
 check "causald as a non-root user: a clear error" bash -c "setpriv --reuid=65534 --regid=65534 --clear-groups '$bin/causald' --listen none 2>&1 | grep -q 'must run as root'"
 
+# why: the longest hold of a generated log whose link from node 0 to node 2
+# is slow and lossy comes down to a message of node 0 that came late.
+"$py" "$top/tools/gen_events.py" --nodes 4 --slow 0:2 --events 20000 \
+	--out "$work/slow" >/dev/null 2>&1
+check "analyze names the chain of the longest hold" bash -c "'$bin/causalctl' -j analyze '$work'/slow/*.log >'$work/slow.json'"
+check "why: the chain ends at node 0's late message on the slow link" "$py" -c '
+import json, subprocess, sys
+bin, logs = sys.argv[1], sys.argv[3:]
+h = json.load(open(sys.argv[2]))["longest_hold"]
+assert h["root"] == "late" and "from node 0 " in h["cause"], h
+out = subprocess.run([bin, "-j", "why", str(h["group"]), str(h["node"]),
+                      "%d:%d" % (h["sender"], h["stamp"])] + logs,
+                     capture_output=True, text=True, check=True).stdout
+w = json.loads(out)
+chain = w["chain"]
+assert chain[0]["sender"] == h["sender"] and chain[-1]["sender"] == 0, chain
+assert all("waited_for" in s for s in chain[:-1]) and "waited_for" not in chain[-1]
+assert chain[-1]["transit_ns"] > chain[0]["transit_ns"], chain
+assert w["cause"] == h["cause"] and w["next"], w
+' "$bin/causalctl" "$work/slow.json" "$work"/slow/*.log
+check "why: a message not in the logs is an error (exit 2)" bash -c "'$bin/causalctl' why 7 2 3:999999 '$work'/slow/*.log 2>/dev/null; [ \$? -eq 2 ]"
+
 echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:0 error:0"
 [ $fail -eq 0 ]

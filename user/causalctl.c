@@ -631,6 +631,7 @@ static const struct cmd {
 	{ "top",     cmd_top,     "live per-group, per-peer view from causald" },
 	{ "analyze", cmd_analyze, "merge event logs, check causality, rank causes" },
 	{ "export",  cmd_export,  "ShiViz log or space-time diagram of event logs" },
+	{ "why",     cmd_why,     "why one message was held: its causal chain, the cause, what to do" },
 	{ "help",    NULL,	  "this text" },
 };
 

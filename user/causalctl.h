@@ -30,5 +30,6 @@ int cmd_trace(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_why(int argc, char **argv);
 
 #endif /* CAUSALCTL_H */

@@ -20,6 +20,7 @@
 #include "causal_analysis.h"
 #include "causal_export.h"
 #include "causal_log.h"
+#include "causal_why.h"
 #include "causalctl.h"
 
 #define EXIT_VIOLATIONS	1
@@ -42,6 +43,16 @@ static const char export_usage[] =
 	"  -g, --group G      only group G (the diagram: default the busiest)\n"
 	"  -m, --max N        messages drawn at most (default 300)\n"
 	"FILE - is standard output.\n";
+
+static const char why_usage[] =
+	"usage: causalctl why GROUP NODE SENDER:STAMP LOG...\n"
+	"Why node NODE of GROUP held message SENDER:STAMP: what it waited for,\n"
+	"what that waited for, down to the message that came late or never came,\n"
+	"with its time on the way and the TCP retransmits meanwhile, and what to\n"
+	"check next.\n"
+	"  example: causalctl why 7 2 1:5 a.jsonl b.jsonl c.jsonl\n"
+	"exit status: 0, 2 on bad usage, an unreadable log, or no such message\n"
+	"at that node\n";
 
 static bool parse_u64(const char *s, __u64 max, __u64 *out)
 {
@@ -602,6 +613,51 @@ static struct json_object *report_json(const struct clog_store *s,
 	return o;
 }
 
+/* The chain of the longest hold in the top finding's group: what the
+ * finding comes down to for one message, and the command that shows it.
+ */
+static void top_chain(const struct clog_store *s, const struct cana_result *r,
+		      struct json_object *report)
+{
+	char cause[512], next[512], cmd[96];
+	__u16 node, sender;
+	struct cwhy_chain c = {};
+	struct cana_index ix;
+	__u64 stamp;
+	__u32 group;
+
+	if (!r->nfindings)
+		return;
+	group = r->findings[0].group;
+	if (cana_index_build(&ix, s, true, group))
+		return;
+	if (cwhy_longest_hold(&ix, group, &node, &sender, &stamp) &&
+	    !cwhy_explain(&ix, group, node, sender, stamp, &c)) {
+		cwhy_root_text(s, &c, cause, sizeof(cause));
+		cwhy_advice(s, &c, next, sizeof(next));
+		snprintf(cmd, sizeof(cmd), "causalctl why %u %u %u:%llu", group,
+			 node, sender, (unsigned long long)stamp);
+		if (report) {
+			struct json_object *o = json_object_new_object();
+
+			ju64(o, "group", group);
+			ju64(o, "node", node);
+			ju64(o, "sender", sender);
+			ju64(o, "stamp", stamp);
+			jstr(o, "root", cwhy_root_name(c.root));
+			jstr(o, "cause", cause);
+			jstr(o, "next", next);
+			jstr(o, "command", cmd);
+			jadd(report, "longest_hold", o);
+		} else {
+			printf("\nThe longest hold of group %u (%s LOG...)\n  cause: %s\n  next: %s\n",
+			       group, cmd, cause, next);
+		}
+	}
+	cwhy_free(&c);
+	cana_index_free(&ix);
+}
+
 int cmd_analyze(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -664,6 +720,8 @@ int cmd_analyze(int argc, char **argv)
 	if (ctl.json) {
 		struct json_object *j = report_json(s, r, top);
 
+		top_chain(s, r, j);
+
 		puts(json_object_to_json_string_ext(j, ctl_json_flags()));
 		json_object_put(j);
 	} else {
@@ -675,6 +733,7 @@ int cmd_analyze(int argc, char **argv)
 		print_anomalies(r);
 		print_check(s, r);
 		print_findings(r, top);
+		top_chain(s, r, NULL);
 	}
 	ret = r->check.violations ? EXIT_VIOLATIONS : 0;
 	cana_free(r);
@@ -814,4 +873,177 @@ int cmd_export(int argc, char **argv)
 	json_object_put(report);
 	clog_store_free(s);
 	return ret;
+}
+
+/* ---------------------------------------------------------------------- */
+/* why                                                                     */
+/* ---------------------------------------------------------------------- */
+
+/* One step of the chain, in words or as a JSON object. */
+static void why_step(const struct clog_store *s, const struct cwhy_chain *c,
+		     const struct cwhy_step *st, size_t i, struct json_object *a)
+{
+	char arr[64], sent[64], held[32], transit[32];
+
+	cwhy_time_str(c, c->host, st->arrive_ts, arr, sizeof(arr));
+	cwhy_time_str(c, st->send_host, st->send_ts, sent, sizeof(sent));
+	cana_fmt_ns(st->held_ns, held, sizeof(held));
+	cana_fmt_ns(st->transit_ns > 0 ? st->transit_ns : 0, transit,
+		    sizeof(transit));
+	if (a) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_array_add(a, o);
+		ju64(o, "sender", st->sender);
+		ju64(o, "stamp", st->stamp);
+		if (st->has_send) {
+			jstr(o, "send_host", clog_str(s, st->send_host));
+			ju64(o, "send_ts", st->send_ts);
+		}
+		jadd(o, "arrived", json_object_new_boolean(st->arrived));
+		if (st->arrived)
+			ju64(o, "arrive_ts", st->arrive_ts);
+		jadd(o, "delivered", json_object_new_boolean(st->delivered));
+		if (st->delivered) {
+			ju64(o, "deliver_ts", st->deliver_ts);
+			ju64(o, "held_ns", st->held_ns);
+			jadd(o, "gap", json_object_new_boolean(st->gap));
+		}
+		if (st->has_transit)
+			jadd(o, "transit_ns", json_object_new_int64(st->transit_ns));
+		ju64(o, "retransmits", st->retransmits);
+		if (st->waits || st->behind) {
+			struct json_object *w = json_object_new_object();
+
+			ju64(w, "sender", st->wait_node);
+			ju64(w, "stamp", st->wait_stamp);
+			jadd(w, "behind", json_object_new_boolean(st->behind));
+			jadd(o, "waited_for", w);
+		}
+		return;
+	}
+	printf("  %zu. %u:%llu", i + 1, st->sender, (unsigned long long)st->stamp);
+	if (st->has_send)
+		printf("  sent %s by node %u (host %s)", sent, st->sender,
+		       clog_str(s, st->send_host));
+	if (st->arrived)
+		printf("  arrived %s", arr);
+	else
+		printf("  never arrived");
+	if (st->has_transit)
+		printf(" (%s on the way)", transit);
+	if (st->retransmits)
+		printf(", %llu TCP retransmit%s", (unsigned long long)st->retransmits,
+		       st->retransmits > 1 ? "s" : "");
+	if (st->delivered && !st->held_ns)
+		printf("; delivered at once");
+	else if (st->delivered)
+		printf("; delivered after %s held%s", held,
+		       st->gap ? " (a gap)" : "");
+	else if (st->arrived)
+		printf("; still held at the end of the log");
+	if (st->waits)
+		printf("; waited for %u:%llu", st->wait_node,
+		       (unsigned long long)st->wait_stamp);
+	else if (st->behind)
+		printf("; waited behind %u:%llu on its channel", st->wait_node,
+		       (unsigned long long)st->wait_stamp);
+	putchar('\n');
+}
+
+static void why_render(const struct clog_store *s, const struct cwhy_chain *c)
+{
+	const struct cwhy_step *first = &c->step[0];
+	struct json_object *o = NULL, *a = NULL;
+	char root[512], advice[512], held[32];
+
+	cwhy_root_text(s, c, root, sizeof(root));
+	cwhy_advice(s, c, advice, sizeof(advice));
+	if (ctl.json) {
+		o = json_object_new_object();
+		a = json_object_new_array();
+		ju64(o, "group", c->group);
+		ju64(o, "node", c->node);
+		jstr(o, "host", clog_str(s, c->host));
+	} else {
+		cana_fmt_ns(first->held_ns, held, sizeof(held));
+		printf("node %u of group %u (host %s) ", c->node, c->group,
+		       clog_str(s, c->host));
+		if (first->delivered)
+			printf("delivered %u:%llu after %s held\n", first->sender,
+			       (unsigned long long)first->stamp, held);
+		else
+			printf("still holds %u:%llu at the end of the log\n",
+			       first->sender, (unsigned long long)first->stamp);
+	}
+	for (size_t i = 0; i < c->n; i++)
+		why_step(s, c, &c->step[i], i, a);
+	if (ctl.json) {
+		jadd(o, "chain", a);
+		jstr(o, "root", cwhy_root_name(c->root));
+		jstr(o, "cause", root);
+		jstr(o, "next", advice);
+		puts(json_object_to_json_string_ext(o, ctl_json_flags()));
+		json_object_put(o);
+	} else {
+		printf("cause: %s\nnext: %s\n", root, advice);
+	}
+}
+
+int cmd_why(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help",	no_argument,	   NULL, 'h' },
+		{}
+	};
+	__u64 group, node, sender, stamp;
+	struct cana_index ix;
+	struct cwhy_chain c;
+	struct clog_store *s;
+	char *colon;
+	int opt, ret;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (opt != 'h')
+			return usage_error(why_usage, "bad arguments%s", "");
+		fputs(why_usage, stdout);
+		return 0;
+	}
+	if (argc - optind < 4)
+		return usage_error(why_usage, "GROUP, NODE, SENDER:STAMP and a LOG are needed%s", "");
+	colon = strchr(argv[optind + 2], ':');
+	if (!parse_u64(argv[optind], UINT32_MAX, &group))
+		return usage_error(why_usage, "bad group '%s'", argv[optind]);
+	if (!parse_u64(argv[optind + 1], CAUSAL_EV_MAX_NODES - 1, &node))
+		return usage_error(why_usage, "bad node '%s'", argv[optind + 1]);
+	if (!colon)
+		return usage_error(why_usage, "'%s' is not SENDER:STAMP", argv[optind + 2]);
+	*colon = 0;
+	if (!parse_u64(argv[optind + 2], CAUSAL_EV_MAX_NODES - 1, &sender) ||
+	    !parse_u64(colon + 1, UINT64_MAX, &stamp))
+		return usage_error(why_usage, "bad SENDER:STAMP '%s'", argv[optind + 2]);
+	optind += 3;
+	s = load(argc, argv, why_usage);
+	if (!s)
+		return EXIT_USAGE;
+	ret = cana_index_build(&ix, s, true, group);
+	if (ret) {
+		ctl_error("%s", strerror(-ret));
+		clog_store_free(s);
+		return EXIT_USAGE;
+	}
+	ret = cwhy_explain(&ix, group, node, sender, stamp, &c);
+	if (ret == -ENOENT)
+		ctl_error("node %llu of group %llu has no message %llu:%llu in these logs",
+			  (unsigned long long)node, (unsigned long long)group,
+			  (unsigned long long)sender, (unsigned long long)stamp);
+	else if (ret)
+		ctl_error("%s", strerror(-ret));
+	else
+		why_render(s, &c);
+	cwhy_free(&c);
+	cana_index_free(&ix);
+	clog_store_free(s);
+	return ret ? EXIT_USAGE : 0;
 }

@@ -225,6 +225,45 @@ static __u64 arrival_ts(const struct clog_ev *ev, const struct cana_rec *rc)
 	return e->type == CAUSAL_EV_DELIVER ? e->ts - e->held_ns : e->ts;
 }
 
+bool cana_rec_arrival(const struct cana_index *ix, const struct cana_rec *rc,
+		      __u64 *ts)
+{
+	if (rec_arrival(rc) == CLOG_NONE)
+		return false;
+	*ts = arrival_ts(ix->s->ev, rc);
+	return true;
+}
+
+__u32 cana_find_rec(const struct cana_index *ix, __u32 group, __u16 node,
+		    __u16 sender, __u64 stamp)
+{
+	size_t lo = 0, hi = ix->nrecs;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		const struct cana_rec *r = &ix->recs[mid];
+		int c = r->group != group ? (r->group < group ? -1 : 1) :
+			r->node != node ? (r->node < node ? -1 : 1) :
+			r->sender != sender ? (r->sender < sender ? -1 : 1) :
+			cmp_u64(r->stamp, stamp);
+
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < ix->nrecs && ix->recs[lo].group == group &&
+	    ix->recs[lo].node == node && ix->recs[lo].sender == sender &&
+	    ix->recs[lo].stamp == stamp)
+		return lo;
+	return CLOG_NONE;
+}
+
+__u32 cana_find_node(const struct cana_index *ix, __u32 group, __u16 node)
+{
+	return find_node(ix, group, node);
+}
+
 static void index_recs(struct cana_index *ix, __u32 *tmp, size_t nrec)
 {
 	const struct clog_ev *ev = ix->s->ev;
@@ -1664,7 +1703,7 @@ static int cmp_blamed(const void *a, const void *b)
 /* Wall-clock offset of each host (CLOCK_REALTIME - CLOCK_MONOTONIC) from
  * its meta line.
  */
-static int host_offsets(const struct clog_store *s, __u64 **off, __u8 **has)
+int cana_host_offsets(const struct clog_store *s, __u64 **off, __u8 **has)
 {
 	*off = calloc(s->str.n + 1, sizeof(**off));
 	*has = calloc(s->str.n + 1, 1);
@@ -1783,7 +1822,7 @@ static int anomalies(struct ana *a)
 	const struct cana_index *ix = &a->ix;
 	__u64 *off = NULL;
 	__u8 *has = NULL;
-	int ret = host_offsets(a->s, &off, &has);
+	int ret = cana_host_offsets(a->s, &off, &has);
 
 	for (size_t i = 0, k; !ret && i < ix->nrecs; i = k) {
 		for (k = i; k < ix->nrecs && ix->recs[k].group == ix->recs[i].group; k++)

@@ -77,6 +77,25 @@ void cana_index_free(struct cana_index *ix);
 __u32 cana_find_msg(const struct cana_index *ix, __u32 group, __u16 sender,
 		    __u64 stamp);
 
+/* The reception of (group, sender, stamp) at @node, the index of @node;
+ * CLOG_NONE if the logs have none.
+ */
+__u32 cana_find_rec(const struct cana_index *ix, __u32 group, __u16 node,
+		    __u16 sender, __u64 stamp);
+__u32 cana_find_node(const struct cana_index *ix, __u32 group, __u16 node);
+
+/* When a reception arrived (its arrive event, or its delivery less its
+ * hold); false if it has neither.
+ */
+bool cana_rec_arrival(const struct cana_index *ix, const struct cana_rec *rc,
+		      __u64 *ts);
+
+/* Each host's CLOCK_REALTIME - CLOCK_MONOTONIC from its meta line, by
+ * string id, and whether it has one: calloc'd arrays for the caller to
+ * free. 0 or -ENOMEM.
+ */
+int cana_host_offsets(const struct clog_store *s, __u64 **off, __u8 **has);
+
 /*
  * Visit the events of nodes [first, first + count) whose type bit is in
  * @types, each node's in its own order, every send before the deliveries of

@@ -7,8 +7,10 @@
 #ifndef _TEST_SCENE_H
 #define _TEST_SCENE_H
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "causal_log.h"
 
@@ -61,6 +63,85 @@ static inline void sc_ev(struct scene *sc, struct causal_event *ev,
 	ev->peer = peer;
 	ev->stamp = stamp;
 	ev->vclock[owner] = stamp;
+}
+
+/* One event of a message's life per call: a send to @to (-1: broadcast),
+ * its arrival, hold and delivery at @node; peer and TCP events with their
+ * IPv4 link.
+ */
+static inline void sc_send(struct scene *sc, __u16 node, __u64 ts, __u64 stamp,
+		    int to)
+{
+	struct causal_event ev;
+
+	sc_ev(sc, &ev, CAUSAL_EV_SEND, node, ts,
+	      to < 0 ? CAUSAL_EV_NO_PEER : to, node, stamp);
+	ev.targets = to < 0 ? sc->nodes - 1 : 1;
+	sc_add(sc, sc->host[node], &ev);
+}
+
+static inline void sc_arrive(struct scene *sc, __u16 node, __u64 ts, __u16 from,
+		      __u64 stamp)
+{
+	struct causal_event ev;
+
+	sc_ev(sc, &ev, CAUSAL_EV_ARRIVE, node, ts, from, from, stamp);
+	sc_add(sc, sc->host[node], &ev);
+}
+
+static inline void sc_hold(struct scene *sc, __u16 node, __u64 ts, __u16 from,
+		    __u64 stamp, __u16 wait_node, __u64 wait_stamp)
+{
+	struct causal_event ev;
+
+	sc_ev(sc, &ev, CAUSAL_EV_HOLD, node, ts, from, from, stamp);
+	ev.wait_node = wait_node;
+	ev.wait_stamp = wait_stamp;
+	sc_add(sc, sc->host[node], &ev);
+}
+
+static inline void sc_deliver(struct scene *sc, __u16 node, __u64 ts, __u16 from,
+		       __u64 stamp, __u64 held_ns, bool gap)
+{
+	struct causal_event ev;
+
+	sc_ev(sc, &ev, CAUSAL_EV_DELIVER, node, ts, from, from, stamp);
+	ev.held_ns = held_ns;
+	ev.gap = gap;
+	sc_add(sc, sc->host[node], &ev);
+}
+
+static inline void set_link(struct causal_ev_link *l, const char *s, __u16 sp,
+		     const char *d, __u16 dp)
+{
+	memset(l, 0, sizeof(*l));
+	l->family = AF_INET;
+	inet_pton(AF_INET, s, l->saddr);
+	inet_pton(AF_INET, d, l->daddr);
+	l->sport = sp;
+	l->dport = dp;
+}
+
+static inline void sc_peer(struct scene *sc, __u16 node, __u64 ts, __u16 peer,
+		    const char *s, __u16 sp, const char *d, __u16 dp)
+{
+	struct causal_event ev;
+
+	sc_ev(sc, &ev, CAUSAL_EV_PEER, node, ts, peer, peer, 0);
+	ev.joined = 1;
+	ev.incarnation = 0x100 + peer;
+	set_link(&ev.link, s, sp, d, dp);
+	sc_add(sc, sc->host[node], &ev);
+}
+
+static inline void sc_tcp(struct scene *sc, const char *host, __u32 type, __u64 ts,
+		   const char *s, __u16 sp, const char *d, __u16 dp)
+{
+	struct causal_event ev = { .type = type, .ts_ns = ts,
+				   .peer = CAUSAL_EV_NO_PEER, .tcp_state = 1 };
+
+	set_link(&ev.link, s, sp, d, dp);
+	sc_add(sc, host, &ev);
 }
 
 #endif /* _TEST_SCENE_H */
