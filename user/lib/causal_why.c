@@ -6,6 +6,7 @@
  * TCP retransmits on its channel, its sender's last send).
  */
 #include <errno.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,7 @@ static void end_of(struct tcp_end *e, __u16 family, const __u8 *addr,
 	memset(e, 0, sizeof(*e));
 	e->family = family;
 	e->port = port;
-	memcpy(e->addr, addr, family == 2 /* AF_INET */ ? 4 : 16);
+	memcpy(e->addr, addr, family == AF_INET ? 4 : 16);
 }
 
 static bool same_end(const struct tcp_end *x, const struct tcp_end *y)
