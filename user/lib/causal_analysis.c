@@ -10,6 +10,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <math.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -554,6 +557,8 @@ struct tcp_count {
 	__u64 resets_mid;		/* before the host's last message: not
 					 * the teardown of a finished run
 					 */
+	__u32 reset_host;		/* of the first mid-run reset */
+	__u64 reset_ts;
 };
 
 /* Is (addr, port) the first end of canonical link @c? */
@@ -585,6 +590,8 @@ struct ana {
 	size_t npeers;
 	size_t cap_lat, cap_held, cap_blame, cap_pairs, cap_anom, cap_viol,
 	       cap_find;
+	__u64 *wall_off;	/* host string id -> CLOCK_REALTIME - MONOTONIC */
+	__u8 *has_wall;		/* ... known from its meta line */
 	/* happens-before */
 	__u32 *counter;		/* msg -> its rank among its sender's sends */
 	__u64 *vc_off;		/* msg -> its clock in vc */
@@ -680,6 +687,8 @@ static int count_events(struct ana *a)
 		t.resets = e->type == CAUSAL_EV_TCP_RESET;
 		t.resets_mid = t.resets && e->host < s->str.n &&
 			       e->ts < last_msg[e->host];
+		t.reset_host = t.resets_mid ? e->host : CLOG_NONE;
+		t.reset_ts = t.resets_mid ? e->ts : UINT64_MAX;
 		if (push((void **)&a->tcp, &n, &cap, sizeof(t), &t)) {
 			free(last_msg);
 			return -ENOMEM;
@@ -695,6 +704,10 @@ static int count_events(struct ana *a)
 			t.retransmits[1] += a->tcp[k].retransmits[1];
 			t.resets += a->tcp[k].resets;
 			t.resets_mid += a->tcp[k].resets_mid;
+			if (a->tcp[k].reset_ts < t.reset_ts) {
+				t.reset_ts = a->tcp[k].reset_ts;
+				t.reset_host = a->tcp[k].reset_host;
+			}
 		}
 		a->tcp[a->ntcp++] = t;
 	}
@@ -822,23 +835,81 @@ static int cmp_held(const void *a, const void *b)
 	return cmp_u64(x->stamp, y->stamp);
 }
 
-static int add_finding(struct ana *a, enum cana_finding_kind kind,
-		       __u32 group, __u64 weight, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+static const char * const finding_names[CANA_F_KINDS] = {
+	[CANA_F_VIOLATION] = "violation",
+	[CANA_F_HELD] = "held",
+	[CANA_F_BLAME] = "blame",
+	[CANA_F_ANOMALY] = "anomaly",
+	[CANA_F_ERROR] = "error",
+	[CANA_F_RESET] = "reset",
+	[CANA_F_GAP] = "gap",
+	[CANA_F_SLOW] = "slow",
+	[CANA_F_NO_LOG] = "no_log",
+};
 
-static int add_finding(struct ana *a, enum cana_finding_kind kind,
-		       __u32 group, __u64 weight, const char *fmt, ...)
+const char *cana_finding_name(enum cana_finding_kind kind)
+{
+	return kind < CANA_F_KINDS ? finding_names[kind] : "unknown";
+}
+
+void cana_wall_str(__u64 wall_ns, char *buf, size_t size)
+{
+	time_t sec = wall_ns / 1000000000ULL;
+	struct tm tm;
+	char day[32];
+
+	gmtime_r(&sec, &tm);
+	strftime(day, sizeof(day), "%Y-%m-%d %H:%M:%S", &tm);
+	snprintf(buf, size, "%s.%06llu UTC", day,
+		 (unsigned long long)(wall_ns % 1000000000ULL / 1000));
+}
+
+void cana_time_str(const struct clog_store *s, __u32 host, __u64 ts,
+		   __u64 wall_ns, char *buf, size_t size)
+{
+	if (wall_ns) {
+		cana_wall_str(wall_ns, buf, size);
+	} else {
+		snprintf(buf, size, "%llu.%06llu s on %s's clock",
+			 (unsigned long long)(ts / 1000000000ULL),
+			 (unsigned long long)(ts % 1000000000ULL / 1000),
+			 host == CLOG_NONE ? "the" : clog_str(s, host));
+	}
+}
+
+/*
+ * A new finding since @ts of @host (CLOG_NONE: no time), what happened in
+ * @fmt; the caller writes its advice. NULL when out of memory; valid until
+ * the next finding.
+ */
+static struct cana_finding *add_finding(struct ana *a,
+					enum cana_finding_kind kind,
+					__u32 group, __u64 weight, __u32 host,
+					__u64 ts, const char *fmt, ...)
+	__attribute__((format(printf, 7, 8)));
+
+static struct cana_finding *add_finding(struct ana *a,
+					enum cana_finding_kind kind,
+					__u32 group, __u64 weight, __u32 host,
+					__u64 ts, const char *fmt, ...)
 {
 	struct cana_finding f = { .kind = kind, .group = group,
-				  .weight_ns = weight };
+				  .weight_ns = weight, .since_host = host,
+				  .since_ts = ts };
 	va_list ap;
 
+	if (host != CLOG_NONE && a->has_wall[host])
+		f.since_wall_ns = ts + a->wall_off[host];
 	va_start(ap, fmt);
 	vsnprintf(f.text, sizeof(f.text), fmt, ap);
 	va_end(ap);
-	return push((void **)&a->r->findings, &a->r->nfindings, &a->cap_find,
-		    sizeof(f), &f);
+	if (push((void **)&a->r->findings, &a->r->nfindings, &a->cap_find,
+		 sizeof(f), &f))
+		return NULL;
+	return &a->r->findings[a->r->nfindings - 1];
 }
+
+#define advise(f, ...) snprintf((f)->advice, sizeof((f)->advice), __VA_ARGS__)
 
 /* Messages that arrived and were not delivered by the end of the log. */
 static int held_now(struct ana *a)
@@ -883,16 +954,24 @@ static int held_now(struct ana *a)
 				  sizeof(h), &h))
 				return -ENOMEM;
 		}
-		if (count) {
-			char age[32], wait[96] = "";
+		/* A log ends with some messages in flight: only those held
+		 * as long as a slow group's p99 are a finding.
+		 */
+		if (count && oldest.age_ns >= CANA_HELD_NOW_NS) {
+			char age[32], wait[96] = "", peer[32] = "the sender";
+			struct cana_finding *f;
 
 			cana_fmt_ns(oldest.age_ns, age, sizeof(age));
-			if (oldest.has_wait)
+			if (oldest.has_wait) {
 				snprintf(wait, sizeof(wait),
 					 ", waiting for node %u's message %llu",
 					 oldest.wait_node,
 					 (unsigned long long)oldest.wait_stamp);
-			if (add_finding(a, CANA_F_HELD, oldest.group, sum,
+				snprintf(peer, sizeof(peer), "node %u",
+					 oldest.wait_node);
+			}
+			f = add_finding(a, CANA_F_HELD, oldest.group, sum,
+					oldest.host, oldest.arrive_ts,
 					"node %u of group %u (host %s) still holds %llu "
 					"message%s at the end of its log, the oldest "
 					"(node %u's message %llu) for %s%s",
@@ -900,8 +979,15 @@ static int held_now(struct ana *a)
 					clog_str(a->s, oldest.host),
 					(unsigned long long)count, count > 1 ? "s" : "",
 					oldest.sender,
-					(unsigned long long)oldest.stamp, age, wait))
+					(unsigned long long)oldest.stamp, age, wait);
+			if (!f)
 				return -ENOMEM;
+			advise(f, "causalctl why %u %u %u:%llu for its chain; then the channel "
+			       "from %s (causalctl status on host %s, ss -ti); "
+			       "CAUSAL_HOLD_TIMEOUT bounds such holds (a gap instead)",
+			       oldest.group, oldest.node, oldest.sender,
+			       (unsigned long long)oldest.stamp, peer,
+			       clog_str(a->s, oldest.host));
 		}
 		i = k;
 	}
@@ -981,6 +1067,134 @@ static int cmp_blame(const void *a, const void *b)
 	return x->peer < y->peer ? -1 : x->peer > y->peer;
 }
 
+/* Each group's median pair blame: what "stands out" is measured against. */
+static int pair_medians(struct ana *a)
+{
+	struct cana_result *r = a->r;
+	size_t *n = calloc(2 * (r->ngroups + 1), sizeof(*n)), *seen;
+
+	if (!n)
+		return -ENOMEM;
+	seen = n + r->ngroups + 1;
+	for (size_t i = 0; i < r->npairs; i++)
+		if (r->pairs[i].hold_ns)
+			n[find_group(a, r->pairs[i].group) - r->groups]++;
+	/* Largest first: the median is the (n / 2)th of its group. */
+	for (size_t i = 0; i < r->npairs; i++) {
+		struct cana_group *g = find_group(a, r->pairs[i].group);
+		size_t x = g - r->groups;
+
+		if (r->pairs[i].hold_ns && seen[x]++ == n[x] / 2)
+			g->pair_median_ns = r->pairs[i].hold_ns;
+	}
+	free(n);
+	return 0;
+}
+
+static __u64 group_first_hold(struct ana *a, __u32 group, __u32 *host)
+{
+	const struct cana_result *r = a->r;
+	__u64 ts = UINT64_MAX;
+
+	*host = CLOG_NONE;
+	for (size_t i = 0; i < r->npairs; i++) {
+		if (r->pairs[i].group != group || !r->pairs[i].hold_ns ||
+		    r->pairs[i].first_hold_ts >= ts)
+			continue;
+		ts = r->pairs[i].first_hold_ts;
+		*host = r->pairs[i].host;
+	}
+	return ts;
+}
+
+/*
+ * A pair whose blame stands out of its group's (CANA_BLAME_OUTLIER times
+ * the median pair) is a finding; a group slow everywhere, with no pair
+ * standing out, is one finding of its own.
+ */
+static int blame_findings(struct ana *a)
+{
+	struct cana_result *r = a->r;
+
+	for (size_t i = 0; i < r->npairs; i++) {
+		const struct cana_blame *b = &r->pairs[i];
+		struct cana_group *g = find_group(a, b->group);
+		char held[32], tcp[192], link[128] = "";
+		struct cana_finding *f;
+		double x;
+
+		if (!b->hold_ns || !g->pair_median_ns)
+			continue;
+		x = (double)b->hold_ns / g->pair_median_ns;
+		if (x < CANA_BLAME_OUTLIER)
+			continue;
+		g->outliers++;
+		cana_fmt_ns(b->hold_ns, held, sizeof(held));
+		if (b->has_link) {
+			clog_link_str(&b->link, link, sizeof(link));
+			snprintf(tcp, sizeof(tcp), "; %llu TCP retransmits on %s",
+				 (unsigned long long)b->retransmits, link);
+			if (b->retransmits_back)
+				snprintf(tcp + strlen(tcp), sizeof(tcp) - strlen(tcp),
+					 " (%llu the other way)",
+					 (unsigned long long)b->retransmits_back);
+			if (b->resets)
+				snprintf(tcp + strlen(tcp), sizeof(tcp) - strlen(tcp),
+					 ", %llu resets",
+					 (unsigned long long)b->resets);
+		} else {
+			snprintf(tcp, sizeof(tcp), "; its link is not in the logs");
+		}
+		f = add_finding(a, CANA_F_BLAME, b->group, b->hold_ns, b->host,
+				b->first_hold_ts,
+				"node %u (host %s) waited %s on node %u over %llu "
+				"holds, %.1fx the median pair of group %u (%.0f%% of "
+				"its hold time)%s",
+				b->node, clog_str(a->s, b->host), held, b->peer,
+				(unsigned long long)b->msgs, x, b->group,
+				100 * b->share, tcp);
+		if (!f)
+			return -ENOMEM;
+		if (b->retransmits)
+			advise(f, "node %u's end of %s retransmits: look for loss on "
+			       "that path (ss -ti and nstat on both hosts, tc -s "
+			       "qdisc, the NICs' drop counters)", b->peer, link);
+		else if (b->has_link)
+			advise(f, "node %u's messages reach node %u later than the "
+			       "others' do, without retransmits: compare the rtt of "
+			       "%s with the other links' (ss -ti on host %s), and "
+			       "node %u's send queue and CPU", b->peer, b->node,
+			       link, clog_str(a->s, b->host), b->peer);
+		else
+			advise(f, "add the logs of node %u's host, with its peer "
+			       "events, to see its link", b->peer);
+	}
+	for (size_t gi = 0; gi < r->ngroups; gi++) {
+		struct cana_group *g = &r->groups[gi];
+		char p99[32];
+		struct cana_finding *f;
+		__u32 host;
+		__u64 ts;
+
+		if (g->outliers || g->lat.held_p99 < CANA_SLOW_P99_NS)
+			continue;
+		ts = group_first_hold(a, g->group, &host);
+		cana_fmt_ns(g->lat.held_p99, p99, sizeof(p99));
+		f = add_finding(a, CANA_F_SLOW, g->group, g->hold_ns, host,
+				host == CLOG_NONE ? 0 : ts,
+				"group %u holds messages long on every channel: p99 "
+				"of its holds %s over %llu held deliveries, and no "
+				"peer stands out", g->group, p99,
+				(unsigned long long)g->lat.held);
+		if (!f)
+			return -ENOMEM;
+		advise(f, "the network or the nodes are slow everywhere: compare "
+		       "the links' rtt (ss -ti) and the nodes' CPU load; causalctl "
+		       "why for the longest hold shows one chain");
+	}
+	return 0;
+}
+
 /*
  * The part of a delivery's hold time that it waited at the head of its
  * channel, from its hold event on (the module's blame_us counts the same):
@@ -1034,6 +1248,9 @@ static int blame(struct ana *a)
 				g->unattributed_ns += held - head_wait_ns(ev, rc);
 				held = head_wait_ns(ev, rc);
 				w = ev[rc->hold].wait_node;
+				if (!pair[w].msgs ||
+				    ev[rc->hold].ts < pair[w].first_hold_ts)
+					pair[w].first_hold_ts = ev[rc->hold].ts;
 				pair[w].hold_ns += held;
 				pair[w].msgs++;
 				tot[w].hold_ns += held;
@@ -1073,36 +1290,7 @@ static int blame(struct ana *a)
 	}
 	sort(r->blame, r->nblame, sizeof(*r->blame), cmp_blame);
 	sort(r->pairs, r->npairs, sizeof(*r->pairs), cmp_blame);
-	for (i = 0; i < r->npairs; i++) {
-		const struct cana_blame *b = &r->pairs[i];
-		char held[32], tcp[192], link[128];
-
-		if (!b->hold_ns)
-			continue;
-		cana_fmt_ns(b->hold_ns, held, sizeof(held));
-		if (b->has_link) {
-			clog_link_str(&b->link, link, sizeof(link));
-			snprintf(tcp, sizeof(tcp), "; %llu TCP retransmits on %s",
-				 (unsigned long long)b->retransmits, link);
-			if (b->retransmits_back)
-				snprintf(tcp + strlen(tcp), sizeof(tcp) - strlen(tcp),
-					 " (%llu the other way)",
-					 (unsigned long long)b->retransmits_back);
-			if (b->resets)
-				snprintf(tcp + strlen(tcp), sizeof(tcp) - strlen(tcp),
-					 ", %llu resets",
-					 (unsigned long long)b->resets);
-		} else {
-			snprintf(tcp, sizeof(tcp), "; its link is not in the logs");
-		}
-		if (add_finding(a, CANA_F_BLAME, b->group, b->hold_ns,
-				"node %u (host %s) waited %s (%.0f%% of group %u's hold "
-				"time) on node %u%s",
-				b->node, clog_str(a->s, b->host), held, 100 * b->share,
-				b->group, b->peer, tcp))
-			return -ENOMEM;
-	}
-	return 0;
+	return pair_medians(a) ? -ENOMEM : blame_findings(a);
 }
 
 /* Channels, failures and the TCP trouble of each group's links. */
@@ -1187,22 +1375,28 @@ static int channels(struct ana *a)
 		g->retransmits += t->retransmits[0] + t->retransmits[1];
 		g->resets += t->resets;
 		g->resets_mid += t->resets_mid;
-		if (t->resets) {
+		/* Resets after the last message are a run's teardown:
+		 * counted, but they are no finding.
+		 */
+		if (t->resets_mid) {
+			struct cana_finding *f;
 			char l[128];
 
 			clog_link_str(&c, l, sizeof(l));
-			/* Resets after the last message are a run's
-			 * teardown: listed, but they explain no hold.
-			 */
-			if (add_finding(a, CANA_F_RESET, g->group,
+			f = add_finding(a, CANA_F_RESET, g->group,
 					t->resets_mid * CANA_ERROR_WEIGHT_NS,
-					"%llu TCP resets on %s, a channel of group %u%s",
-					(unsigned long long)t->resets, l, g->group,
-					t->resets_mid ? "" :
-					", after its hosts' last messages")) {
+					t->reset_host, t->reset_ts,
+					"%llu TCP resets on %s, a channel of group %u, "
+					"while its hosts still exchanged messages",
+					(unsigned long long)t->resets_mid, l, g->group);
+			if (!f) {
 				ret = -ENOMEM;
 				goto out;
 			}
+			advise(f, "a peer process closed or crashed, or a middlebox "
+			       "reset the connection: look at both ends' processes "
+			       "and their logs at that time; the channel's peer "
+			       "events show when it came back");
 		}
 	}
 out:
@@ -1220,22 +1414,27 @@ static int errors(struct ana *a)
 		const struct cana_node *nd = &ix->nodes[x];
 		/* peer (no peer yet in the last slot) x error */
 		__u64 cnt[CAUSAL_EV_MAX_NODES + 1][CAUSAL_ERR_MAX + 1];
+		__u64 first[CAUSAL_EV_MAX_NODES + 1][CAUSAL_ERR_MAX + 1];
 		bool any = false;
 
 		for (__u32 i = 0; i < nd->n; i++) {
 			const struct clog_ev *e = &ev[ix->seq[nd->first + i]];
+			int p, err;
 
 			if (e->type != CAUSAL_EV_ERROR)
 				continue;
 			if (!any)
 				memset(cnt, 0, sizeof(cnt));
 			any = true;
-			cnt[e->peer < CAUSAL_EV_MAX_NODES ? e->peer :
-			    CAUSAL_EV_MAX_NODES][e->err < CAUSAL_ERR_MAX ? e->err :
-						 CAUSAL_ERR_MAX]++;
+			p = e->peer < CAUSAL_EV_MAX_NODES ? e->peer :
+			    CAUSAL_EV_MAX_NODES;
+			err = e->err < CAUSAL_ERR_MAX ? e->err : CAUSAL_ERR_MAX;
+			if (!cnt[p][err]++)
+				first[p][err] = e->ts;	/* in time order */
 		}
 		for (int p = 0; any && p <= CAUSAL_EV_MAX_NODES; p++) {
 			for (int err = 0; err <= CAUSAL_ERR_MAX; err++) {
+				struct cana_finding *f;
 				char peer[32];
 
 				if (!cnt[p][err])
@@ -1245,8 +1444,9 @@ static int errors(struct ana *a)
 						 "a peer before its HELLO");
 				else
 					snprintf(peer, sizeof(peer), "node %d", p);
-				if (add_finding(a, CANA_F_ERROR, nd->group,
+				f = add_finding(a, CANA_F_ERROR, nd->group,
 						cnt[p][err] * CANA_ERROR_WEIGHT_NS,
+						nd->host, first[p][err],
 						"node %u of group %u (host %s) failed its "
 						"channel to %s %llu time%s: protocol error "
 						"\"%s\"",
@@ -1254,8 +1454,15 @@ static int errors(struct ana *a)
 						clog_str(a->s, nd->host), peer,
 						(unsigned long long)cnt[p][err],
 						cnt[p][err] > 1 ? "s" : "",
-						causal_proto_err_name(err)))
+						causal_proto_err_name(err));
+				if (!f)
 					return -ENOMEM;
+				advise(f, "%s sent what the protocol forbids: check that "
+				       "it runs the same module version (modinfo causal "
+				       "on its host) and that only causal peers connect "
+				       "to the group's port; causalctl status on host %s "
+				       "shows the channel's last error", peer,
+				       clog_str(a->s, nd->host));
 			}
 		}
 	}
@@ -1605,6 +1812,7 @@ static int violation_findings(struct ana *a)
 	for (size_t gi = 0; gi < a->r->ngroups; gi++) {
 		const struct cana_group *g = &a->r->groups[gi];
 		const struct cana_violation *v = NULL;
+		struct cana_finding *f;
 		char first[512];
 
 		if (!g->check.violations)
@@ -1616,11 +1824,144 @@ static int violation_findings(struct ana *a)
 			cana_violation_str(a->s, v, first, sizeof(first));
 		else
 			snprintf(first, sizeof(first), "(not listed)");
-		if (add_finding(a, CANA_F_VIOLATION, g->group, UINT64_MAX,
+		f = add_finding(a, CANA_F_VIOLATION, g->group, UINT64_MAX,
+				v ? v->host : CLOG_NONE, v ? v->deliver_ts : 0,
 				"group %u: %llu deliver%s broke happens-before; first: %s",
 				g->group, (unsigned long long)g->check.violations,
-				g->check.violations > 1 ? "ies" : "y", first))
+				g->check.violations > 1 ? "ies" : "y", first);
+		if (!f)
 			return -ENOMEM;
+		advise(f, "%s", cana_complete(&a->r->check) ?
+		       "the module delivered out of causal order: keep these logs "
+		       "and report it with the module version (modinfo causal)" :
+		       "the logs are incomplete (lost events or a missing host), so "
+		       "this may be the logs' fault: give every host's log, raise "
+		       "causald --ringbuf if events were lost, and check again");
+	}
+	return 0;
+}
+
+/* Deliveries past a lost cause, one finding per receiving node. */
+static int gap_findings(struct ana *a)
+{
+	const struct cana_index *ix = &a->ix;
+	const struct clog_ev *ev = a->s->ev;
+
+	for (size_t x = 0; x < ix->nnodes; x++) {
+		const struct cana_node *nd = &ix->nodes[x];
+		const struct clog_ev *first = NULL;
+		struct cana_finding *f;
+		__u64 n = 0;
+
+		for (__u32 i = 0; i < nd->n; i++) {
+			const struct clog_ev *e = &ev[ix->seq[nd->first + i]];
+
+			if (e->type != CAUSAL_EV_DELIVER || !e->flag)
+				continue;
+			if (!n++)
+				first = e;
+		}
+		if (!n)
+			continue;
+		f = add_finding(a, CANA_F_GAP, nd->group, n * CANA_ERROR_WEIGHT_NS,
+				first->host, first->ts,
+				"node %u of group %u (host %s) gave up waiting %llu "
+				"time%s (hold timeout): the first, node %u's message "
+				"%llu, was delivered without a cause that never came",
+				nd->node, nd->group, clog_str(a->s, nd->host),
+				(unsigned long long)n, n > 1 ? "s" : "", first->peer,
+				(unsigned long long)first->stamp);
+		if (!f)
+			return -ENOMEM;
+		advise(f, "causalctl why %u %u %u:%llu names what never came; then "
+		       "that sender's channel (causalctl status on host %s, ss -ti)",
+		       nd->group, nd->node, first->peer,
+		       (unsigned long long)first->stamp, clog_str(a->s, nd->host));
+	}
+	return 0;
+}
+
+/* "; its address, from node 2's channel: 10.0.0.2", or "" if no peer event
+ * of @group names @node's end.
+ */
+static void peer_addr(struct ana *a, __u32 group, __u16 node, char *buf,
+		      size_t size)
+{
+	const struct cana_index *ix = &a->ix;
+
+	*buf = 0;
+	for (size_t x = 0; x < ix->nnodes; x++) {
+		size_t lo, hi;
+
+		if (ix->nodes[x].group != group)
+			continue;
+		peer_range(a, group, ix->nodes[x].node, node, &lo, &hi);
+		for (size_t i = lo; i < hi; i++) {
+			const struct causal_ev_link *l =
+				clog_ev_link(a->s, &a->s->ev[a->peers[i]]);
+			char addr[INET6_ADDRSTRLEN];
+
+			/* A peer event's link starts at its own node. */
+			if (!l || !inet_ntop(l->family == AF_INET6 ? AF_INET6 : AF_INET,
+					     l->daddr, addr, sizeof(addr)))
+				continue;
+			snprintf(buf, size, "; its address, from node %u's channel: %s",
+				 ix->nodes[x].node, addr);
+			return;
+		}
+	}
+}
+
+/* Senders whose messages arrived but whose sends are not in the logs. */
+static int no_log_findings(struct ana *a)
+{
+	const struct cana_index *ix = &a->ix;
+	const struct clog_ev *ev = a->s->ev;
+	__u64 n[CAUSAL_EV_MAX_NODES], ts[CAUSAL_EV_MAX_NODES];
+	__u32 host[CAUSAL_EV_MAX_NODES];
+
+	for (size_t i = 0, k; i < ix->nrecs; i = k) {
+		__u32 group = ix->recs[i].group;
+
+		memset(n, 0, sizeof(n));
+		for (k = i; k < ix->nrecs && ix->recs[k].group == group; k++) {
+			const struct cana_rec *rc = &ix->recs[k];
+			__u32 e = rc->arrive != CLOG_NONE ? rc->arrive : rc->deliver;
+
+			if (rc->msg != CLOG_NONE || e == CLOG_NONE)
+				continue;
+			if (!n[rc->sender]++ || ev[e].ts < ts[rc->sender]) {
+				ts[rc->sender] = ev[e].ts;
+				host[rc->sender] = ev[e].host;
+			}
+		}
+		for (__u16 p = 0; p < CAUSAL_EV_MAX_NODES; p++) {
+			struct cana_finding *f;
+			char seen[160];
+			bool has_log;
+
+			if (!n[p])
+				continue;
+			has_log = cana_find_node(ix, group, p) != CLOG_NONE;
+			peer_addr(a, group, p, seen, sizeof(seen));
+			f = add_finding(a, CANA_F_NO_LOG, group, 0, host[p], ts[p],
+					has_log ?
+					"node %u of group %u: %llu of its messages arrived "
+					"but its log has no send for them%s" :
+					"node %u of group %u: no log of its host is given; "
+					"%llu of its messages arrived without a send event%s",
+					p, group, (unsigned long long)n[p], seen);
+			if (!f)
+				return -ENOMEM;
+			if (has_log)
+				advise(f, "its log is cut or lost events: give its whole "
+				       "log, and raise causald --ringbuf there if it "
+				       "counts lost events");
+			else
+				advise(f, "add the log of node %u's host to the command "
+				       "line: without it the happens-before check is "
+				       "incomplete", p);
+		}
 	}
 	return 0;
 }
@@ -1629,8 +1970,8 @@ static int violation_findings(struct ana *a)
 /* Anomalies                                                               */
 /* ---------------------------------------------------------------------- */
 
-size_t cana_anomaly_runs(const __u64 *x, size_t n, struct cana_run *out,
-			 size_t max)
+size_t cana_anomaly_runs(const __u64 *x, size_t n, __u64 min_ns,
+			 struct cana_run *out, size_t max)
 {
 	double mean = 0, var = 0, m2 = 0;
 	struct cana_run run = {};
@@ -1646,8 +1987,10 @@ size_t cana_anomaly_runs(const __u64 *x, size_t n, struct cana_run *out,
 	var = i ? m2 / i : 0;
 	for (; i < n; i++) {
 		double sd = sqrt(var), v = x[i];
-		bool flag = x[i] >= CANA_MIN_NS && v > mean + CANA_SIGMAS * sd &&
-			    v > CANA_RATIO * mean;
+		bool flag = in_run ? v > mean + CANA_SIGMAS_ON * sd &&
+				     v > CANA_RATIO_ON * mean :
+				     x[i] >= min_ns && v > mean + CANA_SIGMAS * sd &&
+				     v > CANA_RATIO * mean;
 
 		if (flag) {
 			if (!in_run) {
@@ -1689,6 +2032,10 @@ struct blamed {
 	__u16 peer;
 	__u64 bucket;
 	__u64 ns;
+	__u64 t;		/* of its delivery, on the group's time line */
+	__u32 deliver;
+	__u16 sender;
+	__u64 stamp;
 };
 
 static int cmp_blamed(const void *a, const void *b)
@@ -1725,8 +2072,7 @@ static int anomalies_group(struct ana *a, struct cana_group *g, size_t rb,
 {
 	const struct cana_index *ix = &a->ix;
 	const struct clog_ev *ev = a->s->ev;
-	__u64 bucket = a->o->bucket_ns ? a->o->bucket_ns : CANA_BUCKET_NS;
-	__u64 start = UINT64_MAX, end = 0, nb;
+	__u64 bucket = a->o->bucket_ns, start = UINT64_MAX, end = 0, nb;
 	struct blamed *b = NULL;
 	struct cana_run runs[64];
 	__u64 *series = NULL;
@@ -1752,6 +2098,14 @@ static int anomalies_group(struct ana *a, struct cana_group *g, size_t rb,
 	}
 	if (start > end)
 		return 0;
+	/* Fine enough that an incident of a tenth of the run spans buckets
+	 * after the warm-up, coarse enough that a long run is not noise.
+	 */
+	if (!bucket) {
+		bucket = (end - start) / CANA_RUN_BUCKETS;
+		bucket = bucket < CANA_BUCKET_MIN_NS ? CANA_BUCKET_MIN_NS :
+			 bucket > CANA_BUCKET_NS ? CANA_BUCKET_NS : bucket;
+	}
 	if ((end - start) / bucket >= CANA_MAX_BUCKETS)
 		bucket = (end - start) / (CANA_MAX_BUCKETS - 1) + 1;
 	nb = (end - start) / bucket + 1;
@@ -1767,6 +2121,10 @@ static int anomalies_group(struct ana *a, struct cana_group *g, size_t rb,
 		item.peer = ev[rc->hold].wait_node;
 		item.bucket = (t - start) / bucket;
 		item.ns = head_wait_ns(ev, rc);
+		item.t = t;
+		item.deliver = rc->deliver;
+		item.sender = rc->sender;
+		item.stamp = rc->stamp;
 		if (push((void **)&b, &nbl, &cap, sizeof(item), &item))
 			goto out;
 	}
@@ -1775,14 +2133,19 @@ static int anomalies_group(struct ana *a, struct cana_group *g, size_t rb,
 	if (!series)
 		goto out;
 	for (size_t i = 0, k; i < nbl; i = k) {
-		size_t nr;
+		size_t nr, kept;
 
 		memset(series, 0, nb * sizeof(*series));
 		for (k = i; k < nbl && b[k].peer == b[i].peer; k++)
 			series[b[k].bucket] += b[k].ns;
-		nr = cana_anomaly_runs(series, nb, runs, 64);
+		nr = cana_anomaly_runs(series, nb, CANA_MIN_SHARE * bucket, runs, 64);
 		if (nr > 64)
 			nr = 64;
+		/* Sustained: a spike of a bucket or three is noise. */
+		for (size_t j = kept = 0; j < nr; j++)
+			if (runs[j].len >= CANA_MIN_RUN)
+				runs[kept++] = runs[j];
+		nr = kept;
 		for (size_t j = 0; j < nr; j++) {
 			struct cana_anomaly an = {
 				.group = g->group, .peer = b[i].peer,
@@ -1793,21 +2156,50 @@ static int anomalies_group(struct ana *a, struct cana_group *g, size_t rb,
 				.excess_ns = runs[j].excess_ns, .wall = wall,
 			};
 			char peak[32], mean[32], sd[32], per[32], at[32], len[32];
+			const struct blamed *since = NULL;
+			bool since_big = false;
+			__u32 node = cana_find_node(ix, g->group, an.peer);
+			struct cana_finding *f;
 
 			if (push((void **)&a->r->anomalies, &a->r->nanomalies,
 				 &a->cap_anom, sizeof(an), &an))
 				goto out;
+			/* It starts at the first hold of its first bucket
+			 * that alone outweighs a normal bucket, else at the
+			 * bucket's first.
+			 */
+			for (size_t m = i; m < k; m++) {
+				bool big = b[m].ns > an.mean_ns;
+
+				if (b[m].bucket != runs[j].first)
+					continue;
+				if (!since || (big && !since_big) ||
+				    (big == since_big && b[m].t < since->t)) {
+					since = &b[m];
+					since_big = big;
+				}
+			}
 			cana_fmt_ns(an.peak_ns, peak, sizeof(peak));
 			cana_fmt_ns(an.mean_ns, mean, sizeof(mean));
 			cana_fmt_ns(an.sd_ns, sd, sizeof(sd));
 			cana_fmt_ns(bucket, per, sizeof(per));
 			cana_fmt_ns(an.start_ns, at, sizeof(at));
 			cana_fmt_ns(an.buckets * bucket, len, sizeof(len));
-			if (add_finding(a, CANA_F_ANOMALY, g->group, an.excess_ns,
+			f = add_finding(a, CANA_F_ANOMALY, g->group, an.excess_ns,
+					since ? ev[since->deliver].host : CLOG_NONE,
+					since ? ev[since->deliver].ts : 0,
 					"hold time blamed on node %u in group %u jumped from "
 					"its baseline of %s +- %s to %s per %s at +%s, for %s",
-					an.peer, g->group, mean, sd, peak, per, at, len))
+					an.peer, g->group, mean, sd, peak, per, at, len);
+			if (!f)
 				goto out;
+			advise(f, "look at what changed then on node %u's host%s%s and "
+			       "on its links: TCP retransmits (the blame table), its CPU, "
+			       "the network; causalctl export --around %u:%llu draws that "
+			       "time", an.peer, node == CLOG_NONE ? "" : " ",
+			       node == CLOG_NONE ? "" : clog_str(a->s, ix->nodes[node].host),
+			       since ? since->sender : an.peer,
+			       since ? (unsigned long long)since->stamp : 0ULL);
 		}
 	}
 	ret = 0;
@@ -1820,18 +2212,14 @@ out:
 static int anomalies(struct ana *a)
 {
 	const struct cana_index *ix = &a->ix;
-	__u64 *off = NULL;
-	__u8 *has = NULL;
-	int ret = cana_host_offsets(a->s, &off, &has);
+	int ret = 0;
 
 	for (size_t i = 0, k; !ret && i < ix->nrecs; i = k) {
 		for (k = i; k < ix->nrecs && ix->recs[k].group == ix->recs[i].group; k++)
 			;
 		ret = anomalies_group(a, find_group(a, ix->recs[i].group), i, k,
-				      off, has);
+				      a->wall_off, a->has_wall);
 	}
-	free(off);
-	free(has);
 	return ret;
 }
 
@@ -1866,6 +2254,14 @@ static int cmp_finding(const void *a, const void *b)
 	return strcmp(x->text, y->text);
 }
 
+bool cana_group_healthy(const struct cana_result *r, __u32 group)
+{
+	for (size_t i = 0; i < r->nfindings; i++)
+		if (r->findings[i].group == group)
+			return false;
+	return true;
+}
+
 void cana_free(struct cana_result *r)
 {
 	if (!r)
@@ -1891,7 +2287,9 @@ struct cana_result *cana_analyze(const struct clog_store *s,
 	if (!a.r)
 		return NULL;
 	a.max_items = o->max_items ? o->max_items : CANA_MAX_ITEMS;
-	ret = cana_index_build(&a.ix, s, o->has_group, o->group);
+	ret = cana_host_offsets(s, &a.wall_off, &a.has_wall);
+	if (!ret)
+		ret = cana_index_build(&a.ix, s, o->has_group, o->group);
 	if (!ret)
 		ret = build_groups(&a);
 	if (!ret)
@@ -1913,6 +2311,10 @@ struct cana_result *cana_analyze(const struct clog_store *s,
 	if (!ret)
 		ret = violation_findings(&a);
 	if (!ret)
+		ret = gap_findings(&a);
+	if (!ret)
+		ret = no_log_findings(&a);
+	if (!ret)
 		ret = anomalies(&a);
 	if (!ret) {
 		health(&a);
@@ -1930,6 +2332,8 @@ struct cana_result *cana_analyze(const struct clog_store *s,
 	free(a.sent);
 	free(a.last_stamp);
 	free(a.cycle);
+	free(a.wall_off);
+	free(a.has_wall);
 	if (ret) {
 		cana_free(a.r);
 		errno = -ret;
