@@ -154,6 +154,11 @@ assert not r["healthy"], r["healthy"]
 ' "$work/slow.json"
 "$py" "$top/tools/gen_events.py" --nodes 4 --events 20000 --seed 3 \
 	--out "$work/ok" >/dev/null 2>&1
+check "analyze: no findings in healthy generated runs of 5 more seeds" bash -c "
+for s in 11 12 13 14 15; do
+	'$py' '$top/tools/gen_events.py' --nodes 4 --seed \$s --out '$work/ok'\$s >/dev/null 2>&1 &&
+	'$bin/causalctl' -j analyze '$work/ok'\$s/*.log | '$py' -c 'import json, sys; f = json.load(sys.stdin)[\"findings\"]; assert not f, f' || exit 1
+done"
 check "analyze: a healthy generated run has no findings and says it is healthy" bash -c "
 '$bin/causalctl' analyze '$work'/ok/*.log >'$work/ok.txt' &&
 sed -n '/^Findings/,/^\$/p' '$work/ok.txt' | grep -q '^  group 7 is healthy: ' &&

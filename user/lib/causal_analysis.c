@@ -1067,7 +1067,11 @@ static int cmp_blame(const void *a, const void *b)
 	return x->peer < y->peer ? -1 : x->peer > y->peer;
 }
 
-/* Each group's median pair blame: what "stands out" is measured against. */
+/*
+ * Each group's median channel blame: what "stands out" is measured
+ * against. Channels that carried messages and waited on nobody count as 0,
+ * so the one channel that waited in a quiet group stands out.
+ */
 static int pair_medians(struct ana *a)
 {
 	struct cana_result *r = a->r;
@@ -1079,7 +1083,12 @@ static int pair_medians(struct ana *a)
 	for (size_t i = 0; i < r->npairs; i++)
 		if (r->pairs[i].hold_ns)
 			n[find_group(a, r->pairs[i].group) - r->groups]++;
-	/* Largest first: the median is the (n / 2)th of its group. */
+	for (size_t x = 0; x < r->ngroups; x++)
+		if (r->groups[x].channels > n[x])
+			n[x] = r->groups[x].channels;
+	/* Largest first: the median is the (n / 2)th of its group, 0 when
+	 * it falls among the channels that did not wait.
+	 */
 	for (size_t i = 0; i < r->npairs; i++) {
 		struct cana_group *g = find_group(a, r->pairs[i].group);
 		size_t x = g - r->groups;
@@ -1109,8 +1118,8 @@ static __u64 group_first_hold(struct ana *a, __u32 group, __u32 *host)
 
 /*
  * A pair whose blame stands out of its group's (CANA_BLAME_OUTLIER times
- * the median pair) is a finding; a group slow everywhere, with no pair
- * standing out, is one finding of its own.
+ * the median channel, and CANA_BLAME_MIN_NS) is a finding; a group slow
+ * everywhere, with no pair standing out, is one finding of its own.
  */
 static int blame_findings(struct ana *a)
 {
@@ -1119,15 +1128,18 @@ static int blame_findings(struct ana *a)
 	for (size_t i = 0; i < r->npairs; i++) {
 		const struct cana_blame *b = &r->pairs[i];
 		struct cana_group *g = find_group(a, b->group);
-		char held[32], tcp[192], link[128] = "";
+		char held[32], tcp[192], link[128] = "", than[64];
 		struct cana_finding *f;
-		double x;
 
-		if (!b->hold_ns || !g->pair_median_ns)
+		if (b->hold_ns < CANA_BLAME_MIN_NS ||
+		    b->hold_ns < CANA_BLAME_OUTLIER * g->pair_median_ns)
 			continue;
-		x = (double)b->hold_ns / g->pair_median_ns;
-		if (x < CANA_BLAME_OUTLIER)
-			continue;
+		if (g->pair_median_ns)
+			snprintf(than, sizeof(than), "%.1fx the median channel of group %u",
+				 (double)b->hold_ns / g->pair_median_ns, b->group);
+		else
+			snprintf(than, sizeof(than), "while most channels of group %u "
+				 "waited on nobody", b->group);
 		g->outliers++;
 		cana_fmt_ns(b->hold_ns, held, sizeof(held));
 		if (b->has_link) {
@@ -1148,11 +1160,9 @@ static int blame_findings(struct ana *a)
 		f = add_finding(a, CANA_F_BLAME, b->group, b->hold_ns, b->host,
 				b->first_hold_ts,
 				"node %u (host %s) waited %s on node %u over %llu "
-				"holds, %.1fx the median pair of group %u (%.0f%% of "
-				"its hold time)%s",
+				"holds, %s (%.0f%% of its hold time)%s",
 				b->node, clog_str(a->s, b->host), held, b->peer,
-				(unsigned long long)b->msgs, x, b->group,
-				100 * b->share, tcp);
+				(unsigned long long)b->msgs, than, 100 * b->share, tcp);
 		if (!f)
 			return -ENOMEM;
 		if (b->retransmits)

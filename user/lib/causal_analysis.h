@@ -31,6 +31,7 @@
 #define CANA_RATIO_ON		1.5		/* and 1.5 times the mean */
 #define CANA_MIN_RUN		4		/* buckets: shorter runs are noise */
 #define CANA_BLAME_OUTLIER	3.0		/* a pair's blame, x the group's median */
+#define CANA_BLAME_MIN_NS	10000000ULL	/* and at least this much */
 #define CANA_SLOW_P99_NS	100000000ULL	/* a group's p99 hold worth a finding */
 #define CANA_HELD_NOW_NS	CANA_SLOW_P99_NS /* held at a log's end: a finding */
 #define CANA_MAX_ITEMS		1000		/* listed violations, held messages */
@@ -227,7 +228,7 @@ struct cana_group {
 	__u64 held_now;
 	__u64 hold_ns;		/* total held_ns */
 	__u64 unattributed_ns;	/* of deliveries without a hold event */
-	__u64 pair_median_ns;	/* median blame of its (node, peer) pairs */
+	__u64 pair_median_ns;	/* median blame of its channels, 0 included */
 	__u64 outliers;		/* pairs whose blame stands out: findings */
 	struct cana_lat lat;
 	struct cana_check check;

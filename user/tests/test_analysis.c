@@ -291,7 +291,7 @@ TEST(blame_split)
 	EXPECT_EQ(CANA_F_RESET, r->findings[0].kind);
 	EXPECT_EQ(CANA_F_BLAME, r->findings[1].kind);
 	EXPECT_STREQ("node 2 (host c) waited 360.0 ms on node 0 over 2 holds, "
-		     "3.6x the median pair of group 1 (60% of its hold time); 3 "
+		     "3.6x the median channel of group 1 (60% of its hold time); 3 "
 		     "TCP retransmits on 10.0.0.1:41000 -> 10.0.0.3:7000 (1 the "
 		     "other way)", r->findings[1].text);
 	EXPECT_STREQ("node 0's end of 10.0.0.1:41000 -> 10.0.0.3:7000 "
@@ -308,6 +308,55 @@ TEST(blame_split)
 	EXPECT_EQ(44, r->groups[0].health.score);	/* 100 - 33.0 - 16 - 6.7 */
 	cana_free(r);
 	clog_store_free(sc.s);
+}
+
+/*
+ * A quiet group (the VM's scene): node 2's three holds of 300 ms all wait
+ * on node 0, its other channels never waited. The median channel is 0, so
+ * that pair stands out; 3 ms in all would not.
+ */
+TEST(blame_quiet_group)
+{
+	const struct cana_finding *f;
+	struct cana_result *r;
+	struct scene sc;
+
+	for (int big = 1; big >= 0; big--) {
+		__u64 held = big ? 300 * MS : MS;
+
+		sc_init(&sc, 8, 3);
+		for (__u64 stamp = 1; stamp <= 3; stamp++) {
+			__u64 t = stamp * 1000 * MS;
+
+			sc_send(&sc, 0, t, stamp, -1);
+			sc_deliver(&sc, 1, t + MS, 0, stamp, 0, false);
+			sc_send(&sc, 1, t + 2 * MS, stamp, -1);
+			sc_deliver(&sc, 0, t + 3 * MS, 1, stamp, 0, false);
+			sc_arrive(&sc, 2, t + 3 * MS, 1, stamp);
+			sc_hold(&sc, 2, t + 3 * MS, 1, stamp, 0, stamp);
+			sc_deliver(&sc, 2, t + 3 * MS + held, 0, stamp, 0, false);
+			sc_deliver(&sc, 2, t + 3 * MS + held, 1, stamp, held, false);
+		}
+		r = analyze(&sc);
+		ASSERT_NE(NULL, r);
+		EXPECT_EQ(0, r->groups[0].pair_median_ns);
+		f = find_kind(r, CANA_F_BLAME);
+		if (big) {
+			ASSERT_NE(NULL, f);
+			EXPECT_STREQ("node 2 (host c) waited 900.0 ms on node 0 over 3 "
+				     "holds, while most channels of group 8 waited on "
+				     "nobody (100% of its hold time); its link is not in "
+				     "the logs", f->text);
+			EXPECT_EQ(1003 * MS, f->since_ts);
+			/* The pair is the finding, not the group. */
+			EXPECT_EQ(NULL, find_kind(r, CANA_F_SLOW));
+		} else {
+			EXPECT_EQ(NULL, f);
+			EXPECT_TRUE(cana_group_healthy(r, 8));
+		}
+		cana_free(r);
+		clog_store_free(sc.s);
+	}
 }
 
 TEST(held_now)
