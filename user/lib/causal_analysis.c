@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Analysis of event logs; every formula is in docs/analysis.md.
+ * Analysis of event logs; every formula is in docs/analysis.md. The
+ * passes are in the table at the end; the index they read is
+ * causal_index.c, the happens-before check causal_hb.c, the anomaly
+ * detector causal_anomaly.c.
  *
  * Everything works on sorted index arrays rather than hash tables: the
  * events of a node, the sends of a message and the events of a reception
@@ -19,445 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "causal_analysis.h"
+#include "causal_analysis_int.h"
 #include "causal_wire.h"
-
-#define BIT(t)	CAUSAL_EV_BIT(t)
-
-static int cmp_u64(__u64 a, __u64 b)
-{
-	return a < b ? -1 : a > b;
-}
-
-/* qsort() is not to be given a NULL array, even an empty one. */
-static void sort(void *base, size_t n, size_t size,
-		 int (*cmp)(const void *, const void *))
-{
-	if (n > 1)
-		qsort(base, n, size, cmp);
-}
-
-static int cmp_u64p(const void *a, const void *b)
-{
-	return cmp_u64(*(const __u64 *)a, *(const __u64 *)b);
-}
-
-/* ---------------------------------------------------------------------- */
-/* Index                                                                   */
-/* ---------------------------------------------------------------------- */
-
-static int cmp_seq(const void *a, const void *b, void *ctx)
-{
-	const struct clog_ev *ev = ctx;
-	__u32 i = *(const __u32 *)a, j = *(const __u32 *)b;
-	const struct clog_ev *x = &ev[i], *y = &ev[j];
-
-	if (x->group != y->group)
-		return x->group < y->group ? -1 : 1;
-	if (x->node != y->node)
-		return x->node < y->node ? -1 : 1;
-	if (x->ts != y->ts)
-		return x->ts < y->ts ? -1 : 1;
-	return cmp_u64(i, j);
-}
-
-/* Receptions (and peer events) by (node, peer, stamp), then time. */
-static int cmp_rec(const void *a, const void *b, void *ctx)
-{
-	const struct clog_ev *ev = ctx;
-	__u32 i = *(const __u32 *)a, j = *(const __u32 *)b;
-	const struct clog_ev *x = &ev[i], *y = &ev[j];
-
-	if (x->group != y->group)
-		return x->group < y->group ? -1 : 1;
-	if (x->node != y->node)
-		return x->node < y->node ? -1 : 1;
-	if (x->peer != y->peer)
-		return x->peer < y->peer ? -1 : 1;
-	if (x->stamp != y->stamp)
-		return x->stamp < y->stamp ? -1 : 1;
-	if (x->ts != y->ts)
-		return x->ts < y->ts ? -1 : 1;
-	return cmp_u64(i, j);
-}
-
-/* Sends by message, then time; the peer of a send is only its target. */
-static int cmp_send(const void *a, const void *b, void *ctx)
-{
-	const struct clog_ev *ev = ctx;
-	__u32 i = *(const __u32 *)a, j = *(const __u32 *)b;
-	const struct clog_ev *x = &ev[i], *y = &ev[j];
-
-	if (x->group != y->group)
-		return x->group < y->group ? -1 : 1;
-	if (x->node != y->node)
-		return x->node < y->node ? -1 : 1;
-	if (x->stamp != y->stamp)
-		return x->stamp < y->stamp ? -1 : 1;
-	if (x->ts != y->ts)
-		return x->ts < y->ts ? -1 : 1;
-	return cmp_u64(i, j);
-}
-
-static bool same_rec(const struct clog_ev *x, const struct clog_ev *y)
-{
-	return x->group == y->group && x->node == y->node &&
-	       x->peer == y->peer && x->stamp == y->stamp;
-}
-
-static __u32 find_node(const struct cana_index *ix, __u32 group, __u16 node)
-{
-	size_t lo = 0, hi = ix->nnodes;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		const struct cana_node *n = &ix->nodes[mid];
-
-		if (n->group < group || (n->group == group && n->node < node))
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < ix->nnodes && ix->nodes[lo].group == group &&
-	    ix->nodes[lo].node == node)
-		return lo;
-	return CLOG_NONE;
-}
-
-__u32 cana_find_msg(const struct cana_index *ix, __u32 group, __u16 sender,
-		    __u64 stamp)
-{
-	size_t lo = 0, hi = ix->nmsgs;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		const struct clog_ev *e = &ix->s->ev[ix->msgs[mid].ev];
-		int c = e->group != group ? (e->group < group ? -1 : 1) :
-			e->node != sender ? (e->node < sender ? -1 : 1) :
-			cmp_u64(e->stamp, stamp);
-
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < ix->nmsgs) {
-		const struct clog_ev *e = &ix->s->ev[ix->msgs[lo].ev];
-
-		if (e->group == group && e->node == sender && e->stamp == stamp)
-			return lo;
-	}
-	return CLOG_NONE;
-}
-
-void cana_index_free(struct cana_index *ix)
-{
-	free(ix->seq);
-	free(ix->nodes);
-	free(ix->msgs);
-	free(ix->recs);
-	free(ix->ref);
-	free(ix->host_last);
-	memset(ix, 0, sizeof(*ix));
-}
-
-static bool is_rec_type(__u32 type)
-{
-	return type == CAUSAL_EV_ARRIVE || type == CAUSAL_EV_HOLD ||
-	       type == CAUSAL_EV_DELIVER;
-}
-
-static void index_nodes(struct cana_index *ix)
-{
-	const struct clog_ev *ev = ix->s->ev;
-	struct cana_node *n = NULL;
-
-	for (size_t i = 0; i < ix->nseq; i++) {
-		const struct clog_ev *e = &ev[ix->seq[i]];
-
-		if (!n || n->group != e->group || n->node != e->node) {
-			n = &ix->nodes[ix->nnodes++];
-			n->group = e->group;
-			n->node = e->node;
-			n->nodes = e->nodes;
-			n->host = e->host;
-			n->first = i;
-			n->n = 0;
-		}
-		if (e->nodes > n->nodes)
-			n->nodes = e->nodes;
-		n->n++;
-	}
-}
-
-/* One message per (group, sender, stamp): the first send event. */
-static void index_msgs(struct cana_index *ix, __u32 *tmp, size_t nsend)
-{
-	const struct clog_ev *ev = ix->s->ev;
-
-	qsort_r(tmp, nsend, sizeof(*tmp), cmp_send, (void *)ev);
-	for (size_t i = 0; i < nsend; i++) {
-		const struct clog_ev *e = &ev[tmp[i]];
-
-		if (i && e->group == ev[tmp[i - 1]].group &&
-		    e->node == ev[tmp[i - 1]].node &&
-		    e->stamp == ev[tmp[i - 1]].stamp) {
-			ix->dup_sends++;
-			continue;
-		}
-		ix->msgs[ix->nmsgs].ev = tmp[i];
-		ix->msgs[ix->nmsgs].node = find_node(ix, e->group, e->node);
-		ix->ref[tmp[i]] = ix->nmsgs++;
-	}
-}
-
-/*
- * The event that says a message arrived: its arrive event, which the module
- * fires only for messages that were not ready when they arrived, or else
- * its delivery, which then followed the arrival at once.
- */
-static __u32 rec_arrival(const struct cana_rec *rc)
-{
-	return rc->arrive != CLOG_NONE ? rc->arrive : rc->deliver;
-}
-
-static __u64 arrival_ts(const struct clog_ev *ev, const struct cana_rec *rc)
-{
-	const struct clog_ev *e = &ev[rec_arrival(rc)];
-
-	return e->type == CAUSAL_EV_DELIVER ? e->ts - e->held_ns : e->ts;
-}
-
-bool cana_rec_arrival(const struct cana_index *ix, const struct cana_rec *rc,
-		      __u64 *ts)
-{
-	if (rec_arrival(rc) == CLOG_NONE)
-		return false;
-	*ts = arrival_ts(ix->s->ev, rc);
-	return true;
-}
-
-__u32 cana_find_rec(const struct cana_index *ix, __u32 group, __u16 node,
-		    __u16 sender, __u64 stamp)
-{
-	size_t lo = 0, hi = ix->nrecs;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		const struct cana_rec *r = &ix->recs[mid];
-		int c = r->group != group ? (r->group < group ? -1 : 1) :
-			r->node != node ? (r->node < node ? -1 : 1) :
-			r->sender != sender ? (r->sender < sender ? -1 : 1) :
-			cmp_u64(r->stamp, stamp);
-
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < ix->nrecs && ix->recs[lo].group == group &&
-	    ix->recs[lo].node == node && ix->recs[lo].sender == sender &&
-	    ix->recs[lo].stamp == stamp)
-		return lo;
-	return CLOG_NONE;
-}
-
-__u32 cana_find_node(const struct cana_index *ix, __u32 group, __u16 node)
-{
-	return find_node(ix, group, node);
-}
-
-static void index_recs(struct cana_index *ix, __u32 *tmp, size_t nrec)
-{
-	const struct clog_ev *ev = ix->s->ev;
-	struct cana_rec *r = NULL;
-	__u32 rnode = CLOG_NONE;
-
-	qsort_r(tmp, nrec, sizeof(*tmp), cmp_rec, (void *)ev);
-	for (size_t i = 0; i < nrec; i++) {
-		const struct clog_ev *e = &ev[tmp[i]];
-		__u32 *slot;
-
-		if (!r || !same_rec(&ev[tmp[i - 1]], e)) {
-			r = &ix->recs[ix->nrecs++];
-			r->group = e->group;
-			r->node = e->node;
-			r->sender = e->peer;
-			r->stamp = e->stamp;
-			if (rnode == CLOG_NONE ||
-			    ix->nodes[rnode].group != e->group ||
-			    ix->nodes[rnode].node != e->node)
-				rnode = find_node(ix, e->group, e->node);
-			r->rnode = rnode;
-			r->msg = cana_find_msg(ix, e->group, e->peer, e->stamp);
-			r->arrive = r->hold = r->deliver = CLOG_NONE;
-		}
-		slot = e->type == CAUSAL_EV_ARRIVE ? &r->arrive :
-		       e->type == CAUSAL_EV_HOLD ? &r->hold : &r->deliver;
-		if (*slot == CLOG_NONE)
-			*slot = tmp[i];
-		else if (e->type != CAUSAL_EV_HOLD)
-			ix->dup_events++;
-		ix->ref[tmp[i]] = ix->nrecs - 1;
-	}
-}
-
-int cana_index_build(struct cana_index *ix, const struct clog_store *s,
-		     bool has_group, __u32 group)
-{
-	size_t nsend = 0, nrec = 0, n = 0;
-	__u32 *tmp = NULL;
-
-	memset(ix, 0, sizeof(*ix));
-	ix->s = s;
-	ix->ref = malloc((s->nev ? s->nev : 1) * sizeof(*ix->ref));
-	ix->host_last = calloc(s->str.n ? s->str.n : 1, sizeof(*ix->host_last));
-	if (!ix->ref || !ix->host_last)
-		goto nomem;
-	for (size_t i = 0; i < s->nev; i++) {
-		const struct clog_ev *e = &s->ev[i];
-
-		ix->ref[i] = CLOG_NONE;
-		if (e->ts > ix->host_last[e->host])
-			ix->host_last[e->host] = e->ts;
-		if (!clog_is_causal(e->type) || (has_group && e->group != group))
-			continue;
-		n++;
-		nsend += e->type == CAUSAL_EV_SEND;
-		nrec += is_rec_type(e->type);
-	}
-	ix->seq = malloc((n ? n : 1) * sizeof(*ix->seq));
-	ix->nodes = malloc((n ? n : 1) * sizeof(*ix->nodes));
-	ix->msgs = malloc((nsend ? nsend : 1) * sizeof(*ix->msgs));
-	ix->recs = malloc((nrec ? nrec : 1) * sizeof(*ix->recs));
-	tmp = malloc((nsend + nrec + 1) * sizeof(*tmp));
-	if (!ix->seq || !ix->nodes || !ix->msgs || !ix->recs || !tmp)
-		goto nomem;
-	nsend = nrec = 0;
-	for (size_t i = 0; i < s->nev; i++) {
-		const struct clog_ev *e = &s->ev[i];
-
-		if (!clog_is_causal(e->type) || (has_group && e->group != group))
-			continue;
-		ix->seq[ix->nseq++] = i;
-	}
-	qsort_r(ix->seq, ix->nseq, sizeof(*ix->seq), cmp_seq, (void *)s->ev);
-	index_nodes(ix);
-	/* Sized for one node per event until counted. */
-	ix->nodes = realloc(ix->nodes, (ix->nnodes + 1) * sizeof(*ix->nodes)) ?:
-		    ix->nodes;
-
-	for (size_t i = 0; i < ix->nseq; i++)
-		if (s->ev[ix->seq[i]].type == CAUSAL_EV_SEND)
-			tmp[nsend++] = ix->seq[i];
-	index_msgs(ix, tmp, nsend);
-	for (size_t i = 0; i < ix->nseq; i++)
-		if (is_rec_type(s->ev[ix->seq[i]].type))
-			tmp[nrec++] = ix->seq[i];
-	index_recs(ix, tmp, nrec);
-	free(tmp);
-	return 0;
-nomem:
-	free(tmp);
-	cana_index_free(ix);
-	return -ENOMEM;
-}
-
-long cana_walk(const struct cana_index *ix, size_t first, size_t count,
-	       __u32 types, cana_visit_fn fn, void *ctx)
-{
-	const struct clog_ev *ev = ix->s->ev;
-	__u32 *pos, *wait_next, *blocked, *stack, *wait_head;
-	size_t sp = 0;
-	long cycles = 0;
-	__u8 *done;
-
-	pos = calloc(count + 1, sizeof(*pos));
-	wait_next = malloc((count + 1) * sizeof(*wait_next));
-	blocked = malloc((count + 1) * sizeof(*blocked));
-	stack = malloc((count + 1) * sizeof(*stack));
-	wait_head = malloc((ix->nmsgs + 1) * sizeof(*wait_head));
-	done = calloc(ix->nmsgs + 1, 1);
-	if (!pos || !wait_next || !blocked || !stack || !wait_head || !done) {
-		cycles = -ENOMEM;
-		goto out;
-	}
-	memset(wait_head, 0xff, (ix->nmsgs + 1) * sizeof(*wait_head));
-	for (size_t x = count; x--; ) {
-		blocked[x] = CLOG_NONE;
-		stack[sp++] = x;
-	}
-	for (;;) {
-		size_t x;
-
-		while (sp) {
-			const struct cana_node *nd;
-
-			x = stack[--sp];
-			nd = &ix->nodes[first + x];
-			while (pos[x] < nd->n) {
-				__u32 e = ix->seq[nd->first + pos[x]], r, m;
-
-				if (!(types & BIT(ev[e].type))) {
-					pos[x]++;
-					continue;
-				}
-				if (ev[e].type == CAUSAL_EV_DELIVER) {
-					r = ix->ref[e];
-					m = ix->recs[r].msg;
-					if (ix->recs[r].deliver == e &&
-					    m != CLOG_NONE && !done[m]) {
-						blocked[x] = m;
-						wait_next[x] = wait_head[m];
-						wait_head[m] = x;
-						break;
-					}
-				}
-				fn(ctx, first + x, e, false);
-				m = ix->ref[e];
-				if (ev[e].type == CAUSAL_EV_SEND && m != CLOG_NONE) {
-					done[m] = 1;
-					for (__u32 w = wait_head[m]; w != CLOG_NONE;
-					     w = wait_next[w]) {
-						blocked[w] = CLOG_NONE;
-						stack[sp++] = w;
-					}
-					wait_head[m] = CLOG_NONE;
-				}
-				pos[x]++;
-			}
-		}
-		/* Everyone left waits for a send that waits for them: break
-		 * the cycle at the first blocked node.
-		 */
-		for (x = 0; x < count; x++)
-			if (pos[x] < ix->nodes[first + x].n)
-				break;
-		if (x == count)
-			break;
-		for (__u32 *w = &wait_head[blocked[x]]; *w != CLOG_NONE;
-		     w = &wait_next[*w]) {
-			if (*w == x) {
-				*w = wait_next[x];
-				break;
-			}
-		}
-		blocked[x] = CLOG_NONE;
-		fn(ctx, first + x, ix->seq[ix->nodes[first + x].first + pos[x]],
-		   true);
-		pos[x]++;
-		cycles++;
-		stack[sp++] = x;
-	}
-out:
-	free(pos);
-	free(wait_next);
-	free(blocked);
-	free(stack);
-	free(wait_head);
-	free(done);
-	return cycles;
-}
 
 /* ---------------------------------------------------------------------- */
 /* Small helpers                                                           */
@@ -504,23 +70,6 @@ void cana_violation_str(const struct clog_store *s,
 		 (unsigned long long)v->deliver_ts, v->cause_sender,
 		 (unsigned long long)v->cause_stamp,
 		 (unsigned long long)v->cause_arrive_ts, later);
-}
-
-static int push(void **arr, size_t *n, size_t *cap, size_t elem,
-		const void *item)
-{
-	if (*n == *cap) {
-		size_t c = *cap ? *cap * 2 : 16;
-		void *p = realloc(*arr, c * elem);
-
-		if (!p)
-			return -ENOMEM;
-		*arr = p;
-		*cap = c;
-	}
-	memcpy((char *)*arr + *n * elem, item, elem);
-	(*n)++;
-	return 0;
 }
 
 /* A connection as a key both ends agree on: the smaller end first. */
@@ -574,54 +123,8 @@ static int cmp_link(const void *a, const void *b)
 }
 
 /* ---------------------------------------------------------------------- */
-/* The analysis                                                            */
+/* The passes                                                              */
 /* ---------------------------------------------------------------------- */
-
-struct ana {
-	const struct clog_store *s;
-	const struct cana_opts *o;
-	struct cana_result *r;
-	struct cana_index ix;
-	size_t max_items;
-	__u32 *node_group;	/* cana_node -> index in r->groups */
-	struct tcp_count *tcp;	/* by canonical link */
-	size_t ntcp;
-	__u32 *peers;		/* peer events by (group, node, peer, ts) */
-	size_t npeers;
-	size_t cap_lat, cap_held, cap_blame, cap_pairs, cap_anom, cap_viol,
-	       cap_find;
-	__u64 *wall_off;	/* host string id -> CLOCK_REALTIME - MONOTONIC */
-	__u8 *has_wall;		/* ... known from its meta line */
-	/* happens-before */
-	__u32 *counter;		/* msg -> its rank among its sender's sends */
-	__u64 *vc_off;		/* msg -> its clock in vc */
-	__u32 *vc;		/* computed clocks of sends */
-	__u32 *cur;		/* node -> 64 entries: its clock now */
-	__u32 *sent;		/* node -> sends so far */
-	__u64 *last_stamp;	/* node -> stamp of its last send */
-	__u8 *cycle;		/* rec -> delivered before its send */
-};
-
-static struct cana_group *group_of(struct ana *a, __u32 node)
-{
-	return &a->r->groups[a->node_group[node]];
-}
-
-static struct cana_group *find_group(struct ana *a, __u32 group)
-{
-	size_t lo = 0, hi = a->r->ngroups;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (a->r->groups[mid].group < group)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < a->r->ngroups && a->r->groups[lo].group == group ?
-	       &a->r->groups[lo] : NULL;
-}
 
 static int build_groups(struct ana *a)
 {
@@ -721,7 +224,7 @@ static int count_events(struct ana *a)
 	for (j = 0; j < a->ix.nseq; j++)
 		if (s->ev[a->ix.seq[j]].type == CAUSAL_EV_PEER)
 			a->peers[a->npeers++] = a->ix.seq[j];
-	qsort_r(a->peers, a->npeers, sizeof(*a->peers), cmp_rec, (void *)s->ev);
+	qsort_r(a->peers, a->npeers, sizeof(*a->peers), ana_cmp_rec, (void *)s->ev);
 	return 0;
 }
 
@@ -877,21 +380,10 @@ void cana_time_str(const struct clog_store *s, __u32 host, __u64 ts,
 	}
 }
 
-/*
- * A new finding since @ts of @host (CLOG_NONE: no time), what happened in
- * @fmt; the caller writes its advice. NULL when out of memory; valid until
- * the next finding.
- */
-static struct cana_finding *add_finding(struct ana *a,
-					enum cana_finding_kind kind,
-					__u32 group, __u64 weight, __u32 host,
-					__u64 ts, const char *fmt, ...)
-	__attribute__((format(printf, 7, 8)));
-
-static struct cana_finding *add_finding(struct ana *a,
-					enum cana_finding_kind kind,
-					__u32 group, __u64 weight, __u32 host,
-					__u64 ts, const char *fmt, ...)
+struct cana_finding *ana_add_finding(struct ana *a,
+				     enum cana_finding_kind kind,
+				     __u32 group, __u64 weight, __u32 host,
+				     __u64 ts, const char *fmt, ...)
 {
 	struct cana_finding f = { .kind = kind, .group = group,
 				  .weight_ns = weight, .since_host = host,
@@ -908,8 +400,6 @@ static struct cana_finding *add_finding(struct ana *a,
 		return NULL;
 	return &a->r->findings[a->r->nfindings - 1];
 }
-
-#define advise(f, ...) snprintf((f)->advice, sizeof((f)->advice), __VA_ARGS__)
 
 /* Messages that arrived and were not delivered by the end of the log. */
 static int held_now(struct ana *a)
@@ -970,16 +460,16 @@ static int held_now(struct ana *a)
 				snprintf(peer, sizeof(peer), "node %u",
 					 oldest.wait_node);
 			}
-			f = add_finding(a, CANA_F_HELD, oldest.group, sum,
-					oldest.host, oldest.arrive_ts,
-					"node %u of group %u (host %s) still holds %llu "
-					"message%s at the end of its log, the oldest "
-					"(node %u's message %llu) for %s%s",
-					oldest.node, oldest.group,
-					clog_str(a->s, oldest.host),
-					(unsigned long long)count, count > 1 ? "s" : "",
-					oldest.sender,
-					(unsigned long long)oldest.stamp, age, wait);
+			f = ana_add_finding(a, CANA_F_HELD, oldest.group, sum,
+					    oldest.host, oldest.arrive_ts,
+					    "node %u of group %u (host %s) still holds %llu "
+					    "message%s at the end of its log, the oldest "
+					    "(node %u's message %llu) for %s%s",
+					    oldest.node, oldest.group,
+					    clog_str(a->s, oldest.host),
+					    (unsigned long long)count, count > 1 ? "s" : "",
+					    oldest.sender,
+					    (unsigned long long)oldest.stamp, age, wait);
 			if (!f)
 				return -ENOMEM;
 			advise(f, "causalctl why %u %u %u:%llu for its chain; then the channel "
@@ -1157,12 +647,12 @@ static int blame_findings(struct ana *a)
 		} else {
 			snprintf(tcp, sizeof(tcp), "; its link is not in the logs");
 		}
-		f = add_finding(a, CANA_F_BLAME, b->group, b->hold_ns, b->host,
-				b->first_hold_ts,
-				"node %u (host %s) waited %s on node %u over %llu "
-				"holds, %s (%.0f%% of its hold time)%s",
-				b->node, clog_str(a->s, b->host), held, b->peer,
-				(unsigned long long)b->msgs, than, 100 * b->share, tcp);
+		f = ana_add_finding(a, CANA_F_BLAME, b->group, b->hold_ns, b->host,
+				    b->first_hold_ts,
+				    "node %u (host %s) waited %s on node %u over %llu "
+				    "holds, %s (%.0f%% of its hold time)%s",
+				    b->node, clog_str(a->s, b->host), held, b->peer,
+				    (unsigned long long)b->msgs, than, 100 * b->share, tcp);
 		if (!f)
 			return -ENOMEM;
 		if (b->retransmits)
@@ -1190,12 +680,12 @@ static int blame_findings(struct ana *a)
 			continue;
 		ts = group_first_hold(a, g->group, &host);
 		cana_fmt_ns(g->lat.held_p99, p99, sizeof(p99));
-		f = add_finding(a, CANA_F_SLOW, g->group, g->hold_ns, host,
-				host == CLOG_NONE ? 0 : ts,
-				"group %u holds messages long on every channel: p99 "
-				"of its holds %s over %llu held deliveries, and no "
-				"peer stands out", g->group, p99,
-				(unsigned long long)g->lat.held);
+		f = ana_add_finding(a, CANA_F_SLOW, g->group, g->hold_ns, host,
+				    host == CLOG_NONE ? 0 : ts,
+				    "group %u holds messages long on every channel: p99 "
+				    "of its holds %s over %llu held deliveries, and no "
+				    "peer stands out", g->group, p99,
+				    (unsigned long long)g->lat.held);
 		if (!f)
 			return -ENOMEM;
 		advise(f, "the network or the nodes are slow everywhere: compare "
@@ -1211,7 +701,7 @@ static int blame_findings(struct ana *a)
  * before that it waited behind its own channel. Without an arrive event
  * its whole hold.
  */
-static __u64 head_wait_ns(const struct clog_ev *ev, const struct cana_rec *rc)
+__u64 ana_head_wait_ns(const struct clog_ev *ev, const struct cana_rec *rc)
 {
 	__u64 ready, held = ev[rc->deliver].held_ns;
 
@@ -1255,8 +745,8 @@ static int blame(struct ana *a)
 					g->unattributed_ns += held;
 					continue;
 				}
-				g->unattributed_ns += held - head_wait_ns(ev, rc);
-				held = head_wait_ns(ev, rc);
+				g->unattributed_ns += held - ana_head_wait_ns(ev, rc);
+				held = ana_head_wait_ns(ev, rc);
 				w = ev[rc->hold].wait_node;
 				if (!pair[w].msgs ||
 				    ev[rc->hold].ts < pair[w].first_hold_ts)
@@ -1393,12 +883,12 @@ static int channels(struct ana *a)
 			char l[128];
 
 			clog_link_str(&c, l, sizeof(l));
-			f = add_finding(a, CANA_F_RESET, g->group,
-					t->resets_mid * CANA_ERROR_WEIGHT_NS,
-					t->reset_host, t->reset_ts,
-					"%llu TCP resets on %s, a channel of group %u, "
-					"while its hosts still exchanged messages",
-					(unsigned long long)t->resets_mid, l, g->group);
+			f = ana_add_finding(a, CANA_F_RESET, g->group,
+					    t->resets_mid * CANA_ERROR_WEIGHT_NS,
+					    t->reset_host, t->reset_ts,
+					    "%llu TCP resets on %s, a channel of group %u, "
+					    "while its hosts still exchanged messages",
+					    (unsigned long long)t->resets_mid, l, g->group);
 			if (!f) {
 				ret = -ENOMEM;
 				goto out;
@@ -1454,17 +944,17 @@ static int errors(struct ana *a)
 						 "a peer before its HELLO");
 				else
 					snprintf(peer, sizeof(peer), "node %d", p);
-				f = add_finding(a, CANA_F_ERROR, nd->group,
-						cnt[p][err] * CANA_ERROR_WEIGHT_NS,
-						nd->host, first[p][err],
-						"node %u of group %u (host %s) failed its "
-						"channel to %s %llu time%s: protocol error "
-						"\"%s\"",
-						nd->node, nd->group,
-						clog_str(a->s, nd->host), peer,
-						(unsigned long long)cnt[p][err],
-						cnt[p][err] > 1 ? "s" : "",
-						causal_proto_err_name(err));
+				f = ana_add_finding(a, CANA_F_ERROR, nd->group,
+						    cnt[p][err] * CANA_ERROR_WEIGHT_NS,
+						    nd->host, first[p][err],
+						    "node %u of group %u (host %s) failed its "
+						    "channel to %s %llu time%s: protocol error "
+						    "\"%s\"",
+						    nd->node, nd->group,
+						    clog_str(a->s, nd->host), peer,
+						    (unsigned long long)cnt[p][err],
+						    cnt[p][err] > 1 ? "s" : "",
+						    causal_proto_err_name(err));
 				if (!f)
 					return -ENOMEM;
 				advise(f, "%s sent what the protocol forbids: check that "
@@ -1477,344 +967,6 @@ static int errors(struct ana *a)
 		}
 	}
 	return 0;
-}
-
-/* ---------------------------------------------------------------------- */
-/* Happens-before check                                                    */
-/* ---------------------------------------------------------------------- */
-
-static void hb_visit(void *ctx, __u32 x, __u32 e, bool cycle)
-{
-	struct ana *a = ctx;
-	const struct cana_index *ix = &a->ix;
-	const struct clog_ev *ev = &a->s->ev[e];
-	__u16 n = a->r->groups[a->node_group[x]].nodes;
-	__u32 *cur = a->cur + (size_t)x * CAUSAL_EV_MAX_NODES;
-	__u32 m = ix->ref[e];
-
-	if (ev->type == CAUSAL_EV_SEND) {
-		if (m == CLOG_NONE)
-			return;		/* a duplicate, counted elsewhere */
-		if (a->sent[x] && ev->stamp <= a->last_stamp[x])
-			group_of(a, x)->check.inconsistent++;
-		a->last_stamp[x] = ev->stamp;
-		a->counter[m] = ++a->sent[x];
-		cur[ev->node] = a->counter[m];
-		memcpy(a->vc + a->vc_off[m], cur, n * sizeof(*cur));
-		return;
-	}
-	/* A delivery: merge the clock of its send. */
-	if (ix->recs[m].deliver != e)
-		return;
-	if (cycle) {
-		a->cycle[m] = 1;
-		group_of(a, x)->check.inconsistent++;
-		return;
-	}
-	if (ix->recs[m].msg == CLOG_NONE)
-		return;
-	for (__u16 k = 0; k < n; k++) {
-		__u32 v = a->vc[a->vc_off[ix->recs[m].msg] + k];
-
-		if (v > cur[k])
-			cur[k] = v;
-	}
-}
-
-struct arrivals {
-	__u32 counter;
-	__u32 rec;
-};
-
-static int cmp_arr(const void *a, const void *b)
-{
-	const struct arrivals *x = a, *y = b;
-
-	return x->counter < y->counter ? -1 : x->counter > y->counter;
-}
-
-/* Position after the last entry of @l[0..n) with counter <= @need. */
-static size_t upper(const struct arrivals *l, size_t n, __u32 need)
-{
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (l[mid].counter <= need)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-struct node_check {
-	struct arrivals *arr;	/* this node's arrivals, by sender then counter */
-	__u8 *done;
-	__u32 start[CAUSAL_EV_MAX_NODES], len[CAUSAL_EV_MAX_NODES];
-	__u32 prefix[CAUSAL_EV_MAX_NODES];	/* delivered (or excused) */
-	__u32 floor[CAUSAL_EV_MAX_NODES];	/* given up by gaps */
-};
-
-static void advance(struct node_check *c, __u16 k, struct cana_check *chk)
-{
-	while (c->prefix[k] < c->len[k]) {
-		__u32 i = c->start[k] + c->prefix[k];
-
-		if (!c->done[i]) {
-			if (c->arr[i].counter > c->floor[k])
-				break;
-			chk->gap_excused++;
-			c->done[i] = 1;
-		}
-		c->prefix[k]++;
-	}
-}
-
-static int violation(struct ana *a, struct cana_group *g,
-		     const struct cana_rec *m, const struct cana_rec *cause)
-{
-	const struct clog_ev *ev = a->s->ev;
-	struct cana_result *r = a->r;
-	struct cana_violation v = {
-		.group = m->group, .node = m->node,
-		.host = ev[m->deliver].host,
-		.sender = m->sender, .stamp = m->stamp,
-		.deliver_ts = ev[m->deliver].ts,
-		.cause_sender = cause->sender, .cause_stamp = cause->stamp,
-		.cause_arrive_ts = arrival_ts(ev, cause),
-		.cause_delivered = cause->deliver != CLOG_NONE,
-	};
-
-	if (v.cause_delivered)
-		v.cause_deliver_ts = ev[cause->deliver].ts;
-	g->check.violations++;
-	if (r->nviol >= a->max_items)
-		return 0;
-	return push((void **)&r->viol, &r->nviol, &a->cap_viol, sizeof(v), &v);
-}
-
-/* Check every delivery of node @x against the arrivals at @x. */
-static int check_node(struct ana *a, size_t x, size_t rb, size_t re,
-		      struct node_check *c)
-{
-	const struct cana_index *ix = &a->ix;
-	const struct cana_node *nd = &ix->nodes[x];
-	const struct clog_ev *ev = a->s->ev;
-	struct cana_group *g = group_of(a, x);
-	struct cana_check *chk = &g->check;
-	__u32 *where = NULL;	/* rec - rb -> its entry in c->arr */
-	size_t na = 0;
-	__u16 n = g->nodes;
-	int ret = 0;
-
-	memset(c->start, 0, sizeof(c->start));
-	memset(c->len, 0, sizeof(c->len));
-	memset(c->prefix, 0, sizeof(c->prefix));
-	memset(c->floor, 0, sizeof(c->floor));
-	where = malloc((re - rb + 1) * sizeof(*where));
-	if (!where)
-		return -ENOMEM;
-	for (size_t i = rb; i < re; i++) {
-		const struct cana_rec *rc = &ix->recs[i];
-
-		where[i - rb] = CLOG_NONE;
-		if (rec_arrival(rc) == CLOG_NONE)
-			continue;
-		if (rc->msg == CLOG_NONE) {
-			chk->no_send++;
-			continue;
-		}
-		if (!c->len[rc->sender])
-			c->start[rc->sender] = na;
-		c->len[rc->sender]++;
-		c->arr[na].counter = a->counter[rc->msg];
-		c->arr[na].rec = i;
-		c->done[na] = 0;
-		na++;
-	}
-	for (__u16 k = 0; k < CAUSAL_EV_MAX_NODES; k++) {
-		struct arrivals *l = c->arr + c->start[k];
-
-		for (__u32 i = 1; i < c->len[k]; i++) {
-			if (l[i - 1].counter >= l[i].counter) {
-				sort(l, c->len[k], sizeof(*l), cmp_arr);
-				break;
-			}
-		}
-		for (__u32 i = 0; i < c->len[k]; i++)
-			where[l[i].rec - rb] = c->start[k] + i;
-	}
-
-	for (__u32 i = 0; i < nd->n; i++) {
-		__u32 e = ix->seq[nd->first + i], r = ix->ref[e];
-		const struct cana_rec *rc;
-		const __u32 *vc;
-		__u16 k;
-
-		if (ev[e].type != CAUSAL_EV_DELIVER || ix->recs[r].deliver != e)
-			continue;
-		rc = &ix->recs[r];
-		if (rc->msg == CLOG_NONE) {
-			chk->no_send++;
-			continue;
-		}
-		if (a->cycle[r])
-			continue;
-		vc = a->vc + a->vc_off[rc->msg];
-		if (ev[e].flag) {
-			/* A gap: what it waited for is given up. */
-			chk->gap_exempt++;
-			for (k = 0; k < n; k++) {
-				if (k == rc->sender || k == nd->node)
-					continue;
-				if (vc[k] > c->floor[k])
-					c->floor[k] = vc[k];
-				advance(c, k, chk);
-			}
-		} else {
-			chk->checked++;
-			for (k = 0; k < n; k++) {
-				__u32 need, got;
-
-				if (k == nd->node || !c->len[k])
-					continue;
-				need = k == rc->sender ? a->counter[rc->msg] - 1 : vc[k];
-				got = upper(c->arr + c->start[k], c->len[k], need);
-				if (got > c->prefix[k])
-					break;
-			}
-			if (k < n) {
-				__u32 ci = c->arr[c->start[k] + c->prefix[k]].rec;
-
-				ret = violation(a, g, rc, &ix->recs[ci]);
-				if (ret)
-					break;
-			}
-		}
-		if (where[r - rb] != CLOG_NONE) {
-			c->done[where[r - rb]] = 1;
-			advance(c, rc->sender, chk);
-		}
-	}
-	free(where);
-	return ret;
-}
-
-/* Lost events the check would have read: sends, arrivals and deliveries,
- * and those of no known type. A lost hold, clock or TCP event hides no
- * happens-before edge.
- */
-static __u64 check_lost(const struct clog_store *s)
-{
-	static const __u32 unread[] = { CAUSAL_EV_HOLD, CAUSAL_EV_CLOCK,
-					CAUSAL_EV_PEER, CAUSAL_EV_ERROR,
-					CAUSAL_EV_TCP_RETRANSMIT,
-					CAUSAL_EV_TCP_STATE, CAUSAL_EV_TCP_RESET };
-	__u64 lost = s->lost;
-
-	for (size_t i = 0; i < sizeof(unread) / sizeof(unread[0]); i++)
-		lost -= s->lost_by_type[unread[i]];
-	return lost;
-}
-
-static int hb_check(struct ana *a)
-{
-	const struct cana_index *ix = &a->ix;
-	struct node_check c = {};
-	size_t total = 0, maxrecs = 0, rb = 0;
-	__u64 lost;
-	long cycles;
-	int ret = -ENOMEM;
-
-	a->counter = calloc(ix->nmsgs + 1, sizeof(*a->counter));
-	a->vc_off = malloc((ix->nmsgs + 1) * sizeof(*a->vc_off));
-	a->cur = calloc(ix->nnodes * CAUSAL_EV_MAX_NODES + 1, sizeof(*a->cur));
-	a->sent = calloc(ix->nnodes + 1, sizeof(*a->sent));
-	a->last_stamp = calloc(ix->nnodes + 1, sizeof(*a->last_stamp));
-	a->cycle = calloc(ix->nrecs + 1, 1);
-	if (!a->counter || !a->vc_off || !a->cur || !a->sent ||
-	    !a->last_stamp || !a->cycle)
-		return -ENOMEM;
-	for (size_t m = 0; m < ix->nmsgs; m++) {
-		a->vc_off[m] = total;
-		total += group_of(a, ix->msgs[m].node)->nodes;
-	}
-	a->vc = malloc((total + 1) * sizeof(*a->vc));
-	if (!a->vc)
-		return -ENOMEM;
-	cycles = cana_walk(ix, 0, ix->nnodes,
-			   BIT(CAUSAL_EV_SEND) | BIT(CAUSAL_EV_DELIVER),
-			   hb_visit, a);
-	if (cycles < 0)
-		return cycles;
-
-	/* Per receiving node: its receptions are recs [rb, re). */
-	for (size_t i = 0, k; i < ix->nrecs; i = k) {
-		for (k = i; k < ix->nrecs && ix->recs[k].rnode == ix->recs[i].rnode; k++)
-			;
-		if (k - i > maxrecs)
-			maxrecs = k - i;
-	}
-	c.arr = malloc((maxrecs + 1) * sizeof(*c.arr));
-	c.done = malloc(maxrecs + 1);
-	if (!c.arr || !c.done)
-		goto out;
-	ret = 0;
-	for (size_t x = 0; x < ix->nnodes && !ret; x++) {
-		size_t re = rb;
-
-		while (re < ix->nrecs && ix->recs[re].rnode == x)
-			re++;
-		ret = check_node(a, x, rb, re, &c);
-		rb = re;
-	}
-	lost = check_lost(a->s);
-	for (size_t gi = 0; gi < a->r->ngroups; gi++) {
-		struct cana_check *chk = &a->r->groups[gi].check;
-
-		chk->lost = lost;
-		a->r->check.checked += chk->checked;
-		a->r->check.violations += chk->violations;
-		a->r->check.gap_exempt += chk->gap_exempt;
-		a->r->check.gap_excused += chk->gap_excused;
-		a->r->check.no_send += chk->no_send;
-		a->r->check.inconsistent += chk->inconsistent;
-	}
-	a->r->check.lost = lost;
-out:
-	free(c.arr);
-	free(c.done);
-	return ret;
-}
-
-/* Duplicates make the check unreliable: count them per group. */
-static void duplicates(struct ana *a)
-{
-	const struct cana_index *ix = &a->ix;
-	const struct clog_ev *ev = a->s->ev;
-
-	for (size_t x = 0; x < ix->nnodes; x++) {
-		const struct cana_node *nd = &ix->nodes[x];
-
-		for (__u32 i = 0; i < nd->n; i++) {
-			__u32 e = ix->seq[nd->first + i];
-			const struct cana_rec *rc;
-
-			if (ev[e].type == CAUSAL_EV_SEND) {
-				if (ix->ref[e] == CLOG_NONE)
-					group_of(a, x)->check.inconsistent++;
-				continue;
-			}
-			if (ev[e].type != CAUSAL_EV_ARRIVE &&
-			    ev[e].type != CAUSAL_EV_DELIVER)
-				continue;
-			rc = &ix->recs[ix->ref[e]];
-			if (rc->arrive != e && rc->deliver != e)
-				group_of(a, x)->check.inconsistent++;
-		}
-	}
 }
 
 static int violation_findings(struct ana *a)
@@ -1834,11 +986,11 @@ static int violation_findings(struct ana *a)
 			cana_violation_str(a->s, v, first, sizeof(first));
 		else
 			snprintf(first, sizeof(first), "(not listed)");
-		f = add_finding(a, CANA_F_VIOLATION, g->group, UINT64_MAX,
-				v ? v->host : CLOG_NONE, v ? v->deliver_ts : 0,
-				"group %u: %llu deliver%s broke happens-before; first: %s",
-				g->group, (unsigned long long)g->check.violations,
-				g->check.violations > 1 ? "ies" : "y", first);
+		f = ana_add_finding(a, CANA_F_VIOLATION, g->group, UINT64_MAX,
+				    v ? v->host : CLOG_NONE, v ? v->deliver_ts : 0,
+				    "group %u: %llu deliver%s broke happens-before; first: %s",
+				    g->group, (unsigned long long)g->check.violations,
+				    g->check.violations > 1 ? "ies" : "y", first);
 		if (!f)
 			return -ENOMEM;
 		advise(f, "%s", cana_complete(&a->r->check) ?
@@ -1873,14 +1025,14 @@ static int gap_findings(struct ana *a)
 		}
 		if (!n)
 			continue;
-		f = add_finding(a, CANA_F_GAP, nd->group, n * CANA_ERROR_WEIGHT_NS,
-				first->host, first->ts,
-				"node %u of group %u (host %s) gave up waiting %llu "
-				"time%s (hold timeout): the first, node %u's message "
-				"%llu, was delivered without a cause that never came",
-				nd->node, nd->group, clog_str(a->s, nd->host),
-				(unsigned long long)n, n > 1 ? "s" : "", first->peer,
-				(unsigned long long)first->stamp);
+		f = ana_add_finding(a, CANA_F_GAP, nd->group, n * CANA_ERROR_WEIGHT_NS,
+				    first->host, first->ts,
+				    "node %u of group %u (host %s) gave up waiting %llu "
+				    "time%s (hold timeout): the first, node %u's message "
+				    "%llu, was delivered without a cause that never came",
+				    nd->node, nd->group, clog_str(a->s, nd->host),
+				    (unsigned long long)n, n > 1 ? "s" : "", first->peer,
+				    (unsigned long long)first->stamp);
 		if (!f)
 			return -ENOMEM;
 		advise(f, "causalctl why %u %u %u:%llu names what never came; then "
@@ -1954,13 +1106,13 @@ static int no_log_findings(struct ana *a)
 				continue;
 			has_log = cana_find_node(ix, group, p) != CLOG_NONE;
 			peer_addr(a, group, p, seen, sizeof(seen));
-			f = add_finding(a, CANA_F_NO_LOG, group, 0, host[p], ts[p],
-					has_log ?
-					"node %u of group %u: %llu of its messages arrived "
-					"but its log has no send for them%s" :
-					"node %u of group %u: no log of its host is given; "
-					"%llu of its messages arrived without a send event%s",
-					p, group, (unsigned long long)n[p], seen);
+			f = ana_add_finding(a, CANA_F_NO_LOG, group, 0, host[p], ts[p],
+					    has_log ?
+					    "node %u of group %u: %llu of its messages arrived "
+					    "but its log has no send for them%s" :
+					    "node %u of group %u: no log of its host is given; "
+					    "%llu of its messages arrived without a send event%s",
+					    p, group, (unsigned long long)n[p], seen);
 			if (!f)
 				return -ENOMEM;
 			if (has_log)
@@ -1977,265 +1129,8 @@ static int no_log_findings(struct ana *a)
 }
 
 /* ---------------------------------------------------------------------- */
-/* Anomalies                                                               */
-/* ---------------------------------------------------------------------- */
 
-size_t cana_anomaly_runs(const __u64 *x, size_t n, __u64 min_ns,
-			 struct cana_run *out, size_t max)
-{
-	double mean = 0, var = 0, m2 = 0;
-	struct cana_run run = {};
-	size_t nruns = 0, i;
-	bool in_run = false;
-
-	for (i = 0; i < n && i < CANA_WARMUP; i++) {
-		double d = x[i] - mean;
-
-		mean += d / (i + 1);
-		m2 += d * (x[i] - mean);
-	}
-	var = i ? m2 / i : 0;
-	for (; i < n; i++) {
-		double sd = sqrt(var), v = x[i];
-		bool flag = in_run ? v > mean + CANA_SIGMAS_ON * sd &&
-				     v > CANA_RATIO_ON * mean :
-				     x[i] >= min_ns && v > mean + CANA_SIGMAS * sd &&
-				     v > CANA_RATIO * mean;
-
-		if (flag) {
-			if (!in_run) {
-				memset(&run, 0, sizeof(run));
-				run.first = i;
-				run.mean_ns = llround(mean);
-				run.sd_ns = llround(sd);
-				in_run = true;
-			}
-			run.len++;
-			if (x[i] > run.peak_ns)
-				run.peak_ns = x[i];
-			run.excess_ns += llround(v - mean);
-			continue;	/* the baseline stays the one before */
-		}
-		if (in_run) {
-			if (nruns < max)
-				out[nruns] = run;
-			nruns++;
-			in_run = false;
-		}
-		/* Exponentially weighted mean and variance. */
-		{
-			double d = v - mean, inc = CANA_ALPHA * d;
-
-			mean += inc;
-			var = (1 - CANA_ALPHA) * (var + d * inc);
-		}
-	}
-	if (in_run) {
-		if (nruns < max)
-			out[nruns] = run;
-		nruns++;
-	}
-	return nruns;
-}
-
-struct blamed {
-	__u16 peer;
-	__u64 bucket;
-	__u64 ns;
-	__u64 t;		/* of its delivery, on the group's time line */
-	__u32 deliver;
-	__u16 sender;
-	__u64 stamp;
-};
-
-static int cmp_blamed(const void *a, const void *b)
-{
-	const struct blamed *x = a, *y = b;
-
-	if (x->peer != y->peer)
-		return x->peer < y->peer ? -1 : 1;
-	return cmp_u64(x->bucket, y->bucket);
-}
-
-/* Wall-clock offset of each host (CLOCK_REALTIME - CLOCK_MONOTONIC) from
- * its meta line.
- */
-int cana_host_offsets(const struct clog_store *s, __u64 **off, __u8 **has)
-{
-	*off = calloc(s->str.n + 1, sizeof(**off));
-	*has = calloc(s->str.n + 1, 1);
-	if (!*off || !*has)
-		return -ENOMEM;
-	for (size_t i = 0; i < s->nfiles; i++) {
-		const struct clog_file *f = &s->files[i];
-
-		if (!f->has_meta || f->host == CLOG_NONE)
-			continue;
-		(*off)[f->host] = f->realtime_ns - f->started_ts;
-		(*has)[f->host] = 1;
-	}
-	return 0;
-}
-
-static int anomalies_group(struct ana *a, struct cana_group *g, size_t rb,
-			   size_t re, const __u64 *off, const __u8 *has)
-{
-	const struct cana_index *ix = &a->ix;
-	const struct clog_ev *ev = a->s->ev;
-	__u64 bucket = a->o->bucket_ns, start = UINT64_MAX, end = 0, nb;
-	struct blamed *b = NULL;
-	struct cana_run runs[64];
-	__u64 *series = NULL;
-	size_t nbl = 0, cap = 0;
-	bool wall = true;
-	int ret = -ENOMEM;
-
-	for (size_t x = 0; x < ix->nnodes; x++)
-		if (ix->nodes[x].group == g->group && !has[ix->nodes[x].host])
-			wall = false;
-	/* The group's time line: its deliveries, on one clock. */
-	for (size_t i = rb; i < re; i++) {
-		const struct cana_rec *rc = &ix->recs[i];
-		__u64 t;
-
-		if (rc->deliver == CLOG_NONE)
-			continue;
-		t = ev[rc->deliver].ts + (wall ? off[ev[rc->deliver].host] : 0);
-		if (t < start)
-			start = t;
-		if (t > end)
-			end = t;
-	}
-	if (start > end)
-		return 0;
-	/* Fine enough that an incident of a tenth of the run spans buckets
-	 * after the warm-up, coarse enough that a long run is not noise.
-	 */
-	if (!bucket) {
-		bucket = (end - start) / CANA_RUN_BUCKETS;
-		bucket = bucket < CANA_BUCKET_MIN_NS ? CANA_BUCKET_MIN_NS :
-			 bucket > CANA_BUCKET_NS ? CANA_BUCKET_NS : bucket;
-	}
-	if ((end - start) / bucket >= CANA_MAX_BUCKETS)
-		bucket = (end - start) / (CANA_MAX_BUCKETS - 1) + 1;
-	nb = (end - start) / bucket + 1;
-	for (size_t i = rb; i < re; i++) {
-		const struct cana_rec *rc = &ix->recs[i];
-		struct blamed item;
-		__u64 t;
-
-		if (rc->deliver == CLOG_NONE || rc->hold == CLOG_NONE ||
-		    !ev[rc->deliver].held_ns)
-			continue;
-		t = ev[rc->deliver].ts + (wall ? off[ev[rc->deliver].host] : 0);
-		item.peer = ev[rc->hold].wait_node;
-		item.bucket = (t - start) / bucket;
-		item.ns = head_wait_ns(ev, rc);
-		item.t = t;
-		item.deliver = rc->deliver;
-		item.sender = rc->sender;
-		item.stamp = rc->stamp;
-		if (push((void **)&b, &nbl, &cap, sizeof(item), &item))
-			goto out;
-	}
-	sort(b, nbl, sizeof(*b), cmp_blamed);
-	series = malloc(nb * sizeof(*series));
-	if (!series)
-		goto out;
-	for (size_t i = 0, k; i < nbl; i = k) {
-		size_t nr, kept;
-
-		memset(series, 0, nb * sizeof(*series));
-		for (k = i; k < nbl && b[k].peer == b[i].peer; k++)
-			series[b[k].bucket] += b[k].ns;
-		nr = cana_anomaly_runs(series, nb, CANA_MIN_SHARE * bucket, runs, 64);
-		if (nr > 64)
-			nr = 64;
-		/* Sustained: a spike of a bucket or three is noise. */
-		for (size_t j = kept = 0; j < nr; j++)
-			if (runs[j].len >= CANA_MIN_RUN)
-				runs[kept++] = runs[j];
-		nr = kept;
-		for (size_t j = 0; j < nr; j++) {
-			struct cana_anomaly an = {
-				.group = g->group, .peer = b[i].peer,
-				.start_ns = runs[j].first * bucket,
-				.bucket_ns = bucket, .buckets = runs[j].len,
-				.peak_ns = runs[j].peak_ns,
-				.mean_ns = runs[j].mean_ns, .sd_ns = runs[j].sd_ns,
-				.excess_ns = runs[j].excess_ns, .wall = wall,
-			};
-			char peak[32], mean[32], sd[32], per[32], at[32], len[32];
-			const struct blamed *since = NULL;
-			bool since_big = false;
-			__u32 node = cana_find_node(ix, g->group, an.peer);
-			struct cana_finding *f;
-
-			if (push((void **)&a->r->anomalies, &a->r->nanomalies,
-				 &a->cap_anom, sizeof(an), &an))
-				goto out;
-			/* It starts at the first hold of its first bucket
-			 * that alone outweighs a normal bucket, else at the
-			 * bucket's first.
-			 */
-			for (size_t m = i; m < k; m++) {
-				bool big = b[m].ns > an.mean_ns;
-
-				if (b[m].bucket != runs[j].first)
-					continue;
-				if (!since || (big && !since_big) ||
-				    (big == since_big && b[m].t < since->t)) {
-					since = &b[m];
-					since_big = big;
-				}
-			}
-			cana_fmt_ns(an.peak_ns, peak, sizeof(peak));
-			cana_fmt_ns(an.mean_ns, mean, sizeof(mean));
-			cana_fmt_ns(an.sd_ns, sd, sizeof(sd));
-			cana_fmt_ns(bucket, per, sizeof(per));
-			cana_fmt_ns(an.start_ns, at, sizeof(at));
-			cana_fmt_ns(an.buckets * bucket, len, sizeof(len));
-			f = add_finding(a, CANA_F_ANOMALY, g->group, an.excess_ns,
-					since ? ev[since->deliver].host : CLOG_NONE,
-					since ? ev[since->deliver].ts : 0,
-					"hold time blamed on node %u in group %u jumped from "
-					"its baseline of %s +- %s to %s per %s at +%s, for %s",
-					an.peer, g->group, mean, sd, peak, per, at, len);
-			if (!f)
-				goto out;
-			advise(f, "look at what changed then on node %u's host%s%s and "
-			       "on its links: TCP retransmits (the blame table), its CPU, "
-			       "the network; causalctl export --around %u:%llu draws that "
-			       "time", an.peer, node == CLOG_NONE ? "" : " ",
-			       node == CLOG_NONE ? "" : clog_str(a->s, ix->nodes[node].host),
-			       since ? since->sender : an.peer,
-			       since ? (unsigned long long)since->stamp : 0ULL);
-		}
-	}
-	ret = 0;
-out:
-	free(series);
-	free(b);
-	return ret;
-}
-
-static int anomalies(struct ana *a)
-{
-	const struct cana_index *ix = &a->ix;
-	int ret = 0;
-
-	for (size_t i = 0, k; !ret && i < ix->nrecs; i = k) {
-		for (k = i; k < ix->nrecs && ix->recs[k].group == ix->recs[i].group; k++)
-			;
-		ret = anomalies_group(a, find_group(a, ix->recs[i].group), i, k,
-				      a->wall_off, a->has_wall);
-	}
-	return ret;
-}
-
-/* ---------------------------------------------------------------------- */
-
-static void health(struct ana *a)
+static int health(struct ana *a)
 {
 	for (size_t gi = 0; gi < a->r->ngroups; gi++) {
 		struct cana_group *g = &a->r->groups[gi];
@@ -2251,6 +1146,7 @@ static void health(struct ana *a)
 
 		causal_health_score(&in, &g->health);
 	}
+	return 0;
 }
 
 static int cmp_finding(const void *a, const void *b)
@@ -2287,6 +1183,27 @@ void cana_free(struct cana_result *r)
 	free(r);
 }
 
+/*
+ * The passes, in order: each reads the index and what the passes before it
+ * wrote, adds its part of the result and its findings.
+ */
+static int (*const passes[])(struct ana *a) = {
+	build_groups,		/* groups and their node counts */
+	count_events,		/* counts by type, TCP events by link */
+	channels,		/* channels, failures, resets, peer events */
+	latency,		/* hold-back latency tables */
+	held_now,		/* what the logs end with still held */
+	blame,			/* hold time by the node waited for */
+	errors,			/* channel failures */
+	ana_duplicates,		/* duplicate events: the check's trust */
+	ana_hb_check,		/* happens-before, rebuilt (causal_hb.c) */
+	violation_findings,
+	gap_findings,		/* deliveries past a lost cause */
+	no_log_findings,	/* senders without a log */
+	ana_anomalies,		/* sustained jumps of blame (causal_anomaly.c) */
+	health,			/* the score, from all of the above */
+};
+
 struct cana_result *cana_analyze(const struct clog_store *s,
 				 const struct cana_opts *o)
 {
@@ -2300,37 +1217,11 @@ struct cana_result *cana_analyze(const struct clog_store *s,
 	ret = cana_host_offsets(s, &a.wall_off, &a.has_wall);
 	if (!ret)
 		ret = cana_index_build(&a.ix, s, o->has_group, o->group);
+	for (size_t i = 0; !ret && i < sizeof(passes) / sizeof(passes[0]); i++)
+		ret = passes[i](&a);
 	if (!ret)
-		ret = build_groups(&a);
-	if (!ret)
-		ret = count_events(&a);
-	if (!ret)
-		ret = channels(&a);
-	if (!ret)
-		ret = latency(&a);
-	if (!ret)
-		ret = held_now(&a);
-	if (!ret)
-		ret = blame(&a);
-	if (!ret)
-		ret = errors(&a);
-	if (!ret) {
-		duplicates(&a);
-		ret = hb_check(&a);
-	}
-	if (!ret)
-		ret = violation_findings(&a);
-	if (!ret)
-		ret = gap_findings(&a);
-	if (!ret)
-		ret = no_log_findings(&a);
-	if (!ret)
-		ret = anomalies(&a);
-	if (!ret) {
-		health(&a);
 		sort(a.r->findings, a.r->nfindings, sizeof(*a.r->findings),
-		      cmp_finding);
-	}
+		     cmp_finding);
 	cana_index_free(&a.ix);
 	free(a.node_group);
 	free(a.tcp);
@@ -2351,3 +1242,4 @@ struct cana_result *cana_analyze(const struct clog_store *s,
 	}
 	return a.r;
 }
+
