@@ -17,6 +17,9 @@
 
 .DEFAULT_GOAL := all
 TOP := $(CURDIR)
+# The one version of the module (MODULE_VERSION, /sys/module/causal/version)
+# and of the tools (--version); a package build may set it.
+CAUSAL_VERSION ?= $(shell git -C $(TOP) describe --always --dirty 2>/dev/null || echo unknown)
 KVER ?= 6.1
 B := build
 
@@ -61,7 +64,7 @@ BINS := $(B)/bin/causalctl $(B)/bin/causald
 all: module selftests unit-build tools
 
 module:
-	$(Q)$(MAKE) -C $(KDIR) M=$(TOP) W=1 modules
+	$(Q)$(MAKE) -C $(KDIR) M=$(TOP) W=1 CAUSAL_VERSION=$(CAUSAL_VERSION) modules
 
 # One build tree per test kernel (a symlink farm of the sources only), so both
 # can coexist with an in-tree build.
@@ -74,7 +77,8 @@ modules-vm:
 			mkdir -p $$d/$$(dirname $$f); ln -sf $(TOP)/$$f $$d/$$f; \
 		done; \
 		echo "  MODULE  $$rel"; \
-		$(MAKE) -C /lib/modules/$$rel/build M=$$d W=1 modules \
+		$(MAKE) -C /lib/modules/$$rel/build M=$$d W=1 \
+			CAUSAL_VERSION=$(CAUSAL_VERSION) modules \
 			$(if $(filter 1,$(V)),,>$$d/build.log 2>&1) || \
 			{ cat $$d/build.log; exit 1; }; \
 		! grep -E 'warning:|error:' $$d/build.log 2>/dev/null || \
@@ -147,7 +151,6 @@ tools: $(TOOLS) $(BINS)
 CLANG ?= clang
 BPFTOOL ?= bpftool
 VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
-CAUSAL_VERSION := $(shell git -C $(TOP) describe --always --dirty 2>/dev/null || echo unknown)
 
 $(B)/bpf/vmlinux.h:
 	@mkdir -p $(dir $@)
