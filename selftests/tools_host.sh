@@ -80,6 +80,8 @@ check "causalctl trace says the module is not loaded" grep -q 'not loaded' "$wor
 check "causalctl trace -j: the connection's state changes" "$py" -c '
 import json, sys
 evs = [json.loads(l) for l in open(sys.argv[1])]
+assert evs[0]["type"] == "meta", evs[0]
+evs = evs[1:]
 states = [(e["old"], e["new"]) for e in evs if e["type"] == "tcp_state"]
 assert ("SYN_SENT", "ESTABLISHED") in states, states
 assert all(e["v"] == 1 and e["link"]["family"] == 4 for e in evs), evs
@@ -122,6 +124,118 @@ check "causalctl status without the module: a clear error" bash -c "'$bin/causal
 check "causalctl trace as a non-root user: a clear error" bash -c "setpriv --reuid=65534 --regid=65534 --clear-groups '$bin/causalctl' trace -d 1 2>&1 | grep -q 'needs root'"
 check "the man pages format without warnings" bash -c "for m in '$top'/docs/man/*.8; do LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l \"\$m\" 2>&1 >/dev/null | grep . && exit 1; done; exit 0"
 check "causald as a non-root user: a clear error" bash -c "setpriv --reuid=65534 --regid=65534 --clear-groups '$bin/causald' --listen none 2>&1 | grep -q 'must run as root'"
+
+# The CLI as bpftool's and libbpf-tools' users expect it (issue 12).
+ctl=$bin/causalctl
+# exit_is STATUS COMMAND...: COMMAND exits with STATUS.
+exit_is() {
+	local want=$1
+	shift
+	"$@"
+	[ $? -eq "$want" ]
+}
+check "the module's MODULE_VERSION is the tools' version" bash -c "v=\$('$ctl' --version | sed -n 's/^causalctl //p'); [ -n \"\$v\" ] && for m in '$top'/build/mod/*/kmod/causal.ko; do [ \"\$(modinfo -F version \$m)\" = \"\$v\" ] || exit 1; done"
+check "--version: the tools', the module's (not loaded) and libbpf's" bash -c "'$ctl' --version >'$work/v.txt' && grep -q '^causalctl ' '$work/v.txt' && grep -q '^module not loaded\$' '$work/v.txt' && grep -Eq '^libbpf v[0-9]+\.[0-9]+\$' '$work/v.txt'"
+check "-j --version and --version -j: JSON" "$py" -c '
+import json, re, subprocess, sys
+for args in (["-j", "--version"], ["--version", "-j"]):
+    v = json.loads(subprocess.run([sys.argv[1]] + args, capture_output=True,
+                                  text=True, check=True).stdout)
+    assert v["version"] and v["module_loaded"] is False and v["module_version"] is None, v
+    assert re.fullmatch(r"\d+\.\d+", v["libbpf_version"]), v
+' "$ctl"
+check "status -j: options after the command (the error as JSON, exit 1)" "$py" -c '
+import json, subprocess, sys
+for args in (["status", "-j"], ["status", "--json"], ["-j", "status"], ["status", "--pretty"]):
+    out = subprocess.run([sys.argv[1]] + args, capture_output=True, text=True)
+    assert out.returncode == 1 and "module loaded" in json.loads(out.stdout)["error"], (args, out)
+' "$ctl"
+check "status --help and help status: its usage, exit 0" bash -c "'$ctl' status --help | grep -q '^usage: causalctl status' && '$ctl' help status | grep -q '^usage: causalctl status' && '$ctl' help stat | grep -q 'examples:'"
+check "help trace and trace --help: every option with a description, examples" "$py" -c '
+import re, subprocess, sys
+for args in (["help", "trace"], ["trace", "--help"], ["trace", "-h"]):
+    out = subprocess.run([sys.argv[1]] + args, capture_output=True, text=True, check=True).stdout
+    assert out.startswith("usage: causalctl trace"), out
+    opts = [l for l in out.splitlines() if re.match(r"  (-\w, )?--|      --", l)]
+    for want in ("--group", "--port", "--addr", "--tcp-all", "--json", "--verbose"):
+        line = [l for l in opts if re.search(want + r"\b", l)]
+        assert line and len(line[0][27:].split()) >= 2, (want, opts)
+    assert "examples:" in out, out
+    assert "-p, --pid" in out and "      --pretty" in out, out
+' "$ctl"
+check "help lists the commands; help for every command" bash -c "for c in status trace top analyze export why help; do '$ctl' help \$c | grep -q \"^usage: causalctl \$c\" || exit 1; done; '$ctl' help | grep -q '^  why '"
+check "bad usage exits 2" bash -c "for a in 'trace --bogus' 'status extra' 'analyze' 'nosuchcmd' 'help nosuchcmd' 'trace -P 0' 'trace --addr nowhere' 'top -n' '--bogus status' 'why 1'; do '$ctl' \$a >/dev/null 2>&1; rc=\$?; [ \$rc -eq 2 ] || { echo \"\$a: \$rc\"; exit 1; }; done"
+check "bad usage in JSON mode: the error as JSON" bash -c "'$ctl' trace -j --bogus | '$py' -c 'import json, sys; assert \"--bogus\" in json.load(sys.stdin)[\"error\"]'"
+check "-- ends the options" bash -c "'$ctl' analyze -- --nosuchlog 2>&1 | grep -q -- '--nosuchlog: No such file'"
+check "long --verbose everywhere; export -v stays --svg" bash -c "'$ctl' export --verbose 2>&1 | grep -q 'one of --shiviz' && '$ctl' top --verbose -n 1 -s '$work/none.sock' 2>&1 | grep -q 'not running' && '$ctl' help export | grep -q -- '-v, --svg' && '$ctl' help export | grep -q '^      --verbose'"
+
+# trace: event times to the microsecond, pid and comm on TCP rows, filters.
+conn_pid() {
+	"$py" -c '
+import os, socket, sys
+print(os.getpid(), flush=True)
+for port, addr in ((int(sys.argv[1]), "127.0.0.1"), (int(sys.argv[2]), "127.0.0.2")):
+    s = socket.socket(); s.bind((addr, port)); s.listen(4)
+    c = socket.create_connection((addr, port)); a, _ = s.accept()
+    c.sendall(b"x"); a.recv(1); c.close(); a.close(); s.close()' "$@"
+}
+"$ctl" trace --tcp-all -d 3 >"$work/t.txt" 2>"$work/t.err" &
+t1=$!
+"$ctl" trace -d 3 --tcp-all --port 47211 -j >"$work/tp.jsonl" 2>/dev/null &
+t2=$!
+"$ctl" trace --json --addr 127.0.0.2 --tcp-all -d 3 >"$work/ta.jsonl" 2>/dev/null &
+t3=$!
+"$ctl" trace -d 2 >"$work/tn.txt" 2>"$work/tn.err" &
+t4=$!
+sleep 1.2
+conn_pid 47211 47212 >"$work/conn.pid"
+wait $t1 $t2 $t3 $t4
+check "trace: times of the events, to the microsecond" "$py" -c '
+import re, sys
+rows = open(sys.argv[1]).read().splitlines()[1:]
+assert rows and all(re.match(r"\d\d:\d\d:\d\d\.\d{6} ", r) for r in rows), rows[:3]
+us = {r[9:15] for r in rows if "47211" in r}
+assert len(us) > 1, rows
+' "$work/t.txt"
+check "trace: TCP rows of a connect and a close name the process" "$py" -c '
+import sys
+pid = open(sys.argv[2]).read().split()[0]
+rows = [r.split() for r in open(sys.argv[1]) if ":47211" in r]
+syn = [r for r in rows if r[-3:] == ["CLOSE", "->", "SYN_SENT"]]
+assert syn and syn[0][6] == pid and syn[0][7] == "python3", rows
+fin = [r for r in rows if r[-3:] == ["ESTABLISHED", "->", "FIN_WAIT1"]]
+assert fin and fin[0][6] == pid, rows
+' "$work/t.txt" "$work/conn.pid"
+check "trace --port: that port's connections only" "$py" -c '
+import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1])][1:]
+assert evs and all(47211 in (e["link"]["sport"], e["link"]["dport"]) for e in evs), evs
+' "$work/tp.jsonl"
+check "trace --addr: that address's connections only" "$py" -c '
+import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1])][1:]
+assert evs and all("127.0.0.2" in (e["link"]["saddr"], e["link"]["daddr"]) for e in evs), evs
+assert any(e["link"]["dport"] == 47212 for e in evs), evs
+' "$work/ta.jsonl"
+check "trace -j: the meta line first, as causald writes it" "$py" -c '
+import json, sys, time
+lines = [json.loads(l) for l in open(sys.argv[1])]
+m = lines[0]
+assert m["type"] == "meta" and m["v"] == 1 and m["boot_id"] == open("/proc/sys/kernel/random/boot_id").read().strip(), m
+assert abs(m["realtime_ns"] / 1e9 - time.time()) < 60 and m["started_ts"] > 0, m
+assert all(l["type"] != "meta" for l in lines[1:])
+' "$work/tp.jsonl"
+check "trace without the module and --tcp-all: a hint towards --tcp-all" bash -c "grep -q -- '--tcp-all' '$work/tn.err' && ! grep -q -- '--tcp-all' '$work/t.err'"
+"$bin/causald" --log "$work/hint.jsonl" --socket "$work/hint.sock" --pidfile "$work/hint.pid" \
+	--listen none -v 2>"$work/hint.err" &
+daemon=$!
+for _ in $(seq 100); do [ -S "$work/hint.sock" ] && break; sleep 0.1; done
+kill -TERM "$daemon"
+wait "$daemon"
+daemon=
+check "causald without the module and --tcp-all: a hint towards --tcp-all" grep -q -- '--tcp-all' "$work/hint.err"
+check "causald -v: libbpf's messages" grep -q '^libbpf: ' "$work/hint.err"
+check "causald --version: the tools', the module's and libbpf's" bash -c "'$bin/causald' --version | grep -Eq '^libbpf v[0-9]+\.[0-9]+\$' && '$bin/causald' --version | grep -q '^module not loaded\$'"
 
 # why: the longest hold of a generated log whose link from node 0 to node 2
 # is slow and lossy comes down to a message of node 0 that came late.
