@@ -58,7 +58,7 @@ UNIT_TESTS := $(patsubst user/tests/%.c,$(B)/unit/%,$(wildcard user/tests/test_*
 TOOLS := $(B)/tools/demo_node $(B)/tools/causal_bench
 BINS := $(B)/bin/causalctl $(B)/bin/causald
 
-.PHONY: all module modules-vm modules-debug selftests unit-build fuzz-build fuzz tools bpf check demo \
+.PHONY: FORCE all module modules-vm modules-debug selftests unit-build fuzz-build fuzz tools bpf check demo \
 	bench deps vm checkpatch clean
 
 all: module selftests unit-build tools
@@ -170,8 +170,16 @@ $(B)/bpf/causal.skel.h: $(B)/bpf/causal.bpf.o
 
 bpf: $(B)/bpf/causal.skel.h
 
-TOOL_CFLAGS = $(USER_CFLAGS) -I$(B)/bpf -DCAUSAL_VERSION='"$(CAUSAL_VERSION)"'
-TRACER_DEPS := user/tracer.c user/tracer.h $(B)/bpf/causal.skel.h $(TOOLS_LIB_DEPS) $(KMOD_SRCS)
+# Rewritten only when the version changes: the tools are rebuilt then, and
+# say the version the module built with them has.
+$(B)/version.h: FORCE
+	@mkdir -p $(dir $@)
+	$(Q)v='#define CAUSAL_VERSION "$(CAUSAL_VERSION)"'; \
+		[ "$$(cat $@ 2>/dev/null)" = "$$v" ] || echo "$$v" >$@
+
+TOOL_CFLAGS = $(USER_CFLAGS) -I$(B)/bpf -include $(B)/version.h
+TRACER_DEPS := user/tracer.c user/tracer.h $(B)/bpf/causal.skel.h $(TOOLS_LIB_DEPS) $(KMOD_SRCS) \
+	$(B)/version.h
 
 $(B)/bin/causalctl: user/causalctl.c user/causalctl_analyze.c user/causalctl.h $(TRACER_DEPS)
 	@mkdir -p $(dir $@)
