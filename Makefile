@@ -10,6 +10,8 @@
 # make fuzz       libFuzzer over kmod/lib (FUZZ_SECONDS each), then the in-kernel fuzzers
 #                 in the VM: FUZZ_FRAMES hostile frames, FUZZ_OPS syscalls per kernel
 # make checkpatch run checkpatch --strict on kmod/
+# make install    causalctl, causald, their bash completion and man pages
+#                 (PREFIX=/usr/local, DESTDIR)
 # make clean
 #
 # KDIR defaults to the running kernel's build tree when there is one, else to
@@ -58,7 +60,7 @@ UNIT_TESTS := $(patsubst user/tests/%.c,$(B)/unit/%,$(wildcard user/tests/test_*
 TOOLS := $(B)/tools/demo_node $(B)/tools/causal_bench
 BINS := $(B)/bin/causalctl $(B)/bin/causald
 
-.PHONY: FORCE all module modules-vm modules-debug selftests unit-build fuzz-build fuzz tools bpf check demo \
+.PHONY: FORCE all install module modules-vm modules-debug selftests unit-build fuzz-build fuzz tools bpf check demo \
 	bench deps vm checkpatch clean
 
 all: module selftests unit-build tools
@@ -202,6 +204,19 @@ $(B)/tools/causal_bench: tools/bench/causal_bench.c $(KMOD_SRCS)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(USER_CFLAGS) -o $@ $< $(LIB_SRCS) -lpthread
+
+# The tools with their bash completion (tools/completion) and man pages;
+# the module installs through DKMS or modules_install.
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+install: $(BINS)
+	$(Q)install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR)
+	$(Q)install -m 0755 $(BINS) $(DESTDIR)$(SBINDIR)/
+	$(Q)install -m 0644 docs/man/causalctl.8 docs/man/causald.8 $(DESTDIR)$(MANDIR)/man8/
+	$(Q)install -m 0644 tools/completion/causalctl tools/completion/causald \
+		$(DESTDIR)$(BASHCOMPDIR)/
 
 deps:
 	$(Q)$(TOP)/tools/deps
