@@ -169,6 +169,33 @@ check "bad usage in JSON mode: the error as JSON" bash -c "'$ctl' trace -j --bog
 check "-- ends the options" bash -c "'$ctl' analyze -- --nosuchlog 2>&1 | grep -q -- '--nosuchlog: No such file'"
 check "long --verbose everywhere; export -v stays --svg" bash -c "'$ctl' export --verbose 2>&1 | grep -q 'one of --shiviz' && '$ctl' top --verbose -n 1 -s '$work/none.sock' 2>&1 | grep -q 'not running' && '$ctl' help export | grep -q -- '-v, --svg' && '$ctl' help export | grep -q '^      --verbose'"
 
+check "bash completion: the commands, and every option of help CMD" "$py" -c '
+import re, subprocess, sys
+ctl, comp = sys.argv[1], sys.argv[2]
+def complete(*words):
+    script = "source %s; COMP_WORDS=(%s); COMP_CWORD=%d; _causalctl; printf \"%%s\\n\" \"${COMPREPLY[@]}\"" % (
+        comp, " ".join("\"%s\"" % w for w in words), len(words) - 1)
+    return set(subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout.split())
+top = subprocess.run([ctl, "help"], capture_output=True, text=True, check=True).stdout
+cmds = re.findall(r"^  ([a-z]+) ", top, re.M)
+assert len(cmds) == 7 and complete("causalctl", "") == set(cmds), (cmds, complete("causalctl", ""))
+for c in cmds:
+    usage = subprocess.run([ctl, "help", c], capture_output=True, text=True, check=True).stdout
+    want = set(re.findall(r"^  (?:-\w, )?(--[\w-]+)", usage, re.M))
+    got = complete("causalctl", c, "--")
+    assert want and want <= got, (c, want - got)
+assert "tcp_state" in complete("causalctl", "trace", "-e", "tcp_s") or "tcp_state" in complete("causalctl", "trace", "-e", "tcp_st"), "types"
+' "$ctl" "$top/tools/completion/causalctl"
+check "bash completion: every option of causald --help" "$py" -c '
+import re, subprocess, sys
+d, comp = sys.argv[1], sys.argv[2]
+want = set(re.findall(r"(--[a-z][\w-]*)", subprocess.run([d, "--help"], capture_output=True, text=True).stdout))
+got = set(subprocess.run(["bash", "-c", "source %s; COMP_WORDS=(causald --); COMP_CWORD=1; _causald; printf \"%%s\\n\" \"${COMPREPLY[@]}\"" % comp],
+                         capture_output=True, text=True, check=True).stdout.split())
+assert "--verbose" in want and want <= got, want - got
+' "$bin/causald" "$top/tools/completion/causald"
+check "make install: the tools, their completion and man pages" bash -c "make -s -C '$top' install DESTDIR='$work/inst' PREFIX=/usr >/dev/null && for f in sbin/causalctl sbin/causald share/bash-completion/completions/causalctl share/bash-completion/completions/causald share/man/man8/causalctl.8 share/man/man8/causald.8; do [ -s '$work/inst/usr/'\$f ] || { echo \$f; exit 1; }; done; '$work/inst/usr/sbin/causalctl' --version >/dev/null"
+
 # trace: event times to the microsecond, pid and comm on TCP rows, filters.
 conn_pid() {
 	"$py" -c '

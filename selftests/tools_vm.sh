@@ -146,13 +146,14 @@ check "demo scene" "$top/tools/demo/run.sh" "$mod" "$top/build/tools/demo_node"
 kill -INT "$tracer" "$tcp_tracer" "$text_tracer" "$addr_tracer" "$port_tracer"
 check "causalctl trace stops on SIGINT with status 0" wait "$tracer"
 wait "$tcp_tracer" "$text_tracer" "$addr_tracer" "$port_tracer"
-check "trace: event times to the microsecond; TCP rows of a connect name the process" py '
+check "trace: event times to the microsecond; TCP rows of a close name the process" py '
 import re, sys
 rows = [r.split() for r in open(sys.argv[1]).read().splitlines()[1:]]
 assert rows and all(re.fullmatch(r"\d\d:\d\d:\d\d\.\d{6}", r[0]) for r in rows), rows[:3]
 assert len({r[0] for r in rows}) > len(rows) / 2, rows
-syn = [r for r in rows if r[1] == "tcp_state" and r[-3:] == ["CLOSE", "->", "SYN_SENT"]]
-assert syn and all(r[6].isdigit() and r[7] == "demo_node" for r in syn), syn
+closes = [r for r in rows if r[1] == "tcp_state" and
+          r[-3:] in (["ESTABLISHED", "->", "FIN_WAIT1"], ["CLOSE_WAIT", "->", "LAST_ACK"])]
+assert closes and all(r[6].isdigit() and r[7] == "demo_node" for r in closes), rows
 sends = [r for r in rows if r[1] == "send"]
 assert sends and all(r[7] == "demo_node" for r in sends), sends[:3]
 ' "$work/trace.txt"
