@@ -262,6 +262,7 @@ wait "$daemon"
 daemon=
 check "causald without the module and --tcp-all: a hint towards --tcp-all" grep -q -- '--tcp-all' "$work/hint.err"
 check "causald -v: libbpf's messages" grep -q '^libbpf: ' "$work/hint.err"
+check "causalctl trace -v and --verbose: libbpf's messages" bash -c "'$ctl' trace -v -d 1 2>&1 >/dev/null | grep -q '^libbpf: ' && '$ctl' trace -d 1 --verbose 2>&1 >/dev/null | grep -q '^libbpf: ' && ! '$ctl' trace -d 1 2>&1 >/dev/null | grep -q '^libbpf: '"
 check "causald --version: the tools', the module's and libbpf's" bash -c "'$bin/causald' --version | grep -Eq '^libbpf v[0-9]+\.[0-9]+\$' && '$bin/causald' --version | grep -q '^module not loaded\$'"
 
 # why: the longest hold of a generated log whose link from node 0 to node 2
