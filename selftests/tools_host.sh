@@ -134,7 +134,7 @@ exit_is() {
 	"$@"
 	[ $? -eq "$want" ]
 }
-check "the module's MODULE_VERSION is the tools' version" bash -c "v=\$('$ctl' --version | sed -n 's/^causalctl //p'); [ -n \"\$v\" ] && for m in '$top'/build/mod/*/kmod/causal.ko; do [ \"\$(modinfo -F version \$m)\" = \"\$v\" ] || exit 1; done"
+check "the module's MODULE_VERSION is the tools' version" bash -c "v=\$('$ctl' --version | sed -n 's/^causalctl //p'); [ -n \"\$v\" ] && for m in '$top'/build/mod/*/kmod/causal.ko; do [ \"\$(modinfo -F version \$m)\" = \"\$v\" ] || { echo \"\$m: \$(modinfo -F version \$m), tools \$v (make all modules-vm)\"; exit 1; }; done"
 check "--version: the tools', the module's (not loaded) and libbpf's" bash -c "'$ctl' --version >'$work/v.txt' && grep -q '^causalctl ' '$work/v.txt' && grep -q '^module not loaded\$' '$work/v.txt' && grep -Eq '^libbpf v[0-9]+\.[0-9]+\$' '$work/v.txt'"
 check "-j --version and --version -j: JSON" "$py" -c '
 import json, re, subprocess, sys
@@ -201,22 +201,27 @@ conn_pid() {
 	"$py" -c '
 import os, socket, sys
 print(os.getpid(), flush=True)
-for port, addr in ((int(sys.argv[1]), "127.0.0.1"), (int(sys.argv[2]), "127.0.0.2")):
-    s = socket.socket(); s.bind((addr, port)); s.listen(4)
+for port, addr in ((int(sys.argv[1]), "127.0.0.1"), (int(sys.argv[2]), "127.0.0.2"),
+                   (int(sys.argv[3]), "::1")):
+    s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
+    s.bind((addr, port)); s.listen(4)
     c = socket.create_connection((addr, port)); a, _ = s.accept()
     c.sendall(b"x"); a.recv(1); c.close(); a.close(); s.close()' "$@"
 }
-"$ctl" trace --tcp-all -d 3 >"$work/t.txt" 2>"$work/t.err" &
+"$ctl" trace --tcp-all -d 4 >"$work/t.txt" 2>"$work/t.err" &
 t1=$!
-"$ctl" trace -d 3 --tcp-all --port 47211 -j >"$work/tp.jsonl" 2>/dev/null &
+"$ctl" trace -d 4 --tcp-all --port 47211 -j >"$work/tp.jsonl" 2>/dev/null &
 t2=$!
-"$ctl" trace --json --addr 127.0.0.2 --tcp-all -d 3 >"$work/ta.jsonl" 2>/dev/null &
+"$ctl" trace --json --addr 127.0.0.2 --tcp-all -d 4 >"$work/ta.jsonl" 2>/dev/null &
 t3=$!
 "$ctl" trace -d 2 >"$work/tn.txt" 2>"$work/tn.err" &
 t4=$!
-sleep 1.2
-conn_pid 47211 47212 >"$work/conn.pid"
-wait $t1 $t2 $t3 $t4
+"$ctl" trace -j --tcp-all --addr ::1 -d 4 >"$work/t6.jsonl" 2>/dev/null &
+t5=$!
+# Attached once they have written their first line (header or meta).
+within 10 bash -c "[ -s '$work/t.txt' ] && [ -s '$work/tp.jsonl' ] && [ -s '$work/ta.jsonl' ] && [ -s '$work/tn.txt' ] && [ -s '$work/t6.jsonl' ]"
+conn_pid 47211 47212 47213 >"$work/conn.pid"
+wait $t1 $t2 $t3 $t4 $t5
 check "trace: times of the events, to the microsecond" "$py" -c '
 import re, sys
 rows = open(sys.argv[1]).read().splitlines()[1:]
@@ -244,6 +249,12 @@ evs = [json.loads(l) for l in open(sys.argv[1])][1:]
 assert evs and all("127.0.0.2" in (e["link"]["saddr"], e["link"]["daddr"]) for e in evs), evs
 assert any(e["link"]["dport"] == 47212 for e in evs), evs
 ' "$work/ta.jsonl"
+check "trace --addr ::1: IPv6" "$py" -c '
+import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1])][1:]
+assert evs and all("::1" in (e["link"]["saddr"], e["link"]["daddr"]) for e in evs), evs
+assert any(e["link"]["dport"] == 47213 for e in evs), evs
+' "$work/t6.jsonl"
 check "trace -j: the meta line first, as causald writes it" "$py" -c '
 import json, sys, time
 lines = [json.loads(l) for l in open(sys.argv[1])]

@@ -141,6 +141,11 @@ text_tracer=$!
 addr_tracer=$!
 "$bin/causalctl" trace --port 7200 -j >"$work/port.jsonl" 2>/dev/null &
 port_tracer=$!
+# Attached once they have written their first line (header or meta).
+for _ in $(seq 100); do
+	[ -s "$work/trace.txt" ] && [ -s "$work/addr.jsonl" ] && [ -s "$work/port.jsonl" ] && break
+	sleep 0.1
+done
 sleep 1
 check "demo scene" "$top/tools/demo/run.sh" "$mod" "$top/build/tools/demo_node"
 kill -INT "$tracer" "$tcp_tracer" "$text_tracer" "$addr_tracer" "$port_tracer"
