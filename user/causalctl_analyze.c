@@ -36,13 +36,22 @@ static const char analyze_usage[] =
 
 static const char export_usage[] =
 	"usage: causalctl export [--shiviz FILE] [--svg FILE] [--html FILE]\n"
-	"                        [--group G] [--max N] LOG...\n"
-	"  -s, --shiviz FILE  ShiViz log (https://bestchai.bitbucket.io/shiviz/)\n"
-	"  -v, --svg FILE     space-time diagram of one group\n"
-	"  -H, --html FILE    the diagram with its legend, as one HTML page\n"
-	"  -g, --group G      only group G (the diagram: default the busiest)\n"
-	"  -m, --max N        messages drawn at most (default 300)\n"
-	"FILE - is standard output.\n";
+	"                        [--group G] [--max N] [--around SENDER:STAMP]\n"
+	"                        [--from T] [--to T] LOG...\n"
+	"  -s, --shiviz FILE    ShiViz log (https://bestchai.bitbucket.io/shiviz/)\n"
+	"  -v, --svg FILE       space-time diagram of one group\n"
+	"  -H, --html FILE      the diagram with its legend and an overview of the\n"
+	"                       whole run, as one HTML page\n"
+	"  -g, --group G        only group G (the diagram: default the busiest)\n"
+	"  -m, --max N          events drawn at most (default 120, at most 900)\n"
+	"  -a, --around S:T     a window around message T of node S\n"
+	"  -f, --from T         a window from T: \"12.5s\", \"800ms\" from the run's\n"
+	"  -t, --to T           start, or wall clock \"2026-12-03 10:00:01.5\" or\n"
+	"                       \"10:00:01\" (UTC) when every log has a meta line\n"
+	"The diagram's window is by default around the top finding: the first\n"
+	"happens-before violation, else the longest hold of the worst anomaly,\n"
+	"else the longest hold. FILE - is standard output.\n"
+	"  example: causalctl export --html d.html --around 1:5 a.jsonl b.jsonl\n";
 
 static const char why_usage[] =
 	"usage: causalctl why GROUP NODE SENDER:STAMP LOG...\n"
@@ -777,6 +786,16 @@ static int export_one(const char *kind, export_fn fn, const char *path,
 		ret = close_out(f);
 	else if (f != stdout)
 		fclose(f);
+	if (ret == -ENOENT && o->has_around) {
+		ctl_error("no message %u:%llu in group %u", o->around_sender,
+			  (unsigned long long)o->around_stamp, info.group);
+		return EXIT_USAGE;
+	}
+	if (ret == -EINVAL) {
+		ctl_error("%s: nothing in that window, or a wall-clock time without "
+			  "a meta line in every log", path);
+		return EXIT_USAGE;
+	}
 	if (ret) {
 		ctl_error("%s: %s", path, strerror(-ret));
 		return EXIT_USAGE;
@@ -787,19 +806,45 @@ static int export_one(const char *kind, export_fn fn, const char *path,
 		jstr(x, "file", path);
 		ju64(x, "events", info.events);
 		if (fn != cexp_shiviz) {
+			static const char *const reasons[] = {
+				[CEXP_R_NONE] = "none",
+				[CEXP_R_VIOLATION] = "violation",
+				[CEXP_R_ANOMALY] = "anomaly",
+				[CEXP_R_HOLD] = "longest_hold",
+				[CEXP_R_START] = "start",
+				[CEXP_R_AROUND] = "around",
+				[CEXP_R_RANGE] = "range",
+			};
+			struct json_object *w = json_object_new_object();
+
 			jadd(x, "group", info.has_group ?
 			     json_object_new_uint64(info.group) : NULL);
 			ju64(x, "messages", info.msgs);
 			ju64(x, "drawn", info.shown);
+			ju64(x, "max_events", info.max_events);
+			ju64(x, "violations_drawn", info.violations);
+			ju64(x, "lanes", info.lanes);
+			jstr(w, "reason", reasons[info.reason]);
+			jstr(w, "text", info.window);
+			jadd(w, "from_ns", json_object_new_int64(info.from_ns));
+			jadd(w, "to_ns", json_object_new_int64(info.to_ns));
+			jadd(w, "run_ns", json_object_new_int64(info.run_ns));
+			jadd(w, "wall_clock", json_object_new_boolean(info.wall));
+			jadd(x, "window", w);
 		}
 		jadd(report, kind, x);
 	} else {
 		fprintf(stderr, "causalctl: %s: %s, %zu events", path, kind,
 			info.events);
-		if (info.has_group)
-			fprintf(stderr, ", group %u, %zu of %zu messages drawn",
-				info.group, info.shown, info.msgs);
+		if (info.has_group && fn != cexp_shiviz)
+			fprintf(stderr, ", group %u, %zu of %zu messages drawn; "
+				"window +%.6f s to +%.6f s of %.6f s: %s", info.group,
+				info.shown, info.msgs, info.from_ns / 1e9,
+				info.to_ns / 1e9, info.run_ns / 1e9, info.window);
 		fprintf(stderr, "\n");
+		if (info.capped)
+			fprintf(stderr, "causalctl: --max is at most %d events\n",
+				CEXP_CAP_EVENTS);
 	}
 	return 0;
 }
@@ -812,6 +857,9 @@ int cmd_export(int argc, char **argv)
 		{ "html",	required_argument, NULL, 'H' },
 		{ "group",	required_argument, NULL, 'g' },
 		{ "max",	required_argument, NULL, 'm' },
+		{ "around",	required_argument, NULL, 'a' },
+		{ "from",	required_argument, NULL, 'f' },
+		{ "to",		required_argument, NULL, 't' },
 		{ "help",	no_argument,	   NULL, 'h' },
 		{}
 	};
@@ -820,10 +868,12 @@ int cmd_export(int argc, char **argv)
 	struct cexp_opts o = {};
 	struct clog_store *s;
 	int c, ret = 0;
-	__u64 v;
+	__u64 v, stamp;
+	char *colon;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "s:v:H:g:m:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:v:H:g:m:a:f:t:h", longopts,
+				NULL)) != -1) {
 		switch (c) {
 		case 's':
 			shiviz = optarg;
@@ -843,7 +893,29 @@ int cmd_export(int argc, char **argv)
 		case 'm':
 			if (!parse_u64(optarg, 100000, &v) || !v)
 				return usage_error(export_usage, "bad count '%s'", optarg);
-			o.max_msgs = v;
+			o.max_events = v;
+			break;
+		case 'a':
+			colon = strchr(optarg, ':');
+			if (!colon)
+				return usage_error(export_usage,
+						   "bad message '%s' (SENDER:STAMP)", optarg);
+			*colon = 0;
+			if (!parse_u64(optarg, CAUSAL_EV_MAX_NODES - 1, &v) ||
+			    !parse_u64(colon + 1, UINT64_MAX, &stamp)) {
+				*colon = ':';
+				return usage_error(export_usage,
+						   "bad message '%s' (SENDER:STAMP)", optarg);
+			}
+			*colon = ':';
+			o.has_around = true;
+			o.around_sender = v;
+			o.around_stamp = stamp;
+			break;
+		case 'f':
+		case 't':
+			if (cexp_parse_time(optarg, c == 'f' ? &o.from : &o.to))
+				return usage_error(export_usage, "bad time '%s'", optarg);
 			break;
 		case 'h':
 			fputs(export_usage, stdout);
