@@ -200,8 +200,9 @@ out:
 #define D_LEFT		110	/* x of the first node line */
 #define D_COL		190	/* least between node lines */
 #define D_TOP		190	/* y of the earliest event */
-#define D_STEP		11	/* least y between two events of a node */
-#define D_SPAN		820	/* the window's time, in pixels */
+#define D_TOP_HTML	60	/* in the HTML page, whose text has the legend */
+#define D_STEP		8	/* least y between two events of a node */
+#define D_SPAN		480	/* the window's time, in pixels */
 #define D_GAP		70	/* most pixels a quiet stretch takes */
 #define D_LANE		7	/* between hold lanes */
 #define D_LANES		48	/* lanes beside one line at most */
@@ -242,6 +243,8 @@ struct draw {
 	__u32 group;
 	size_t max, nmsgs, shown, events, cost_used;
 	bool capped;
+	bool in_html;		/* no header and legend in the SVG */
+	double top;		/* y of the earliest event */
 	__u8 *drawn;		/* msg -> drawn */
 	__u32 *mfirst, *mrec;	/* msg -> its receptions */
 	__u32 *ord;		/* msgs by send time */
@@ -284,7 +287,8 @@ static __s64 send_g(const struct draw *d, __u32 m)
 static void rel_str(const struct draw *d, __s64 g, char *buf, size_t size)
 {
 	__s64 span = d->w1 - d->w0, r = g - d->t0;
-	int digits = span < 10000000 ? 6 : span < 1000000000 ? 4 : 3;
+	int digits = span < 10000000 ? 6 : span < 100000000 ? 5 :
+		     span < 1000000000 ? 4 : 3;
 
 	snprintf(buf, size, "%s%.*f s", r < 0 ? "-" : "+", digits,
 		 (r < 0 ? -(double)r : (double)r) / 1e9);
@@ -530,6 +534,21 @@ static void add_must(struct draw *d, __u32 m)
 		add_msg(d, m);
 }
 
+/* What the receptions of @m waited for, while the budget allows. */
+static void add_waited(struct draw *d, __u32 m)
+{
+	const struct clog_ev *ev = d->s->ev;
+
+	for (__u32 i = d->mfirst[m]; i < d->mfirst[m + 1]; i++) {
+		const struct cana_rec *rc = &d->ix.recs[d->mrec[i]];
+
+		if (rc->hold != CLOG_NONE)
+			add_must(d, cana_find_msg(&d->ix, d->group,
+						  ev[rc->hold].wait_node,
+						  ev[rc->hold].wait_stamp));
+	}
+}
+
 static const struct draw *sort_ctx;
 
 static int cmp_send(const void *a, const void *b)
@@ -597,6 +616,7 @@ static void grow_around(struct draw *d, __s64 t)
 		if (!d->drawn[m] && d->shown && d->cost_used + msg_cost(d, m) > d->max)
 			break;
 		add_msg(d, m);
+		add_waited(d, m);
 		if (before)
 			lo--;
 		else
@@ -686,7 +706,6 @@ static __u32 anomaly_hold(struct draw *d, const struct cana_anomaly *an)
 static int choose_window(struct draw *d, const struct cexp_opts *o)
 {
 	const struct cana_index *ix = &d->ix;
-	const struct clog_ev *ev = d->s->ev;
 	const struct cana_anomaly *worst = NULL;
 	char a[64], b[64], held[32], wait[64];
 	struct cana_opts co = { .has_group = true, .group = d->group };
@@ -750,15 +769,7 @@ static int choose_window(struct draw *d, const struct cexp_opts *o)
 		if (m == CLOG_NONE)
 			return -ENOENT;
 		add_must(d, m);
-		/* What its held receptions waited for. */
-		for (__u32 i = d->mfirst[m]; i < d->mfirst[m + 1]; i++) {
-			const struct cana_rec *rc = &ix->recs[d->mrec[i]];
-
-			if (rc->hold != CLOG_NONE)
-				add_must(d, cana_find_msg(ix, d->group,
-							 ev[rc->hold].wait_node,
-							 ev[rc->hold].wait_stamp));
-		}
+		add_waited(d, m);
 		d->reason = CEXP_R_AROUND;
 		grow_around(d, send_g(d, m));
 		snprintf(d->window, sizeof(d->window),
@@ -895,7 +906,7 @@ static int layout(struct draw *d)
 {
 	const struct cana_index *ix = &d->ix;
 	const struct clog_ev *ev = d->s->ev;
-	double last[CAUSAL_EV_MAX_NODES], y = D_TOP, scale = 0;
+	double last[CAUSAL_EV_MAX_NODES], y = d->top, scale = 0;
 	struct span *sp = NULL;
 	size_t cap = 0, nsp = 0;
 
@@ -1202,7 +1213,7 @@ static void legend(struct draw *d, double y)
 		"for</text>\n", y, y, y + 4);
 	fprintf(f, "<circle class=\"viol\" cx=\"600\" cy=\"%.0f\" r=\"7\"/>"
 		"<text class=\"note\" x=\"628\" y=\"%.0f\">violation: delivered before "
-		"its cause (dotted: to the cause's delivery)</text>\n", y, y + 4);
+		"its cause</text>\n", y, y + 4);
 	fprintf(f, "</g>\n");
 }
 
@@ -1280,8 +1291,12 @@ static int plan_labels(struct draw *d)
 	for (size_t r = 0; r < ix->nrecs && !ret; r++) {
 		const struct pos *p = &d->pos[r];
 
-		if (rec_drawn(d, r) && !p->stuck)
+		if (!rec_drawn(d, r))
+			continue;
+		if (!p->stuck)
 			ret = add_box(d, p->xd - 4, p->yd - 4, p->xd + 4, p->yd + 4);
+		if (!ret && p->lane >= 0)
+			ret = add_box(d, p->xd - 2.5, p->ya, p->xd + 2.5, p->yd);
 	}
 	d->violations = nv;
 	for (size_t i = 0; i < nv && !ret; i++) {
@@ -1377,6 +1392,8 @@ static void draw_svg(struct draw *d)
 			"the logs</text>\n</svg>\n");
 		return;
 	}
+	if (d->in_html)
+		goto body;
 	rel_str(d, d->w0, a, sizeof(a));
 	rel_str(d, d->w1, b, sizeof(b));
 	fprintf(f, "<text class=\"hdr\" x=\"20\" y=\"24\">group %u: %d nodes, "
@@ -1393,6 +1410,7 @@ static void draw_svg(struct draw *d)
 		"down, from the run's start%s, on %s; quiet stretches are shortened, "
 		"crowded ones stretched</text>\n", w, clocks[d->clocks]);
 	legend(d, 80);
+body:
 	ticks(d);
 
 	/* One line per node. */
@@ -1400,14 +1418,14 @@ static void draw_svg(struct draw *d)
 		const struct cana_node *nd = &ix->nodes[x];
 		double cx = d->colx[d->col[nd->node]];
 
-		fprintf(f, "<text class=\"hdr\" x=\"%.0f\" y=\"%d\" text-anchor=\"middle\">"
-			"n%u</text>\n", cx, D_TOP - 32, nd->node);
-		fprintf(f, "<text class=\"note\" x=\"%.0f\" y=\"%d\" "
-			"text-anchor=\"middle\">", cx, D_TOP - 18);
+		fprintf(f, "<text class=\"hdr\" x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">"
+			"n%u</text>\n", cx, d->top - 32, nd->node);
+		fprintf(f, "<text class=\"note\" x=\"%.0f\" y=\"%.0f\" "
+			"text-anchor=\"middle\">", cx, d->top - 18);
 		xml_text(f, clog_str(d->s, nd->host));
 		fprintf(f, "</text>\n");
-		fprintf(f, "<line class=\"node\" x1=\"%.0f\" y1=\"%d\" x2=\"%.0f\" "
-			"y2=\"%.0f\">", cx, D_TOP - 10, cx, d->bottom);
+		fprintf(f, "<line class=\"node\" x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" "
+			"y2=\"%.0f\">", cx, d->top - 10, cx, d->bottom);
 		snprintf(desc, sizeof(desc), "node %u on host %s", nd->node,
 			 clog_str(d->s, nd->host));
 		title(f, desc);
@@ -1544,13 +1562,15 @@ static void draw_svg(struct draw *d)
 }
 
 static int prepare(struct draw *d, FILE *f, const struct clog_store *s,
-		   const struct cexp_opts *o)
+		   const struct cexp_opts *o, bool in_html)
 {
 	int ret;
 
 	memset(d, 0, sizeof(*d));
 	d->f = f;
 	d->s = s;
+	d->in_html = in_html;
+	d->top = in_html ? D_TOP_HTML : D_TOP;
 	d->max = o->max_events ? o->max_events : CEXP_MAX_EVENTS;
 	if (d->max > CEXP_CAP_EVENTS) {
 		d->max = CEXP_CAP_EVENTS;
@@ -1614,7 +1634,7 @@ int cexp_svg(FILE *f, const struct clog_store *s, const struct cexp_opts *o,
 	     struct cexp_info *info)
 {
 	struct draw d;
-	int ret = prepare(&d, f, s, o);
+	int ret = prepare(&d, f, s, o, false);
 
 	if (!ret) {
 		fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -1640,7 +1660,7 @@ static int overview(struct draw *d)
 	struct vdraw vd[1];
 	FILE *f = d->f;
 	char a[48], b[48];
-	double wx0, wx1;
+	double wx0, wx1, lx;
 
 #define BUCKET(g)	((int)((double)((g) - d->t0) * CEXP_BUCKETS / span))
 	for (size_t m = 0; m < ix->nmsgs; m++)
@@ -1700,9 +1720,11 @@ static int overview(struct draw *d)
 		"height=\"%.1f\" fill=\"#1a5fb4\" fill-opacity=\"0.15\" stroke=\"#1a5fb4\" "
 		"stroke-width=\"2\"><title>the window drawn: %s to %s</title></rect>\n",
 		wx0, top - 3, wx1 - wx0, 2 * h + 7, a, b);
-	fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" fill=\"#1a5fb4\"%s>window %s to "
-		"%s</text>\n", wx0 > w / 2 ? wx1 : wx0, top + 2 * h + 20,
-		wx0 > w / 2 ? " text-anchor=\"end\"" : "", a, b);
+	lx = (wx0 + wx1) / 2;
+	lx = lx < x0 + 150 ? x0 + 150 : lx > x0 + w - 150 ? x0 + w - 150 : lx;
+	fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" fill=\"#1a5fb4\" "
+		"text-anchor=\"middle\">window %s to %s</text>\n", lx,
+		top + 2 * h + 20, a, b);
 	fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" fill=\"#555\">+0 s</text>"
 		"<text x=\"%.0f\" y=\"%.0f\" fill=\"#555\" text-anchor=\"end\">%s"
 		"</text>\n</svg>\n", x0, top + 2 * h + 20, x0 + w, top + 2 * h + 20,
@@ -1715,7 +1737,7 @@ int cexp_html(FILE *f, const struct clog_store *s, const struct cexp_opts *o,
 	      struct cexp_info *info)
 {
 	struct draw d;
-	int ret = prepare(&d, f, s, o);
+	int ret = prepare(&d, f, s, o, true);
 
 	if (ret) {
 		release(&d, info);
