@@ -7,6 +7,8 @@
  * corrupted copy must fail the same check. The SVG and HTML are checked
  * with a small XML well-formedness scanner and by counting their elements.
  */
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +94,79 @@ static void random_scene(struct scene *sc, __u32 group, __u16 nodes, int msgs,
 		} else {
 			sc_msg(sc, CAUSAL_EV_DELIVER, i, ts[i] += 1, m[k].from,
 			      m[k].stamp, 0);
+		}
+	}
+}
+
+
+/* ---------------------------------------------------------------------- */
+/* The diagram's window, lanes, wait lines and violations                  */
+/* ---------------------------------------------------------------------- */
+
+#define T_BASE		1000000000ULL
+#define T_MS		1000000ULL
+#define T_NET		200000ULL	/* a message's time on the way */
+#define T_SLOW		(20 * T_MS)	/* and on the slow link */
+
+/*
+ * Traffic among @nodes nodes on one clock: message k is a broadcast by
+ * node k % nodes at k ms; each arrives 200 us later, except node 0's to
+ * node 2 while k is in [@slow0, @slow1), 20 ms later. A message sent after
+ * node 0's slow one (which its sender delivered) is held at node 2 until
+ * that one has come. @swap >= 0: node 2 delivers message @swap + 1 (node
+ * 1's) before message @swap (node 0's, which it depends on): a violation.
+ */
+static void traffic(struct scene *sc, __u16 nodes, int msgs, int slow0,
+		    int slow1, int swap)
+{
+	static __u64 st[1024], arr2[1024];	/* node 0's at node 2 */
+	__u64 stamp[SCENE_NODES] = {}, last02 = 0;
+
+	sc_init(sc, 7, nodes);
+	for (int k = 0; k < msgs && k < 1024; k++) {
+		__u16 s = k % nodes;
+		__u64 t = T_BASE + k * T_MS;
+
+		st[k] = ++stamp[s];
+		sc_send(sc, s, t, st[k], -1);
+		for (__u16 j = 0; j < nodes; j++) {
+			__u64 arr = t + T_NET, need = 0, wait = 0;
+
+			if (j == s)
+				continue;
+			if (s == 0 && j == 2) {
+				if (k >= slow0 && k < slow1)
+					arr += T_SLOW;
+				if (arr <= last02)	/* FIFO */
+					arr = last02 + 2000;
+				arr2[k] = last02 = arr;
+			}
+			sc_arrive(sc, j, arr, s, st[k]);
+			if (j == 2 && s == 0 && k == swap) {
+				/* Delivered after the next message, which
+				 * depends on it: a violation.
+				 */
+				sc_deliver(sc, j, arr + T_MS + 2, s, st[k], T_MS + 2,
+					   false);
+				continue;
+			}
+			/* At node 2, what node 0 sent before it and has not
+			 * come yet holds it back.
+			 */
+			for (int i = 0; j == 2 && s != 0 && i < k; i += nodes) {
+				if (arr2[i] > arr && arr2[i] > need) {
+					if (!need)
+						wait = st[i];
+					need = arr2[i];
+				}
+			}
+			if (need) {
+				sc_hold(sc, j, arr + 1, s, st[k], 0, wait);
+				sc_deliver(sc, j, need + k, s, st[k], need + k - arr,
+					   false);
+			} else {
+				sc_deliver(sc, j, arr + 1, s, st[k], 0, false);
+			}
 		}
 	}
 }
@@ -656,6 +731,305 @@ TEST(html_page)
 	end[6] = 0;
 	EXPECT_EQ(NULL, xml_check(svg));
 	EXPECT_EQ(3, count(svg, "<line class=\"node\""));
+	free(html);
+	clog_store_free(sc.s);
+}
+
+/* The n-th number after @key in @s, or -1. */
+static double attr(const char *s, const char *key)
+{
+	const char *p = strstr(s, key);
+
+	return p ? atof(p + strlen(key)) : -1;
+}
+
+TEST(window_around_the_slow_incident)
+{
+	struct cexp_opts o = {};
+	struct cexp_info info;
+	struct scene sc;
+	char *svg;
+
+	/* Node 0's messages 200..239 ms take 20 ms more to node 2. */
+	traffic(&sc, 4, 500, 200, 240, -1);
+	svg = run(cexp_svg, sc.s, &o, &info);
+	ASSERT_NE(NULL, svg);
+	EXPECT_EQ(NULL, xml_check(svg));
+	EXPECT_TRUE(info.reason == CEXP_R_HOLD || info.reason == CEXP_R_ANOMALY) {
+		TH_LOG("reason %d: %s", info.reason, info.window);
+	}
+	EXPECT_LE(info.events, CEXP_MAX_EVENTS);
+	EXPECT_GE(info.events, CEXP_MAX_EVENTS - 10);
+	/* The window is in the incident: 200 ms to 260 ms of the run. */
+	EXPECT_GE(info.from_ns, 195 * T_MS) {
+		TH_LOG("window %lld..%lld ns: %s", (long long)info.from_ns,
+		       (long long)info.to_ns, info.window);
+	}
+	EXPECT_LE(info.to_ns, 265 * T_MS);
+	EXPECT_NE(NULL, strstr(info.window, "node 2 held"));
+	EXPECT_NE(NULL, strstr(svg, "window: around the"));
+	EXPECT_FALSE(info.wall);
+	EXPECT_EQ(499 * T_MS + T_NET + 1, info.run_ns);
+	EXPECT_GE(count(diagram(svg), "<line class=\"hold\""), 3);
+	free(svg);
+	clog_store_free(sc.s);
+}
+
+TEST(window_around_a_violation)
+{
+	struct cexp_opts o = {};
+	struct cexp_info info;
+	struct scene sc;
+	const char *v;
+	char *svg;
+
+	/* Slow holds early, the violation at 300 ms: it comes first. */
+	traffic(&sc, 4, 500, 40, 80, 300);
+	svg = run(cexp_svg, sc.s, &o, &info);
+	ASSERT_NE(NULL, svg);
+	EXPECT_EQ(NULL, xml_check(svg));
+	EXPECT_EQ(CEXP_R_VIOLATION, info.reason) {
+		TH_LOG("%s", info.window);
+	}
+	EXPECT_LE(info.from_ns, 300 * T_MS);
+	EXPECT_GE(info.to_ns, 301 * T_MS);
+	EXPECT_GE(info.from_ns, 280 * T_MS);
+	EXPECT_EQ(1, info.violations);
+	/* A ring, its label, a dotted line to the cause's delivery. */
+	EXPECT_EQ(1, count(diagram(svg), "<circle class=\"viol\""));
+	EXPECT_EQ(1, count(svg, "violation: n1:76 delivered before its cause n0:76"));
+	EXPECT_EQ(1, count(svg, "<line class=\"vline\""));
+	v = strstr(diagram(svg), "<circle class=\"viol\"");
+	ASSERT_NE(NULL, v);
+	/* The ring is on the early delivery's dot. */
+	{
+		char key[96];
+
+		snprintf(key, sizeof(key), "<circle class=\"dlv\" cx=\"%.1f\" cy=\"%.1f\"",
+			 attr(v, "cx=\""), attr(v, "cy=\""));
+		EXPECT_EQ(1, count(svg, key));
+	}
+	free(svg);
+	clog_store_free(sc.s);
+}
+
+struct bar {
+	double x, y1, y2;
+};
+
+TEST(holds_in_lanes_do_not_overlap)
+{
+	struct cexp_opts o = { .max_events = 400 };
+	struct cexp_info info;
+	static struct bar b[512];
+	struct scene sc;
+	const char *p;
+	int n = 0, late = 0, overlaps = 0;
+	char *svg;
+
+	traffic(&sc, 4, 500, 200, 240, -1);
+	svg = run(cexp_svg, sc.s, &o, &info);
+	ASSERT_NE(NULL, svg);
+	for (p = diagram(svg); (p = strstr(p, "<line class=\"hold\"")) && n < 512;
+	     p++, n++) {
+		b[n].x = attr(p, " x1=\"");
+		b[n].y1 = attr(p, " y1=\"");
+		b[n].y2 = attr(p, " y2=\"");
+		EXPECT_EQ(b[n].x, attr(p, " x2=\""));
+	}
+	ASSERT_GE(n, 10);
+	EXPECT_GE(info.lanes, 5);
+	for (int i = 0; i < n; i++)
+		for (int j = i + 1; j < n; j++)
+			overlaps += b[i].x == b[j].x &&
+				    b[i].y1 < b[j].y2 && b[j].y1 < b[i].y2;
+	EXPECT_EQ(0, overlaps);
+	/* Each held delivery has its own dot at the end of its bar. */
+	for (p = diagram(svg); (p = strstr(p, "<circle class=\"late\"")); p++) {
+		double cx = attr(p, "cx=\""), cy = attr(p, "cy=\"");
+		int found = 0;
+
+		for (int i = 0; i < n; i++)
+			found += b[i].x == cx && b[i].y2 == cy;
+		EXPECT_EQ(1, found);
+		late++;
+	}
+	EXPECT_EQ(n, late);
+	free(svg);
+	clog_store_free(sc.s);
+}
+
+TEST(wait_lines_to_the_send_waited_for)
+{
+	struct cexp_opts o = {};
+	struct cexp_info info;
+	struct scene sc;
+	int n = 0, to_send = 0;
+	const char *p;
+	char *svg;
+
+	traffic(&sc, 4, 500, 200, 240, -1);
+	svg = run(cexp_svg, sc.s, &o, &info);
+	ASSERT_NE(NULL, svg);
+	/* Every hold here has a hold event: one dashed line each. */
+	EXPECT_EQ(count(diagram(svg), "<line class=\"hold\"") +
+		  count(diagram(svg), "<line class=\"stuck\""),
+		  count(diagram(svg), "<line class=\"wait\""));
+	for (p = diagram(svg); (p = strstr(p, "<line class=\"wait\"")); p++) {
+		char key[96];
+
+		snprintf(key, sizeof(key), "<circle class=\"send\" cx=\"%.1f\" cy=\"%.1f\"",
+			 attr(p, " x2=\""), attr(p, " y2=\""));
+		to_send += count(svg, key) == 1;
+		n++;
+	}
+	EXPECT_GE(n, 3);
+	EXPECT_GE(to_send, n / 2);
+	/* Labelled in the picture, not only in a tooltip. */
+	EXPECT_GE(count(svg, ">waits for n0:"), 1);
+	free(svg);
+	clog_store_free(sc.s);
+}
+
+TEST(window_around_a_message)
+{
+	struct cexp_opts o = { .has_around = true, .around_sender = 1,
+			       .around_stamp = 100 };
+	struct cexp_info info;
+	struct scene sc;
+	char *svg;
+
+	traffic(&sc, 4, 500, 200, 240, 300);
+	svg = run(cexp_svg, sc.s, &o, &info);
+	ASSERT_NE(NULL, svg);
+	EXPECT_EQ(CEXP_R_AROUND, info.reason);
+	/* 1:100 is message 397, sent at 397 ms. */
+	EXPECT_LE(info.from_ns, 397 * T_MS);
+	EXPECT_GE(info.to_ns, 397 * T_MS);
+	EXPECT_GE(info.from_ns, 380 * T_MS);
+	EXPECT_NE(NULL, strstr(info.window, "n1:100"));
+	EXPECT_EQ(1, count(svg, ">n1:100<"));
+	free(svg);
+	o.around_stamp = 9999;
+	EXPECT_EQ(NULL, run(cexp_svg, sc.s, &o, &info));
+	clog_store_free(sc.s);
+}
+
+TEST(window_from_to)
+{
+	struct cexp_opts o = {};
+	struct cexp_info info;
+	struct scene sc;
+	char *svg;
+
+	traffic(&sc, 4, 500, 200, 240, -1);
+	ASSERT_EQ(0, cexp_parse_time("100ms", &o.from));
+	ASSERT_EQ(0, cexp_parse_time("0.11", &o.to));
+	svg = run(cexp_svg, sc.s, &o, &info);
+	ASSERT_NE(NULL, svg);
+	EXPECT_EQ(CEXP_R_RANGE, info.reason);
+	/* Messages 100..110, 7 events each. */
+	EXPECT_EQ(11, info.shown);
+	EXPECT_EQ(77, info.events);
+	EXPECT_EQ(100 * T_MS, info.from_ns);
+	EXPECT_EQ(110 * T_MS + T_NET + 1, info.to_ns);
+	EXPECT_EQ(11, count(diagram(svg), "<circle class=\"send\""));
+	free(svg);
+	/* Past the budget: the first that fit, said so. */
+	ASSERT_EQ(0, cexp_parse_time("+0.3s", &o.to));
+	svg = run(cexp_svg, sc.s, &o, &info);
+	ASSERT_NE(NULL, svg);
+	EXPECT_EQ(CEXP_MAX_EVENTS / 7, info.shown);
+	EXPECT_NE(NULL, strstr(info.window, "the first that fit --max"));
+	free(svg);
+	/* Empty, backwards, or wall clock without meta lines: -EINVAL. */
+	ASSERT_EQ(0, cexp_parse_time("2s", &o.from));
+	ASSERT_EQ(0, cexp_parse_time("3s", &o.to));
+	EXPECT_EQ(NULL, run(cexp_svg, sc.s, &o, &info));
+	ASSERT_EQ(0, cexp_parse_time("10:00:00", &o.from));
+	ASSERT_EQ(0, cexp_parse_time("2026-12-03 10:00:01.5", &o.to));
+	EXPECT_EQ(NULL, run(cexp_svg, sc.s, &o, &info));
+	clog_store_free(sc.s);
+}
+
+TEST(parse_time)
+{
+	struct cexp_time t;
+
+	ASSERT_EQ(0, cexp_parse_time("12.5s", &t));
+	EXPECT_TRUE(t.set);
+	EXPECT_FALSE(t.wall);
+	EXPECT_EQ(12500000000LL, t.ns);
+	ASSERT_EQ(0, cexp_parse_time("+800ms", &t));
+	EXPECT_EQ(800000000LL, t.ns);
+	ASSERT_EQ(0, cexp_parse_time("250us", &t));
+	EXPECT_EQ(250000LL, t.ns);
+	ASSERT_EQ(0, cexp_parse_time("7", &t));
+	EXPECT_EQ(7000000000LL, t.ns);
+	ASSERT_EQ(0, cexp_parse_time("2026-12-03 10:00:01.5", &t));
+	EXPECT_TRUE(t.wall);
+	EXPECT_EQ(1796292001500000000LL, t.ns);
+	ASSERT_EQ(0, cexp_parse_time("2026-12-03T10:00:01Z", &t));
+	EXPECT_EQ(1796292001000000000LL, t.ns);
+	ASSERT_EQ(0, cexp_parse_time("10:00:01.25", &t));
+	EXPECT_TRUE(t.wall);
+	EXPECT_EQ(36001250000000LL, t.ns);
+	EXPECT_EQ(-EINVAL, cexp_parse_time("", &t));
+	EXPECT_EQ(-EINVAL, cexp_parse_time("-1s", &t));
+	EXPECT_EQ(-EINVAL, cexp_parse_time("12 parsecs", &t));
+	EXPECT_EQ(-EINVAL, cexp_parse_time("25:00:00", &t));
+	EXPECT_EQ(-EINVAL, cexp_parse_time("10:00:00.", &t));
+}
+
+TEST(max_events_default_and_cap)
+{
+	struct cexp_opts o = {};
+	struct cexp_info info;
+	struct scene sc;
+	char *svg;
+
+	traffic(&sc, 4, 500, 200, 240, -1);
+	svg = run(cexp_svg, sc.s, &o, &info);
+	ASSERT_NE(NULL, svg);
+	EXPECT_LE(info.events, CEXP_MAX_EVENTS);
+	EXPECT_EQ(CEXP_MAX_EVENTS, info.max_events);
+	EXPECT_FALSE(info.capped);
+	free(svg);
+	o.max_events = 5000;
+	svg = run(cexp_svg, sc.s, &o, &info);
+	ASSERT_NE(NULL, svg);
+	EXPECT_TRUE(info.capped);
+	EXPECT_EQ(CEXP_CAP_EVENTS, info.max_events);
+	EXPECT_LE(info.events, CEXP_CAP_EVENTS);
+	EXPECT_GE(info.events, CEXP_CAP_EVENTS - 10);
+	EXPECT_EQ(info.shown, count(diagram(svg), "<circle class=\"send\""));
+	free(svg);
+	clog_store_free(sc.s);
+}
+
+TEST(html_overview_marks_the_window)
+{
+	struct cexp_opts o = {};
+	struct cexp_info info;
+	struct scene sc;
+	const char *ov, *win;
+	char *html;
+
+	traffic(&sc, 4, 500, 200, 240, -1);
+	html = run(cexp_html, sc.s, &o, &info);
+	ASSERT_NE(NULL, html);
+	ov = strstr(html, "<svg class=\"overview\"");
+	ASSERT_NE(NULL, ov);
+	EXPECT_EQ(CEXP_BUCKETS, count(ov, "<rect class=\"ob\""));
+	/* Holds only in the incident's buckets (200..260 ms of 500). */
+	EXPECT_GE(count(ov, "<rect class=\"oh\""), 3);
+	EXPECT_LE(count(ov, "<rect class=\"oh\""), 30);
+	win = strstr(ov, "<rect class=\"win\"");
+	ASSERT_NE(NULL, win);
+	/* x: 10 + 1000 * from / run. */
+	EXPECT_LE(fabs(attr(win, " x=\"") -
+		       (10 + 1000.0 * info.from_ns / (info.run_ns + 1))), 2);
+	EXPECT_NE(NULL, strstr(html, "Window: around the"));
 	free(html);
 	clog_store_free(sc.s);
 }
