@@ -775,6 +775,39 @@ TEST(window_around_the_slow_incident)
 	clog_store_free(sc.s);
 }
 
+TEST(one_time_line_without_meta_lines)
+{
+	struct cexp_opts o = {};
+	struct cexp_info info;
+	struct scene sc;
+	int arrows = 0, up = 0;
+	const char *p;
+	char *svg;
+
+	/* Node 2's host booted 5 s earlier: its clock is 5 s ahead. */
+	traffic(&sc, 4, 500, 200, 240, -1);
+	for (size_t i = 0; i < sc.s->nev; i++)
+		if (!strcmp(clog_str(sc.s, sc.s->ev[i].host), "c"))
+			sc.s->ev[i].ts += 5 * T_BASE;
+	svg = run(cexp_svg, sc.s, &o, &info);
+	ASSERT_NE(NULL, svg);
+	EXPECT_NE(NULL, strstr(svg, "aligned on the messages between them"));
+	EXPECT_GE(info.from_ns, 195 * T_MS) {
+		TH_LOG("window %lld..%lld ns: %s", (long long)info.from_ns,
+		       (long long)info.to_ns, info.window);
+	}
+	EXPECT_LE(info.to_ns, 265 * T_MS);
+	/* Every message goes down the page, from its send to its arrival. */
+	for (p = diagram(svg); (p = strstr(p, "<line class=\"msg\"")); p++) {
+		arrows++;
+		up += attr(p, " y2=\"") < attr(p, " y1=\"");
+	}
+	EXPECT_GE(arrows, 30);
+	EXPECT_EQ(0, up);
+	free(svg);
+	clog_store_free(sc.s);
+}
+
 TEST(window_around_a_violation)
 {
 	struct cexp_opts o = {};
