@@ -1208,9 +1208,9 @@ static void legend(struct draw *d, double y)
 	fprintf(f, "<circle class=\"gap\" cx=\"40\" cy=\"%.0f\" r=\"4\"/>"
 		"<text class=\"note\" x=\"68\" y=\"%.0f\">gap: delivered by the hold "
 		"timeout</text>\n", y, y + 4);
-	fprintf(f, "<line class=\"wait\" x1=\"300\" y1=\"%.0f\" x2=\"340\" y2=\"%.0f\"/>"
+	fprintf(f, "<path class=\"wait\" d=\"M300,%.0f Q320,%.0f 340,%.0f\"/>"
 		"<text class=\"note\" x=\"348\" y=\"%.0f\">a hold to the send it waits "
-		"for</text>\n", y, y, y + 4);
+		"for</text>\n", y + 3, y - 5, y + 3, y + 4);
 	fprintf(f, "<circle class=\"viol\" cx=\"600\" cy=\"%.0f\" r=\"7\"/>"
 		"<text class=\"note\" x=\"628\" y=\"%.0f\">violation: delivered before "
 		"its cause</text>\n", y, y + 4);
@@ -1461,15 +1461,16 @@ body:
 		if (!rec_drawn(d, r) || p->lane < 0 || rc->hold == CLOG_NONE)
 			continue;
 		describe(d->s, &ev[rc->hold], desc, sizeof(desc));
-		if (wait_target(d, rc, &x, &y, label, sizeof(label))) {
-			fprintf(f, "<line class=\"wait\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
-				"y2=\"%.1f\">", p->xd, p->ya, x, y);
-		} else {
-			fprintf(f, "<line class=\"wait\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
-				"y2=\"%.1f\">", p->xd, p->ya, p->xd + 30, p->ya - 12);
+		if (!wait_target(d, rc, &x, &y, label, sizeof(label))) {
+			x = p->xd + 30;
+			y = p->ya - 12;
 		}
+		/* Bowed up, so that it does not run along the arrows. */
+		fprintf(f, "<path class=\"wait\" d=\"M%.1f,%.1f Q%.1f,%.1f %.1f,%.1f\">",
+			p->xd, p->ya, (p->xd + x) / 2,
+			(p->ya < y ? p->ya : y) - 12 - fabs(p->xd - x) / 10, x, y);
 		title(f, desc);
-		fprintf(f, "</line>\n");
+		fprintf(f, "</path>\n");
 	}
 	/* Holds, each in its lane. */
 	for (size_t r = 0; r < ix->nrecs; r++) {

@@ -814,7 +814,7 @@ TEST(window_around_a_violation)
 	struct cexp_info info;
 	struct scene sc;
 	const char *v;
-	char *svg;
+	char *svg, key[96];
 
 	/* Slow holds early, the violation at 300 ms: it comes first. */
 	traffic(&sc, 4, 500, 40, 80, 300);
@@ -835,13 +835,9 @@ TEST(window_around_a_violation)
 	v = strstr(diagram(svg), "<circle class=\"viol\"");
 	ASSERT_NE(NULL, v);
 	/* The ring is on the early delivery's dot. */
-	{
-		char key[96];
-
-		snprintf(key, sizeof(key), "<circle class=\"dlv\" cx=\"%.1f\" cy=\"%.1f\"",
-			 attr(v, "cx=\""), attr(v, "cy=\""));
-		EXPECT_EQ(1, count(svg, key));
-	}
+	snprintf(key, sizeof(key), "<circle class=\"dlv\" cx=\"%.1f\" cy=\"%.1f\"",
+		 attr(v, "cx=\""), attr(v, "cy=\""));
+	EXPECT_EQ(1, count(svg, key));
 	free(svg);
 	clog_store_free(sc.s);
 }
@@ -907,13 +903,19 @@ TEST(wait_lines_to_the_send_waited_for)
 	/* Every hold here has a hold event: one dashed line each. */
 	EXPECT_EQ(count(diagram(svg), "<line class=\"hold\"") +
 		  count(diagram(svg), "<line class=\"stuck\""),
-		  count(diagram(svg), "<line class=\"wait\""));
-	for (p = diagram(svg); (p = strstr(p, "<line class=\"wait\"")); p++) {
+		  count(diagram(svg), "<path class=\"wait\""));
+	for (p = diagram(svg); (p = strstr(p, "<path class=\"wait\"")); p++) {
+		double x1, y1, cx, cy, x2, y2;
 		char key[96];
 
+		ASSERT_EQ(6, sscanf(p, "<path class=\"wait\" d=\"M%lf,%lf Q%lf,%lf %lf,%lf",
+				    &x1, &y1, &cx, &cy, &x2, &y2));
 		snprintf(key, sizeof(key), "<circle class=\"send\" cx=\"%.1f\" cy=\"%.1f\"",
-			 attr(p, " x2=\""), attr(p, " y2=\""));
+			 x2, y2);
 		to_send += count(svg, key) == 1;
+		/* From the top of a hold bar. */
+		snprintf(key, sizeof(key), "x1=\"%.1f\" y1=\"%.1f\"", x1, y1);
+		EXPECT_EQ(1, count(diagram(svg), key));
 		n++;
 	}
 	EXPECT_GE(n, 3);
