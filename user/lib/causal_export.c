@@ -1456,7 +1456,7 @@ body:
 	for (size_t r = 0; r < ix->nrecs; r++) {
 		const struct cana_rec *rc = &ix->recs[r];
 		const struct pos *p = &d->pos[r];
-		double x, y;
+		double x, y, bow;
 
 		if (!rec_drawn(d, r) || p->lane < 0 || rc->hold == CLOG_NONE)
 			continue;
@@ -1465,10 +1465,14 @@ body:
 			x = p->xd + 30;
 			y = p->ya - 12;
 		}
-		/* Bowed up, so that it does not run along the arrows. */
+		/* Bowed up (down at the top), so that it does not run
+		 * along the arrows.
+		 */
+		bow = (p->ya < y ? p->ya : y) - 12 - fabs(p->xd - x) / 10;
+		if (bow < d->top - 4)
+			bow = (p->ya > y ? p->ya : y) + 12 + fabs(p->xd - x) / 10;
 		fprintf(f, "<path class=\"wait\" d=\"M%.1f,%.1f Q%.1f,%.1f %.1f,%.1f\">",
-			p->xd, p->ya, (p->xd + x) / 2,
-			(p->ya < y ? p->ya : y) - 12 - fabs(p->xd - x) / 10, x, y);
+			p->xd, p->ya, (p->xd + x) / 2, bow, x, y);
 		title(f, desc);
 		fprintf(f, "</path>\n");
 	}
