@@ -98,7 +98,6 @@ static void random_scene(struct scene *sc, __u32 group, __u16 nodes, int msgs,
 	}
 }
 
-
 /* ---------------------------------------------------------------------- */
 /* The diagram's window, lanes, wait lines and violations                  */
 /* ---------------------------------------------------------------------- */
