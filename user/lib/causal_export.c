@@ -1349,15 +1349,18 @@ static void ticks(struct draw *d)
 {
 	FILE *f = d->f;
 	double last = -1e9, right = d->width - 20;
-	char t[48];
+	char t[48], prev[48] = "";
 
 	for (size_t i = 0; i < d->nitems; i++) {
 		double y = d->y[d->items[i].ev];
 
 		if (y < last + D_TICK)
 			continue;
-		last = y;
 		rel_str(d, d->items[i].g, t, sizeof(t));
+		if (!strcmp(t, prev))
+			continue;
+		last = y;
+		memcpy(prev, t, sizeof(prev));
 		fprintf(f, "<line class=\"grid\" x1=\"%d\" y1=\"%.1f\" x2=\"%.0f\" "
 			"y2=\"%.1f\"/><text class=\"tick\" x=\"6\" y=\"%.1f\">%s</text>\n",
 			D_LEFT - 30, y, right, y, y + 3, t);
