@@ -792,8 +792,7 @@ static int export_one(const char *kind, export_fn fn, const char *path,
 		return EXIT_USAGE;
 	}
 	if (ret == -EINVAL) {
-		ctl_error("%s: nothing in that window, or a wall-clock time without "
-			  "a meta line in every log", path);
+		ctl_error("%s: %s", path, info.window);
 		return EXIT_USAGE;
 	}
 	if (ret) {

@@ -446,7 +446,7 @@ static int align_clocks(struct draw *d)
 		first[nh] = ev[ix->seq[i]].ts;
 		host[nh++] = h;
 	}
-	d->clocks = nh <= 1 ? CL_ONE : wall ? CL_WALL : CL_ESTIMATED;
+	d->clocks = wall && nh ? CL_WALL : nh <= 1 ? CL_ONE : CL_ESTIMATED;
 	if (d->clocks == CL_WALL) {
 		for (size_t i = 0; i < nh; i++)
 			d->off[host[i]] = woff[host[i]];
@@ -726,8 +726,11 @@ static int choose_window(struct draw *d, const struct cexp_opts *o)
 		__s64 from = d->t0, to = d->t1;
 		size_t in = 0;
 
-		if ((o->from.wall || o->to.wall) && d->clocks != CL_WALL)
+		if ((o->from.wall || o->to.wall) && d->clocks != CL_WALL) {
+			snprintf(d->window, sizeof(d->window), "a wall-clock --from "
+				 "or --to needs a meta line in every host's log");
 			return -EINVAL;
+		}
 		if (o->from.set)
 			from = o->from.wall ? o->from.ns : d->t0 + o->from.ns;
 		if (o->to.set)
@@ -737,8 +740,14 @@ static int choose_window(struct draw *d, const struct cexp_opts *o)
 			from += d->t0 - d->t0 % 86400000000000LL;
 		if (o->to.wall && o->to.ns < 86400000000000LL)
 			to += d->t0 - d->t0 % 86400000000000LL;
-		if (from >= to)
+		if (from >= to) {
+			rel_str(d, from, a, sizeof(a));
+			rel_str(d, to, b, sizeof(b));
+			rel_str(d, d->t1, held, sizeof(held));
+			snprintf(d->window, sizeof(d->window), "--from %s is not "
+				 "before --to %s; the run is +0 s to %s", a, b, held);
 			return -EINVAL;
+		}
 		for (size_t i = 0; i < ix->nmsgs; i++) {
 			__u32 m = d->ord[i];
 			__s64 g = send_g(d, m);
@@ -760,6 +769,18 @@ static int choose_window(struct draw *d, const struct cexp_opts *o)
 			 "the messages sent from %s to %s (--from/--to): %zu of %zu%s",
 			 a, b, d->shown, in,
 			 d->shown < in ? ", the first that fit --max" : "");
+		if (!in) {
+			char w[64] = "";
+
+			if (d->clocks == CL_WALL) {
+				memcpy(w, ", from ", 8);
+				wall_str(d->t0, w + 7, sizeof(w) - 7);
+			}
+			rel_str(d, d->t1, held, sizeof(held));
+			snprintf(d->window, sizeof(d->window), "no message was sent "
+				 "from %s to %s; the run is +0 s to %s%s", a, b, held,
+				 w);
+		}
 		return in ? 0 : -EINVAL;
 	}
 	if (o->has_around) {
