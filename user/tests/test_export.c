@@ -807,6 +807,51 @@ TEST(one_time_line_without_meta_lines)
 	clog_store_free(sc.s);
 }
 
+/* A meta line for @host: its monotonic clock read @started at @realtime. */
+static void add_meta(struct scene *sc, const char *host, __u64 started,
+		     __u64 realtime)
+{
+	static struct clog_line l;
+
+	clog_store_begin(sc->s, host);
+	memset(&l, 0, sizeof(l));
+	l.kind = CLOG_META;
+	snprintf(l.host, sizeof(l.host), "%s", host);
+	l.meta.started_ts = started;
+	l.meta.realtime_ns = realtime;
+	clog_store_add(sc->s, &l);
+}
+
+TEST(wall_clock_from_meta_lines)
+{
+	const __u64 wall = 1796292000ULL * T_BASE;	/* 2026-12-03 10:00:00 */
+	struct cexp_opts o = {};
+	struct cexp_info info;
+	struct scene sc;
+	char *svg;
+
+	/* Host c's clock is 5 s ahead; the meta lines say so. */
+	traffic(&sc, 4, 500, 200, 240, -1);
+	for (size_t i = 0; i < sc.s->nev; i++)
+		if (!strcmp(clog_str(sc.s, sc.s->ev[i].host), "c"))
+			sc.s->ev[i].ts += 5 * T_BASE;
+	add_meta(&sc, "a", 0, wall);
+	add_meta(&sc, "b", 0, wall);
+	add_meta(&sc, "c", 5 * T_BASE, wall);
+	add_meta(&sc, "d", 0, wall);
+	ASSERT_EQ(0, cexp_parse_time("2026-12-03 10:00:01.1", &o.from));
+	ASSERT_EQ(0, cexp_parse_time("10:00:01.110", &o.to));
+	svg = run(cexp_svg, sc.s, &o, &info);
+	ASSERT_NE(NULL, svg);
+	EXPECT_TRUE(info.wall);
+	EXPECT_NE(NULL, strstr(svg, "wall clock from the logs' meta lines"));
+	EXPECT_NE(NULL, strstr(svg, "2026-12-03 10:00:01.000000 UTC"));
+	EXPECT_EQ(11, info.shown);
+	EXPECT_EQ(100 * T_MS, info.from_ns);
+	free(svg);
+	clog_store_free(sc.s);
+}
+
 TEST(window_around_a_violation)
 {
 	struct cexp_opts o = {};
