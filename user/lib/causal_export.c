@@ -1717,10 +1717,11 @@ static int overview(struct draw *d)
 		"font-size=\"11\">\n<rect width=\"100%%\" height=\"100%%\" "
 		"fill=\"#fafafa\"/>\n", w + 2 * x0, top + 2 * h + 24);
 	rel_str(d, d->t1, b, sizeof(b));
+	cana_fmt_ns(span / CEXP_BUCKETS, a, sizeof(a));
 	fprintf(f, "<text x=\"%.0f\" y=\"14\" fill=\"#555\">the whole run, %s: "
 		"messages sent (grey, top) and time held (red, bottom) per %s; "
 		"violations magenta; the window drawn below in blue</text>\n",
-		x0, b + 1, "bucket");
+		x0, b + 1, a);
 	for (int i = 0; i < CEXP_BUCKETS; i++) {
 		double x = x0 + i * w / CEXP_BUCKETS, bw = w / CEXP_BUCKETS;
 		double hm = mm ? h * msgs[i] / mm : 0, hh = mh ? h * held[i] / mh : 0;

@@ -970,6 +970,47 @@ TEST(wait_lines_to_the_send_waited_for)
 	clog_store_free(sc.s);
 }
 
+TEST(labels_do_not_overlap)
+{
+	struct cexp_opts o = { .max_events = 400 };
+	static struct { double x0, y0, x1, y1; } b[2048];
+	const char *cls[] = { "lbl", "hlbl", "wlbl", "vlbl" };
+	struct cexp_info info;
+	struct scene sc;
+	int n = 0, overlaps = 0;
+	char *svg;
+
+	traffic(&sc, 4, 500, 200, 240, 230);
+	svg = run(cexp_svg, sc.s, &o, &info);
+	ASSERT_NE(NULL, svg);
+	for (size_t c = 0; c < sizeof(cls) / sizeof(cls[0]); c++) {
+		char key[48];
+		const char *p;
+
+		snprintf(key, sizeof(key), "<text class=\"%s\" x=\"", cls[c]);
+		for (p = diagram(svg); (p = strstr(p, key)) && n < 2048; p++, n++) {
+			const char *gt = strchr(p, '>');
+			double x = attr(p, " x=\""), y = attr(p, " y=\"");
+			double w = (strchr(gt, '<') - gt - 1) * 5.9;
+			bool end = strstr(p, "text-anchor=\"end\"") &&
+				   strstr(p, "text-anchor=\"end\"") < gt;
+
+			b[n].x0 = end ? x - w : x;
+			b[n].x1 = end ? x : x + w;
+			b[n].y0 = y - 9;
+			b[n].y1 = y + 2;
+		}
+	}
+	ASSERT_GE(n, 40);
+	for (int i = 0; i < n; i++)
+		for (int j = i + 1; j < n; j++)
+			overlaps += b[i].x0 < b[j].x1 && b[j].x0 < b[i].x1 &&
+				    b[i].y0 < b[j].y1 && b[j].y0 < b[i].y1;
+	EXPECT_EQ(0, overlaps);
+	free(svg);
+	clog_store_free(sc.s);
+}
+
 TEST(window_around_a_message)
 {
 	struct cexp_opts o = { .has_around = true, .around_sender = 1,
