@@ -107,9 +107,11 @@ static void random_scene(struct scene *sc, __u32 group, __u16 nodes, int msgs,
 #define T_NET		200000ULL	/* a message's time on the way */
 #define T_SLOW		(20 * T_MS)	/* and on the slow link */
 
+static __u64 t_step = T_MS;	/* between two messages */
+
 /*
  * Traffic among @nodes nodes on one clock: message k is a broadcast by
- * node k % nodes at k ms; each arrives 200 us later, except node 0's to
+ * node k % nodes at k * t_step (1 ms); each arrives 200 us later, except node 0's to
  * node 2 while k is in [@slow0, @slow1), 20 ms later. A message sent after
  * node 0's slow one (which its sender delivered) is held at node 2 until
  * that one has come. @swap >= 0: node 2 delivers message @swap + 1 (node
@@ -118,13 +120,13 @@ static void random_scene(struct scene *sc, __u32 group, __u16 nodes, int msgs,
 static void traffic(struct scene *sc, __u16 nodes, int msgs, int slow0,
 		    int slow1, int swap)
 {
-	static __u64 st[1024], arr2[1024];	/* node 0's at node 2 */
+	static __u64 st[2048], arr2[2048];	/* node 0's at node 2 */
 	__u64 stamp[SCENE_NODES] = {}, last02 = 0;
 
 	sc_init(sc, 7, nodes);
-	for (int k = 0; k < msgs && k < 1024; k++) {
+	for (int k = 0; k < msgs && k < 1990; k++) {
 		__u16 s = k % nodes;
-		__u64 t = T_BASE + k * T_MS;
+		__u64 t = T_BASE + k * t_step;
 
 		st[k] = ++stamp[s];
 		sc_send(sc, s, t, st[k], -1);
@@ -848,6 +850,32 @@ TEST(wall_clock_from_meta_lines)
 	EXPECT_NE(NULL, strstr(svg, "2026-12-03 10:00:01.000000 UTC"));
 	EXPECT_EQ(11, info.shown);
 	EXPECT_EQ(100 * T_MS, info.from_ns);
+	free(svg);
+	clog_store_free(sc.s);
+}
+
+TEST(window_around_an_anomaly)
+{
+	struct cexp_opts o = {};
+	struct cexp_info info;
+	struct scene sc;
+	char *svg;
+
+	/* 19 s, a message every 10 ms; node 0's to node 2 are slow from
+	 * 12 s to 14 s, each holding the next message there for 10 ms: the
+	 * anomaly detector's 1 s buckets see it.
+	 */
+	t_step = 10 * T_MS;
+	traffic(&sc, 4, 1900, 1200, 1400, -1);
+	t_step = T_MS;
+	svg = run(cexp_svg, sc.s, &o, &info);
+	ASSERT_NE(NULL, svg);
+	EXPECT_EQ(CEXP_R_ANOMALY, info.reason) {
+		TH_LOG("%s", info.window);
+	}
+	EXPECT_NE(NULL, strstr(info.window, "anomaly on node 0"));
+	EXPECT_GE(info.from_ns, 11900 * T_MS);
+	EXPECT_LE(info.to_ns, 14300 * T_MS);
 	free(svg);
 	clog_store_free(sc.s);
 }
