@@ -294,18 +294,6 @@ static void rel_str(const struct draw *d, __s64 g, char *buf, size_t size)
 		 (r < 0 ? -(double)r : (double)r) / 1e9);
 }
 
-static void wall_str(__s64 g, char *buf, size_t size)
-{
-	time_t sec = g / 1000000000LL;
-	struct tm tm;
-	char day[32];
-
-	gmtime_r(&sec, &tm);
-	strftime(day, sizeof(day), "%Y-%m-%d %H:%M:%S", &tm);
-	snprintf(buf, size, "%s.%06lld UTC", day,
-		 (long long)(g % 1000000000LL / 1000));
-}
-
 int cexp_parse_time(const char *s, struct cexp_time *t)
 {
 	struct tm tm = {};
@@ -774,7 +762,7 @@ static int choose_window(struct draw *d, const struct cexp_opts *o)
 
 			if (d->clocks == CL_WALL) {
 				memcpy(w, ", from ", 8);
-				wall_str(d->t0, w + 7, sizeof(w) - 7);
+				cana_wall_str(d->t0, w + 7, sizeof(w) - 7);
 			}
 			rel_str(d, d->t1, held, sizeof(held));
 			snprintf(d->window, sizeof(d->window), "no message was sent "
@@ -1427,7 +1415,7 @@ static void draw_svg(struct draw *d)
 	xml_text(f, d->window);
 	if (d->clocks == CL_WALL) {
 		memcpy(w, " (", 2);
-		wall_str(d->t0, w + 2, sizeof(w) - 3);
+		cana_wall_str(d->t0, w + 2, sizeof(w) - 3);
 		strcat(w, ")");
 	}
 	fprintf(f, "</text>\n<text class=\"note\" x=\"20\" y=\"58\">time runs "
