@@ -10,57 +10,45 @@
 
 #include "causal_analysis_int.h"
 
-static int cmp_seq(const void *a, const void *b, void *ctx)
+/*
+ * Event indices by (group, node[, peer][, stamp], ts), ties in the order
+ * read; qsort_r() hands the store's events as @ctx.
+ */
+static inline int cmp_events(const void *a, const void *b, void *ctx,
+			     bool by_peer, bool by_stamp)
 {
 	const struct clog_ev *ev = ctx;
 	__u32 i = *(const __u32 *)a, j = *(const __u32 *)b;
 	const struct clog_ev *x = &ev[i], *y = &ev[j];
+	int c = cmp_u64(x->group, y->group);
 
-	if (x->group != y->group)
-		return x->group < y->group ? -1 : 1;
-	if (x->node != y->node)
-		return x->node < y->node ? -1 : 1;
-	if (x->ts != y->ts)
-		return x->ts < y->ts ? -1 : 1;
-	return cmp_u64(i, j);
+	if (!c)
+		c = cmp_u64(x->node, y->node);
+	if (!c && by_peer)
+		c = cmp_u64(x->peer, y->peer);
+	if (!c && by_stamp)
+		c = cmp_u64(x->stamp, y->stamp);
+	if (!c)
+		c = cmp_u64(x->ts, y->ts);
+	return c ? c : cmp_u64(i, j);
+}
+
+/* Each node's events in time order. */
+static int cmp_seq(const void *a, const void *b, void *ctx)
+{
+	return cmp_events(a, b, ctx, false, false);
 }
 
 /* Receptions (and peer events) by (node, peer, stamp), then time. */
 int ana_cmp_rec(const void *a, const void *b, void *ctx)
 {
-	const struct clog_ev *ev = ctx;
-	__u32 i = *(const __u32 *)a, j = *(const __u32 *)b;
-	const struct clog_ev *x = &ev[i], *y = &ev[j];
-
-	if (x->group != y->group)
-		return x->group < y->group ? -1 : 1;
-	if (x->node != y->node)
-		return x->node < y->node ? -1 : 1;
-	if (x->peer != y->peer)
-		return x->peer < y->peer ? -1 : 1;
-	if (x->stamp != y->stamp)
-		return x->stamp < y->stamp ? -1 : 1;
-	if (x->ts != y->ts)
-		return x->ts < y->ts ? -1 : 1;
-	return cmp_u64(i, j);
+	return cmp_events(a, b, ctx, true, true);
 }
 
 /* Sends by message, then time; the peer of a send is only its target. */
 static int cmp_send(const void *a, const void *b, void *ctx)
 {
-	const struct clog_ev *ev = ctx;
-	__u32 i = *(const __u32 *)a, j = *(const __u32 *)b;
-	const struct clog_ev *x = &ev[i], *y = &ev[j];
-
-	if (x->group != y->group)
-		return x->group < y->group ? -1 : 1;
-	if (x->node != y->node)
-		return x->node < y->node ? -1 : 1;
-	if (x->stamp != y->stamp)
-		return x->stamp < y->stamp ? -1 : 1;
-	if (x->ts != y->ts)
-		return x->ts < y->ts ? -1 : 1;
-	return cmp_u64(i, j);
+	return cmp_events(a, b, ctx, false, true);
 }
 
 static bool same_rec(const struct clog_ev *x, const struct clog_ev *y)

@@ -809,21 +809,6 @@ TEST(one_time_line_without_meta_lines)
 	clog_store_free(sc.s);
 }
 
-/* A meta line for @host: its monotonic clock read @started at @realtime. */
-static void add_meta(struct scene *sc, const char *host, __u64 started,
-		     __u64 realtime)
-{
-	static struct clog_line l;
-
-	clog_store_begin(sc->s, host);
-	memset(&l, 0, sizeof(l));
-	l.kind = CLOG_META;
-	snprintf(l.host, sizeof(l.host), "%s", host);
-	l.meta.started_ts = started;
-	l.meta.realtime_ns = realtime;
-	clog_store_add(sc->s, &l);
-}
-
 TEST(wall_clock_from_meta_lines)
 {
 	const __u64 wall = 1796292000ULL * T_BASE;	/* 2026-12-03 10:00:00 */
@@ -837,10 +822,10 @@ TEST(wall_clock_from_meta_lines)
 	for (size_t i = 0; i < sc.s->nev; i++)
 		if (!strcmp(clog_str(sc.s, sc.s->ev[i].host), "c"))
 			sc.s->ev[i].ts += 5 * T_BASE;
-	add_meta(&sc, "a", 0, wall);
-	add_meta(&sc, "b", 0, wall);
-	add_meta(&sc, "c", 5 * T_BASE, wall);
-	add_meta(&sc, "d", 0, wall);
+	sc_meta(&sc, "a", 0, wall);
+	sc_meta(&sc, "b", 0, wall);
+	sc_meta(&sc, "c", 5 * T_BASE, wall);
+	sc_meta(&sc, "d", 0, wall);
 	ASSERT_EQ(0, cexp_parse_time("2026-12-03 10:00:01.1", &o.from));
 	ASSERT_EQ(0, cexp_parse_time("10:00:01.110", &o.to));
 	svg = run(cexp_svg, sc.s, &o, &info);

@@ -144,14 +144,16 @@ static inline void sc_tcp(struct scene *sc, const char *host, __u32 type, __u64 
 	sc_add(sc, host, &ev);
 }
 
-/* The log's meta line, from @host: CLOCK_REALTIME was @realtime_ns when
- * its monotonic clock read @started_ts. First, as causald writes it.
+/* A new log file, from @host, starting with its meta line as causald
+ * writes it: CLOCK_REALTIME was @realtime_ns when its monotonic clock read
+ * @started_ts. The events added next are that file's.
  */
 static inline void sc_meta(struct scene *sc, const char *host,
 			   __u64 started_ts, __u64 realtime_ns)
 {
 	static struct clog_line l;
 
+	clog_store_begin(sc->s, host);
 	memset(&l, 0, sizeof(l));
 	l.kind = CLOG_META;
 	snprintf(l.host, sizeof(l.host), "%s", host);

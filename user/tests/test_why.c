@@ -143,23 +143,6 @@ TEST(not_in_the_logs)
 	done(&sc, &ix, &c);
 }
 
-/* Hosts a, b, c whose monotonic clocks differ: their meta lines relate
- * them, or the time on the way is not known.
- */
-static void add_meta(struct scene *sc, const char *host, __u64 started,
-		     __u64 realtime)
-{
-	static struct clog_line l;
-
-	clog_store_begin(sc->s, host);
-	memset(&l, 0, sizeof(l));
-	l.kind = CLOG_META;
-	strcpy(l.host, host);
-	l.meta.started_ts = started;
-	l.meta.realtime_ns = realtime;
-	clog_store_add(sc->s, &l);
-}
-
 TEST(transit_across_hosts)
 {
 	struct cana_index ix;
@@ -177,8 +160,8 @@ TEST(transit_across_hosts)
 
 	/* c's clock reads 1 s more than a's for the same instant. */
 	slow_link(&sc, true);
-	add_meta(&sc, "a", 0, 1700000000000000000ULL);
-	add_meta(&sc, "c", 1000 * MS, 1700000000000000000ULL);
+	sc_meta(&sc, "a", 0, 1700000000000000000ULL);
+	sc_meta(&sc, "c", 1000 * MS, 1700000000000000000ULL);
 	ASSERT_EQ(0, explain(&sc, 2, 1, 1, &ix, &c));
 	ASSERT_TRUE(c.step[1].has_transit);
 	EXPECT_EQ(-600 * MS, c.step[1].transit_ns);
