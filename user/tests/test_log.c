@@ -702,6 +702,162 @@ TEST_F(log, mutations)
 	EXPECT_GT(parsed, 0);
 }
 
+/*
+ * The log format, byte for byte: every logged type in four variants (peers
+ * null and not, clocks of 3 and 64 entries, IPv4, IPv6 and unknown links,
+ * hosts and comms that need escaping), written by the hot-path writer, and
+ * a meta and two lost lines, against user/tests/test_log.golden; then that
+ * file parsed and loaded back, field for field. CLOG_GOLDEN_WRITE=1
+ * rewrites the file (only when the format is meant to change).
+ */
+#define GOLDEN_VARIANTS	4
+
+static const char *golden_host(int variant)
+{
+	static const char * const hosts[] = {
+		"host-a.example", "b\"\\\x01\xc3\xa9", "c", "node-3",
+	};
+
+	return hosts[variant % 4];
+}
+
+/* The events of the golden file, in its order; false past the end. */
+static bool golden_event(int i, struct causal_event *ev)
+{
+	int n = 0;
+
+	for (__u32 t = CAUSAL_EV_SEND; t < CAUSAL_EV_TYPES; t++) {
+		if (!clog_is_logged(t))
+			continue;
+		for (int variant = 0; variant < GOLDEN_VARIANTS; variant++) {
+			if (n++ != i)
+				continue;
+			make_event(ev, t, variant & 1);
+			ev->ts_ns += variant;
+			if (variant >= 2 && clog_has_link(t))
+				memset(&ev->link, 0, sizeof(ev->link));
+			if (variant == 3 && clog_is_causal(t)) {
+				snprintf(ev->comm, sizeof(ev->comm),
+					 "tab\there\x7f");
+				ev->pid = 0;
+			}
+			return true;
+		}
+	}
+	return false;
+}
+
+static char *golden_path(void)
+{
+	static char path[4096];
+	const char *dot;
+
+	snprintf(path, sizeof(path), "%s", __FILE__);
+	dot = strrchr(path, '.');
+	snprintf(path + (dot - path), sizeof(path) - (dot - path), ".golden");
+	return path;
+}
+
+/* The golden text, as the writer prints it now. */
+static char *golden_text(size_t *size)
+{
+	__u64 by_type[CAUSAL_EV_TYPES] = { [CAUSAL_EV_SEND] = 2,
+					   [CAUSAL_EV_TCP_RESET] = 1 };
+	struct clog_meta meta = { "6f1c-boot", 1200, 1790000000000000000ULL };
+	struct clog_writer *w = clog_writer_new();
+	struct causal_event ev;
+	char *buf = NULL;
+	FILE *f = open_memstream(&buf, size);
+
+	if (!w || !f)
+		return NULL;
+	clog_write(f, clog_meta_json("host-a.example", &meta));
+	for (int i = 0; golden_event(i, &ev); i++) {
+		const char *s;
+		size_t len;
+
+		s = clog_writer_line(w, &ev, golden_host(i), &len);
+		if (!s)
+			return NULL;
+		fwrite(s, 1, len, f);
+		fputc('\n', f);
+	}
+	clog_write(f, clog_lost_json("c", 99, 5, by_type));
+	clog_write(f, clog_lost_json("c", 0, 1, NULL));
+	fclose(f);
+	clog_writer_free(w);
+	return buf;
+}
+
+TEST_F(log, golden)
+{
+	struct clog_store *s = clog_store_new();
+	struct causal_event ev, back;
+	char *want = NULL, *got, *p, *nl;
+	size_t size, want_size = 0;
+	FILE *f;
+	int i = 0;
+
+	got = golden_text(&size);
+	ASSERT_NE(NULL, got);
+	if (getenv("CLOG_GOLDEN_WRITE")) {
+		f = fopen(golden_path(), "w");
+		ASSERT_NE(NULL, f);
+		fwrite(got, 1, size, f);
+		fclose(f);
+	}
+	f = fopen(golden_path(), "r");
+	ASSERT_NE(NULL, f) {
+		TH_LOG("%s: run from the top of the tree", golden_path());
+	}
+	ASSERT_EQ(0, getdelim(&want, &want_size, 0, f) < 0);
+	fclose(f);
+	EXPECT_STREQ(want, got);
+
+	/* Parsed back, line by line: the events they were written from. */
+	p = want;
+	ASSERT_EQ(CLOG_META, clog_parse(parser, p, strcspn(p, "\n"), &line));
+	EXPECT_STREQ("6f1c-boot", line.meta.boot_id);
+	EXPECT_EQ(1200, line.meta.started_ts);
+	EXPECT_EQ(1790000000000000000ULL, line.meta.realtime_ns);
+	for (p = strchr(p, '\n') + 1; golden_event(i, &ev); i++) {
+		nl = strchr(p, '\n');
+		ASSERT_NE(NULL, nl);
+		ASSERT_EQ(CLOG_EVENT, clog_parse(parser, p, nl - p, &line)) {
+			TH_LOG("line %d: %s", i + 2, line.why);
+		}
+		EXPECT_STREQ(golden_host(i), line.host);
+		EXPECT_EQ(0, memcmp(&ev, &line.ev, sizeof(ev))) {
+			TH_LOG("line %d: %.*s", i + 2, (int)(nl - p), p);
+		}
+		p = nl + 1;
+	}
+	EXPECT_EQ(10 * GOLDEN_VARIANTS, i);
+	ASSERT_EQ(CLOG_LOST, clog_parse(parser, p, strcspn(p, "\n"), &line));
+	EXPECT_EQ(5, line.lost.count);
+	EXPECT_EQ(99, line.ts);
+	EXPECT_EQ(2, line.lost.by_type[CAUSAL_EV_SEND]);
+	EXPECT_EQ(1, line.lost.by_type[CAUSAL_EV_TCP_RESET]);
+
+	/* Loaded into the store: the same events, expanded. */
+	ASSERT_EQ(0, clog_store_load(s, golden_path()));
+	ASSERT_EQ(1, s->nfiles);
+	EXPECT_EQ(i, s->nev);
+	EXPECT_EQ(0, s->files[0].bad);
+	EXPECT_EQ(6, s->lost);
+	EXPECT_TRUE(s->files[0].has_meta);
+	for (i = 0; i < s->nev && golden_event(i, &ev); i++) {
+		clog_ev_expand(s, &s->ev[i], &back);
+		EXPECT_EQ(0, memcmp(&ev, &back, sizeof(ev))) {
+			TH_LOG("event %d (%s)", i, clog_type_name(ev.type));
+		}
+		EXPECT_STREQ(golden_host(i), clog_str(s, s->ev[i].host));
+	}
+	clog_store_free(s);
+	free(want);
+	free(got);
+}
+
 TEST(names)
 {
 	EXPECT_STREQ("ESTABLISHED", clog_tcp_state_name(1));
