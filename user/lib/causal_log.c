@@ -20,87 +20,34 @@
 
 #define MEMBER_SIZE(type, m)	sizeof(((struct type *)0)->m)
 
-/* A field: its key, kind, maximum, the member of struct causal_event and
- * the member of struct clog_ev it is kept in.
- */
-#define FIELD(k, kind_, max_, evm, stm, why_) {				\
-	.key = k, .lit = ",\"" k "\":",					\
-	.lit_len = sizeof(",\"" k "\":") - 1, .kind = kind_,		\
+/* What the parser says of a field that is missing or bad, by kind. */
+#define WHY_NUM(k)	"missing or bad \"" k "\""
+#define WHY_NODE(k)	"missing, bad or out of range \"" k "\""
+#define WHY_BOOL(k)	"missing or bad \"" k "\""
+#define WHY_LINK(k)	NULL		/* get_link() says what */
+#define WHY_ERR(k)	"missing or bad \"" k "\""
+#define WHY_STATE(k)	"bad TCP state"
+
+/* The X-macros of causal_log_fields.h as the array clog_types[]. */
+#define FIELD(kind_, k, max_, evm, stm) {				\
+	.key = k, .kind = CLOG_F_##kind_,				\
 	.ev_size = MEMBER_SIZE(causal_event, evm),			\
 	.st_size = MEMBER_SIZE(clog_ev, stm),				\
 	.ev_off = offsetof(struct causal_event, evm),			\
 	.st_off = offsetof(struct clog_ev, stm),			\
-	.max = max_, .why = why_ }
-#define NUM(k, max, evm, stm)	FIELD(k, CLOG_F_NUM, max, evm, stm, \
-				      "missing or bad \"" k "\"")
-#define BOOL(k, evm)		FIELD(k, CLOG_F_BOOL, 1, evm, flag, \
-				      "missing or bad \"" k "\"")
-#define LINK()			FIELD("link", CLOG_F_LINK, 0, link, link, NULL)
-
-#define TYPE(n)	.name = n, .lit = ",\"type\":\"" n "\"",		\
-		.lit_len = sizeof(",\"type\":\"" n "\"") - 1
-#define FIELDS(...)							\
-	.nfields = sizeof((struct clog_field[]){ __VA_ARGS__ }) /		\
-		   sizeof(struct clog_field),				\
-	.f = { __VA_ARGS__ }
+	.max = max_, .why = WHY_##kind_(k) },
+#define COUNT(...)	+ 1
+#define TYPE(ty, n, own, opt)						\
+	[CAUSAL_EV_##ty] = {						\
+		.name = n, .owner = own, .peer_optional = opt,		\
+		.nfields = 0 CLOG_FIELDS_##ty(COUNT),			\
+		.f = { CLOG_FIELDS_##ty(FIELD) },			\
+	},
 
 const struct clog_type clog_types[CAUSAL_EV_TYPES] = {
-	[CAUSAL_EV_SEND] = {
-		TYPE("send"), .owner = CLOG_OWN_NODE, .peer_optional = true,
-		FIELDS(NUM("len", UINT32_MAX, len, len),
-		       NUM("targets", UINT32_MAX, targets, targets)),
-	},
-	[CAUSAL_EV_ARRIVE] = {
-		TYPE("arrive"), .owner = CLOG_OWN_PEER,
-		FIELDS(NUM("len", UINT32_MAX, len, len)),
-	},
-	[CAUSAL_EV_HOLD] = {
-		TYPE("hold"), .owner = CLOG_OWN_PEER,
-		FIELDS(FIELD("wait_node", CLOG_F_NODE, CAUSAL_EV_MAX_NODES - 1,
-			     wait_node, wait_node,
-			     "missing, bad or out of range \"wait_node\""),
-		       NUM("wait_stamp", UINT64_MAX, wait_stamp, wait_stamp)),
-	},
-	[CAUSAL_EV_DELIVER] = {
-		TYPE("deliver"), .owner = CLOG_OWN_PEER,
-		FIELDS(NUM("index", UINT64_MAX, index, index),
-		       NUM("held_ns", UINT64_MAX, held_ns, held_ns),
-		       BOOL("gap", gap)),
-	},
-	[CAUSAL_EV_CLOCK] = {
-		TYPE("clock"), .owner = CLOG_OWN_PEER,
-	},
-	[CAUSAL_EV_PEER] = {
-		TYPE("peer"), .owner = CLOG_OWN_NONE,
-		FIELDS(BOOL("joined", joined),
-		       NUM("incarnation", UINT64_MAX, incarnation, incarnation),
-		       LINK()),
-	},
-	[CAUSAL_EV_ERROR] = {
-		TYPE("error"), .owner = CLOG_OWN_NODE, .peer_optional = true,
-		FIELDS(FIELD("err", CLOG_F_ERR, 0, err, err,
-			     "missing or bad \"err\"")),
-	},
+	CLOG_TYPES(TYPE)
 	/* Not a line of the log: causald's model takes them. */
 	[CAUSAL_EV_TOTALS] = { .name = "totals" },
-	[CAUSAL_EV_TCP_RETRANSMIT] = {
-		TYPE("tcp_retransmit"),
-		FIELDS(LINK(),
-		       FIELD("state", CLOG_F_STATE, 0, tcp_state, tcp_state,
-			     "bad TCP state")),
-	},
-	[CAUSAL_EV_TCP_STATE] = {
-		TYPE("tcp_state"),
-		FIELDS(LINK(),
-		       FIELD("old", CLOG_F_STATE, 0, tcp_oldstate, tcp_oldstate,
-			     "bad TCP state"),
-		       FIELD("new", CLOG_F_STATE, 0, tcp_state, tcp_state,
-			     "bad TCP state")),
-	},
-	[CAUSAL_EV_TCP_RESET] = {
-		TYPE("tcp_reset"),
-		FIELDS(LINK(), BOOL("rx", tcp_rx)),
-	},
 };
 
 /* include/net/tcp_states.h */

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * What each event type carries beyond the fields every event of its kind
- * has (docs/events.md): one table, clog_types[] (causal_log.c), that the
- * writer, the parser, the validity check and the store all walk, so that a
- * new field is one line here and nowhere else.
+ * has (docs/events.md): one table, below, that the writer, the parser, the
+ * validity check and the store all use, so that a new field is one line
+ * here and nowhere else.
  *
  * Every causal event (send .. error) has pid, comm, group, node, peer and
  * stamp before its own fields and the vclock after them; a TCP event has
@@ -21,6 +21,57 @@
 
 #include "causal_log.h"
 
+/*
+ * The table, as X-macros: CLOG_TYPES(T) calls T(TYPE, "name", owner,
+ * peer_optional) for each type of the log, CLOG_FIELDS_TYPE(F) calls
+ * F(KIND, "key", max, member of causal_event, member of clog_ev) for each
+ * of its own fields in the order they are written. causal_log.c expands
+ * them into the array clog_types[] that the parser, the check and the
+ * store walk; the writer expands them into code, so that its hot path has
+ * every key and member as a constant.
+ */
+#define CLOG_TYPES(T)							\
+	T(SEND, "send", CLOG_OWN_NODE, true)				\
+	T(ARRIVE, "arrive", CLOG_OWN_PEER, false)			\
+	T(HOLD, "hold", CLOG_OWN_PEER, false)				\
+	T(DELIVER, "deliver", CLOG_OWN_PEER, false)			\
+	T(CLOCK, "clock", CLOG_OWN_PEER, false)				\
+	T(PEER, "peer", CLOG_OWN_NONE, false)				\
+	T(ERROR, "error", CLOG_OWN_NODE, true)				\
+	T(TCP_RETRANSMIT, "tcp_retransmit", CLOG_OWN_NONE, false)	\
+	T(TCP_STATE, "tcp_state", CLOG_OWN_NONE, false)			\
+	T(TCP_RESET, "tcp_reset", CLOG_OWN_NONE, false)
+
+#define CLOG_FIELDS_SEND(F)						\
+	F(NUM, "len", UINT32_MAX, len, len)				\
+	F(NUM, "targets", UINT32_MAX, targets, targets)
+#define CLOG_FIELDS_ARRIVE(F)						\
+	F(NUM, "len", UINT32_MAX, len, len)
+#define CLOG_FIELDS_HOLD(F)						\
+	F(NODE, "wait_node", CAUSAL_EV_MAX_NODES - 1, wait_node, wait_node) \
+	F(NUM, "wait_stamp", UINT64_MAX, wait_stamp, wait_stamp)
+#define CLOG_FIELDS_DELIVER(F)						\
+	F(NUM, "index", UINT64_MAX, index, index)			\
+	F(NUM, "held_ns", UINT64_MAX, held_ns, held_ns)			\
+	F(BOOL, "gap", 1, gap, flag)
+#define CLOG_FIELDS_CLOCK(F)
+#define CLOG_FIELDS_PEER(F)						\
+	F(BOOL, "joined", 1, joined, flag)				\
+	F(NUM, "incarnation", UINT64_MAX, incarnation, incarnation)	\
+	F(LINK, "link", 0, link, link)
+#define CLOG_FIELDS_ERROR(F)						\
+	F(ERR, "err", 0, err, err)
+#define CLOG_FIELDS_TCP_RETRANSMIT(F)					\
+	F(LINK, "link", 0, link, link)					\
+	F(STATE, "state", 0, tcp_state, tcp_state)
+#define CLOG_FIELDS_TCP_STATE(F)					\
+	F(LINK, "link", 0, link, link)					\
+	F(STATE, "old", 0, tcp_oldstate, tcp_oldstate)			\
+	F(STATE, "new", 0, tcp_state, tcp_state)
+#define CLOG_FIELDS_TCP_RESET(F)					\
+	F(LINK, "link", 0, link, link)					\
+	F(BOOL, "rx", 1, tcp_rx, flag)
+
 enum clog_fkind {
 	CLOG_F_NUM,	/* a JSON integer up to max */
 	CLOG_F_NODE,	/* a node of the event's clock: below its nodes */
@@ -32,8 +83,6 @@ enum clog_fkind {
 
 struct clog_field {
 	const char *key;
-	const char *lit;	/* ,"key": as the writer puts it */
-	__u8 lit_len;
 	__u8 kind;		/* enum clog_fkind */
 	__u8 ev_size;		/* bytes of the member in struct causal_event */
 	__u8 st_size;		/* and in struct clog_ev */
@@ -50,12 +99,10 @@ enum clog_owner {
 	CLOG_OWN_PEER,		/* the sender's: arrive .. clock */
 };
 
-#define CLOG_FIELDS_MAX	3
+#define CLOG_FIELDS_MAX	3	/* a type with more does not compile */
 
 struct clog_type {
-	const char *name;	/* NULL: not a type of the log */
-	const char *lit;	/* ,"type":"name" */
-	__u8 lit_len;
+	const char *name;
 	__u8 owner;		/* enum clog_owner, causal types */
 	bool peer_optional;	/* peer may be null: broadcast send, early error */
 	__u8 nfields;

@@ -138,34 +138,35 @@ static char *put_link(char *p, const struct causal_ev_link *l)
 	return p;
 }
 
-/* ,"key":value of one field of the table. */
-static char *put_field(char *p, const struct causal_event *ev,
-		       const struct clog_field *f)
-{
-	__u64 v = f->kind == CLOG_F_LINK ? 0 : clog_ev_field(ev, f);
+/*
+ * The X-macros of causal_log_fields.h as code: ,"key":value of each field
+ * of the event's type, by its kind, with the key a literal and the member
+ * a constant offset.
+ */
+#define PUT_NUM(p, key, v)	put_u64(put_lit(p, key), v)
+#define PUT_NODE(p, key, v)	put_u64(put_lit(p, key), v)
+#define PUT_BOOL(p, key, v)	\
+	((v) ? put_lit(put_lit(p, key), "true") : put_lit(put_lit(p, key), "false"))
+#define PUT_LINK(p, key, v)	put_link(put_lit(p, key), &(v))
+#define PUT_ERR(p, key, v)	put_quoted(put_lit(p, key), causal_proto_err_name(v))
+#define PUT_STATE(p, key, v)	put_quoted(put_lit(p, key), clog_tcp_state_name(v))
 
-	p = put_n(p, f->lit, f->lit_len);
-	switch (f->kind) {
-	case CLOG_F_NUM:
-	case CLOG_F_NODE:
-		return put_u64(p, v);
-	case CLOG_F_BOOL:
-		return v ? put_lit(p, "true") : put_lit(p, "false");
-	case CLOG_F_LINK:
-		return put_link(p, &ev->link);
-	case CLOG_F_ERR:
-		return put_quoted(p, causal_proto_err_name(v));
-	default:
-		return put_quoted(p, clog_tcp_state_name(v));
-	}
-}
+#define PUT_FIELD(kind, k, max, evm, stm)				\
+	p = PUT_##kind(p, ",\"" k "\":", ev->evm);
+#define PUT_TYPE(ty, n, own, opt)					\
+	case CAUSAL_EV_##ty:						\
+		p = put_lit(p, ",\"type\":\"" n "\"");			\
+		break;
+#define PUT_FIELDS(ty, n, own, opt)					\
+	case CAUSAL_EV_##ty:						\
+		CLOG_FIELDS_##ty(PUT_FIELD)				\
+		break;
 
 const char *clog_writer_line(struct clog_writer *w,
 			     const struct causal_event *ev, const char *host,
 			     size_t *len)
 {
 	const struct clog_lit *host_lit, *comm_lit;
-	const struct clog_type *t;
 	bool causal;
 	char *p = w->line;
 
@@ -180,10 +181,11 @@ const char *clog_writer_line(struct clog_writer *w,
 		errno = ENOMEM;
 		return NULL;
 	}
-	t = &clog_types[ev->type];
 	causal = clog_is_causal(ev->type);
 	p = put_key_u64(p, "{\"v\":", CLOG_VERSION);
-	p = put_n(p, t->lit, t->lit_len);
+	switch (ev->type) {
+	CLOG_TYPES(PUT_TYPE)
+	}
 	p = put_n(put_lit(p, ",\"host\":"), host_lit->json, host_lit->json_len);
 	p = put_key_u64(p, ",\"ts\":", ev->ts_ns);
 	if (causal) {
@@ -198,8 +200,9 @@ const char *clog_writer_line(struct clog_writer *w,
 			p = put_key_u64(p, ",\"peer\":", ev->peer);
 		p = put_key_u64(p, ",\"stamp\":", ev->stamp);
 	}
-	for (int i = 0; i < t->nfields; i++)
-		p = put_field(p, ev, &t->f[i]);
+	switch (ev->type) {
+	CLOG_TYPES(PUT_FIELDS)
+	}
 	if (causal) {
 		p = put_lit(p, ",\"vclock\":[");
 		for (int i = 0; i < ev->nodes; i++) {
