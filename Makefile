@@ -52,7 +52,7 @@ KMOD_SRCS := $(filter-out %.mod.c,$(wildcard kmod/*.c kmod/*.h kmod/lib/*.c kmod
 SELFTESTS := $(patsubst selftests/%.c,$(B)/selftests/%,$(wildcard selftests/causal_*.c))
 UNIT_TESTS := $(patsubst user/tests/%.c,$(B)/unit/%,$(wildcard user/tests/test_*.c))
 
-TOOLS := $(B)/tools/demo_node $(B)/tools/causal_bench
+TOOLS := $(B)/tools/demo_node $(B)/tools/causal_bench $(B)/tools/log_writer
 BINS := $(B)/bin/causalctl $(B)/bin/causald
 
 .PHONY: all module modules-vm modules-debug selftests unit-build fuzz-build fuzz tools bpf check demo \
@@ -191,6 +191,12 @@ $(B)/tools/causal_bench: tools/bench/causal_bench.c $(KMOD_SRCS)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(USER_CFLAGS) -o $@ $< $(LIB_SRCS) -lpthread
+
+# The log writer's hot path: build/tools/log_writer [N [FILE]] prints ns/event.
+$(B)/tools/log_writer: tools/bench/log_writer.c $(TOOLS_LIB_DEPS) $(KMOD_SRCS)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(USER_CFLAGS) -o $@ $< $(TOOLS_LIB_SRCS) $(LIB_SRCS) $(TOOLS_LIBS)
 
 deps:
 	$(Q)$(TOP)/tools/deps
