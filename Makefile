@@ -109,7 +109,7 @@ unit-build: $(UNIT_TESTS)
 # The tools' library (event log, analysis, export) is plain C on json-c.
 TOOLS_LIB_SRCS := $(wildcard user/lib/*.c)
 TOOLS_LIB_DEPS := $(TOOLS_LIB_SRCS) $(wildcard user/lib/*.h) bpf/causal_event.h
-TOOLS_LIBS := -ljson-c -lm
+TOOLS_LIBS := -ljson-c -lz -lm
 
 $(B)/unit/%: user/tests/%.c $(wildcard user/tests/*.h) $(KMOD_SRCS) $(TOOLS_LIB_DEPS) \
 		$(KSRC)/.stamp

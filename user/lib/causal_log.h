@@ -192,14 +192,20 @@ struct clog_store {
 	size_t nfiles;
 	__u64 lost;		/* over every file */
 	__u64 lost_by_type[CAUSAL_EV_TYPES];	/* where the lines said */
+	bool stdin_used;	/* "-" was loaded */
+	char error[128];	/* why the last load failed: "NAME: reason" */
 };
 
 struct clog_store *clog_store_new(void);
 void clog_store_free(struct clog_store *s);
 
-/* Read a whole log file into @s. Bad lines are counted in the file's record,
- * never fatal. Returns 0, or -errno when the file cannot be opened or read
- * (its record is still added, with what was read before a read error).
+/* Read a whole log file into @s: plain or gzip-compressed (zlib tells them
+ * apart by their first bytes, whatever the name), "-" for standard input,
+ * which can be read once only. Bad lines are counted in the file's record,
+ * never fatal. Returns 0, or -errno when the file cannot be opened or read,
+ * or its compressed data is cut or corrupt (-EILSEQ), with s->error saying
+ * so; the record is still added, with what was read before a read error
+ * (not for a second "-", -EINVAL).
  */
 int clog_store_load(struct clog_store *s, const char *path);
 int clog_store_load_fp(struct clog_store *s, FILE *f, const char *name);

@@ -5,9 +5,12 @@
  * type (causal_log_fields.h) says, strings and links interned.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <zlib.h>
 
 #include "causal_log.h"
 #include "causal_log_fields.h"
@@ -341,28 +344,79 @@ static bool blank(const char *p, size_t n)
 
 #define CLOG_READ_BUF	(1024 * 1024)
 
-int clog_store_load_fp(struct clog_store *s, FILE *f, const char *name)
+/* Where lines come from: a stdio stream or a zlib one (which reads plain
+ * files as they are). read() returns bytes, 0 at the end, or -errno with
+ * the reason in s->error.
+ */
+struct src {
+	FILE *f;
+	gzFile gz;
+	const char *name;
+};
+
+static void set_error(struct clog_store *s, const char *name, const char *why)
+{
+	snprintf(s->error, sizeof(s->error), "%s: %s", name, why);
+}
+
+static long src_read(struct clog_store *s, struct src *in, char *buf, size_t n)
+{
+	const char *why;
+	int errnum;
+	size_t got;
+	int r;
+
+	if (in->f) {
+		got = fread(buf, 1, n, in->f);
+		if (!got && ferror(in->f)) {
+			r = errno ? errno : EIO;
+			set_error(s, in->name, strerror(r));
+			return -r;
+		}
+		return got;
+	}
+	errno = 0;
+	r = gzread(in->gz, buf, n);
+	why = gzerror(in->gz, &errnum);
+	if (r >= 0 && (errnum == Z_OK || errnum == Z_STREAM_END))
+		return r;
+	if (errnum == Z_ERRNO) {
+		r = errno ? errno : EIO;
+		set_error(s, in->name, strerror(r));
+		return -r;
+	}
+	/* A cut or corrupt compressed file: what zlib says of it, without
+	 * the "<fd:N>: " that it puts first for gzdopen()'s streams.
+	 */
+	if (why && !strncmp(why, "<fd:", 4) && strstr(why, ": "))
+		why = strstr(why, ": ") + 2;
+	set_error(s, in->name, why && *why ? why : "bad compressed data");
+	return -EILSEQ;
+}
+
+static int load_src(struct clog_store *s, struct src *in)
 {
 	struct clog_parser *p = clog_parser_new();
 	struct clog_line *line = malloc(sizeof(*line));
 	char *buf = malloc(CLOG_READ_BUF);
-	size_t have = 0, n;
+	size_t have = 0;
 	bool skipping = false;	/* inside a line longer than the buffer */
+	long n;
 	int ret;
 
-	ret = p && line && buf ? clog_store_begin(s, name) : -ENOMEM;
+	ret = p && line && buf ? clog_store_begin(s, in->name) : -ENOMEM;
 	while (!ret) {
 		size_t start = 0, len;
 		char *nl;
 		bool eof;
 
-		n = fread(buf + have, 1, CLOG_READ_BUF - have, f);
-		have += n;
-		eof = n == 0;
-		if (eof && ferror(f)) {
-			ret = -(errno ? errno : EIO);
+		n = src_read(s, in, buf + have, CLOG_READ_BUF - have);
+		if (n < 0) {
+			ret = n;
 			break;
 		}
+		have += n;
+		eof = n == 0;
 		while (start < have) {
 			nl = memchr(buf + start, '\n', have - start);
 			if (!nl && !eof)
@@ -397,25 +451,52 @@ int clog_store_load_fp(struct clog_store *s, FILE *f, const char *name)
 		line->kind = CLOG_BAD;
 		ret = clog_store_add(s, line);
 	}
+	if (ret == -ENOMEM && !s->error[0])
+		set_error(s, in->name, strerror(ENOMEM));
 	free(buf);
 	free(line);
 	clog_parser_free(p);
 	return ret;
 }
 
+int clog_store_load_fp(struct clog_store *s, FILE *f, const char *name)
+{
+	struct src in = { .f = f, .name = name };
+
+	s->error[0] = 0;
+	return load_src(s, &in);
+}
+
 int clog_store_load(struct clog_store *s, const char *path)
 {
-	FILE *f = fopen(path, "r");
-	int ret;
+	struct src in = { .name = path };
+	bool std_in = !strcmp(path, "-");
+	int fd, ret;
 
-	if (!f) {
+	s->error[0] = 0;
+	if (std_in && s->stdin_used) {
+		set_error(s, path, "standard input given twice");
+		return -EINVAL;
+	}
+	fd = std_in ? dup(STDIN_FILENO) : open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		in.gz = gzdopen(fd, "rb");
+		if (!in.gz) {
+			close(fd);
+			errno = ENOMEM;
+		}
+	}
+	if (!in.gz) {
 		ret = -errno;
+		set_error(s, path, strerror(errno));
 		if (!clog_store_begin(s, path))
 			return ret;
 		return -ENOMEM;
 	}
-	ret = clog_store_load_fp(s, f, path);
-	fclose(f);
+	s->stdin_used |= std_in;
+	gzbuffer(in.gz, 256 * 1024);
+	ret = load_src(s, &in);
+	gzclose(in.gz);
 	return ret;
 }
 

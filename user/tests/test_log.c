@@ -8,11 +8,16 @@
  * of those, and a seeded mutation loop that must never crash the parser.
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
 
 #include "causal_log.h"
 #include "causal_wire.h"
@@ -856,6 +861,175 @@ TEST_F(log, golden)
 	clog_store_free(s);
 	free(want);
 	free(got);
+}
+
+/* The golden log to @path, plain or gzip-compressed; its size in *@size. */
+static void write_log(const char *path, bool gz, size_t *size)
+{
+	size_t len;
+	char *txt = golden_text(&len);
+	FILE *f;
+	gzFile z;
+
+	if (gz) {
+		z = gzopen(path, "wb");
+		gzwrite(z, txt, len);
+		gzclose(z);
+	} else {
+		f = fopen(path, "w");
+		fwrite(txt, 1, len, f);
+		fclose(f);
+	}
+	if (size) {
+		struct stat st;
+
+		*size = stat(path, &st) ? 0 : st.st_size;
+	}
+	free(txt);
+}
+
+/* The events of the golden file, all there, none bad. */
+static bool all_events(const struct clog_store *s, size_t file)
+{
+	const struct clog_file *f = &s->files[file];
+
+	return f->events == 10 * GOLDEN_VARIANTS && f->bad == 0 &&
+	       f->has_meta && f->lost == 6;
+}
+
+/* gzip logs read as the plain ones, whatever their name. */
+TEST(store_gzip)
+{
+	char plain[] = "/tmp/test_log_XXXXXX", gz[64], named[64];
+	struct clog_store *s = clog_store_new();
+	struct causal_event a, b;
+	int fd = mkstemp(plain);
+
+	ASSERT_GE(fd, 0);
+	close(fd);
+	snprintf(gz, sizeof(gz), "%s.gz", plain);
+	snprintf(named, sizeof(named), "%s.jsonl", plain);
+	write_log(plain, false, NULL);
+	write_log(gz, true, NULL);
+	write_log(named, true, NULL);
+	ASSERT_EQ(0, clog_store_load(s, plain));
+	ASSERT_EQ(0, clog_store_load(s, gz)) {
+		TH_LOG("%s", s->error);
+	}
+	ASSERT_EQ(0, clog_store_load(s, named));
+	ASSERT_EQ(3, s->nfiles);
+	for (int i = 0; i < 3; i++) {
+		const struct clog_file *f = &s->files[i];
+
+		EXPECT_TRUE(all_events(s, i)) {
+			TH_LOG("%s: %llu events, %llu bad", f->name,
+			       (unsigned long long)f->events,
+			       (unsigned long long)f->bad);
+		}
+	}
+	EXPECT_STREQ(gz, s->files[1].name);
+	EXPECT_EQ(3 * 10 * GOLDEN_VARIANTS, s->nev);
+	for (size_t i = 0; i < 10 * GOLDEN_VARIANTS && s->nev == 120; i++) {
+		clog_ev_expand(s, &s->ev[i], &a);
+		clog_ev_expand(s, &s->ev[i + 40], &b);
+		EXPECT_EQ(0, memcmp(&a, &b, sizeof(a)));
+	}
+	EXPECT_STREQ("", s->error);
+	unlink(plain);
+	unlink(gz);
+	unlink(named);
+	clog_store_free(s);
+}
+
+/* A cut or corrupt gzip file, a directory, a missing file: errors that say
+ * which file and why, not bad lines.
+ */
+TEST(store_bad_files)
+{
+	char path[] = "/tmp/test_log_XXXXXX", want[128];
+	struct clog_store *s = clog_store_new();
+	size_t size;
+	int fd = mkstemp(path);
+	FILE *f;
+
+	ASSERT_GE(fd, 0);
+	close(fd);
+	write_log(path, true, &size);
+	ASSERT_GT(size, 100);
+	ASSERT_EQ(0, truncate(path, size / 2));
+	EXPECT_GT(0, clog_store_load(s, path));
+	snprintf(want, sizeof(want), "%s: ", path);
+	EXPECT_EQ(0, strncmp(want, s->error, strlen(want))) {
+		TH_LOG("error \"%s\"", s->error);
+	}
+	EXPECT_LT(strlen(want), strlen(s->error));
+	EXPECT_EQ(NULL, strstr(s->error, "<fd:"));
+	TH_LOG("cut: %s", s->error);
+
+	/* The same size, a run of its compressed bytes overwritten. */
+	write_log(path, true, &size);
+	f = fopen(path, "r+");
+	ASSERT_NE(NULL, f);
+	fseek(f, size / 3, SEEK_SET);
+	for (int i = 0; i < 64; i++)
+		fputc(0x5a, f);
+	fclose(f);
+	s->error[0] = 0;
+	EXPECT_GT(0, clog_store_load(s, path));
+	EXPECT_EQ(0, strncmp(want, s->error, strlen(want)));
+	TH_LOG("corrupt: %s", s->error);
+
+	EXPECT_EQ(-EISDIR, clog_store_load(s, "/tmp"));
+	EXPECT_STREQ("/tmp: Is a directory", s->error);
+	EXPECT_EQ(-ENOENT, clog_store_load(s, "/nonexistent/log"));
+	EXPECT_STREQ("/nonexistent/log: No such file or directory", s->error);
+	/* A good load clears the last error. */
+	write_log(path, false, NULL);
+	EXPECT_EQ(0, clog_store_load(s, path));
+	EXPECT_STREQ("", s->error);
+	unlink(path);
+	clog_store_free(s);
+}
+
+/* "-" is standard input, plain or compressed, once. */
+static void stdin_from(const char *path)
+{
+	int fd = open(path, O_RDONLY);
+
+	dup2(fd, STDIN_FILENO);
+	close(fd);
+}
+
+TEST(store_stdin)
+{
+	char path[] = "/tmp/test_log_XXXXXX";
+	struct clog_store *s = clog_store_new();
+	int fd = mkstemp(path);
+
+	ASSERT_GE(fd, 0);
+	close(fd);
+	write_log(path, false, NULL);
+	stdin_from(path);
+	ASSERT_EQ(0, clog_store_load(s, "-")) {
+		TH_LOG("%s", s->error);
+	}
+	ASSERT_EQ(1, s->nfiles);
+	EXPECT_STREQ("-", s->files[0].name);
+	EXPECT_TRUE(all_events(s, 0));
+	/* Twice is an error, whatever standard input now is. */
+	stdin_from(path);
+	EXPECT_EQ(-EINVAL, clog_store_load(s, "-"));
+	EXPECT_STREQ("-: standard input given twice", s->error);
+	EXPECT_EQ(1, s->nfiles);
+	clog_store_free(s);
+
+	s = clog_store_new();
+	write_log(path, true, NULL);
+	stdin_from(path);
+	ASSERT_EQ(0, clog_store_load(s, "-"));
+	EXPECT_TRUE(all_events(s, 0));
+	unlink(path);
+	clog_store_free(s);
 }
 
 TEST(names)
