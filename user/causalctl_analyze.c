@@ -78,7 +78,9 @@ static int usage_error(const char *usage, const char *fmt, const char *arg)
 	return EXIT_USAGE;
 }
 
-/* Every LOG into one store; an unreadable one ends the command. */
+/* Every LOG into one store (gzip or plain, - for standard input); an
+ * unreadable one ends the command with the store's word for why.
+ */
 static struct clog_store *load(int argc, char **argv, const char *usage)
 {
 	struct clog_store *s;
@@ -96,7 +98,10 @@ static struct clog_store *load(int argc, char **argv, const char *usage)
 		int ret = clog_store_load(s, argv[i]);
 
 		if (ret) {
-			ctl_error("%s: %s", argv[i], strerror(-ret));
+			if (s->error[0])
+				ctl_error("%s", s->error);
+			else
+				ctl_error("%s: %s", argv[i], strerror(-ret));
 			clog_store_free(s);
 			return NULL;
 		}
