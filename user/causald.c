@@ -192,6 +192,11 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
+/* Set once the pid file is ours (locked and written): whatever ends the
+ * daemon from then on removes it, a failed start as well as a stop.
+ */
+static bool pid_owned;
+
 static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 static void die(const char *fmt, ...)
 {
@@ -202,6 +207,8 @@ static void die(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	if (pid_owned)
+		unlink(env.pid_path);
 	exit(1);
 }
 
@@ -786,6 +793,7 @@ static int pid_lock(void)
 		die("already running (pid %s, lock %s)", *buf ? buf : "?",
 		    env.pid_path);
 	}
+	pid_owned = true;
 	if (ftruncate(fd, 0) == 0) {
 		n = snprintf(buf, sizeof(buf), "%d\n", getpid());
 		if (pwrite(fd, buf, n, 0) != n)
