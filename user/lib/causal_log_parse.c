@@ -186,16 +186,10 @@ static const char *parse_field(struct json_object *o, struct causal_event *ev,
 		break;
 	case CLOG_F_LINK:
 		return get_link(o, &ev->link);
-	case CLOG_F_ERR:
+	default:		/* a name: of an error, of a TCP state */
 		s = get_str(o, f->key);
-		x = s ? err_parse(s) : -1;
-		if (x < 0)
-			return f->why;
-		v = x;
-		break;
-	default:
-		s = get_str(o, f->key);
-		x = s ? clog_tcp_state_parse(s) : -1;
+		x = !s ? -1 : f->kind == CLOG_F_ERR ? err_parse(s) :
+		     clog_tcp_state_parse(s);
 		if (x < 0)
 			return f->why;
 		v = x;
