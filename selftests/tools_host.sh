@@ -169,9 +169,10 @@ import json, subprocess, sys
 bin, stdin, args = sys.argv[1], sys.argv[2], sys.argv[3:]
 i = args.index("--")
 def run(logs, inp):
-    with open(inp, "rb") as f:
-        p = subprocess.run([bin, "-j", "analyze"] + logs, stdin=f,
-                           capture_output=True, check=True)
+    # Standard input a pipe, as from cat.
+    p = subprocess.run([bin, "-j", "analyze"] + logs,
+                       input=open(inp, "rb").read(), capture_output=True,
+                       check=True)
     return [(l["host"], l["lines"], l["events"], l["bad"])
             for l in json.loads(p.stdout)["logs"]]
 want, got = run(args[:i], "/dev/null"), run(args[i + 1:], stdin)
@@ -179,7 +180,8 @@ assert want == got and all(x[3] == 0 for x in got), (want, got)
 EOF
 check "causalctl analyze x.gz: the events of the plain log, none bad" "$py" "$work/same_logs.py" "$bin/causalctl" /dev/null "$work/slow/h0.log" -- "$work/h0.log.gz"
 check "cat log | causalctl analyze -: the events of the file" "$py" "$work/same_logs.py" "$bin/causalctl" "$work/slow/h1.log" "$work/slow/h0.log" "$work/slow/h1.log" -- "$work/h0.log.gz" -
-check "causalctl analyze - -: an error (exit 2)" bash -c "'$bin/causalctl' analyze - - <'$work/slow/h0.log' 2>'$work/twice.err'; [ \$? -eq 2 ] && grep -q 'standard input given twice' '$work/twice.err'"
+check "gzip | causalctl analyze -: the events of the plain log" "$py" "$work/same_logs.py" "$bin/causalctl" "$work/h0.log.gz" "$work/slow/h0.log" -- -
+check "causalctl analyze - -: an error (exit 2)" bash -c "cat '$work/slow/h0.log' | '$bin/causalctl' analyze - - 2>'$work/twice.err'; [ \$? -eq 2 ] && grep -q 'standard input given twice' '$work/twice.err'"
 head -c $(($(stat -c %s "$work/h0.log.gz") / 2)) "$work/h0.log.gz" >"$work/cut.log.gz"
 check "causalctl analyze of a cut .gz: an error that says so (exit 2)" bash -c "'$bin/causalctl' analyze '$work/cut.log.gz' 2>'$work/cut.err'; [ \$? -eq 2 ] && grep -q 'cut.log.gz: unexpected end of file' '$work/cut.err'"
 
