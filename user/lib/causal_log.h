@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The JSON-lines event log (docs/events.md, version 1): writing one line
- * (events printed directly, the rest with json-c), parsing one with json-c,
- * and a compact in-memory store of the lines of one or more log files for
- * the analysis and the exporters.
+ * (causal_log_write.c: events printed directly, the rest with json-c),
+ * parsing one with json-c (causal_log_parse.c), and a compact in-memory
+ * store of the lines of one or more log files, plain or gzip-compressed,
+ * for the analysis and the exporters (causal_log_store.c). What each type
+ * carries is one table (causal_log_fields.h, names in causal_log.c).
  *
  * The store keeps one small record per event (struct clog_ev), the vector
  * clocks in one arena of exactly `nodes` entries each, and host, comm and
