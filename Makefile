@@ -98,18 +98,34 @@ selftests: $(SELFTESTS)
 
 LIB_SRCS := $(wildcard kmod/lib/*.c)
 
-$(B)/selftests/%: selftests/%.c selftests/*.h $(KMOD_SRCS) $(KSRC)/.stamp
+$(B)/selftests/%: selftests/%.c selftests/*.h $(KMOD_SRCS) $(LIBCAUSAL) $(KSRC)/.stamp
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(USER_CFLAGS) -I$(KSRC)/tools/testing/selftests -o $@ $< \
-		$(LIB_SRCS) -lpthread
+		$(LIBCAUSAL) -lpthread
 
 unit-build: $(UNIT_TESTS)
 
-# The tools' library (event log, analysis, export) is plain C on json-c.
+# The tools' library (event log, analysis, export, helpers) is plain C on
+# json-c; with the shared codec of kmod/lib it is one static library, from
+# which each program links what it uses. The unit tests build the sources
+# themselves, with the sanitizers.
 TOOLS_LIB_SRCS := $(wildcard user/lib/*.c)
 TOOLS_LIB_DEPS := $(TOOLS_LIB_SRCS) $(wildcard user/lib/*.h) bpf/causal_event.h
 TOOLS_LIBS := -ljson-c -lz -lm
+LIBCAUSAL := $(B)/lib/libcausal.a
+LIBCAUSAL_OBJS := $(patsubst %.c,$(B)/lib/%.o,$(TOOLS_LIB_SRCS) $(LIB_SRCS))
+
+$(B)/lib/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(USER_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIBCAUSAL): $(LIBCAUSAL_OBJS)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+-include $(LIBCAUSAL_OBJS:.o=.d)
 
 $(B)/unit/%: user/tests/%.c $(wildcard user/tests/*.h) $(KMOD_SRCS) $(TOOLS_LIB_DEPS) \
 		$(KSRC)/.stamp
@@ -168,35 +184,35 @@ $(B)/bpf/causal.skel.h: $(B)/bpf/causal.bpf.o
 bpf: $(B)/bpf/causal.skel.h
 
 TOOL_CFLAGS = $(USER_CFLAGS) -I$(B)/bpf -DCAUSAL_VERSION='"$(CAUSAL_VERSION)"'
-TRACER_DEPS := user/tracer.c user/tracer.h $(B)/bpf/causal.skel.h $(TOOLS_LIB_DEPS) $(KMOD_SRCS)
+TRACER_DEPS := user/tracer.c user/tracer.h $(B)/bpf/causal.skel.h $(LIBCAUSAL)
 
 $(B)/bin/causalctl: user/causalctl.c user/causalctl_analyze.c user/causalctl.h $(TRACER_DEPS)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(TOOL_CFLAGS) -o $@ user/causalctl.c user/causalctl_analyze.c \
-		user/tracer.c $(TOOLS_LIB_SRCS) $(LIB_SRCS) -lbpf -lelf -lz $(TOOLS_LIBS)
+		user/tracer.c $(LIBCAUSAL) -lbpf -lelf -lz $(TOOLS_LIBS)
 
 $(B)/bin/causald: user/causald.c $(TRACER_DEPS)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(TOOL_CFLAGS) -o $@ user/causald.c user/tracer.c $(TOOLS_LIB_SRCS) \
-		$(LIB_SRCS) -lbpf -lelf -lz -lmicrohttpd -lpthread $(TOOLS_LIBS)
+	$(Q)$(CC) $(TOOL_CFLAGS) -o $@ user/causald.c user/tracer.c $(LIBCAUSAL) \
+		-lbpf -lelf -lz -lmicrohttpd -lpthread $(TOOLS_LIBS)
 
-$(B)/tools/demo_node: tools/demo/demo_node.c kmod/uapi/linux/causal.h
+$(B)/tools/demo_node: tools/demo/demo_node.c kmod/uapi/linux/causal.h $(LIBCAUSAL)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(USER_CFLAGS) -o $@ $<
+	$(Q)$(CC) $(USER_CFLAGS) -o $@ $< $(LIBCAUSAL)
 
-$(B)/tools/causal_bench: tools/bench/causal_bench.c $(KMOD_SRCS)
+$(B)/tools/causal_bench: tools/bench/causal_bench.c $(LIBCAUSAL)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(USER_CFLAGS) -o $@ $< $(LIB_SRCS) -lpthread
+	$(Q)$(CC) $(USER_CFLAGS) -o $@ $< $(LIBCAUSAL) -lpthread
 
 # The log writer's hot path: build/tools/log_writer [N [FILE]] prints ns/event.
-$(B)/tools/log_writer: tools/bench/log_writer.c $(TOOLS_LIB_DEPS) $(KMOD_SRCS)
+$(B)/tools/log_writer: tools/bench/log_writer.c $(LIBCAUSAL)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(USER_CFLAGS) -o $@ $< $(TOOLS_LIB_SRCS) $(LIB_SRCS) $(TOOLS_LIBS)
+	$(Q)$(CC) $(USER_CFLAGS) -o $@ $< $(LIBCAUSAL) $(TOOLS_LIBS)
 
 deps:
 	$(Q)$(TOP)/tools/deps

@@ -159,6 +159,33 @@ assert all("waited_for" in s for s in chain[:-1]) and "waited_for" not in chain[
 assert chain[-1]["transit_ns"] > chain[0]["transit_ns"], chain
 assert w["cause"] == h["cause"] and w["next"], w
 ' "$bin/causalctl" "$work/slow.json" "$work"/slow/*.log
+check "analyze: the slow link's incident found with the default buckets, with since and advice" "$py" -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+an = [a for a in r["anomalies"] if a["peer"] == 0]
+assert an and an[0]["buckets"] >= 4, r["anomalies"]
+f = [f for f in r["findings"] if f["kind"] == "anomaly" and "node 0 " in f["text"]]
+assert f and f[0]["since"].endswith(" UTC") and "causalctl export --around" in f[0]["advice"], f
+assert not r["healthy"], r["healthy"]
+' "$work/slow.json"
+"$py" "$top/tools/gen_events.py" --nodes 4 --events 20000 --seed 3 \
+	--out "$work/ok" >/dev/null 2>&1
+check "analyze: no findings in healthy generated runs of 5 more seeds" bash -c "
+for s in 11 12 13 14 15; do
+	'$py' '$top/tools/gen_events.py' --nodes 4 --seed \$s --out '$work/ok'\$s >/dev/null 2>&1 &&
+	'$bin/causalctl' -j analyze '$work/ok'\$s/*.log | '$py' -c 'import json, sys; f = json.load(sys.stdin)[\"findings\"]; assert not f, f' || exit 1
+done"
+check "analyze: a healthy generated run has no findings and says it is healthy" bash -c "
+'$bin/causalctl' analyze '$work'/ok/*.log >'$work/ok.txt' &&
+sed -n '/^Findings/,/^\$/p' '$work/ok.txt' | grep -q '^  group 7 is healthy: ' &&
+! sed -n '/^Findings/,/^\$/p' '$work/ok.txt' | grep -q '^  1\. ' &&
+'$bin/causalctl' -j analyze '$work'/ok/*.log | '$py' -c 'import json, sys; r = json.load(sys.stdin); assert r[\"findings\"] == [] and len(r[\"healthy\"]) == 1, r[\"findings\"]'"
+check "analyze: a missing host's log is named" bash -c "
+'$bin/causalctl' analyze \$(ls '$work'/ok/*.log | grep -v h2.log) | grep -q 'node 2 of group 7: no log of its host is given; [0-9]* of its messages arrived without a send event; its address, from node [0-9]'\''s channel: 10.0.0.3'"
+check "analyze --group 99 not in the logs: exit 2 naming the groups" bash -c "
+'$bin/causalctl' analyze --group 99 '$work'/ok/*.log >/dev/null 2>'$work/err'; [ \$? -eq 2 ] && grep -q 'group 99 is not in these logs (groups: 7)' '$work/err'"
+check "analyze of logs without events: exit 2" bash -c "
+: >'$work/empty.log'; '$bin/causalctl' analyze '$work/empty.log' >/dev/null 2>&1; [ \$? -eq 2 ]"
 check "why: a message not in the logs is an error (exit 2)" bash -c "'$bin/causalctl' why 7 2 3:999999 '$work'/slow/*.log 2>/dev/null; [ \$? -eq 2 ]"
 
 # Logs compressed and on standard input read as the plain files: the same

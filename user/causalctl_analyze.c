@@ -30,9 +30,10 @@ static const char analyze_usage[] =
 	"usage: causalctl analyze [--group G] [--top N] [--bucket MS] LOG...\n"
 	"  -g, --group G    only group G\n"
 	"  -n, --top N      top findings to list (default 5)\n"
-	"  -b, --bucket MS  anomaly bucket width in ms (default 1000)\n"
-	"exit status: 0 ok, 1 happens-before violations, 2 bad usage or an\n"
-	"unreadable log\n";
+	"  -b, --bucket MS  anomaly bucket width in ms (default: a 50th of the run,\n"
+	"                   10 to 1000)\n"
+	"exit status: 0 ok, 1 happens-before violations, 2 bad usage, an\n"
+	"unreadable log, a group not in the logs or logs without events\n";
 
 static const char export_usage[] =
 	"usage: causalctl export [--shiviz FILE] [--svg FILE] [--html FILE]\n"
@@ -107,6 +108,44 @@ static struct clog_store *load(int argc, char **argv, const char *usage)
 		}
 	}
 	return s;
+}
+
+/* --group G must name a group the logs have, and the selection must hold
+ * events: a typo is an error (exit 2) that lists what there is, not an
+ * empty report that reads as "healthy".
+ */
+static bool group_selected(const struct clog_store *s, bool has_group,
+			   __u32 group)
+{
+	char list[256] = "";
+	size_t len = 0, n = 0;
+	__u32 seen[16];
+
+	for (size_t i = 0; i < s->nev; i++) {
+		const struct clog_ev *e = &s->ev[i];
+		size_t k;
+
+		if (!clog_is_causal(e->type))
+			continue;
+		if (has_group && e->group == group)
+			return true;
+		for (k = 0; k < n && seen[k] != e->group; k++)
+			;
+		if (k == n && n < sizeof(seen) / sizeof(seen[0])) {
+			seen[n++] = e->group;
+			len += snprintf(list + len, sizeof(list) - len, "%s%u",
+					len ? ", " : "", e->group);
+		}
+	}
+	if (!has_group && (n || s->nev))
+		return true;
+	if (has_group && n)
+		ctl_error("group %u is not in these logs (groups: %s)", group, list);
+	else if (has_group)
+		ctl_error("group %u is not in these logs: they have no causal events", group);
+	else
+		ctl_error("these logs have no events");
+	return false;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -353,15 +392,6 @@ static void print_check(const struct clog_store *s, const struct cana_result *r)
 	printf("\n");
 }
 
-static void print_findings(const struct cana_result *r, size_t top)
-{
-	printf("Top findings\n");
-	if (!r->nfindings)
-		printf("  nothing held, failed or out of order\n");
-	for (size_t i = 0; i < r->nfindings && i < top; i++)
-		printf("  %zu. %s\n", i + 1, r->findings[i].text);
-}
-
 /* ---------------------------------------------------------------------- */
 /* JSON report                                                             */
 /* ---------------------------------------------------------------------- */
@@ -446,12 +476,6 @@ static struct json_object *blame_json(const struct clog_store *s,
 	return o;
 }
 
-static const char * const finding_kinds[] = {
-	[CANA_F_VIOLATION] = "violation", [CANA_F_HELD] = "held",
-	[CANA_F_BLAME] = "blame", [CANA_F_ANOMALY] = "anomaly",
-	[CANA_F_ERROR] = "error", [CANA_F_RESET] = "reset",
-};
-
 static struct json_object *report_json(const struct clog_store *s,
 				       const struct cana_result *r, size_t top)
 {
@@ -505,6 +529,9 @@ static struct json_object *report_json(const struct clog_store *s,
 		ju64(x, "held_now", gr->held_now);
 		ju64(x, "hold_ns", gr->hold_ns);
 		ju64(x, "unattributed_ns", gr->unattributed_ns);
+		ju64(x, "pair_median_ns", gr->pair_median_ns);
+		jadd(x, "healthy",
+		     json_object_new_boolean(cana_group_healthy(r, gr->group)));
 		jadd(x, "latency", lat_json(&gr->lat));
 		ju64(h, "score", gr->health.score);
 		jstr(h, "reason", gr->health.reason);
@@ -605,17 +632,84 @@ static struct json_object *report_json(const struct clog_store *s,
 	jadd(x, "listed", a);
 	jadd(o, "check", x);
 
-	a = json_object_new_array();
-	for (size_t i = 0; i < r->nfindings && i < top; i++) {
-		x = json_object_new_object();
-		jstr(x, "kind", finding_kinds[r->findings[i].kind]);
-		ju64(x, "group", r->findings[i].group);
-		ju64(x, "weight_ns", r->findings[i].weight_ns);
-		jstr(x, "text", r->findings[i].text);
-		json_object_array_add(a, x);
-	}
-	jadd(o, "findings", a);
 	return o;
+}
+
+/* A healthy group's one line: what was looked at, and that nothing stood
+ * out.
+ */
+static void healthy_str(const struct cana_group *g, char *buf, size_t size)
+{
+	char p99[32];
+
+	cana_fmt_ns(g->lat.held_p99, p99, sizeof(p99));
+	snprintf(buf, size,
+		 "group %u is healthy: %llu deliveries, %.1f%% held (p99 of holds "
+		 "%s), health %u/100; no peer stands out, nothing failed, was "
+		 "lost or broke causal order", g->group,
+		 (unsigned long long)g->lat.count,
+		 g->lat.count ? 100.0 * g->lat.held / g->lat.count : 0.0, p99,
+		 g->health.score);
+}
+
+/* The findings, heaviest first, with since when and what to do next; then
+ * a line for each healthy group. Into @report's "findings" and "healthy"
+ * when given, else as text.
+ */
+static void render_findings(const struct clog_store *s,
+			    const struct cana_result *r, size_t top,
+			    struct json_object *report)
+{
+	struct json_object *list = NULL, *healthy = NULL;
+	char since[96], line[512];
+
+	if (report) {
+		list = json_object_new_array();
+		healthy = json_object_new_array();
+	} else {
+		printf("\nFindings\n");
+	}
+	for (size_t i = 0; i < r->nfindings && i < top; i++) {
+		const struct cana_finding *f = &r->findings[i];
+
+		if (f->since_host != CLOG_NONE)
+			cana_time_str(s, f->since_host, f->since_ts,
+				      f->since_wall_ns, since, sizeof(since));
+		if (report) {
+			struct json_object *x = json_object_new_object();
+
+			jstr(x, "kind", cana_finding_name(f->kind));
+			ju64(x, "group", f->group);
+			ju64(x, "weight_ns", f->weight_ns);
+			jstr(x, "text", f->text);
+			jadd(x, "since", f->since_host == CLOG_NONE ? NULL :
+			     json_object_new_string(since));
+			if (f->since_wall_ns)
+				ju64(x, "since_wall_ns", f->since_wall_ns);
+			jstr(x, "advice", f->advice);
+			json_object_array_add(list, x);
+			continue;
+		}
+		printf("  %zu. %s\n", i + 1, f->text);
+		if (f->since_host != CLOG_NONE)
+			printf("     since %s\n", since);
+		printf("     next: %s\n", f->advice);
+	}
+	if (!report && r->nfindings > top)
+		printf("  (%zu more: --top N)\n", r->nfindings - top);
+	for (size_t g = 0; g < r->ngroups; g++) {
+		if (!cana_group_healthy(r, r->groups[g].group))
+			continue;
+		healthy_str(&r->groups[g], line, sizeof(line));
+		if (report)
+			json_object_array_add(healthy, json_object_new_string(line));
+		else
+			printf("  %s\n", line);
+	}
+	if (report) {
+		jadd(report, "findings", list);
+		jadd(report, "healthy", healthy);
+	}
 }
 
 /* The chain of the longest hold in the top finding's group: what the
@@ -709,6 +803,10 @@ int cmd_analyze(int argc, char **argv)
 	s = load(argc, argv, analyze_usage);
 	if (!s)
 		return EXIT_USAGE;
+	if (!group_selected(s, o.has_group, o.group)) {
+		clog_store_free(s);
+		return EXIT_USAGE;
+	}
 	r = cana_analyze(s, &o);
 	if (!r) {
 		ctl_error("analysis failed: %s", strerror(errno));
@@ -725,6 +823,7 @@ int cmd_analyze(int argc, char **argv)
 	if (ctl.json) {
 		struct json_object *j = report_json(s, r, top);
 
+		render_findings(s, r, top, j);
 		top_chain(s, r, j);
 
 		puts(json_object_to_json_string_ext(j, ctl_json_flags()));
@@ -737,7 +836,7 @@ int cmd_analyze(int argc, char **argv)
 		print_health(r);
 		print_anomalies(r);
 		print_check(s, r);
-		print_findings(r, top);
+		render_findings(s, r, top, NULL);
 		top_chain(s, r, NULL);
 	}
 	ret = r->check.violations ? EXIT_VIOLATIONS : 0;

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Analysis of event logs; every formula is in docs/analysis.md.
+ * Analysis of event logs; every formula is in docs/analysis.md. The
+ * passes are in the table at the end; the index they read is
+ * causal_index.c, the happens-before check causal_hb.c, the anomaly
+ * detector causal_anomaly.c.
  *
  * Everything works on sorted index arrays rather than hash tables: the
  * events of a node, the sends of a message and the events of a reception
@@ -10,451 +13,17 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <math.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "causal_analysis.h"
+#include "causal_analysis_int.h"
 #include "causal_wire.h"
-
-#define BIT(t)	CAUSAL_EV_BIT(t)
-
-static int cmp_u64(__u64 a, __u64 b)
-{
-	return a < b ? -1 : a > b;
-}
-
-/* qsort() is not to be given a NULL array, even an empty one. */
-static void sort(void *base, size_t n, size_t size,
-		 int (*cmp)(const void *, const void *))
-{
-	if (n > 1)
-		qsort(base, n, size, cmp);
-}
-
-static int cmp_u64p(const void *a, const void *b)
-{
-	return cmp_u64(*(const __u64 *)a, *(const __u64 *)b);
-}
-
-/* ---------------------------------------------------------------------- */
-/* Index                                                                   */
-/* ---------------------------------------------------------------------- */
-
-static int cmp_seq(const void *a, const void *b, void *ctx)
-{
-	const struct clog_ev *ev = ctx;
-	__u32 i = *(const __u32 *)a, j = *(const __u32 *)b;
-	const struct clog_ev *x = &ev[i], *y = &ev[j];
-
-	if (x->group != y->group)
-		return x->group < y->group ? -1 : 1;
-	if (x->node != y->node)
-		return x->node < y->node ? -1 : 1;
-	if (x->ts != y->ts)
-		return x->ts < y->ts ? -1 : 1;
-	return cmp_u64(i, j);
-}
-
-/* Receptions (and peer events) by (node, peer, stamp), then time. */
-static int cmp_rec(const void *a, const void *b, void *ctx)
-{
-	const struct clog_ev *ev = ctx;
-	__u32 i = *(const __u32 *)a, j = *(const __u32 *)b;
-	const struct clog_ev *x = &ev[i], *y = &ev[j];
-
-	if (x->group != y->group)
-		return x->group < y->group ? -1 : 1;
-	if (x->node != y->node)
-		return x->node < y->node ? -1 : 1;
-	if (x->peer != y->peer)
-		return x->peer < y->peer ? -1 : 1;
-	if (x->stamp != y->stamp)
-		return x->stamp < y->stamp ? -1 : 1;
-	if (x->ts != y->ts)
-		return x->ts < y->ts ? -1 : 1;
-	return cmp_u64(i, j);
-}
-
-/* Sends by message, then time; the peer of a send is only its target. */
-static int cmp_send(const void *a, const void *b, void *ctx)
-{
-	const struct clog_ev *ev = ctx;
-	__u32 i = *(const __u32 *)a, j = *(const __u32 *)b;
-	const struct clog_ev *x = &ev[i], *y = &ev[j];
-
-	if (x->group != y->group)
-		return x->group < y->group ? -1 : 1;
-	if (x->node != y->node)
-		return x->node < y->node ? -1 : 1;
-	if (x->stamp != y->stamp)
-		return x->stamp < y->stamp ? -1 : 1;
-	if (x->ts != y->ts)
-		return x->ts < y->ts ? -1 : 1;
-	return cmp_u64(i, j);
-}
-
-static bool same_rec(const struct clog_ev *x, const struct clog_ev *y)
-{
-	return x->group == y->group && x->node == y->node &&
-	       x->peer == y->peer && x->stamp == y->stamp;
-}
-
-static __u32 find_node(const struct cana_index *ix, __u32 group, __u16 node)
-{
-	size_t lo = 0, hi = ix->nnodes;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		const struct cana_node *n = &ix->nodes[mid];
-
-		if (n->group < group || (n->group == group && n->node < node))
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < ix->nnodes && ix->nodes[lo].group == group &&
-	    ix->nodes[lo].node == node)
-		return lo;
-	return CLOG_NONE;
-}
-
-__u32 cana_find_msg(const struct cana_index *ix, __u32 group, __u16 sender,
-		    __u64 stamp)
-{
-	size_t lo = 0, hi = ix->nmsgs;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		const struct clog_ev *e = &ix->s->ev[ix->msgs[mid].ev];
-		int c = e->group != group ? (e->group < group ? -1 : 1) :
-			e->node != sender ? (e->node < sender ? -1 : 1) :
-			cmp_u64(e->stamp, stamp);
-
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < ix->nmsgs) {
-		const struct clog_ev *e = &ix->s->ev[ix->msgs[lo].ev];
-
-		if (e->group == group && e->node == sender && e->stamp == stamp)
-			return lo;
-	}
-	return CLOG_NONE;
-}
-
-void cana_index_free(struct cana_index *ix)
-{
-	free(ix->seq);
-	free(ix->nodes);
-	free(ix->msgs);
-	free(ix->recs);
-	free(ix->ref);
-	free(ix->host_last);
-	memset(ix, 0, sizeof(*ix));
-}
-
-static bool is_rec_type(__u32 type)
-{
-	return type == CAUSAL_EV_ARRIVE || type == CAUSAL_EV_HOLD ||
-	       type == CAUSAL_EV_DELIVER;
-}
-
-static void index_nodes(struct cana_index *ix)
-{
-	const struct clog_ev *ev = ix->s->ev;
-	struct cana_node *n = NULL;
-
-	for (size_t i = 0; i < ix->nseq; i++) {
-		const struct clog_ev *e = &ev[ix->seq[i]];
-
-		if (!n || n->group != e->group || n->node != e->node) {
-			n = &ix->nodes[ix->nnodes++];
-			n->group = e->group;
-			n->node = e->node;
-			n->nodes = e->nodes;
-			n->host = e->host;
-			n->first = i;
-			n->n = 0;
-		}
-		if (e->nodes > n->nodes)
-			n->nodes = e->nodes;
-		n->n++;
-	}
-}
-
-/* One message per (group, sender, stamp): the first send event. */
-static void index_msgs(struct cana_index *ix, __u32 *tmp, size_t nsend)
-{
-	const struct clog_ev *ev = ix->s->ev;
-
-	qsort_r(tmp, nsend, sizeof(*tmp), cmp_send, (void *)ev);
-	for (size_t i = 0; i < nsend; i++) {
-		const struct clog_ev *e = &ev[tmp[i]];
-
-		if (i && e->group == ev[tmp[i - 1]].group &&
-		    e->node == ev[tmp[i - 1]].node &&
-		    e->stamp == ev[tmp[i - 1]].stamp) {
-			ix->dup_sends++;
-			continue;
-		}
-		ix->msgs[ix->nmsgs].ev = tmp[i];
-		ix->msgs[ix->nmsgs].node = find_node(ix, e->group, e->node);
-		ix->ref[tmp[i]] = ix->nmsgs++;
-	}
-}
-
-/*
- * The event that says a message arrived: its arrive event, which the module
- * fires only for messages that were not ready when they arrived, or else
- * its delivery, which then followed the arrival at once.
- */
-static __u32 rec_arrival(const struct cana_rec *rc)
-{
-	return rc->arrive != CLOG_NONE ? rc->arrive : rc->deliver;
-}
-
-static __u64 arrival_ts(const struct clog_ev *ev, const struct cana_rec *rc)
-{
-	const struct clog_ev *e = &ev[rec_arrival(rc)];
-
-	return e->type == CAUSAL_EV_DELIVER ? e->ts - e->held_ns : e->ts;
-}
-
-bool cana_rec_arrival(const struct cana_index *ix, const struct cana_rec *rc,
-		      __u64 *ts)
-{
-	if (rec_arrival(rc) == CLOG_NONE)
-		return false;
-	*ts = arrival_ts(ix->s->ev, rc);
-	return true;
-}
-
-__u32 cana_find_rec(const struct cana_index *ix, __u32 group, __u16 node,
-		    __u16 sender, __u64 stamp)
-{
-	size_t lo = 0, hi = ix->nrecs;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		const struct cana_rec *r = &ix->recs[mid];
-		int c = r->group != group ? (r->group < group ? -1 : 1) :
-			r->node != node ? (r->node < node ? -1 : 1) :
-			r->sender != sender ? (r->sender < sender ? -1 : 1) :
-			cmp_u64(r->stamp, stamp);
-
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < ix->nrecs && ix->recs[lo].group == group &&
-	    ix->recs[lo].node == node && ix->recs[lo].sender == sender &&
-	    ix->recs[lo].stamp == stamp)
-		return lo;
-	return CLOG_NONE;
-}
-
-__u32 cana_find_node(const struct cana_index *ix, __u32 group, __u16 node)
-{
-	return find_node(ix, group, node);
-}
-
-static void index_recs(struct cana_index *ix, __u32 *tmp, size_t nrec)
-{
-	const struct clog_ev *ev = ix->s->ev;
-	struct cana_rec *r = NULL;
-	__u32 rnode = CLOG_NONE;
-
-	qsort_r(tmp, nrec, sizeof(*tmp), cmp_rec, (void *)ev);
-	for (size_t i = 0; i < nrec; i++) {
-		const struct clog_ev *e = &ev[tmp[i]];
-		__u32 *slot;
-
-		if (!r || !same_rec(&ev[tmp[i - 1]], e)) {
-			r = &ix->recs[ix->nrecs++];
-			r->group = e->group;
-			r->node = e->node;
-			r->sender = e->peer;
-			r->stamp = e->stamp;
-			if (rnode == CLOG_NONE ||
-			    ix->nodes[rnode].group != e->group ||
-			    ix->nodes[rnode].node != e->node)
-				rnode = find_node(ix, e->group, e->node);
-			r->rnode = rnode;
-			r->msg = cana_find_msg(ix, e->group, e->peer, e->stamp);
-			r->arrive = r->hold = r->deliver = CLOG_NONE;
-		}
-		slot = e->type == CAUSAL_EV_ARRIVE ? &r->arrive :
-		       e->type == CAUSAL_EV_HOLD ? &r->hold : &r->deliver;
-		if (*slot == CLOG_NONE)
-			*slot = tmp[i];
-		else if (e->type != CAUSAL_EV_HOLD)
-			ix->dup_events++;
-		ix->ref[tmp[i]] = ix->nrecs - 1;
-	}
-}
-
-int cana_index_build(struct cana_index *ix, const struct clog_store *s,
-		     bool has_group, __u32 group)
-{
-	size_t nsend = 0, nrec = 0, n = 0;
-	__u32 *tmp = NULL;
-
-	memset(ix, 0, sizeof(*ix));
-	ix->s = s;
-	ix->ref = malloc((s->nev ? s->nev : 1) * sizeof(*ix->ref));
-	ix->host_last = calloc(s->str.n ? s->str.n : 1, sizeof(*ix->host_last));
-	if (!ix->ref || !ix->host_last)
-		goto nomem;
-	for (size_t i = 0; i < s->nev; i++) {
-		const struct clog_ev *e = &s->ev[i];
-
-		ix->ref[i] = CLOG_NONE;
-		if (e->ts > ix->host_last[e->host])
-			ix->host_last[e->host] = e->ts;
-		if (!clog_is_causal(e->type) || (has_group && e->group != group))
-			continue;
-		n++;
-		nsend += e->type == CAUSAL_EV_SEND;
-		nrec += is_rec_type(e->type);
-	}
-	ix->seq = malloc((n ? n : 1) * sizeof(*ix->seq));
-	ix->nodes = malloc((n ? n : 1) * sizeof(*ix->nodes));
-	ix->msgs = malloc((nsend ? nsend : 1) * sizeof(*ix->msgs));
-	ix->recs = malloc((nrec ? nrec : 1) * sizeof(*ix->recs));
-	tmp = malloc((nsend + nrec + 1) * sizeof(*tmp));
-	if (!ix->seq || !ix->nodes || !ix->msgs || !ix->recs || !tmp)
-		goto nomem;
-	nsend = nrec = 0;
-	for (size_t i = 0; i < s->nev; i++) {
-		const struct clog_ev *e = &s->ev[i];
-
-		if (!clog_is_causal(e->type) || (has_group && e->group != group))
-			continue;
-		ix->seq[ix->nseq++] = i;
-	}
-	qsort_r(ix->seq, ix->nseq, sizeof(*ix->seq), cmp_seq, (void *)s->ev);
-	index_nodes(ix);
-	/* Sized for one node per event until counted. */
-	ix->nodes = realloc(ix->nodes, (ix->nnodes + 1) * sizeof(*ix->nodes)) ?:
-		    ix->nodes;
-
-	for (size_t i = 0; i < ix->nseq; i++)
-		if (s->ev[ix->seq[i]].type == CAUSAL_EV_SEND)
-			tmp[nsend++] = ix->seq[i];
-	index_msgs(ix, tmp, nsend);
-	for (size_t i = 0; i < ix->nseq; i++)
-		if (is_rec_type(s->ev[ix->seq[i]].type))
-			tmp[nrec++] = ix->seq[i];
-	index_recs(ix, tmp, nrec);
-	free(tmp);
-	return 0;
-nomem:
-	free(tmp);
-	cana_index_free(ix);
-	return -ENOMEM;
-}
-
-long cana_walk(const struct cana_index *ix, size_t first, size_t count,
-	       __u32 types, cana_visit_fn fn, void *ctx)
-{
-	const struct clog_ev *ev = ix->s->ev;
-	__u32 *pos, *wait_next, *blocked, *stack, *wait_head;
-	size_t sp = 0;
-	long cycles = 0;
-	__u8 *done;
-
-	pos = calloc(count + 1, sizeof(*pos));
-	wait_next = malloc((count + 1) * sizeof(*wait_next));
-	blocked = malloc((count + 1) * sizeof(*blocked));
-	stack = malloc((count + 1) * sizeof(*stack));
-	wait_head = malloc((ix->nmsgs + 1) * sizeof(*wait_head));
-	done = calloc(ix->nmsgs + 1, 1);
-	if (!pos || !wait_next || !blocked || !stack || !wait_head || !done) {
-		cycles = -ENOMEM;
-		goto out;
-	}
-	memset(wait_head, 0xff, (ix->nmsgs + 1) * sizeof(*wait_head));
-	for (size_t x = count; x--; ) {
-		blocked[x] = CLOG_NONE;
-		stack[sp++] = x;
-	}
-	for (;;) {
-		size_t x;
-
-		while (sp) {
-			const struct cana_node *nd;
-
-			x = stack[--sp];
-			nd = &ix->nodes[first + x];
-			while (pos[x] < nd->n) {
-				__u32 e = ix->seq[nd->first + pos[x]], r, m;
-
-				if (!(types & BIT(ev[e].type))) {
-					pos[x]++;
-					continue;
-				}
-				if (ev[e].type == CAUSAL_EV_DELIVER) {
-					r = ix->ref[e];
-					m = ix->recs[r].msg;
-					if (ix->recs[r].deliver == e &&
-					    m != CLOG_NONE && !done[m]) {
-						blocked[x] = m;
-						wait_next[x] = wait_head[m];
-						wait_head[m] = x;
-						break;
-					}
-				}
-				fn(ctx, first + x, e, false);
-				m = ix->ref[e];
-				if (ev[e].type == CAUSAL_EV_SEND && m != CLOG_NONE) {
-					done[m] = 1;
-					for (__u32 w = wait_head[m]; w != CLOG_NONE;
-					     w = wait_next[w]) {
-						blocked[w] = CLOG_NONE;
-						stack[sp++] = w;
-					}
-					wait_head[m] = CLOG_NONE;
-				}
-				pos[x]++;
-			}
-		}
-		/* Everyone left waits for a send that waits for them: break
-		 * the cycle at the first blocked node.
-		 */
-		for (x = 0; x < count; x++)
-			if (pos[x] < ix->nodes[first + x].n)
-				break;
-		if (x == count)
-			break;
-		for (__u32 *w = &wait_head[blocked[x]]; *w != CLOG_NONE;
-		     w = &wait_next[*w]) {
-			if (*w == x) {
-				*w = wait_next[x];
-				break;
-			}
-		}
-		blocked[x] = CLOG_NONE;
-		fn(ctx, first + x, ix->seq[ix->nodes[first + x].first + pos[x]],
-		   true);
-		pos[x]++;
-		cycles++;
-		stack[sp++] = x;
-	}
-out:
-	free(pos);
-	free(wait_next);
-	free(blocked);
-	free(stack);
-	free(wait_head);
-	free(done);
-	return cycles;
-}
 
 /* ---------------------------------------------------------------------- */
 /* Small helpers                                                           */
@@ -503,23 +72,6 @@ void cana_violation_str(const struct clog_store *s,
 		 (unsigned long long)v->cause_arrive_ts, later);
 }
 
-static int push(void **arr, size_t *n, size_t *cap, size_t elem,
-		const void *item)
-{
-	if (*n == *cap) {
-		size_t c = *cap ? *cap * 2 : 16;
-		void *p = realloc(*arr, c * elem);
-
-		if (!p)
-			return -ENOMEM;
-		*arr = p;
-		*cap = c;
-	}
-	memcpy((char *)*arr + *n * elem, item, elem);
-	(*n)++;
-	return 0;
-}
-
 /* A connection as a key both ends agree on: the smaller end first. */
 static void canon_link(const struct causal_ev_link *l, struct causal_ev_link *c)
 {
@@ -554,6 +106,8 @@ struct tcp_count {
 	__u64 resets_mid;		/* before the host's last message: not
 					 * the teardown of a finished run
 					 */
+	__u32 reset_host;		/* of the first mid-run reset */
+	__u64 reset_ts;
 };
 
 /* Is (addr, port) the first end of canonical link @c? */
@@ -569,52 +123,8 @@ static int cmp_link(const void *a, const void *b)
 }
 
 /* ---------------------------------------------------------------------- */
-/* The analysis                                                            */
+/* The passes                                                              */
 /* ---------------------------------------------------------------------- */
-
-struct ana {
-	const struct clog_store *s;
-	const struct cana_opts *o;
-	struct cana_result *r;
-	struct cana_index ix;
-	size_t max_items;
-	__u32 *node_group;	/* cana_node -> index in r->groups */
-	struct tcp_count *tcp;	/* by canonical link */
-	size_t ntcp;
-	__u32 *peers;		/* peer events by (group, node, peer, ts) */
-	size_t npeers;
-	size_t cap_lat, cap_held, cap_blame, cap_pairs, cap_anom, cap_viol,
-	       cap_find;
-	/* happens-before */
-	__u32 *counter;		/* msg -> its rank among its sender's sends */
-	__u64 *vc_off;		/* msg -> its clock in vc */
-	__u32 *vc;		/* computed clocks of sends */
-	__u32 *cur;		/* node -> 64 entries: its clock now */
-	__u32 *sent;		/* node -> sends so far */
-	__u64 *last_stamp;	/* node -> stamp of its last send */
-	__u8 *cycle;		/* rec -> delivered before its send */
-};
-
-static struct cana_group *group_of(struct ana *a, __u32 node)
-{
-	return &a->r->groups[a->node_group[node]];
-}
-
-static struct cana_group *find_group(struct ana *a, __u32 group)
-{
-	size_t lo = 0, hi = a->r->ngroups;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (a->r->groups[mid].group < group)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < a->r->ngroups && a->r->groups[lo].group == group ?
-	       &a->r->groups[lo] : NULL;
-}
 
 static int build_groups(struct ana *a)
 {
@@ -680,6 +190,8 @@ static int count_events(struct ana *a)
 		t.resets = e->type == CAUSAL_EV_TCP_RESET;
 		t.resets_mid = t.resets && e->host < s->str.n &&
 			       e->ts < last_msg[e->host];
+		t.reset_host = t.resets_mid ? e->host : CLOG_NONE;
+		t.reset_ts = t.resets_mid ? e->ts : UINT64_MAX;
 		if (push((void **)&a->tcp, &n, &cap, sizeof(t), &t)) {
 			free(last_msg);
 			return -ENOMEM;
@@ -695,6 +207,10 @@ static int count_events(struct ana *a)
 			t.retransmits[1] += a->tcp[k].retransmits[1];
 			t.resets += a->tcp[k].resets;
 			t.resets_mid += a->tcp[k].resets_mid;
+			if (a->tcp[k].reset_ts < t.reset_ts) {
+				t.reset_ts = a->tcp[k].reset_ts;
+				t.reset_host = a->tcp[k].reset_host;
+			}
 		}
 		a->tcp[a->ntcp++] = t;
 	}
@@ -708,7 +224,7 @@ static int count_events(struct ana *a)
 	for (j = 0; j < a->ix.nseq; j++)
 		if (s->ev[a->ix.seq[j]].type == CAUSAL_EV_PEER)
 			a->peers[a->npeers++] = a->ix.seq[j];
-	qsort_r(a->peers, a->npeers, sizeof(*a->peers), cmp_rec, (void *)s->ev);
+	qsort_r(a->peers, a->npeers, sizeof(*a->peers), ana_cmp_rec, (void *)s->ev);
 	return 0;
 }
 
@@ -822,22 +338,67 @@ static int cmp_held(const void *a, const void *b)
 	return cmp_u64(x->stamp, y->stamp);
 }
 
-static int add_finding(struct ana *a, enum cana_finding_kind kind,
-		       __u32 group, __u64 weight, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+static const char * const finding_names[CANA_F_KINDS] = {
+	[CANA_F_VIOLATION] = "violation",
+	[CANA_F_HELD] = "held",
+	[CANA_F_BLAME] = "blame",
+	[CANA_F_ANOMALY] = "anomaly",
+	[CANA_F_ERROR] = "error",
+	[CANA_F_RESET] = "reset",
+	[CANA_F_GAP] = "gap",
+	[CANA_F_SLOW] = "slow",
+	[CANA_F_NO_LOG] = "no_log",
+};
 
-static int add_finding(struct ana *a, enum cana_finding_kind kind,
-		       __u32 group, __u64 weight, const char *fmt, ...)
+const char *cana_finding_name(enum cana_finding_kind kind)
+{
+	return kind < CANA_F_KINDS ? finding_names[kind] : "unknown";
+}
+
+void cana_wall_str(__u64 wall_ns, char *buf, size_t size)
+{
+	time_t sec = wall_ns / 1000000000ULL;
+	struct tm tm;
+	char day[32];
+
+	gmtime_r(&sec, &tm);
+	strftime(day, sizeof(day), "%Y-%m-%d %H:%M:%S", &tm);
+	snprintf(buf, size, "%s.%06llu UTC", day,
+		 (unsigned long long)(wall_ns % 1000000000ULL / 1000));
+}
+
+void cana_time_str(const struct clog_store *s, __u32 host, __u64 ts,
+		   __u64 wall_ns, char *buf, size_t size)
+{
+	if (wall_ns) {
+		cana_wall_str(wall_ns, buf, size);
+	} else {
+		snprintf(buf, size, "%llu.%06llu s on %s's clock",
+			 (unsigned long long)(ts / 1000000000ULL),
+			 (unsigned long long)(ts % 1000000000ULL / 1000),
+			 host == CLOG_NONE ? "the" : clog_str(s, host));
+	}
+}
+
+struct cana_finding *ana_add_finding(struct ana *a,
+				     enum cana_finding_kind kind,
+				     __u32 group, __u64 weight, __u32 host,
+				     __u64 ts, const char *fmt, ...)
 {
 	struct cana_finding f = { .kind = kind, .group = group,
-				  .weight_ns = weight };
+				  .weight_ns = weight, .since_host = host,
+				  .since_ts = ts };
 	va_list ap;
 
+	if (host != CLOG_NONE && a->has_wall[host])
+		f.since_wall_ns = ts + a->wall_off[host];
 	va_start(ap, fmt);
 	vsnprintf(f.text, sizeof(f.text), fmt, ap);
 	va_end(ap);
-	return push((void **)&a->r->findings, &a->r->nfindings, &a->cap_find,
-		    sizeof(f), &f);
+	if (push((void **)&a->r->findings, &a->r->nfindings, &a->cap_find,
+		 sizeof(f), &f))
+		return NULL;
+	return &a->r->findings[a->r->nfindings - 1];
 }
 
 /* Messages that arrived and were not delivered by the end of the log. */
@@ -883,25 +444,40 @@ static int held_now(struct ana *a)
 				  sizeof(h), &h))
 				return -ENOMEM;
 		}
-		if (count) {
-			char age[32], wait[96] = "";
+		/* A log ends with some messages in flight: only those held
+		 * as long as a slow group's p99 are a finding.
+		 */
+		if (count && oldest.age_ns >= CANA_HELD_NOW_NS) {
+			char age[32], wait[96] = "", peer[32] = "the sender";
+			struct cana_finding *f;
 
 			cana_fmt_ns(oldest.age_ns, age, sizeof(age));
-			if (oldest.has_wait)
+			if (oldest.has_wait) {
 				snprintf(wait, sizeof(wait),
 					 ", waiting for node %u's message %llu",
 					 oldest.wait_node,
 					 (unsigned long long)oldest.wait_stamp);
-			if (add_finding(a, CANA_F_HELD, oldest.group, sum,
-					"node %u of group %u (host %s) still holds %llu "
-					"message%s at the end of its log, the oldest "
-					"(node %u's message %llu) for %s%s",
-					oldest.node, oldest.group,
-					clog_str(a->s, oldest.host),
-					(unsigned long long)count, count > 1 ? "s" : "",
-					oldest.sender,
-					(unsigned long long)oldest.stamp, age, wait))
+				snprintf(peer, sizeof(peer), "node %u",
+					 oldest.wait_node);
+			}
+			f = ana_add_finding(a, CANA_F_HELD, oldest.group, sum,
+					    oldest.host, oldest.arrive_ts,
+					    "node %u of group %u (host %s) still holds %llu "
+					    "message%s at the end of its log, the oldest "
+					    "(node %u's message %llu) for %s%s",
+					    oldest.node, oldest.group,
+					    clog_str(a->s, oldest.host),
+					    (unsigned long long)count, count > 1 ? "s" : "",
+					    oldest.sender,
+					    (unsigned long long)oldest.stamp, age, wait);
+			if (!f)
 				return -ENOMEM;
+			advise(f, "causalctl why %u %u %u:%llu for its chain; then the channel "
+			       "from %s (causalctl status on host %s, ss -ti); "
+			       "CAUSAL_HOLD_TIMEOUT bounds such holds (a gap instead)",
+			       oldest.group, oldest.node, oldest.sender,
+			       (unsigned long long)oldest.stamp, peer,
+			       clog_str(a->s, oldest.host));
 		}
 		i = k;
 	}
@@ -982,12 +558,150 @@ static int cmp_blame(const void *a, const void *b)
 }
 
 /*
+ * Each group's median channel blame: what "stands out" is measured
+ * against. Channels that carried messages and waited on nobody count as 0,
+ * so the one channel that waited in a quiet group stands out.
+ */
+static int pair_medians(struct ana *a)
+{
+	struct cana_result *r = a->r;
+	size_t *n = calloc(2 * (r->ngroups + 1), sizeof(*n)), *seen;
+
+	if (!n)
+		return -ENOMEM;
+	seen = n + r->ngroups + 1;
+	for (size_t i = 0; i < r->npairs; i++)
+		if (r->pairs[i].hold_ns)
+			n[find_group(a, r->pairs[i].group) - r->groups]++;
+	for (size_t x = 0; x < r->ngroups; x++)
+		if (r->groups[x].channels > n[x])
+			n[x] = r->groups[x].channels;
+	/* Largest first: the median is the (n / 2)th of its group, 0 when
+	 * it falls among the channels that did not wait.
+	 */
+	for (size_t i = 0; i < r->npairs; i++) {
+		struct cana_group *g = find_group(a, r->pairs[i].group);
+		size_t x = g - r->groups;
+
+		if (r->pairs[i].hold_ns && seen[x]++ == n[x] / 2)
+			g->pair_median_ns = r->pairs[i].hold_ns;
+	}
+	free(n);
+	return 0;
+}
+
+static __u64 group_first_hold(struct ana *a, __u32 group, __u32 *host)
+{
+	const struct cana_result *r = a->r;
+	__u64 ts = UINT64_MAX;
+
+	*host = CLOG_NONE;
+	for (size_t i = 0; i < r->npairs; i++) {
+		if (r->pairs[i].group != group || !r->pairs[i].hold_ns ||
+		    r->pairs[i].first_hold_ts >= ts)
+			continue;
+		ts = r->pairs[i].first_hold_ts;
+		*host = r->pairs[i].host;
+	}
+	return ts;
+}
+
+/*
+ * A pair whose blame stands out of its group's (CANA_BLAME_OUTLIER times
+ * the median channel, and CANA_BLAME_MIN_NS) is a finding; a group slow
+ * everywhere, with no pair standing out, is one finding of its own.
+ */
+static int blame_findings(struct ana *a)
+{
+	struct cana_result *r = a->r;
+
+	for (size_t i = 0; i < r->npairs; i++) {
+		const struct cana_blame *b = &r->pairs[i];
+		struct cana_group *g = find_group(a, b->group);
+		char held[32], tcp[192], link[128] = "", than[64];
+		struct cana_finding *f;
+
+		if (b->hold_ns < CANA_BLAME_MIN_NS ||
+		    b->hold_ns < CANA_BLAME_OUTLIER * g->pair_median_ns)
+			continue;
+		if (g->pair_median_ns)
+			snprintf(than, sizeof(than), "%.1fx the median channel of group %u",
+				 (double)b->hold_ns / g->pair_median_ns, b->group);
+		else
+			snprintf(than, sizeof(than), "while most channels of group %u "
+				 "waited on nobody", b->group);
+		g->outliers++;
+		cana_fmt_ns(b->hold_ns, held, sizeof(held));
+		if (b->has_link) {
+			clog_link_str(&b->link, link, sizeof(link));
+			snprintf(tcp, sizeof(tcp), "; %llu TCP retransmits on %s",
+				 (unsigned long long)b->retransmits, link);
+			if (b->retransmits_back)
+				snprintf(tcp + strlen(tcp), sizeof(tcp) - strlen(tcp),
+					 " (%llu the other way)",
+					 (unsigned long long)b->retransmits_back);
+			if (b->resets)
+				snprintf(tcp + strlen(tcp), sizeof(tcp) - strlen(tcp),
+					 ", %llu resets",
+					 (unsigned long long)b->resets);
+		} else {
+			snprintf(tcp, sizeof(tcp), "; its link is not in the logs");
+		}
+		f = ana_add_finding(a, CANA_F_BLAME, b->group, b->hold_ns, b->host,
+				    b->first_hold_ts,
+				    "node %u (host %s) waited %s on node %u over %llu "
+				    "holds, %s (%.0f%% of its hold time)%s",
+				    b->node, clog_str(a->s, b->host), held, b->peer,
+				    (unsigned long long)b->msgs, than, 100 * b->share, tcp);
+		if (!f)
+			return -ENOMEM;
+		if (b->retransmits)
+			advise(f, "node %u's end of %s retransmits: look for loss on "
+			       "that path (ss -ti and nstat on both hosts, tc -s "
+			       "qdisc, the NICs' drop counters)", b->peer, link);
+		else if (b->has_link)
+			advise(f, "node %u's messages reach node %u later than the "
+			       "others' do, without retransmits: compare the rtt of "
+			       "%s with the other links' (ss -ti on host %s), and "
+			       "node %u's send queue and CPU", b->peer, b->node,
+			       link, clog_str(a->s, b->host), b->peer);
+		else
+			advise(f, "add the logs of node %u's host, with its peer "
+			       "events, to see its link", b->peer);
+	}
+	for (size_t gi = 0; gi < r->ngroups; gi++) {
+		struct cana_group *g = &r->groups[gi];
+		char p99[32];
+		struct cana_finding *f;
+		__u32 host;
+		__u64 ts;
+
+		if (g->outliers || g->lat.held_p99 < CANA_SLOW_P99_NS)
+			continue;
+		ts = group_first_hold(a, g->group, &host);
+		cana_fmt_ns(g->lat.held_p99, p99, sizeof(p99));
+		f = ana_add_finding(a, CANA_F_SLOW, g->group, g->hold_ns, host,
+				    host == CLOG_NONE ? 0 : ts,
+				    "group %u holds messages long on every channel: p99 "
+				    "of its holds %s over %llu held deliveries, and no "
+				    "peer stands out", g->group, p99,
+				    (unsigned long long)g->lat.held);
+		if (!f)
+			return -ENOMEM;
+		advise(f, "the network or the nodes are slow everywhere: compare "
+		       "the links' rtt (ss -ti) and the nodes' CPU load; causalctl "
+		       "why for the longest hold shows one chain");
+	}
+	return 0;
+}
+
+/*
  * The part of a delivery's hold time that it waited at the head of its
  * channel, from its hold event on (the module's blame_us counts the same):
  * before that it waited behind its own channel. Without an arrive event
  * its whole hold.
  */
-static __u64 head_wait_ns(const struct clog_ev *ev, const struct cana_rec *rc)
+__u64 ana_head_wait_ns(const struct clog_ev *ev, const struct cana_rec *rc)
 {
 	__u64 ready, held = ev[rc->deliver].held_ns;
 
@@ -1031,9 +745,12 @@ static int blame(struct ana *a)
 					g->unattributed_ns += held;
 					continue;
 				}
-				g->unattributed_ns += held - head_wait_ns(ev, rc);
-				held = head_wait_ns(ev, rc);
+				g->unattributed_ns += held - ana_head_wait_ns(ev, rc);
+				held = ana_head_wait_ns(ev, rc);
 				w = ev[rc->hold].wait_node;
+				if (!pair[w].msgs ||
+				    ev[rc->hold].ts < pair[w].first_hold_ts)
+					pair[w].first_hold_ts = ev[rc->hold].ts;
 				pair[w].hold_ns += held;
 				pair[w].msgs++;
 				tot[w].hold_ns += held;
@@ -1073,36 +790,7 @@ static int blame(struct ana *a)
 	}
 	sort(r->blame, r->nblame, sizeof(*r->blame), cmp_blame);
 	sort(r->pairs, r->npairs, sizeof(*r->pairs), cmp_blame);
-	for (i = 0; i < r->npairs; i++) {
-		const struct cana_blame *b = &r->pairs[i];
-		char held[32], tcp[192], link[128];
-
-		if (!b->hold_ns)
-			continue;
-		cana_fmt_ns(b->hold_ns, held, sizeof(held));
-		if (b->has_link) {
-			clog_link_str(&b->link, link, sizeof(link));
-			snprintf(tcp, sizeof(tcp), "; %llu TCP retransmits on %s",
-				 (unsigned long long)b->retransmits, link);
-			if (b->retransmits_back)
-				snprintf(tcp + strlen(tcp), sizeof(tcp) - strlen(tcp),
-					 " (%llu the other way)",
-					 (unsigned long long)b->retransmits_back);
-			if (b->resets)
-				snprintf(tcp + strlen(tcp), sizeof(tcp) - strlen(tcp),
-					 ", %llu resets",
-					 (unsigned long long)b->resets);
-		} else {
-			snprintf(tcp, sizeof(tcp), "; its link is not in the logs");
-		}
-		if (add_finding(a, CANA_F_BLAME, b->group, b->hold_ns,
-				"node %u (host %s) waited %s (%.0f%% of group %u's hold "
-				"time) on node %u%s",
-				b->node, clog_str(a->s, b->host), held, 100 * b->share,
-				b->group, b->peer, tcp))
-			return -ENOMEM;
-	}
-	return 0;
+	return pair_medians(a) ? -ENOMEM : blame_findings(a);
 }
 
 /* Channels, failures and the TCP trouble of each group's links. */
@@ -1187,22 +875,28 @@ static int channels(struct ana *a)
 		g->retransmits += t->retransmits[0] + t->retransmits[1];
 		g->resets += t->resets;
 		g->resets_mid += t->resets_mid;
-		if (t->resets) {
+		/* Resets after the last message are a run's teardown:
+		 * counted, but they are no finding.
+		 */
+		if (t->resets_mid) {
+			struct cana_finding *f;
 			char l[128];
 
 			clog_link_str(&c, l, sizeof(l));
-			/* Resets after the last message are a run's
-			 * teardown: listed, but they explain no hold.
-			 */
-			if (add_finding(a, CANA_F_RESET, g->group,
-					t->resets_mid * CANA_ERROR_WEIGHT_NS,
-					"%llu TCP resets on %s, a channel of group %u%s",
-					(unsigned long long)t->resets, l, g->group,
-					t->resets_mid ? "" :
-					", after its hosts' last messages")) {
+			f = ana_add_finding(a, CANA_F_RESET, g->group,
+					    t->resets_mid * CANA_ERROR_WEIGHT_NS,
+					    t->reset_host, t->reset_ts,
+					    "%llu TCP resets on %s, a channel of group %u, "
+					    "while its hosts still exchanged messages",
+					    (unsigned long long)t->resets_mid, l, g->group);
+			if (!f) {
 				ret = -ENOMEM;
 				goto out;
 			}
+			advise(f, "a peer process closed or crashed, or a middlebox "
+			       "reset the connection: look at both ends' processes "
+			       "and their logs at that time; the channel's peer "
+			       "events show when it came back");
 		}
 	}
 out:
@@ -1220,22 +914,27 @@ static int errors(struct ana *a)
 		const struct cana_node *nd = &ix->nodes[x];
 		/* peer (no peer yet in the last slot) x error */
 		__u64 cnt[CAUSAL_EV_MAX_NODES + 1][CAUSAL_ERR_MAX + 1];
+		__u64 first[CAUSAL_EV_MAX_NODES + 1][CAUSAL_ERR_MAX + 1];
 		bool any = false;
 
 		for (__u32 i = 0; i < nd->n; i++) {
 			const struct clog_ev *e = &ev[ix->seq[nd->first + i]];
+			int p, err;
 
 			if (e->type != CAUSAL_EV_ERROR)
 				continue;
 			if (!any)
 				memset(cnt, 0, sizeof(cnt));
 			any = true;
-			cnt[e->peer < CAUSAL_EV_MAX_NODES ? e->peer :
-			    CAUSAL_EV_MAX_NODES][e->err < CAUSAL_ERR_MAX ? e->err :
-						 CAUSAL_ERR_MAX]++;
+			p = e->peer < CAUSAL_EV_MAX_NODES ? e->peer :
+			    CAUSAL_EV_MAX_NODES;
+			err = e->err < CAUSAL_ERR_MAX ? e->err : CAUSAL_ERR_MAX;
+			if (!cnt[p][err]++)
+				first[p][err] = e->ts;	/* in time order */
 		}
 		for (int p = 0; any && p <= CAUSAL_EV_MAX_NODES; p++) {
 			for (int err = 0; err <= CAUSAL_ERR_MAX; err++) {
+				struct cana_finding *f;
 				char peer[32];
 
 				if (!cnt[p][err])
@@ -1245,359 +944,29 @@ static int errors(struct ana *a)
 						 "a peer before its HELLO");
 				else
 					snprintf(peer, sizeof(peer), "node %d", p);
-				if (add_finding(a, CANA_F_ERROR, nd->group,
-						cnt[p][err] * CANA_ERROR_WEIGHT_NS,
-						"node %u of group %u (host %s) failed its "
-						"channel to %s %llu time%s: protocol error "
-						"\"%s\"",
-						nd->node, nd->group,
-						clog_str(a->s, nd->host), peer,
-						(unsigned long long)cnt[p][err],
-						cnt[p][err] > 1 ? "s" : "",
-						causal_proto_err_name(err)))
+				f = ana_add_finding(a, CANA_F_ERROR, nd->group,
+						    cnt[p][err] * CANA_ERROR_WEIGHT_NS,
+						    nd->host, first[p][err],
+						    "node %u of group %u (host %s) failed its "
+						    "channel to %s %llu time%s: protocol error "
+						    "\"%s\"",
+						    nd->node, nd->group,
+						    clog_str(a->s, nd->host), peer,
+						    (unsigned long long)cnt[p][err],
+						    cnt[p][err] > 1 ? "s" : "",
+						    causal_proto_err_name(err));
+				if (!f)
 					return -ENOMEM;
+				advise(f, "%s sent what the protocol forbids: check that "
+				       "it runs the same module version (modinfo causal "
+				       "on its host) and that only causal peers connect "
+				       "to the group's port; causalctl status on host %s "
+				       "shows the channel's last error", peer,
+				       clog_str(a->s, nd->host));
 			}
 		}
 	}
 	return 0;
-}
-
-/* ---------------------------------------------------------------------- */
-/* Happens-before check                                                    */
-/* ---------------------------------------------------------------------- */
-
-static void hb_visit(void *ctx, __u32 x, __u32 e, bool cycle)
-{
-	struct ana *a = ctx;
-	const struct cana_index *ix = &a->ix;
-	const struct clog_ev *ev = &a->s->ev[e];
-	__u16 n = a->r->groups[a->node_group[x]].nodes;
-	__u32 *cur = a->cur + (size_t)x * CAUSAL_EV_MAX_NODES;
-	__u32 m = ix->ref[e];
-
-	if (ev->type == CAUSAL_EV_SEND) {
-		if (m == CLOG_NONE)
-			return;		/* a duplicate, counted elsewhere */
-		if (a->sent[x] && ev->stamp <= a->last_stamp[x])
-			group_of(a, x)->check.inconsistent++;
-		a->last_stamp[x] = ev->stamp;
-		a->counter[m] = ++a->sent[x];
-		cur[ev->node] = a->counter[m];
-		memcpy(a->vc + a->vc_off[m], cur, n * sizeof(*cur));
-		return;
-	}
-	/* A delivery: merge the clock of its send. */
-	if (ix->recs[m].deliver != e)
-		return;
-	if (cycle) {
-		a->cycle[m] = 1;
-		group_of(a, x)->check.inconsistent++;
-		return;
-	}
-	if (ix->recs[m].msg == CLOG_NONE)
-		return;
-	for (__u16 k = 0; k < n; k++) {
-		__u32 v = a->vc[a->vc_off[ix->recs[m].msg] + k];
-
-		if (v > cur[k])
-			cur[k] = v;
-	}
-}
-
-struct arrivals {
-	__u32 counter;
-	__u32 rec;
-};
-
-static int cmp_arr(const void *a, const void *b)
-{
-	const struct arrivals *x = a, *y = b;
-
-	return x->counter < y->counter ? -1 : x->counter > y->counter;
-}
-
-/* Position after the last entry of @l[0..n) with counter <= @need. */
-static size_t upper(const struct arrivals *l, size_t n, __u32 need)
-{
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (l[mid].counter <= need)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-struct node_check {
-	struct arrivals *arr;	/* this node's arrivals, by sender then counter */
-	__u8 *done;
-	__u32 start[CAUSAL_EV_MAX_NODES], len[CAUSAL_EV_MAX_NODES];
-	__u32 prefix[CAUSAL_EV_MAX_NODES];	/* delivered (or excused) */
-	__u32 floor[CAUSAL_EV_MAX_NODES];	/* given up by gaps */
-};
-
-static void advance(struct node_check *c, __u16 k, struct cana_check *chk)
-{
-	while (c->prefix[k] < c->len[k]) {
-		__u32 i = c->start[k] + c->prefix[k];
-
-		if (!c->done[i]) {
-			if (c->arr[i].counter > c->floor[k])
-				break;
-			chk->gap_excused++;
-			c->done[i] = 1;
-		}
-		c->prefix[k]++;
-	}
-}
-
-static int violation(struct ana *a, struct cana_group *g,
-		     const struct cana_rec *m, const struct cana_rec *cause)
-{
-	const struct clog_ev *ev = a->s->ev;
-	struct cana_result *r = a->r;
-	struct cana_violation v = {
-		.group = m->group, .node = m->node,
-		.host = ev[m->deliver].host,
-		.sender = m->sender, .stamp = m->stamp,
-		.deliver_ts = ev[m->deliver].ts,
-		.cause_sender = cause->sender, .cause_stamp = cause->stamp,
-		.cause_arrive_ts = arrival_ts(ev, cause),
-		.cause_delivered = cause->deliver != CLOG_NONE,
-	};
-
-	if (v.cause_delivered)
-		v.cause_deliver_ts = ev[cause->deliver].ts;
-	g->check.violations++;
-	if (r->nviol >= a->max_items)
-		return 0;
-	return push((void **)&r->viol, &r->nviol, &a->cap_viol, sizeof(v), &v);
-}
-
-/* Check every delivery of node @x against the arrivals at @x. */
-static int check_node(struct ana *a, size_t x, size_t rb, size_t re,
-		      struct node_check *c)
-{
-	const struct cana_index *ix = &a->ix;
-	const struct cana_node *nd = &ix->nodes[x];
-	const struct clog_ev *ev = a->s->ev;
-	struct cana_group *g = group_of(a, x);
-	struct cana_check *chk = &g->check;
-	__u32 *where = NULL;	/* rec - rb -> its entry in c->arr */
-	size_t na = 0;
-	__u16 n = g->nodes;
-	int ret = 0;
-
-	memset(c->start, 0, sizeof(c->start));
-	memset(c->len, 0, sizeof(c->len));
-	memset(c->prefix, 0, sizeof(c->prefix));
-	memset(c->floor, 0, sizeof(c->floor));
-	where = malloc((re - rb + 1) * sizeof(*where));
-	if (!where)
-		return -ENOMEM;
-	for (size_t i = rb; i < re; i++) {
-		const struct cana_rec *rc = &ix->recs[i];
-
-		where[i - rb] = CLOG_NONE;
-		if (rec_arrival(rc) == CLOG_NONE)
-			continue;
-		if (rc->msg == CLOG_NONE) {
-			chk->no_send++;
-			continue;
-		}
-		if (!c->len[rc->sender])
-			c->start[rc->sender] = na;
-		c->len[rc->sender]++;
-		c->arr[na].counter = a->counter[rc->msg];
-		c->arr[na].rec = i;
-		c->done[na] = 0;
-		na++;
-	}
-	for (__u16 k = 0; k < CAUSAL_EV_MAX_NODES; k++) {
-		struct arrivals *l = c->arr + c->start[k];
-
-		for (__u32 i = 1; i < c->len[k]; i++) {
-			if (l[i - 1].counter >= l[i].counter) {
-				sort(l, c->len[k], sizeof(*l), cmp_arr);
-				break;
-			}
-		}
-		for (__u32 i = 0; i < c->len[k]; i++)
-			where[l[i].rec - rb] = c->start[k] + i;
-	}
-
-	for (__u32 i = 0; i < nd->n; i++) {
-		__u32 e = ix->seq[nd->first + i], r = ix->ref[e];
-		const struct cana_rec *rc;
-		const __u32 *vc;
-		__u16 k;
-
-		if (ev[e].type != CAUSAL_EV_DELIVER || ix->recs[r].deliver != e)
-			continue;
-		rc = &ix->recs[r];
-		if (rc->msg == CLOG_NONE) {
-			chk->no_send++;
-			continue;
-		}
-		if (a->cycle[r])
-			continue;
-		vc = a->vc + a->vc_off[rc->msg];
-		if (ev[e].flag) {
-			/* A gap: what it waited for is given up. */
-			chk->gap_exempt++;
-			for (k = 0; k < n; k++) {
-				if (k == rc->sender || k == nd->node)
-					continue;
-				if (vc[k] > c->floor[k])
-					c->floor[k] = vc[k];
-				advance(c, k, chk);
-			}
-		} else {
-			chk->checked++;
-			for (k = 0; k < n; k++) {
-				__u32 need, got;
-
-				if (k == nd->node || !c->len[k])
-					continue;
-				need = k == rc->sender ? a->counter[rc->msg] - 1 : vc[k];
-				got = upper(c->arr + c->start[k], c->len[k], need);
-				if (got > c->prefix[k])
-					break;
-			}
-			if (k < n) {
-				__u32 ci = c->arr[c->start[k] + c->prefix[k]].rec;
-
-				ret = violation(a, g, rc, &ix->recs[ci]);
-				if (ret)
-					break;
-			}
-		}
-		if (where[r - rb] != CLOG_NONE) {
-			c->done[where[r - rb]] = 1;
-			advance(c, rc->sender, chk);
-		}
-	}
-	free(where);
-	return ret;
-}
-
-/* Lost events the check would have read: sends, arrivals and deliveries,
- * and those of no known type. A lost hold, clock or TCP event hides no
- * happens-before edge.
- */
-static __u64 check_lost(const struct clog_store *s)
-{
-	static const __u32 unread[] = { CAUSAL_EV_HOLD, CAUSAL_EV_CLOCK,
-					CAUSAL_EV_PEER, CAUSAL_EV_ERROR,
-					CAUSAL_EV_TCP_RETRANSMIT,
-					CAUSAL_EV_TCP_STATE, CAUSAL_EV_TCP_RESET };
-	__u64 lost = s->lost;
-
-	for (size_t i = 0; i < sizeof(unread) / sizeof(unread[0]); i++)
-		lost -= s->lost_by_type[unread[i]];
-	return lost;
-}
-
-static int hb_check(struct ana *a)
-{
-	const struct cana_index *ix = &a->ix;
-	struct node_check c = {};
-	size_t total = 0, maxrecs = 0, rb = 0;
-	__u64 lost;
-	long cycles;
-	int ret = -ENOMEM;
-
-	a->counter = calloc(ix->nmsgs + 1, sizeof(*a->counter));
-	a->vc_off = malloc((ix->nmsgs + 1) * sizeof(*a->vc_off));
-	a->cur = calloc(ix->nnodes * CAUSAL_EV_MAX_NODES + 1, sizeof(*a->cur));
-	a->sent = calloc(ix->nnodes + 1, sizeof(*a->sent));
-	a->last_stamp = calloc(ix->nnodes + 1, sizeof(*a->last_stamp));
-	a->cycle = calloc(ix->nrecs + 1, 1);
-	if (!a->counter || !a->vc_off || !a->cur || !a->sent ||
-	    !a->last_stamp || !a->cycle)
-		return -ENOMEM;
-	for (size_t m = 0; m < ix->nmsgs; m++) {
-		a->vc_off[m] = total;
-		total += group_of(a, ix->msgs[m].node)->nodes;
-	}
-	a->vc = malloc((total + 1) * sizeof(*a->vc));
-	if (!a->vc)
-		return -ENOMEM;
-	cycles = cana_walk(ix, 0, ix->nnodes,
-			   BIT(CAUSAL_EV_SEND) | BIT(CAUSAL_EV_DELIVER),
-			   hb_visit, a);
-	if (cycles < 0)
-		return cycles;
-
-	/* Per receiving node: its receptions are recs [rb, re). */
-	for (size_t i = 0, k; i < ix->nrecs; i = k) {
-		for (k = i; k < ix->nrecs && ix->recs[k].rnode == ix->recs[i].rnode; k++)
-			;
-		if (k - i > maxrecs)
-			maxrecs = k - i;
-	}
-	c.arr = malloc((maxrecs + 1) * sizeof(*c.arr));
-	c.done = malloc(maxrecs + 1);
-	if (!c.arr || !c.done)
-		goto out;
-	ret = 0;
-	for (size_t x = 0; x < ix->nnodes && !ret; x++) {
-		size_t re = rb;
-
-		while (re < ix->nrecs && ix->recs[re].rnode == x)
-			re++;
-		ret = check_node(a, x, rb, re, &c);
-		rb = re;
-	}
-	lost = check_lost(a->s);
-	for (size_t gi = 0; gi < a->r->ngroups; gi++) {
-		struct cana_check *chk = &a->r->groups[gi].check;
-
-		chk->lost = lost;
-		a->r->check.checked += chk->checked;
-		a->r->check.violations += chk->violations;
-		a->r->check.gap_exempt += chk->gap_exempt;
-		a->r->check.gap_excused += chk->gap_excused;
-		a->r->check.no_send += chk->no_send;
-		a->r->check.inconsistent += chk->inconsistent;
-	}
-	a->r->check.lost = lost;
-out:
-	free(c.arr);
-	free(c.done);
-	return ret;
-}
-
-/* Duplicates make the check unreliable: count them per group. */
-static void duplicates(struct ana *a)
-{
-	const struct cana_index *ix = &a->ix;
-	const struct clog_ev *ev = a->s->ev;
-
-	for (size_t x = 0; x < ix->nnodes; x++) {
-		const struct cana_node *nd = &ix->nodes[x];
-
-		for (__u32 i = 0; i < nd->n; i++) {
-			__u32 e = ix->seq[nd->first + i];
-			const struct cana_rec *rc;
-
-			if (ev[e].type == CAUSAL_EV_SEND) {
-				if (ix->ref[e] == CLOG_NONE)
-					group_of(a, x)->check.inconsistent++;
-				continue;
-			}
-			if (ev[e].type != CAUSAL_EV_ARRIVE &&
-			    ev[e].type != CAUSAL_EV_DELIVER)
-				continue;
-			rc = &ix->recs[ix->ref[e]];
-			if (rc->arrive != e && rc->deliver != e)
-				group_of(a, x)->check.inconsistent++;
-		}
-	}
 }
 
 static int violation_findings(struct ana *a)
@@ -1605,6 +974,7 @@ static int violation_findings(struct ana *a)
 	for (size_t gi = 0; gi < a->r->ngroups; gi++) {
 		const struct cana_group *g = &a->r->groups[gi];
 		const struct cana_violation *v = NULL;
+		struct cana_finding *f;
 		char first[512];
 
 		if (!g->check.violations)
@@ -1616,228 +986,151 @@ static int violation_findings(struct ana *a)
 			cana_violation_str(a->s, v, first, sizeof(first));
 		else
 			snprintf(first, sizeof(first), "(not listed)");
-		if (add_finding(a, CANA_F_VIOLATION, g->group, UINT64_MAX,
-				"group %u: %llu deliver%s broke happens-before; first: %s",
-				g->group, (unsigned long long)g->check.violations,
-				g->check.violations > 1 ? "ies" : "y", first))
+		f = ana_add_finding(a, CANA_F_VIOLATION, g->group, UINT64_MAX,
+				    v ? v->host : CLOG_NONE, v ? v->deliver_ts : 0,
+				    "group %u: %llu deliver%s broke happens-before; first: %s",
+				    g->group, (unsigned long long)g->check.violations,
+				    g->check.violations > 1 ? "ies" : "y", first);
+		if (!f)
 			return -ENOMEM;
+		advise(f, "%s", cana_complete(&a->r->check) ?
+		       "the module delivered out of causal order: keep these logs "
+		       "and report it with the module version (modinfo causal)" :
+		       "the logs are incomplete (lost events or a missing host), so "
+		       "this may be the logs' fault: give every host's log, raise "
+		       "causald --ringbuf if events were lost, and check again");
 	}
 	return 0;
 }
 
-/* ---------------------------------------------------------------------- */
-/* Anomalies                                                               */
-/* ---------------------------------------------------------------------- */
-
-size_t cana_anomaly_runs(const __u64 *x, size_t n, struct cana_run *out,
-			 size_t max)
-{
-	double mean = 0, var = 0, m2 = 0;
-	struct cana_run run = {};
-	size_t nruns = 0, i;
-	bool in_run = false;
-
-	for (i = 0; i < n && i < CANA_WARMUP; i++) {
-		double d = x[i] - mean;
-
-		mean += d / (i + 1);
-		m2 += d * (x[i] - mean);
-	}
-	var = i ? m2 / i : 0;
-	for (; i < n; i++) {
-		double sd = sqrt(var), v = x[i];
-		bool flag = x[i] >= CANA_MIN_NS && v > mean + CANA_SIGMAS * sd &&
-			    v > CANA_RATIO * mean;
-
-		if (flag) {
-			if (!in_run) {
-				memset(&run, 0, sizeof(run));
-				run.first = i;
-				run.mean_ns = llround(mean);
-				run.sd_ns = llround(sd);
-				in_run = true;
-			}
-			run.len++;
-			if (x[i] > run.peak_ns)
-				run.peak_ns = x[i];
-			run.excess_ns += llround(v - mean);
-			continue;	/* the baseline stays the one before */
-		}
-		if (in_run) {
-			if (nruns < max)
-				out[nruns] = run;
-			nruns++;
-			in_run = false;
-		}
-		/* Exponentially weighted mean and variance. */
-		{
-			double d = v - mean, inc = CANA_ALPHA * d;
-
-			mean += inc;
-			var = (1 - CANA_ALPHA) * (var + d * inc);
-		}
-	}
-	if (in_run) {
-		if (nruns < max)
-			out[nruns] = run;
-		nruns++;
-	}
-	return nruns;
-}
-
-struct blamed {
-	__u16 peer;
-	__u64 bucket;
-	__u64 ns;
-};
-
-static int cmp_blamed(const void *a, const void *b)
-{
-	const struct blamed *x = a, *y = b;
-
-	if (x->peer != y->peer)
-		return x->peer < y->peer ? -1 : 1;
-	return cmp_u64(x->bucket, y->bucket);
-}
-
-/* Wall-clock offset of each host (CLOCK_REALTIME - CLOCK_MONOTONIC) from
- * its meta line.
- */
-int cana_host_offsets(const struct clog_store *s, __u64 **off, __u8 **has)
-{
-	*off = calloc(s->str.n + 1, sizeof(**off));
-	*has = calloc(s->str.n + 1, 1);
-	if (!*off || !*has)
-		return -ENOMEM;
-	for (size_t i = 0; i < s->nfiles; i++) {
-		const struct clog_file *f = &s->files[i];
-
-		if (!f->has_meta || f->host == CLOG_NONE)
-			continue;
-		(*off)[f->host] = f->realtime_ns - f->started_ts;
-		(*has)[f->host] = 1;
-	}
-	return 0;
-}
-
-static int anomalies_group(struct ana *a, struct cana_group *g, size_t rb,
-			   size_t re, const __u64 *off, const __u8 *has)
+/* Deliveries past a lost cause, one finding per receiving node. */
+static int gap_findings(struct ana *a)
 {
 	const struct cana_index *ix = &a->ix;
 	const struct clog_ev *ev = a->s->ev;
-	__u64 bucket = a->o->bucket_ns ? a->o->bucket_ns : CANA_BUCKET_NS;
-	__u64 start = UINT64_MAX, end = 0, nb;
-	struct blamed *b = NULL;
-	struct cana_run runs[64];
-	__u64 *series = NULL;
-	size_t nbl = 0, cap = 0;
-	bool wall = true;
-	int ret = -ENOMEM;
 
-	for (size_t x = 0; x < ix->nnodes; x++)
-		if (ix->nodes[x].group == g->group && !has[ix->nodes[x].host])
-			wall = false;
-	/* The group's time line: its deliveries, on one clock. */
-	for (size_t i = rb; i < re; i++) {
-		const struct cana_rec *rc = &ix->recs[i];
-		__u64 t;
+	for (size_t x = 0; x < ix->nnodes; x++) {
+		const struct cana_node *nd = &ix->nodes[x];
+		const struct clog_ev *first = NULL;
+		struct cana_finding *f;
+		__u64 n = 0;
 
-		if (rc->deliver == CLOG_NONE)
-			continue;
-		t = ev[rc->deliver].ts + (wall ? off[ev[rc->deliver].host] : 0);
-		if (t < start)
-			start = t;
-		if (t > end)
-			end = t;
-	}
-	if (start > end)
-		return 0;
-	if ((end - start) / bucket >= CANA_MAX_BUCKETS)
-		bucket = (end - start) / (CANA_MAX_BUCKETS - 1) + 1;
-	nb = (end - start) / bucket + 1;
-	for (size_t i = rb; i < re; i++) {
-		const struct cana_rec *rc = &ix->recs[i];
-		struct blamed item;
-		__u64 t;
+		for (__u32 i = 0; i < nd->n; i++) {
+			const struct clog_ev *e = &ev[ix->seq[nd->first + i]];
 
-		if (rc->deliver == CLOG_NONE || rc->hold == CLOG_NONE ||
-		    !ev[rc->deliver].held_ns)
-			continue;
-		t = ev[rc->deliver].ts + (wall ? off[ev[rc->deliver].host] : 0);
-		item.peer = ev[rc->hold].wait_node;
-		item.bucket = (t - start) / bucket;
-		item.ns = head_wait_ns(ev, rc);
-		if (push((void **)&b, &nbl, &cap, sizeof(item), &item))
-			goto out;
-	}
-	sort(b, nbl, sizeof(*b), cmp_blamed);
-	series = malloc(nb * sizeof(*series));
-	if (!series)
-		goto out;
-	for (size_t i = 0, k; i < nbl; i = k) {
-		size_t nr;
-
-		memset(series, 0, nb * sizeof(*series));
-		for (k = i; k < nbl && b[k].peer == b[i].peer; k++)
-			series[b[k].bucket] += b[k].ns;
-		nr = cana_anomaly_runs(series, nb, runs, 64);
-		if (nr > 64)
-			nr = 64;
-		for (size_t j = 0; j < nr; j++) {
-			struct cana_anomaly an = {
-				.group = g->group, .peer = b[i].peer,
-				.start_ns = runs[j].first * bucket,
-				.bucket_ns = bucket, .buckets = runs[j].len,
-				.peak_ns = runs[j].peak_ns,
-				.mean_ns = runs[j].mean_ns, .sd_ns = runs[j].sd_ns,
-				.excess_ns = runs[j].excess_ns, .wall = wall,
-			};
-			char peak[32], mean[32], sd[32], per[32], at[32], len[32];
-
-			if (push((void **)&a->r->anomalies, &a->r->nanomalies,
-				 &a->cap_anom, sizeof(an), &an))
-				goto out;
-			cana_fmt_ns(an.peak_ns, peak, sizeof(peak));
-			cana_fmt_ns(an.mean_ns, mean, sizeof(mean));
-			cana_fmt_ns(an.sd_ns, sd, sizeof(sd));
-			cana_fmt_ns(bucket, per, sizeof(per));
-			cana_fmt_ns(an.start_ns, at, sizeof(at));
-			cana_fmt_ns(an.buckets * bucket, len, sizeof(len));
-			if (add_finding(a, CANA_F_ANOMALY, g->group, an.excess_ns,
-					"hold time blamed on node %u in group %u jumped from "
-					"its baseline of %s +- %s to %s per %s at +%s, for %s",
-					an.peer, g->group, mean, sd, peak, per, at, len))
-				goto out;
+			if (e->type != CAUSAL_EV_DELIVER || !e->flag)
+				continue;
+			if (!n++)
+				first = e;
 		}
+		if (!n)
+			continue;
+		f = ana_add_finding(a, CANA_F_GAP, nd->group, n * CANA_ERROR_WEIGHT_NS,
+				    first->host, first->ts,
+				    "node %u of group %u (host %s) gave up waiting %llu "
+				    "time%s (hold timeout): the first, node %u's message "
+				    "%llu, was delivered without a cause that never came",
+				    nd->node, nd->group, clog_str(a->s, nd->host),
+				    (unsigned long long)n, n > 1 ? "s" : "", first->peer,
+				    (unsigned long long)first->stamp);
+		if (!f)
+			return -ENOMEM;
+		advise(f, "causalctl why %u %u %u:%llu names what never came; then "
+		       "that sender's channel (causalctl status on host %s, ss -ti)",
+		       nd->group, nd->node, first->peer,
+		       (unsigned long long)first->stamp, clog_str(a->s, nd->host));
 	}
-	ret = 0;
-out:
-	free(series);
-	free(b);
-	return ret;
+	return 0;
 }
 
-static int anomalies(struct ana *a)
+/* "; its address, from node 2's channel: 10.0.0.2", or "" if no peer event
+ * of @group names @node's end.
+ */
+static void peer_addr(struct ana *a, __u32 group, __u16 node, char *buf,
+		      size_t size)
 {
 	const struct cana_index *ix = &a->ix;
-	__u64 *off = NULL;
-	__u8 *has = NULL;
-	int ret = cana_host_offsets(a->s, &off, &has);
 
-	for (size_t i = 0, k; !ret && i < ix->nrecs; i = k) {
-		for (k = i; k < ix->nrecs && ix->recs[k].group == ix->recs[i].group; k++)
-			;
-		ret = anomalies_group(a, find_group(a, ix->recs[i].group), i, k,
-				      off, has);
+	*buf = 0;
+	for (size_t x = 0; x < ix->nnodes; x++) {
+		size_t lo, hi;
+
+		if (ix->nodes[x].group != group)
+			continue;
+		peer_range(a, group, ix->nodes[x].node, node, &lo, &hi);
+		for (size_t i = lo; i < hi; i++) {
+			const struct causal_ev_link *l =
+				clog_ev_link(a->s, &a->s->ev[a->peers[i]]);
+			char addr[INET6_ADDRSTRLEN];
+
+			/* A peer event's link starts at its own node. */
+			if (!l || !inet_ntop(l->family == AF_INET6 ? AF_INET6 : AF_INET,
+					     l->daddr, addr, sizeof(addr)))
+				continue;
+			snprintf(buf, size, "; its address, from node %u's channel: %s",
+				 ix->nodes[x].node, addr);
+			return;
+		}
 	}
-	free(off);
-	free(has);
-	return ret;
+}
+
+/* Senders whose messages arrived but whose sends are not in the logs. */
+static int no_log_findings(struct ana *a)
+{
+	const struct cana_index *ix = &a->ix;
+	const struct clog_ev *ev = a->s->ev;
+	__u64 n[CAUSAL_EV_MAX_NODES], ts[CAUSAL_EV_MAX_NODES];
+	__u32 host[CAUSAL_EV_MAX_NODES];
+
+	for (size_t i = 0, k; i < ix->nrecs; i = k) {
+		__u32 group = ix->recs[i].group;
+
+		memset(n, 0, sizeof(n));
+		for (k = i; k < ix->nrecs && ix->recs[k].group == group; k++) {
+			const struct cana_rec *rc = &ix->recs[k];
+			__u32 e = rc->arrive != CLOG_NONE ? rc->arrive : rc->deliver;
+
+			if (rc->msg != CLOG_NONE || e == CLOG_NONE)
+				continue;
+			if (!n[rc->sender]++ || ev[e].ts < ts[rc->sender]) {
+				ts[rc->sender] = ev[e].ts;
+				host[rc->sender] = ev[e].host;
+			}
+		}
+		for (__u16 p = 0; p < CAUSAL_EV_MAX_NODES; p++) {
+			struct cana_finding *f;
+			char seen[160];
+			bool has_log;
+
+			if (!n[p])
+				continue;
+			has_log = cana_find_node(ix, group, p) != CLOG_NONE;
+			peer_addr(a, group, p, seen, sizeof(seen));
+			f = ana_add_finding(a, CANA_F_NO_LOG, group, 0, host[p], ts[p],
+					    has_log ?
+					    "node %u of group %u: %llu of its messages arrived "
+					    "but its log has no send for them%s" :
+					    "node %u of group %u: no log of its host is given; "
+					    "%llu of its messages arrived without a send event%s",
+					    p, group, (unsigned long long)n[p], seen);
+			if (!f)
+				return -ENOMEM;
+			if (has_log)
+				advise(f, "its log is cut or lost events: give its whole "
+				       "log, and raise causald --ringbuf there if it "
+				       "counts lost events");
+			else
+				advise(f, "add the log of node %u's host to the command "
+				       "line: without it the happens-before check is "
+				       "incomplete", p);
+		}
+	}
+	return 0;
 }
 
 /* ---------------------------------------------------------------------- */
 
-static void health(struct ana *a)
+static int health(struct ana *a)
 {
 	for (size_t gi = 0; gi < a->r->ngroups; gi++) {
 		struct cana_group *g = &a->r->groups[gi];
@@ -1853,6 +1146,7 @@ static void health(struct ana *a)
 
 		causal_health_score(&in, &g->health);
 	}
+	return 0;
 }
 
 static int cmp_finding(const void *a, const void *b)
@@ -1864,6 +1158,14 @@ static int cmp_finding(const void *a, const void *b)
 	if (x->kind != y->kind)
 		return x->kind < y->kind ? -1 : 1;
 	return strcmp(x->text, y->text);
+}
+
+bool cana_group_healthy(const struct cana_result *r, __u32 group)
+{
+	for (size_t i = 0; i < r->nfindings; i++)
+		if (r->findings[i].group == group)
+			return false;
+	return true;
 }
 
 void cana_free(struct cana_result *r)
@@ -1881,6 +1183,27 @@ void cana_free(struct cana_result *r)
 	free(r);
 }
 
+/*
+ * The passes, in order: each reads the index and what the passes before it
+ * wrote, adds its part of the result and its findings.
+ */
+static int (*const passes[])(struct ana *a) = {
+	build_groups,		/* groups and their node counts */
+	count_events,		/* counts by type, TCP events by link */
+	channels,		/* channels, failures, resets, peer events */
+	latency,		/* hold-back latency tables */
+	held_now,		/* what the logs end with still held */
+	blame,			/* hold time by the node waited for */
+	errors,			/* channel failures */
+	ana_duplicates,		/* duplicate events: the check's trust */
+	ana_hb_check,		/* happens-before, rebuilt (causal_hb.c) */
+	violation_findings,
+	gap_findings,		/* deliveries past a lost cause */
+	no_log_findings,	/* senders without a log */
+	ana_anomalies,		/* sustained jumps of blame (causal_anomaly.c) */
+	health,			/* the score, from all of the above */
+};
+
 struct cana_result *cana_analyze(const struct clog_store *s,
 				 const struct cana_opts *o)
 {
@@ -1891,34 +1214,14 @@ struct cana_result *cana_analyze(const struct clog_store *s,
 	if (!a.r)
 		return NULL;
 	a.max_items = o->max_items ? o->max_items : CANA_MAX_ITEMS;
-	ret = cana_index_build(&a.ix, s, o->has_group, o->group);
+	ret = cana_host_offsets(s, &a.wall_off, &a.has_wall);
 	if (!ret)
-		ret = build_groups(&a);
+		ret = cana_index_build(&a.ix, s, o->has_group, o->group);
+	for (size_t i = 0; !ret && i < sizeof(passes) / sizeof(passes[0]); i++)
+		ret = passes[i](&a);
 	if (!ret)
-		ret = count_events(&a);
-	if (!ret)
-		ret = channels(&a);
-	if (!ret)
-		ret = latency(&a);
-	if (!ret)
-		ret = held_now(&a);
-	if (!ret)
-		ret = blame(&a);
-	if (!ret)
-		ret = errors(&a);
-	if (!ret) {
-		duplicates(&a);
-		ret = hb_check(&a);
-	}
-	if (!ret)
-		ret = violation_findings(&a);
-	if (!ret)
-		ret = anomalies(&a);
-	if (!ret) {
-		health(&a);
 		sort(a.r->findings, a.r->nfindings, sizeof(*a.r->findings),
-		      cmp_finding);
-	}
+		     cmp_finding);
 	cana_index_free(&a.ix);
 	free(a.node_group);
 	free(a.tcp);
@@ -1930,6 +1233,8 @@ struct cana_result *cana_analyze(const struct clog_store *s,
 	free(a.sent);
 	free(a.last_stamp);
 	free(a.cycle);
+	free(a.wall_off);
+	free(a.has_wall);
 	if (ret) {
 		cana_free(a.r);
 		errno = -ret;
@@ -1937,3 +1242,4 @@ struct cana_result *cana_analyze(const struct clog_store *s,
 	}
 	return a.r;
 }
+

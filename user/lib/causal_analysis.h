@@ -15,13 +15,25 @@
 #include "causal_log.h"
 
 #define CANA_ALL		0xffff		/* a node field meaning "every node" */
-#define CANA_BUCKET_NS		1000000000ULL	/* anomaly buckets */
+/* Anomaly buckets: a group's run in CANA_RUN_BUCKETS, each within
+ * [CANA_BUCKET_MIN_NS, CANA_BUCKET_NS], unless the caller sets a width.
+ */
+#define CANA_BUCKET_NS		1000000000ULL
+#define CANA_BUCKET_MIN_NS	10000000ULL
+#define CANA_RUN_BUCKETS	50
 #define CANA_MAX_BUCKETS	100000		/* per series; buckets widen past it */
 #define CANA_WARMUP		8		/* buckets before a baseline counts */
 #define CANA_ALPHA		0.1		/* EWMA weight of a new bucket */
-#define CANA_SIGMAS		5.0		/* flagged: above mean + 5 sd ... */
+#define CANA_SIGMAS		5.0		/* a run starts above mean + 5 sd ... */
 #define CANA_RATIO		3.0		/* ... and 3 times the mean ... */
-#define CANA_MIN_NS		50000000ULL	/* ... and at least 50 ms */
+#define CANA_MIN_SHARE		0.05		/* ... and 5% of the bucket's width */
+#define CANA_SIGMAS_ON		2.0		/* and goes on above mean + 2 sd */
+#define CANA_RATIO_ON		1.5		/* and 1.5 times the mean */
+#define CANA_MIN_RUN		4		/* buckets: shorter runs are noise */
+#define CANA_BLAME_OUTLIER	3.0		/* a pair's blame, x the group's median */
+#define CANA_BLAME_MIN_NS	10000000ULL	/* and at least this much */
+#define CANA_SLOW_P99_NS	100000000ULL	/* a group's p99 hold worth a finding */
+#define CANA_HELD_NOW_NS	CANA_SLOW_P99_NS /* held at a log's end: a finding */
 #define CANA_MAX_ITEMS		1000		/* listed violations, held messages */
 #define CANA_ERROR_WEIGHT_NS	1000000000ULL	/* ranking weight of a failure */
 
@@ -115,7 +127,7 @@ long cana_walk(const struct cana_index *ix, size_t first, size_t count,
 struct cana_opts {
 	bool has_group;
 	__u32 group;
-	__u64 bucket_ns;	/* 0: CANA_BUCKET_NS */
+	__u64 bucket_ns;	/* 0: fitted to each group's run */
 	size_t max_items;	/* 0: CANA_MAX_ITEMS */
 };
 
@@ -158,6 +170,7 @@ struct cana_blame {
 	__u64 retransmits;	/* pairs: by peer's end of their links */
 	__u64 retransmits_back;	/* by node's end */
 	__u64 resets;
+	__u64 first_hold_ts;	/* pairs: the earliest hold, on host's clock */
 	bool has_link;
 	struct causal_ev_link link;	/* peer's end first */
 };
@@ -215,6 +228,8 @@ struct cana_group {
 	__u64 held_now;
 	__u64 hold_ns;		/* total held_ns */
 	__u64 unattributed_ns;	/* of deliveries without a hold event */
+	__u64 pair_median_ns;	/* median blame of its channels, 0 included */
+	__u64 outliers;		/* pairs whose blame stands out: findings */
 	struct cana_lat lat;
 	struct cana_check check;
 	struct causal_health health;
@@ -227,14 +242,35 @@ enum cana_finding_kind {
 	CANA_F_ANOMALY,
 	CANA_F_ERROR,
 	CANA_F_RESET,
+	CANA_F_GAP,
+	CANA_F_SLOW,
+	CANA_F_NO_LOG,
+	CANA_F_KINDS
 };
 
+/* "violation", "held", ...: a kind's name in JSON. */
+const char *cana_finding_name(enum cana_finding_kind kind);
+
+/* What happened and how bad (text), since when, and what to do next. */
 struct cana_finding {
 	enum cana_finding_kind kind;
 	__u32 group;
 	__u64 weight_ns;	/* hold time it explains; ranking key */
+	__u32 since_host;	/* CLOG_NONE: no time */
+	__u64 since_ts;		/* on since_host's clock */
+	__u64 since_wall_ns;	/* the same in wall clock, 0: no meta line */
 	char text[384];
+	char advice[320];
 };
+
+/* "2026-12-03 10:00:01.123456 UTC" */
+void cana_wall_str(__u64 wall_ns, char *buf, size_t size);
+
+/* A finding's time: "2026-12-03 10:00:01.123456 UTC" from @wall_ns, or
+ * "123.456789 s on h1's clock" when the host's log had no meta line.
+ */
+void cana_time_str(const struct clog_store *s, __u32 host, __u64 ts,
+		   __u64 wall_ns, char *buf, size_t size);
 
 struct cana_result {
 	__u64 events;			/* selected */
@@ -259,6 +295,9 @@ struct cana_result {
 	size_t nfindings;
 };
 
+/* True when nothing about @group is worth a finding. */
+bool cana_group_healthy(const struct cana_result *r, __u32 group);
+
 /* NULL with errno ENOMEM. */
 struct cana_result *cana_analyze(const struct clog_store *s,
 				 const struct cana_opts *o);
@@ -273,13 +312,17 @@ struct cana_run {
 /*
  * The anomaly detector on one series of per-bucket blamed hold time: the
  * baseline is the mean and variance of the first CANA_WARMUP buckets, then
- * an EWMA (CANA_ALPHA) of the buckets not flagged; a bucket is flagged when
- * it is at least CANA_MIN_NS, above mean + CANA_SIGMAS sd and above
- * CANA_RATIO times the mean. Writes at most @max runs, returns how many
- * there are.
+ * an EWMA (CANA_ALPHA) of the buckets not flagged. A run of flagged buckets
+ * starts at one of at least @min_ns, above mean + CANA_SIGMAS sd and above
+ * CANA_RATIO times the mean, and goes on while the buckets stay above
+ * mean + CANA_SIGMAS_ON sd and CANA_RATIO_ON times the mean, so an
+ * incident's noisy middle does not split it. Writes at most @max runs,
+ * returns how many there are. The analysis keeps the runs of at least
+ * CANA_MIN_RUN buckets: on generated logs shorter ones were all noise,
+ * incidents eight buckets or more.
  */
-size_t cana_anomaly_runs(const __u64 *x, size_t n, struct cana_run *out,
-			 size_t max);
+size_t cana_anomaly_runs(const __u64 *x, size_t n, __u64 min_ns,
+			 struct cana_run *out, size_t max);
 
 /* Nearest rank: the smallest value with at least p% of @n at or below it. */
 __u64 cana_percentile(const __u64 *sorted, size_t n, unsigned int p);

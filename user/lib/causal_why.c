@@ -330,21 +330,12 @@ const char *cwhy_root_name(enum cwhy_root root)
 void cwhy_time_str(const struct cwhy_chain *c, __u32 host, __u64 ts,
 		   char *buf, size_t size)
 {
-	if (host != CLOG_NONE && c->has_wall[host]) {
-		__u64 wall = ts + c->wall_off[host];
-		time_t sec = wall / 1000000000ULL;
-		struct tm tm;
-		char day[32];
-
-		gmtime_r(&sec, &tm);
-		strftime(day, sizeof(day), "%Y-%m-%d %H:%M:%S", &tm);
-		snprintf(buf, size, "%s.%06llu", day,
-			 (unsigned long long)(wall % 1000000000ULL / 1000));
-	} else {
+	if (host != CLOG_NONE && c->has_wall[host])
+		cana_wall_str(ts + c->wall_off[host], buf, size);
+	else
 		snprintf(buf, size, "%llu.%06llu",
 			 (unsigned long long)(ts / 1000000000ULL),
 			 (unsigned long long)(ts % 1000000000ULL / 1000));
-	}
 }
 
 static const struct cwhy_step *last_step(const struct cwhy_chain *c)

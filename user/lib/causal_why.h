@@ -89,7 +89,7 @@ void cwhy_root_text(const struct clog_store *s, const struct cwhy_chain *c,
 void cwhy_advice(const struct clog_store *s, const struct cwhy_chain *c,
 		 char *buf, size_t size);
 
-/* @ts of @host: wall-clock "2026-12-03 10:00:01.123456" when its log had a
+/* @ts of @host: wall-clock "2026-12-03 10:00:01.123456 UTC" when its log had a
  * meta line, else monotonic seconds "123.456789".
  */
 void cwhy_time_str(const struct cwhy_chain *c, __u32 host, __u64 ts,

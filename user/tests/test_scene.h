@@ -144,4 +144,21 @@ static inline void sc_tcp(struct scene *sc, const char *host, __u32 type, __u64 
 	sc_add(sc, host, &ev);
 }
 
+/* The log's meta line, from @host: CLOCK_REALTIME was @realtime_ns when
+ * its monotonic clock read @started_ts. First, as causald writes it.
+ */
+static inline void sc_meta(struct scene *sc, const char *host,
+			   __u64 started_ts, __u64 realtime_ns)
+{
+	static struct clog_line l;
+
+	memset(&l, 0, sizeof(l));
+	l.kind = CLOG_META;
+	snprintf(l.host, sizeof(l.host), "%s", host);
+	snprintf(l.meta.boot_id, sizeof(l.meta.boot_id), "boot-%s", host);
+	l.meta.started_ts = started_ts;
+	l.meta.realtime_ns = realtime_ns;
+	clog_store_add(sc->s, &l);
+}
+
 #endif /* _TEST_SCENE_H */

@@ -183,7 +183,7 @@ TEST(transit_across_hosts)
 	ASSERT_TRUE(c.step[1].has_transit);
 	EXPECT_EQ(-600 * MS, c.step[1].transit_ns);
 	cwhy_time_str(&c, c.host, 500 * MS, t, sizeof(t));
-	EXPECT_STREQ("2023-11-14 22:13:19.500000", t);
+	EXPECT_STREQ("2023-11-14 22:13:19.500000 UTC", t);
 	done(&sc, &ix, &c);
 }
 
