@@ -10,6 +10,8 @@
 # make fuzz       libFuzzer over kmod/lib (FUZZ_SECONDS each), then the in-kernel fuzzers
 #                 in the VM: FUZZ_FRAMES hostile frames, FUZZ_OPS syscalls per kernel
 # make checkpatch run checkpatch --strict on kmod/
+# make install    causalctl, causald, their bash completion and man pages
+#                 (PREFIX=/usr/local, DESTDIR)
 # make clean
 #
 # KDIR defaults to the running kernel's build tree when there is one, else to
@@ -17,6 +19,9 @@
 
 .DEFAULT_GOAL := all
 TOP := $(CURDIR)
+# The one version of the module (MODULE_VERSION, /sys/module/causal/version)
+# and of the tools (--version); a package build may set it.
+CAUSAL_VERSION ?= $(shell git -C $(TOP) describe --always --dirty 2>/dev/null || echo unknown)
 KVER ?= 6.1
 B := build
 
@@ -55,13 +60,13 @@ UNIT_TESTS := $(patsubst user/tests/%.c,$(B)/unit/%,$(wildcard user/tests/test_*
 TOOLS := $(B)/tools/demo_node $(B)/tools/causal_bench $(B)/tools/log_writer
 BINS := $(B)/bin/causalctl $(B)/bin/causald
 
-.PHONY: all module modules-vm modules-debug selftests unit-build fuzz-build fuzz tools bpf check demo \
+.PHONY: FORCE all install module modules-vm modules-debug selftests unit-build fuzz-build fuzz tools bpf check demo \
 	bench deps vm checkpatch clean
 
 all: module selftests unit-build tools
 
 module:
-	$(Q)$(MAKE) -C $(KDIR) M=$(TOP) W=1 modules
+	$(Q)$(MAKE) -C $(KDIR) M=$(TOP) W=1 CAUSAL_VERSION=$(CAUSAL_VERSION) modules
 
 # One build tree per test kernel (a symlink farm of the sources only), so both
 # can coexist with an in-tree build.
@@ -74,7 +79,8 @@ modules-vm:
 			mkdir -p $$d/$$(dirname $$f); ln -sf $(TOP)/$$f $$d/$$f; \
 		done; \
 		echo "  MODULE  $$rel"; \
-		$(MAKE) -C /lib/modules/$$rel/build M=$$d W=1 modules \
+		$(MAKE) -C /lib/modules/$$rel/build M=$$d W=1 \
+			CAUSAL_VERSION=$(CAUSAL_VERSION) modules \
 			$(if $(filter 1,$(V)),,>$$d/build.log 2>&1) || \
 			{ cat $$d/build.log; exit 1; }; \
 		! grep -E 'warning:|error:' $$d/build.log 2>/dev/null || \
@@ -163,7 +169,6 @@ tools: $(TOOLS) $(BINS)
 CLANG ?= clang
 BPFTOOL ?= bpftool
 VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
-CAUSAL_VERSION := $(shell git -C $(TOP) describe --always --dirty 2>/dev/null || echo unknown)
 
 $(B)/bpf/vmlinux.h:
 	@mkdir -p $(dir $@)
@@ -183,8 +188,16 @@ $(B)/bpf/causal.skel.h: $(B)/bpf/causal.bpf.o
 
 bpf: $(B)/bpf/causal.skel.h
 
-TOOL_CFLAGS = $(USER_CFLAGS) -I$(B)/bpf -DCAUSAL_VERSION='"$(CAUSAL_VERSION)"'
-TRACER_DEPS := user/tracer.c user/tracer.h $(B)/bpf/causal.skel.h $(LIBCAUSAL)
+# Rewritten only when the version changes: the tools are rebuilt then, and
+# say the version the module built with them has.
+$(B)/version.h: FORCE
+	@mkdir -p $(dir $@)
+	$(Q)v='#define CAUSAL_VERSION "$(CAUSAL_VERSION)"'; \
+		[ "$$(cat $@ 2>/dev/null)" = "$$v" ] || echo "$$v" >$@
+
+TOOL_CFLAGS = $(USER_CFLAGS) -I$(B)/bpf -include $(B)/version.h
+TRACER_DEPS := user/tracer.c user/tracer.h $(B)/bpf/causal.skel.h $(LIBCAUSAL) \
+	$(B)/version.h
 
 $(B)/bin/causalctl: user/causalctl.c user/causalctl_analyze.c user/causalctl.h $(TRACER_DEPS)
 	@mkdir -p $(dir $@)
@@ -213,6 +226,19 @@ $(B)/tools/log_writer: tools/bench/log_writer.c $(LIBCAUSAL)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(USER_CFLAGS) -o $@ $< $(LIBCAUSAL) $(TOOLS_LIBS)
+
+# The tools with their bash completion (tools/completion) and man pages;
+# the module installs through DKMS or modules_install.
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+install: $(BINS)
+	$(Q)install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR)
+	$(Q)install -m 0755 $(BINS) $(DESTDIR)$(SBINDIR)/
+	$(Q)install -m 0644 docs/man/causalctl.8 docs/man/causald.8 $(DESTDIR)$(MANDIR)/man8/
+	$(Q)install -m 0644 tools/completion/causalctl tools/completion/causald \
+		$(DESTDIR)$(BASHCOMPDIR)/
 
 deps:
 	$(Q)$(TOP)/tools/deps

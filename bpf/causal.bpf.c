@@ -28,6 +28,16 @@ const volatile __u16 targ_node;
 const volatile __u32 targ_pid;		/* tgid, 0: any */
 const volatile __u32 ev_mask = CAUSAL_EV_ALL;
 const volatile bool tcp_all;		/* TCP events of every connection */
+/* Only events of connections with this port at either end (0: any) and
+ * this address at either end: targ_addr as a link of targ_family has it,
+ * targ_addr_v6 as an AF_INET6 socket has it (::ffff:a.b.c.d for IPv4).
+ * Module events other than peer have no connection: dropped then.
+ */
+const volatile __u16 targ_port;
+const volatile bool filter_addr;
+const volatile __u16 targ_family;
+const volatile __u64 targ_addr[2];
+const volatile __u64 targ_addr_v6[2];
 /* Wake the reader when the queue grows past this; it also polls on a
  * timer, so a burst costs a wakeup per batch, not per event.
  */
@@ -161,6 +171,26 @@ static __always_inline bool endpoint_wanted(__u32 group, __u16 node)
 	       (!filter_node || node == targ_node);
 }
 
+static __always_inline bool addr_is(const __u8 *addr, __u16 family)
+{
+	__u64 w[2];
+
+	__builtin_memcpy(w, addr, sizeof(w));
+	if (family == targ_family)
+		return w[0] == targ_addr[0] && w[1] == targ_addr[1];
+	return family == AF_INET6 && w[0] == targ_addr_v6[0] &&
+	       w[1] == targ_addr_v6[1];
+}
+
+/* The --addr and --port filters. */
+static __always_inline bool link_wanted(const struct causal_ev_link *l)
+{
+	if (targ_port && l->sport != targ_port && l->dport != targ_port)
+		return false;
+	return !filter_addr || addr_is(l->saddr, l->family) ||
+	       addr_is(l->daddr, l->family);
+}
+
 /* The type, group, node and pid filters for a module event. @task: the
  * event fires in the context of the task it describes (send, deliver).
  */
@@ -171,6 +201,8 @@ static __always_inline bool causal_wanted(__u32 type, __u32 group, __u16 node,
 	__u8 one = 1;
 
 	if (!type_wanted(type) || !endpoint_wanted(group, node))
+		return false;
+	if ((targ_port || filter_addr) && type != CAUSAL_EV_PEER)
 		return false;
 	if (!targ_pid)
 		return true;
@@ -379,6 +411,8 @@ int BPF_PROG(causal_peer, CAUSAL_TP_PEER)
 	/* Learned whatever the event types: TCP events need the links. */
 	if (joined)
 		bpf_map_update_elem(&links, &conn, &group, BPF_ANY);
+	if (!link_wanted(&conn))
+		return 0;
 	rec = causal_begin(CAUSAL_EV_PEER, group, node, peer, stamp, false,
 			   nodes, vclock, sizeof(conn), &size,
 			   bpf_ktime_get_ns());
@@ -485,8 +519,7 @@ struct trace_event_raw_tcp_retransmit_skb___new {
 		}							\
 	} while (0)
 
-/* A TCP event: no clock, its connection right after the fixed part. */
-#define TCP_REC_SIZE	(CAUSAL_REC_SIZE(0) + sizeof(struct causal_ev_link))
+#define TCP_REC_SIZE	CAUSAL_REC_TCP_SIZE
 
 static __always_inline void tcp_link(struct causal_rec *rec,
 				     const struct causal_ev_link *link)
@@ -497,7 +530,7 @@ static __always_inline void tcp_link(struct causal_rec *rec,
 static __always_inline bool tcp_wanted(__u32 type,
 				       const struct causal_ev_link *link)
 {
-	return type_wanted(type) &&
+	return type_wanted(type) && link_wanted(link) &&
 	       (tcp_all || bpf_map_lookup_elem(&links, link));
 }
 
@@ -536,8 +569,10 @@ SEC("tracepoint/sock/inet_sock_set_state")
 int tcp_state(struct trace_event_raw_inet_sock_set_state *tp)
 {
 	struct causal_ev_link link = {};
+	const struct sock *sk;
 	struct causal_rec *rec;
 	bool wanted;
+	char *comm;
 
 	if (BPF_CORE_READ(tp, protocol) != IPPROTO_TCP)
 		return 0;
@@ -547,7 +582,7 @@ int tcp_state(struct trace_event_raw_inet_sock_set_state *tp)
 		bpf_map_delete_elem(&links, &link);
 	if (!wanted)
 		return 0;
-	rec = reserve(CAUSAL_EV_TCP_STATE, TCP_REC_SIZE,
+	rec = reserve(CAUSAL_EV_TCP_STATE, CAUSAL_REC_TCP_STATE_SIZE,
 		      bpf_ktime_get_ns());
 	if (!rec)
 		return 0;
@@ -555,7 +590,19 @@ int tcp_state(struct trace_event_raw_inet_sock_set_state *tp)
 	rec->tcp.oldstate = BPF_CORE_READ(tp, oldstate);
 	rec->tcp.state = BPF_CORE_READ(tp, newstate);
 	tcp_link(rec, &link);
-	submit(rec, TCP_REC_SIZE);
+	comm = (void *)rec + TCP_REC_SIZE;
+	/* Softirq changes the state of a socket no task owns; one that a task
+	 * owns (lock_sock) changes in that task: connect, listen, close,
+	 * shutdown, or the backlog that release_sock processes.
+	 */
+	sk = (const struct sock *)BPF_CORE_READ(tp, skaddr);
+	if (sk && BPF_CORE_READ(sk, sk_lock.owned)) {
+		rec->pid = bpf_get_current_pid_tgid() >> 32;
+		bpf_get_current_comm(comm, CAUSAL_EV_COMM_LEN);
+	} else {
+		__builtin_memset(comm, 0, CAUSAL_EV_COMM_LEN);
+	}
+	submit(rec, CAUSAL_REC_TCP_STATE_SIZE);
 	return 0;
 }
 

@@ -8,7 +8,8 @@
  *
  * A record is what every event has, its type's fields and the clock: 48
  * bytes and the entries, 64 in all for a pair. It has no task name (the
- * reader looks it up once per pid) and a link only for peer and TCP events.
+ * reader looks it up once per pid) but for TCP state changes, whose task
+ * (connect, close) may be gone by then; a link only for peer and TCP events.
  * Records come in sizes with room for 2, 8 or 64 clock entries
  * (CAUSAL_REC_ROOM()): the ring buffer takes constant sizes only.
  */
@@ -145,6 +146,11 @@ struct causal_ev_delivery {
 					 (type) >= CAUSAL_EV_TCP_RETRANSMIT)
 /* Bytes of a record with room for @room clock entries. */
 #define CAUSAL_REC_SIZE(room)	(sizeof(struct causal_rec) + (room) * sizeof(__u64))
+/* A TCP record: no clock, its connection right after the fixed part; a
+ * state change's then the task's name (pid 0: in softirq, no task).
+ */
+#define CAUSAL_REC_TCP_SIZE	(CAUSAL_REC_SIZE(0) + sizeof(struct causal_ev_link))
+#define CAUSAL_REC_TCP_STATE_SIZE	(CAUSAL_REC_TCP_SIZE + CAUSAL_EV_COMM_LEN)
 
 /* A channel's aggregates as it left its endpoint (causal_totals): in the
  * ring buffer right after CAUSAL_REC_SIZE(0) bytes of its record.

@@ -18,6 +18,7 @@
 MODULE_AUTHOR("The causal project");
 MODULE_DESCRIPTION("Causal delivery across TCP connections");
 MODULE_LICENSE("GPL");
+MODULE_VERSION(CAUSAL_VERSION);
 MODULE_ALIAS_TCP_ULP(CAUSAL_ULP_NAME);
 
 unsigned int causal_max_msg_size __read_mostly = SZ_1M;

@@ -80,6 +80,8 @@ check "causalctl trace says the module is not loaded" grep -q 'not loaded' "$wor
 check "causalctl trace -j: the connection's state changes" "$py" -c '
 import json, sys
 evs = [json.loads(l) for l in open(sys.argv[1])]
+assert evs[0]["type"] == "meta", evs[0]
+evs = evs[1:]
 states = [(e["old"], e["new"]) for e in evs if e["type"] == "tcp_state"]
 assert ("SYN_SENT", "ESTABLISHED") in states, states
 assert all(e["v"] == 1 and e["link"]["family"] == 4 for e in evs), evs
@@ -138,6 +140,157 @@ check "causalctl status without the module: a clear error" bash -c "'$bin/causal
 check "causalctl trace as a non-root user: a clear error" bash -c "setpriv --reuid=65534 --regid=65534 --clear-groups '$bin/causalctl' trace -d 1 2>&1 | grep -q 'needs root'"
 check "the man pages format without warnings" bash -c "for m in '$top'/docs/man/*.8; do LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l \"\$m\" 2>&1 >/dev/null | grep . && exit 1; done; exit 0"
 check "causald as a non-root user: a clear error" bash -c "setpriv --reuid=65534 --regid=65534 --clear-groups '$bin/causald' --listen none 2>&1 | grep -q 'must run as root'"
+
+# The CLI as bpftool's and libbpf-tools' users expect it (issue 12).
+ctl=$bin/causalctl
+# exit_is STATUS COMMAND...: COMMAND exits with STATUS.
+exit_is() {
+	local want=$1
+	shift
+	"$@"
+	[ $? -eq "$want" ]
+}
+check "the module's MODULE_VERSION is the tools' version" bash -c "v=\$('$ctl' --version | sed -n 's/^causalctl //p'); [ -n \"\$v\" ] && for m in '$top'/build/mod/*/kmod/causal.ko; do [ \"\$(modinfo -F version \$m)\" = \"\$v\" ] || { echo \"\$m: \$(modinfo -F version \$m), tools \$v (make all modules-vm)\"; exit 1; }; done"
+check "--version: the tools', the module's (not loaded) and libbpf's" bash -c "'$ctl' --version >'$work/v.txt' && grep -q '^causalctl ' '$work/v.txt' && grep -q '^module not loaded\$' '$work/v.txt' && grep -Eq '^libbpf v[0-9]+\.[0-9]+\$' '$work/v.txt'"
+check "-j --version and --version -j: JSON" "$py" -c '
+import json, re, subprocess, sys
+for args in (["-j", "--version"], ["--version", "-j"]):
+    v = json.loads(subprocess.run([sys.argv[1]] + args, capture_output=True,
+                                  text=True, check=True).stdout)
+    assert v["version"] and v["module_loaded"] is False and v["module_version"] is None, v
+    assert re.fullmatch(r"\d+\.\d+", v["libbpf_version"]), v
+' "$ctl"
+check "status -j: options after the command (the error as JSON, exit 1)" "$py" -c '
+import json, subprocess, sys
+for args in (["status", "-j"], ["status", "--json"], ["-j", "status"], ["status", "--pretty"]):
+    out = subprocess.run([sys.argv[1]] + args, capture_output=True, text=True)
+    assert out.returncode == 1 and "module loaded" in json.loads(out.stdout)["error"], (args, out)
+' "$ctl"
+check "status --help and help status: its usage, exit 0" bash -c "'$ctl' status --help | grep -q '^usage: causalctl status' && '$ctl' help status | grep -q '^usage: causalctl status' && '$ctl' help stat | grep -q 'examples:'"
+check "help trace and trace --help: every option with a description, examples" "$py" -c '
+import re, subprocess, sys
+for args in (["help", "trace"], ["trace", "--help"], ["trace", "-h"]):
+    out = subprocess.run([sys.argv[1]] + args, capture_output=True, text=True, check=True).stdout
+    assert out.startswith("usage: causalctl trace"), out
+    opts = [l for l in out.splitlines() if re.match(r"  (-\w, )?--|      --", l)]
+    for want in ("--group", "--port", "--addr", "--tcp-all", "--json", "--verbose"):
+        line = [l for l in opts if re.search(want + r"\b", l)]
+        assert line and len(line[0][27:].split()) >= 2, (want, opts)
+    assert "examples:" in out, out
+    assert "-p, --pid" in out and "      --pretty" in out, out
+' "$ctl"
+check "help lists the commands; help for every command" bash -c "for c in status trace top analyze export why help; do '$ctl' help \$c | grep -q \"^usage: causalctl \$c\" || exit 1; done; '$ctl' help | grep -q '^  why '"
+check "bad usage exits 2" bash -c "for a in 'trace --bogus' 'status extra' 'analyze' 'nosuchcmd' 'help nosuchcmd' 'trace -P 0' 'trace --addr nowhere' 'top -n' '--bogus status' 'why 1'; do '$ctl' \$a >/dev/null 2>&1; rc=\$?; [ \$rc -eq 2 ] || { echo \"\$a: \$rc\"; exit 1; }; done"
+check "bad usage in JSON mode: the error as JSON" bash -c "'$ctl' trace -j --bogus | '$py' -c 'import json, sys; assert \"--bogus\" in json.load(sys.stdin)[\"error\"]'"
+check "-- ends the options" bash -c "'$ctl' analyze -- --nosuchlog 2>&1 | grep -q -- '--nosuchlog: No such file'"
+check "long --verbose everywhere; export -v stays --svg" bash -c "'$ctl' export --verbose 2>&1 | grep -q 'one of --shiviz' && '$ctl' top --verbose -n 1 -s '$work/none.sock' 2>&1 | grep -q 'not running' && '$ctl' help export | grep -q -- '-v, --svg' && '$ctl' help export | grep -q '^      --verbose'"
+
+check "bash completion: the commands, and every option of help CMD" "$py" -c '
+import re, subprocess, sys
+ctl, comp = sys.argv[1], sys.argv[2]
+def complete(*words):
+    script = "source %s; COMP_WORDS=(%s); COMP_CWORD=%d; _causalctl; printf \"%%s\\n\" \"${COMPREPLY[@]}\"" % (
+        comp, " ".join("\"%s\"" % w for w in words), len(words) - 1)
+    return set(subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout.split())
+top = subprocess.run([ctl, "help"], capture_output=True, text=True, check=True).stdout
+cmds = re.findall(r"^  ([a-z]+) ", top, re.M)
+assert len(cmds) == 7 and complete("causalctl", "") == set(cmds), (cmds, complete("causalctl", ""))
+for c in cmds:
+    usage = subprocess.run([ctl, "help", c], capture_output=True, text=True, check=True).stdout
+    want = set(re.findall(r"^  (?:-\w, )?(--[\w-]+)", usage, re.M))
+    got = complete("causalctl", c, "--")
+    assert want and want <= got, (c, want - got)
+assert "tcp_state" in complete("causalctl", "trace", "-e", "tcp_s") or "tcp_state" in complete("causalctl", "trace", "-e", "tcp_st"), "types"
+' "$ctl" "$top/tools/completion/causalctl"
+check "bash completion: every option of causald --help" "$py" -c '
+import re, subprocess, sys
+d, comp = sys.argv[1], sys.argv[2]
+want = set(re.findall(r"(--[a-z][\w-]*)", subprocess.run([d, "--help"], capture_output=True, text=True).stdout))
+got = set(subprocess.run(["bash", "-c", "source %s; COMP_WORDS=(causald --); COMP_CWORD=1; _causald; printf \"%%s\\n\" \"${COMPREPLY[@]}\"" % comp],
+                         capture_output=True, text=True, check=True).stdout.split())
+assert "--verbose" in want and want <= got, want - got
+' "$bin/causald" "$top/tools/completion/causald"
+check "make install: the tools, their completion and man pages" bash -c "make -s -C '$top' install DESTDIR='$work/inst' PREFIX=/usr >/dev/null && for f in sbin/causalctl sbin/causald share/bash-completion/completions/causalctl share/bash-completion/completions/causald share/man/man8/causalctl.8 share/man/man8/causald.8; do [ -s '$work/inst/usr/'\$f ] || { echo \$f; exit 1; }; done; '$work/inst/usr/sbin/causalctl' --version >/dev/null"
+
+# trace: event times to the microsecond, pid and comm on TCP rows, filters.
+conn_pid() {
+	"$py" -c '
+import os, socket, sys
+print(os.getpid(), flush=True)
+for port, addr in ((int(sys.argv[1]), "127.0.0.1"), (int(sys.argv[2]), "127.0.0.2"),
+                   (int(sys.argv[3]), "::1")):
+    s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
+    s.bind((addr, port)); s.listen(4)
+    c = socket.create_connection((addr, port)); a, _ = s.accept()
+    c.sendall(b"x"); a.recv(1); c.close(); a.close(); s.close()' "$@"
+}
+"$ctl" trace --tcp-all -d 4 >"$work/t.txt" 2>"$work/t.err" &
+t1=$!
+"$ctl" trace -d 4 --tcp-all --port 47211 -j >"$work/tp.jsonl" 2>/dev/null &
+t2=$!
+"$ctl" trace --json --addr 127.0.0.2 --tcp-all -d 4 >"$work/ta.jsonl" 2>/dev/null &
+t3=$!
+"$ctl" trace -d 2 >"$work/tn.txt" 2>"$work/tn.err" &
+t4=$!
+"$ctl" trace -j --tcp-all --addr ::1 -d 4 >"$work/t6.jsonl" 2>/dev/null &
+t5=$!
+# Attached once they have written their first line (header or meta).
+within 10 bash -c "[ -s '$work/t.txt' ] && [ -s '$work/tp.jsonl' ] && [ -s '$work/ta.jsonl' ] && [ -s '$work/tn.txt' ] && [ -s '$work/t6.jsonl' ]"
+conn_pid 47211 47212 47213 >"$work/conn.pid"
+wait $t1 $t2 $t3 $t4 $t5
+check "trace: times of the events, to the microsecond" "$py" -c '
+import re, sys
+rows = open(sys.argv[1]).read().splitlines()[1:]
+assert rows and all(re.match(r"\d\d:\d\d:\d\d\.\d{6} ", r) for r in rows), rows[:3]
+us = {r[9:15] for r in rows if "47211" in r}
+assert len(us) > 1, rows
+' "$work/t.txt"
+check "trace: TCP rows of a connect and a close name the process" "$py" -c '
+import sys
+pid = open(sys.argv[2]).read().split()[0]
+rows = [r.split() for r in open(sys.argv[1]) if ":47211" in r]
+syn = [r for r in rows if r[-3:] == ["CLOSE", "->", "SYN_SENT"]]
+assert syn and syn[0][6] == pid and syn[0][7] == "python3", rows
+fin = [r for r in rows if r[-3:] == ["ESTABLISHED", "->", "FIN_WAIT1"]]
+assert fin and fin[0][6] == pid, rows
+' "$work/t.txt" "$work/conn.pid"
+check "trace --port: that port's connections only" "$py" -c '
+import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1])][1:]
+assert evs and all(47211 in (e["link"]["sport"], e["link"]["dport"]) for e in evs), evs
+' "$work/tp.jsonl"
+check "trace --addr: that address's connections only" "$py" -c '
+import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1])][1:]
+assert evs and all("127.0.0.2" in (e["link"]["saddr"], e["link"]["daddr"]) for e in evs), evs
+assert any(e["link"]["dport"] == 47212 for e in evs), evs
+' "$work/ta.jsonl"
+check "trace --addr ::1: IPv6" "$py" -c '
+import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1])][1:]
+assert evs and all("::1" in (e["link"]["saddr"], e["link"]["daddr"]) for e in evs), evs
+assert any(e["link"]["dport"] == 47213 for e in evs), evs
+' "$work/t6.jsonl"
+check "trace -j: the meta line first, as causald writes it" "$py" -c '
+import json, sys, time
+lines = [json.loads(l) for l in open(sys.argv[1])]
+m = lines[0]
+assert m["type"] == "meta" and m["v"] == 1 and m["boot_id"] == open("/proc/sys/kernel/random/boot_id").read().strip(), m
+assert abs(m["realtime_ns"] / 1e9 - time.time()) < 60 and m["started_ts"] > 0, m
+assert all(l["type"] != "meta" for l in lines[1:])
+' "$work/tp.jsonl"
+check "trace without the module and --tcp-all: a hint towards --tcp-all" bash -c "grep -q -- '--tcp-all' '$work/tn.err' && ! grep -q -- '--tcp-all' '$work/t.err'"
+"$bin/causald" --log "$work/hint.jsonl" --socket "$work/hint.sock" --pidfile "$work/hint.pid" \
+	--listen none -v 2>"$work/hint.err" &
+daemon=$!
+for _ in $(seq 100); do [ -S "$work/hint.sock" ] && break; sleep 0.1; done
+kill -TERM "$daemon"
+wait "$daemon"
+daemon=
+check "causald without the module and --tcp-all: a hint towards --tcp-all" grep -q -- '--tcp-all' "$work/hint.err"
+check "causald -v: libbpf's messages" grep -q '^libbpf: ' "$work/hint.err"
+check "causalctl trace -v and --verbose: libbpf's messages" bash -c "'$ctl' trace -v -d 1 2>&1 >/dev/null | grep -q '^libbpf: ' && '$ctl' trace -d 1 --verbose 2>&1 >/dev/null | grep -q '^libbpf: ' && ! '$ctl' trace -d 1 2>&1 >/dev/null | grep -q '^libbpf: '"
+check "causald --version: the tools', the module's and libbpf's" bash -c "'$bin/causald' --version | grep -Eq '^libbpf v[0-9]+\.[0-9]+\$' && '$bin/causald' --version | grep -q '^module not loaded\$'"
 
 # why: the longest hold of a generated log whose link from node 0 to node 2
 # is slow and lossy comes down to a message of node 0 that came late.

@@ -118,6 +118,15 @@ py() {
 echo "TAP version 13"
 insmod "$mod" || { not_ok "insmod"; echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:0 error:0"; exit 1; }
 
+check "the module's version is the tools' (MODULE_VERSION, --version)" py '
+import json, subprocess, sys
+v = json.loads(subprocess.run([sys.argv[1], "-j", "--version"], capture_output=True,
+                              text=True, check=True).stdout)
+mod = open("/sys/module/causal/version").read().strip()
+assert v["module_loaded"] and v["module_version"] == mod == v["version"], (v, mod)
+out = subprocess.run([sys.argv[1], "--version"], capture_output=True, text=True).stdout
+assert "module " + mod + "\n" in out, out
+' "$bin/causalctl"
 check "causald starts" start_daemon
 check "causald --audit starts beside it" start_audit
 check "a second causald is refused" bash -c "'$bin/causald' --log '$work/other.jsonl' --socket '$work/other.sock' --pidfile '$pidf' --listen none 2>&1 | grep -q 'already running'"
@@ -125,14 +134,60 @@ check "a second causald is refused" bash -c "'$bin/causald' --log '$work/other.j
 tracer=$!
 "$bin/causalctl" -j trace -e tcp >"$work/tcp.jsonl" 2>"$work/tcp.err" &
 tcp_tracer=$!
+# Link 0-1 of the scene is 10.98.1.0/24 (tools/demo/run.sh), port 7200.
+"$bin/causalctl" trace -e peer,tcp_state,send >"$work/trace.txt" 2>/dev/null &
+text_tracer=$!
+"$bin/causalctl" trace -j --addr 10.98.1.1 -e peer,tcp,hold >"$work/addr.jsonl" 2>/dev/null &
+addr_tracer=$!
+"$bin/causalctl" trace --port 7200 -j >"$work/port.jsonl" 2>/dev/null &
+port_tracer=$!
+# Attached once they have written their first line (header or meta).
+for _ in $(seq 100); do
+	[ -s "$work/trace.txt" ] && [ -s "$work/addr.jsonl" ] && [ -s "$work/port.jsonl" ] && break
+	sleep 0.1
+done
 sleep 1
 check "demo scene" "$top/tools/demo/run.sh" "$mod" "$top/build/tools/demo_node"
-kill -INT "$tracer" "$tcp_tracer"
+kill -INT "$tracer" "$tcp_tracer" "$text_tracer" "$addr_tracer" "$port_tracer"
 check "causalctl trace stops on SIGINT with status 0" wait "$tracer"
-wait "$tcp_tracer"
+wait "$tcp_tracer" "$text_tracer" "$addr_tracer" "$port_tracer"
+check "trace: event times to the microsecond; TCP rows of a close name the process" py '
+import re, sys
+rows = [r.split() for r in open(sys.argv[1]).read().splitlines()[1:]]
+assert rows and all(re.fullmatch(r"\d\d:\d\d:\d\d\.\d{6}", r[0]) for r in rows), rows[:3]
+assert len({r[0] for r in rows}) > len(rows) / 2, rows
+closes = [r for r in rows if r[1] == "tcp_state" and
+          r[-3:] in (["ESTABLISHED", "->", "FIN_WAIT1"], ["CLOSE_WAIT", "->", "LAST_ACK"])]
+assert closes and all(r[6].isdigit() and r[7] == "demo_node" for r in closes), rows
+sends = [r for r in rows if r[1] == "send"]
+assert sends and all(r[7] == "demo_node" for r in sends), sends[:3]
+' "$work/trace.txt"
+check "trace -j: the meta line first, as causald writes it" py '
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+assert lines[0]["type"] == "meta" and lines[0]["boot_id"] and lines[0]["realtime_ns"], lines[0]
+assert all(l["type"] != "meta" for l in lines[1:])
+' "$work/trace.jsonl"
+check "trace --addr: the connections of that address, peer and TCP events only" py '
+import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1])][1:]
+assert evs and all("10.98.1.1" in (e["link"]["saddr"], e["link"]["daddr"]) for e in evs), evs
+types = {e["type"] for e in evs}
+assert "peer" in types and "tcp_state" in types and "hold" not in types, types
+' "$work/addr.jsonl"
+check "trace --port: the channels on port 7200, peer and TCP events only" py '
+import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1])][1:]
+assert evs and all(7200 in (e["link"]["sport"], e["link"]["dport"]) for e in evs), evs
+types = {e["type"] for e in evs}
+assert "peer" in types and types <= {"peer", "tcp_state", "tcp_retransmit", "tcp_reset"}, types
+assert len({e["link"]["saddr"] for e in evs}) >= 3, evs
+' "$work/port.jsonl"
 check "trace -e tcp: the channels' connections only, learned from peer events" py '
 import json, sys
 evs = [json.loads(l) for l in open(sys.argv[1])]
+assert evs[0]["type"] == "meta", evs[0]
+evs = evs[1:]
 assert evs and all(e["type"].startswith("tcp_") for e in evs), evs[:3]
 assert all(e["link"]["saddr"].startswith("10.98.") for e in evs), evs
 assert any(e["type"] == "tcp_state" for e in evs), evs

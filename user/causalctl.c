@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <json-c/json.h>
+#include <bpf/libbpf.h>
 
 #include "causal_event.h"
 #include "causal_log.h"
@@ -62,6 +63,156 @@ int ctl_error(const char *fmt, ...)
 		fprintf(stderr, "causalctl: %s\n", msg);
 	}
 	return -1;
+}
+
+/* ---- options ---- */
+
+enum {
+	OPT_G_JSON = 0x1000, OPT_G_PRETTY, OPT_G_VERBOSE, OPT_G_HELP,
+	OPT_TCP_ALL, OPT_HOST,
+};
+
+/* Accepted by every command, before or after it; the short letter only
+ * where the command has no option of that letter.
+ */
+static const struct ctl_opt global_opts[] = {
+	{ "json",	'j', NULL, "JSON output (errors too, as {\"error\": ...})" },
+	{ "pretty",	'p', NULL, "indented JSON (implies --json)" },
+	{ "verbose",	'v', NULL, "libbpf's messages and the verifier's log on stderr" },
+	{ "help",	'h', NULL, "this command's usage" },
+	{}
+};
+
+static bool cmd_has_key(const struct ctl_cmd *cmd, int key)
+{
+	const struct ctl_opt *o;
+
+	for (o = cmd->opts; o && o->name; o++)
+		if (o->key == key)
+			return true;
+	return false;
+}
+
+static void opt_usage(FILE *f, const struct ctl_opt *o, bool letter)
+{
+	char head[64];
+
+	if (o->key < 256 && letter)
+		snprintf(head, sizeof(head), "-%c, --%s%s%s", o->key, o->name,
+			 o->arg ? " " : "", o->arg ? o->arg : "");
+	else
+		snprintf(head, sizeof(head), "    --%s%s%s", o->name,
+			 o->arg ? " " : "", o->arg ? o->arg : "");
+	fprintf(f, "  %-24s %s\n", head, o->doc);
+}
+
+static void cmd_usage(FILE *f, const struct ctl_cmd *cmd)
+{
+	const struct ctl_opt *o;
+
+	fprintf(f, "usage: causalctl %s [OPTIONS]%s%s\n%s\n", cmd->name,
+		cmd->args ? " " : "", cmd->args ? cmd->args : "", cmd->doc);
+	if (cmd->opts && cmd->opts->name) {
+		fputs("\noptions:\n", f);
+		for (o = cmd->opts; o->name; o++)
+			opt_usage(f, o, true);
+	}
+	fputs("\nglobal options (before or after the command):\n", f);
+	for (o = global_opts; o->name; o++)
+		opt_usage(f, o, !cmd_has_key(cmd, o->key));
+	if (cmd->more)
+		fprintf(f, "\n%s", cmd->more);
+}
+
+int ctl_usage_error(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ctl_error("%s%s%s (causalctl help %s)", ctl.cmd ? ctl.cmd->name : "",
+		  ctl.cmd ? ": " : "", msg, ctl.cmd ? ctl.cmd->name : "");
+	return CTL_EXIT_USAGE;
+}
+
+int ctl_getopt(int argc, char **argv)
+{
+	static struct option longopts[64];
+	static char shortopts[128];
+	static const struct ctl_cmd *built;
+	const struct ctl_cmd *cmd = ctl.cmd;
+	const struct ctl_opt *o;
+	int c, g;
+
+	if (built != cmd) {
+		size_t nl = 0, ns = 0;
+
+		/* ':' first: missing arguments reported as ':' and no
+		 * message from getopt, ours instead.
+		 */
+		shortopts[ns++] = ':';
+		for (o = cmd->opts; o && o->name; o++) {
+			longopts[nl++] = (struct option){
+				o->name, o->arg ? required_argument : no_argument,
+				NULL, o->key };
+			if (o->key >= 256)
+				continue;
+			shortopts[ns++] = o->key;
+			if (o->arg)
+				shortopts[ns++] = ':';
+		}
+		for (o = global_opts; o->name; o++) {
+			longopts[nl++] = (struct option){
+				o->name, no_argument, NULL,
+				OPT_G_JSON + (int)(o - global_opts) };
+			if (!cmd_has_key(cmd, o->key))
+				shortopts[ns++] = o->key;
+		}
+		longopts[nl] = (struct option){};
+		shortopts[ns] = 0;
+		built = cmd;
+		/* 0, not 1: glibc re-reads the option string and permutes,
+		 * so options may follow the arguments.
+		 */
+		optind = 0;
+	}
+	for (;;) {
+		c = getopt_long(argc, argv, shortopts, longopts, NULL);
+		if (c >= OPT_G_JSON && c <= OPT_G_HELP) {
+			g = c;
+		} else if (c == '?') {
+			if (optopt && optopt < 256)
+				ctl_usage_error("unknown option '-%c'", optopt);
+			else
+				ctl_usage_error("unknown option '%s'", argv[optind - 1]);
+			exit(CTL_EXIT_USAGE);
+		} else if (c == ':') {
+			ctl_usage_error("option '%s' needs an argument",
+					argv[optind - 1]);
+			exit(CTL_EXIT_USAGE);
+		} else if (c > 0 && c < 256 && !cmd_has_key(cmd, c) &&
+			   strchr("jpvh", c)) {
+			g = OPT_G_JSON + (int)(strchr("jpvh", c) - "jpvh");
+		} else {
+			return c;
+		}
+		switch (g) {
+		case OPT_G_JSON:
+			ctl.json = true;
+			break;
+		case OPT_G_PRETTY:
+			ctl.json = ctl.pretty = true;
+			break;
+		case OPT_G_VERBOSE:
+			ctl.verbose = true;
+			break;
+		case OPT_G_HELP:
+			cmd_usage(stdout, cmd);
+			exit(0);
+		}
+	}
 }
 
 static volatile sig_atomic_t stopping;
@@ -181,8 +332,11 @@ int cmd_status(int argc, char **argv)
 	struct json_object *eps;
 	FILE *fp;
 
-	if (argc > 1)
-		return ctl_error("status takes no arguments");
+	while (ctl_getopt(argc, argv) != -1)
+		;
+	if (optind < argc)
+		return ctl_usage_error("status takes no arguments ('%s')",
+				       argv[optind]);
 	fp = fopen(path, "r");
 	if (!fp)
 		return ctl_error(errno == ENOENT ?
@@ -206,6 +360,7 @@ int cmd_status(int argc, char **argv)
 struct trace_state {
 	const char *host;
 	struct clog_writer *writer;	/* -j: the log's own line format */
+	struct clog_meta meta;		/* the clocks as the trace began */
 	unsigned long events;
 };
 
@@ -269,9 +424,10 @@ static void trace_detail(char *buf, size_t len, const struct causal_event *ev)
 static int trace_event(void *ctx, const struct causal_event *ev)
 {
 	struct trace_state *st = ctx;
-	char detail[192], peer[8], time_s[16];
+	char detail[192], peer[8], time_s[32], pid[12];
 	bool tcp = ev->type >= CAUSAL_EV_TCP_RETRANSMIT;
-	struct timespec ts;
+	__s64 wall_ns;
+	time_t sec;
 	struct tm tm;
 
 	st->events++;
@@ -285,31 +441,64 @@ static int trace_event(void *ctx, const struct causal_event *ev)
 			return -EIO;
 		return 0;
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	localtime_r(&ts.tv_sec, &tm);
+	/* When it happened: its CLOCK_MONOTONIC time on the wall clock of
+	 * the trace's start.
+	 */
+	wall_ns = (__s64)st->meta.realtime_ns +
+		  ((__s64)ev->ts_ns - (__s64)st->meta.started_ts);
+	sec = wall_ns / 1000000000;
+	localtime_r(&sec, &tm);
 	strftime(time_s, sizeof(time_s), "%H:%M:%S", &tm);
+	snprintf(time_s + strlen(time_s), sizeof(time_s) - strlen(time_s),
+		 ".%06lld", (long long)(wall_ns % 1000000000 / 1000));
 	if (ev->peer == CAUSAL_EV_NO_PEER)
 		snprintf(peer, sizeof(peer), "-");
 	else
 		snprintf(peer, sizeof(peer), "%u", ev->peer);
+	if (ev->pid)
+		snprintf(pid, sizeof(pid), "%u", ev->pid);
+	else
+		snprintf(pid, sizeof(pid), "-");
 	trace_detail(detail, sizeof(detail), ev);
 	if (tcp)
-		printf("%-8s %-14s %-10s %-4s %-4s %-8s %-7s %-15s %s\n", time_s,
-		       clog_type_name(ev->type), "-", "-", "-", "-", "-", "-",
-		       detail);
+		printf("%-15s %-14s %-10s %-4s %-4s %-8s %-7s %-15s %s\n", time_s,
+		       clog_type_name(ev->type), "-", "-", "-", "-", pid,
+		       ev->pid && ev->comm[0] ? ev->comm : "-", detail);
 	else
-		printf("%-8s %-14s %-10u %-4u %-4s %-8llu %-7u %-15s %s\n",
+		printf("%-15s %-14s %-10u %-4u %-4s %-8llu %-7s %-15s %s\n",
 		       time_s, clog_type_name(ev->type), ev->group, ev->node,
-		       peer, (unsigned long long)ev->stamp, ev->pid,
-		       ev->pid ? ev->comm : "-", detail);
+		       peer, (unsigned long long)ev->stamp, pid,
+		       ev->pid && ev->comm[0] ? ev->comm : "-", detail);
 	return 0;
 }
 
-static const char trace_usage[] =
-"usage: causalctl trace [-g GROUP] [-n NODE] [-p PID] [-e TYPES] [--tcp-all]\n"
-"       [-d SECONDS] [--host NAME]\n"
-"  TYPES: comma-separated send,arrive,hold,deliver,clock,peer,error,\n"
-"         tcp_retransmit,tcp_state,tcp_reset, or causal, tcp\n";
+const struct ctl_opt trace_opts[] = {
+	{ "group",	'g', "GROUP",	"only this causal group" },
+	{ "node",	'n', "NODE",	"only this node id" },
+	{ "pid",	'p', "PID",	"only this process's endpoints (and what they receive)" },
+	{ "events",	'e', "TYPES",	"only these event types, comma-separated (below)" },
+	{ "addr",	'a', "ADDR",	"only connections with this IPv4/IPv6 address at an end" },
+	{ "port",	'P', "PORT",	"only connections with this port at an end" },
+	{ "tcp-all",	OPT_TCP_ALL, NULL, "TCP events of every connection, not only channels'" },
+	{ "duration",	'd', "SECONDS",	"stop after this long (default: at SIGINT, SIGTERM)" },
+	{ "host",	OPT_HOST, "NAME", "host name of the -j lines (default the hostname)" },
+	{}
+};
+
+const char trace_more[] =
+"TYPES: send, arrive, hold, deliver, clock, peer, error, tcp_retransmit,\n"
+"tcp_state, tcp_reset; causal or tcp for each kind.\n"
+"TIME is when the event happened, on the wall clock, to the microsecond.\n"
+"PID and COMM of TCP rows: the task of a state change made in a system call\n"
+"(connect, listen, close), else -. --addr and --port keep the events that\n"
+"have a connection (TCP, peer). Without the module, TCP events only: of no\n"
+"channel unless --tcp-all. -j: the event log's lines (docs/events.md), a\n"
+"meta line first, as causald writes them.\n"
+"\nexamples:\n"
+"  causalctl trace -g 7 -e hold,deliver     holds and deliveries of group 7\n"
+"  causalctl trace --tcp-all --port 5000    TCP events of port 5000\n"
+"  causalctl trace -j -d 60 > host.jsonl    a minute's log for analyze\n"
+"exit status: 0, 1 when tracing fails, 2 on bad usage\n";
 
 static unsigned long parse_ulong(const char *s, unsigned long max, bool *ok)
 {
@@ -324,17 +513,6 @@ static unsigned long parse_ulong(const char *s, unsigned long max, bool *ok)
 
 int cmd_trace(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "group",	required_argument, NULL, 'g' },
-		{ "node",	required_argument, NULL, 'n' },
-		{ "pid",	required_argument, NULL, 'p' },
-		{ "events",	required_argument, NULL, 'e' },
-		{ "duration",	required_argument, NULL, 'd' },
-		{ "tcp-all",	no_argument,	   NULL, 'T' },
-		{ "host",	required_argument, NULL, 'H' },
-		{ "help",	no_argument,	   NULL, 'h' },
-		{}
-	};
 	struct tracer_opts o = {};
 	struct trace_state st = {};
 	char err[512], host[256];
@@ -349,8 +527,7 @@ int cmd_trace(int argc, char **argv)
 	gethostname(host, sizeof(host));
 	host[sizeof(host) - 1] = 0;
 	st.host = host;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "g:n:p:e:d:h", longopts, NULL)) != -1) {
+	while ((c = ctl_getopt(argc, argv)) != -1) {
 		switch (c) {
 		case 'g':
 			o.filter_group = true;
@@ -366,36 +543,41 @@ int cmd_trace(int argc, char **argv)
 		case 'e':
 			mask = tracer_parse_types(optarg);
 			if (mask <= 0)
-				return ctl_error("unknown event type in '%s'\n%s",
-						 optarg, trace_usage);
+				return ctl_usage_error("unknown event type in '%s'",
+						       optarg);
 			o.ev_mask = mask;
+			break;
+		case 'a':
+			if (tracer_parse_addr(&o, optarg))
+				return ctl_usage_error("'%s' is not an IPv4 or IPv6 address",
+						       optarg);
+			break;
+		case 'P':
+			o.port = parse_ulong(optarg, 65535, &ok);
+			ok = ok && o.port;
 			break;
 		case 'd':
 			duration = parse_ulong(optarg, 86400 * 365, &ok);
 			break;
-		case 'T':
+		case OPT_TCP_ALL:
 			o.tcp_all = true;
 			break;
-		case 'H':
+		case OPT_HOST:
 			st.host = optarg;
 			break;
-		case 'h':
-			fputs(trace_usage, stdout);
-			return 0;
-		default:
-			return ctl_error("bad arguments\n%s", trace_usage);
 		}
 		if (!ok)
-			return ctl_error("bad value '%s' for -%c", optarg, c);
+			return ctl_usage_error("bad value '%s'", optarg);
 	}
 	if (optind < argc)
-		return ctl_error("unexpected '%s'\n%s", argv[optind], trace_usage);
+		return ctl_usage_error("unexpected '%s'", argv[optind]);
+	o.verbose = ctl.verbose;
 
 	/* A channel's totals are causald's, not a line of the trace. */
 	o.ev_mask = (o.ev_mask ? o.ev_mask : CAUSAL_EV_ALL) &
 		    ~CAUSAL_EV_BIT(CAUSAL_EV_TOTALS);
 	if (!o.ev_mask)
-		return ctl_error("-e totals: causald reads them, trace does not");
+		return ctl_usage_error("-e totals: causald reads them, trace does not");
 	st.writer = clog_writer_new();
 	if (!st.writer)
 		return ctl_error("out of memory");
@@ -404,13 +586,29 @@ int cmd_trace(int argc, char **argv)
 		clog_writer_free(st.writer);
 		return ctl_error("%s", err);
 	}
+	/* Event times are CLOCK_MONOTONIC: this line puts them on the wall
+	 * clock, for the rows and for analyze.
+	 */
+	clog_meta_now(&st.meta);
 	if (!tracer_has_module(t))
 		fprintf(stderr,
-			"causalctl: the causal module is not loaded: tracing TCP events only\n");
-	if (!ctl.json)
-		printf("%-8s %-14s %-10s %-4s %-4s %-8s %-7s %-15s %s\n", "TIME",
+			"causalctl: the causal module is not loaded: tracing TCP events only%s\n",
+			o.tcp_all ? "" :
+			"; without channels none is shown: --tcp-all shows every connection's");
+	if (ctl.json) {
+		int ret = clog_write(stdout, clog_meta_json(st.host, &st.meta));
+
+		if (ret) {
+			tracer_close(t);
+			clog_writer_free(st.writer);
+			return ctl_error("writing the meta line: %s",
+					 strerror(-ret));
+		}
+	} else {
+		printf("%-15s %-14s %-10s %-4s %-4s %-8s %-7s %-15s %s\n", "TIME",
 		       "EVENT", "GROUP", "NODE", "PEER", "STAMP", "PID", "COMM",
 		       "DETAIL");
+	}
 	fflush(stdout);
 	catch_stop_signals();
 	if (duration)
@@ -556,19 +754,21 @@ static void top_print(struct json_object *snap)
 	}
 }
 
-static const char top_usage[] =
-"usage: causalctl top [-d SECONDS] [-n COUNT] [-s SOCKET]\n"
-"  A live view of causald's per-group, per-peer model (needs causald).\n";
+const struct ctl_opt top_opts[] = {
+	{ "delay",	'd', "SECONDS",	"between refreshes (default 1)" },
+	{ "count",	'n', "COUNT",	"refreshes, then exit (default: until SIGINT)" },
+	{ "socket",	's', "SOCKET",	"causald's socket (default " CAUSALD_SOCKET ")" },
+	{}
+};
+
+const char top_more[] =
+"A live view of causald's per-group, per-peer model: it needs causald.\n"
+"\nexamples:\n"
+"  causalctl top                  refreshed every second\n"
+"  causalctl top -j -n 1          one snapshot as JSON\n";
 
 int cmd_top(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "delay",	required_argument, NULL, 'd' },
-		{ "count",	required_argument, NULL, 'n' },
-		{ "socket",	required_argument, NULL, 's' },
-		{ "help",	no_argument,	   NULL, 'h' },
-		{}
-	};
 	const char *path = CAUSALD_SOCKET;
 	unsigned long delay = 1, count = 0, i;
 	bool ok = true, tty = isatty(STDOUT_FILENO);
@@ -576,8 +776,7 @@ int cmd_top(int argc, char **argv)
 	char err[512];
 	int c;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:n:s:h", longopts, NULL)) != -1) {
+	while ((c = ctl_getopt(argc, argv)) != -1) {
 		switch (c) {
 		case 'd':
 			delay = parse_ulong(optarg, 3600, &ok);
@@ -588,15 +787,12 @@ int cmd_top(int argc, char **argv)
 		case 's':
 			path = optarg;
 			break;
-		case 'h':
-			fputs(top_usage, stdout);
-			return 0;
-		default:
-			return ctl_error("bad arguments\n%s", top_usage);
 		}
 		if (!ok)
-			return ctl_error("bad value '%s' for -%c", optarg, c);
+			return ctl_usage_error("bad value '%s'", optarg);
 	}
+	if (optind < argc)
+		return ctl_usage_error("unexpected '%s'", argv[optind]);
 	catch_stop_signals();
 	for (i = 0; !stopping && (!count || i < count); i++) {
 		if (i)
@@ -621,28 +817,130 @@ int cmd_top(int argc, char **argv)
 
 /* ---- main ---- */
 
-static const struct cmd {
-	const char *name;
-	int (*fn)(int argc, char **argv);
-	const char *help;
-} cmds[] = {
-	{ "status",  cmd_status,  "endpoints, channels, clocks, counters (/proc/net/causal)" },
-	{ "trace",   cmd_trace,   "live events of the module and of its TCP connections" },
-	{ "top",     cmd_top,     "live per-group, per-peer view from causald" },
-	{ "analyze", cmd_analyze, "merge event logs, check causality, rank causes" },
-	{ "export",  cmd_export,  "ShiViz log or space-time diagram of event logs" },
-	{ "why",     cmd_why,     "why one message was held: its causal chain, the cause, what to do" },
-	{ "help",    NULL,	  "this text" },
+static const char status_more[] =
+"From /proc/net/causal of this network namespace; no daemon needed.\n"
+"\nexamples:\n"
+"  causalctl status\n"
+"  causalctl status -j | jq '.[].channels[].oldest_hold_us'\n"
+"exit status: 0, 1 when the module is not loaded, 2 on bad usage\n";
+
+static const char help_more[] =
+"\nexamples:\n"
+"  causalctl help trace\n";
+
+static int cmd_help(int argc, char **argv);
+
+/* The commands: dispatch, usage and completion (tools/completion) follow
+ * this table.
+ */
+static const struct ctl_cmd cmds[] = {
+	{ "status",  cmd_status,  NULL, "endpoints, channels, clocks, counters (/proc/net/causal)",
+	  NULL, status_more },
+	{ "trace",   cmd_trace,   NULL, "live events of the module and of its TCP connections",
+	  trace_opts, trace_more },
+	{ "top",     cmd_top,     NULL, "live per-group, per-peer view from causald",
+	  top_opts, top_more },
+	{ "analyze", cmd_analyze, "LOG...", "merge event logs, check causality, rank causes",
+	  analyze_opts, analyze_more },
+	{ "export",  cmd_export,  "LOG...", "ShiViz log or space-time diagram of event logs",
+	  export_opts, export_more },
+	{ "why",     cmd_why,     "GROUP NODE SENDER:STAMP LOG...",
+	  "why one message was held: its causal chain, the cause, what to do",
+	  NULL, why_more },
+	{ "help",    cmd_help,    "[COMMAND]", "this text, or a command's usage",
+	  NULL, help_more },
 };
+
+#define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
 
 static void usage(FILE *f)
 {
+	const struct ctl_opt *o;
 	size_t i;
 
-	fprintf(f, "usage: causalctl [-j|--json] [-p|--pretty] COMMAND [ARGS]\n"
-		   "       causalctl COMMAND --help\n\ncommands:\n");
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].help);
+	fprintf(f, "usage: causalctl [OPTIONS] COMMAND [ARGS]\n"
+		   "       causalctl help COMMAND, causalctl COMMAND --help: a command's usage\n"
+		   "\ncommands:\n");
+	for (i = 0; i < NCMDS; i++)
+		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].doc);
+	fputs("\noptions (also after the command):\n", f);
+	for (o = global_opts; o->name; o++)
+		if (o->key != 'h')
+			opt_usage(f, o, true);
+	fputs("  -V, --version            the tools', the loaded module's and libbpf's versions\n"
+	      "  -h, --help               this text\n", f);
+}
+
+/* Like bpftool, any unambiguous prefix names a command; NULL after saying
+ * why not.
+ */
+static const struct ctl_cmd *find_cmd(const char *name)
+{
+	const struct ctl_cmd *found = NULL;
+	size_t i, len = strlen(name);
+
+	for (i = 0; i < NCMDS && len; i++) {
+		if (strncmp(cmds[i].name, name, len))
+			continue;
+		if (strlen(cmds[i].name) == len)
+			return &cmds[i];
+		if (found) {
+			ctl_error("'%s' is ambiguous (causalctl help)", name);
+			return NULL;
+		}
+		found = &cmds[i];
+	}
+	if (!found)
+		ctl_error("unknown command '%s' (causalctl help)", name);
+	return found;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	const struct ctl_cmd *cmd;
+
+	while (ctl_getopt(argc, argv) != -1)
+		;
+	if (optind >= argc) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc - optind > 1)
+		return ctl_usage_error("one COMMAND at most");
+	cmd = find_cmd(argv[optind]);
+	if (!cmd)
+		return CTL_EXIT_USAGE;
+	cmd_usage(stdout, cmd);
+	return 0;
+}
+
+/* The tools' version, the loaded module's (MODULE_VERSION) and libbpf's. */
+static int print_version(void)
+{
+	char mod[128], lib[32];
+	int m = tracer_module_version(mod, sizeof(mod));
+
+	snprintf(lib, sizeof(lib), "%u.%u", libbpf_major_version(),
+		 libbpf_minor_version());
+	if (ctl.json) {
+		struct json_object *obj = json_object_new_object();
+
+		json_object_object_add(obj, "version",
+				       json_object_new_string(CAUSAL_VERSION));
+		json_object_object_add(obj, "module_loaded",
+				       json_object_new_boolean(m != -ENOENT));
+		json_object_object_add(obj, "module_version",
+				       m ? NULL : json_object_new_string(mod));
+		json_object_object_add(obj, "libbpf_version",
+				       json_object_new_string(lib));
+		json_print(obj);
+		return 0;
+	}
+	printf("causalctl %s\n", CAUSAL_VERSION);
+	printf("module %s\n", !m ? mod : m == -ENOENT ? "not loaded" :
+	       "loaded, without a version");
+	printf("libbpf v%s\n", lib);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -650,16 +948,20 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "json",	no_argument, NULL, 'j' },
 		{ "pretty",	no_argument, NULL, 'p' },
+		{ "verbose",	no_argument, NULL, 'v' },
 		{ "help",	no_argument, NULL, 'h' },
 		{ "version",	no_argument, NULL, 'V' },
 		{}
 	};
-	const struct cmd *found = NULL;
-	size_t i, len;
+	const struct ctl_cmd *cmd;
+	bool version = false;
 	int c;
 
-	/* Options before the command only; the command parses its own. */
-	while ((c = getopt_long(argc, argv, "+jphV", longopts, NULL)) != -1) {
+	/* The options before the command; the command's parser takes these
+	 * too, after it, and its own.
+	 */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+jpvhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			ctl.json = true;
@@ -667,42 +969,32 @@ int main(int argc, char **argv)
 		case 'p':
 			ctl.json = ctl.pretty = true;
 			break;
+		case 'v':
+			ctl.verbose = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
 		case 'V':
-			printf("causalctl %s\n", CAUSAL_VERSION);
-			return 0;
+			version = true;
+			break;
 		default:
-			usage(stderr);
-			return 2;
+			ctl_error("unknown option '%s' (causalctl help)",
+				  argv[optind - 1]);
+			return CTL_EXIT_USAGE;
 		}
 	}
+	opterr = 1;
+	if (version)
+		return print_version();
 	if (optind >= argc) {
 		usage(stderr);
-		return 2;
+		return CTL_EXIT_USAGE;
 	}
-	/* Like bpftool, any unambiguous prefix names a command. */
-	len = strlen(argv[optind]);
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		if (strncmp(cmds[i].name, argv[optind], len))
-			continue;
-		if (found && strlen(cmds[i].name) != len) {
-			ctl_error("'%s' is ambiguous", argv[optind]);
-			return 2;
-		}
-		found = &cmds[i];
-		if (strlen(cmds[i].name) == len)
-			break;
-	}
-	if (!found) {
-		ctl_error("unknown command '%s' (causalctl help)", argv[optind]);
-		return 2;
-	}
-	if (!found->fn) {
-		usage(stdout);
-		return 0;
-	}
-	c = found->fn(argc - optind, argv + optind);
+	cmd = find_cmd(argv[optind]);
+	if (!cmd)
+		return CTL_EXIT_USAGE;
+	ctl.cmd = cmd;
+	c = cmd->fn(argc - optind, argv + optind);
 	return c < 0 ? 1 : c;
 }

@@ -26,32 +26,44 @@
 #define EXIT_VIOLATIONS	1
 #define EXIT_USAGE	2
 
-static const char analyze_usage[] =
-	"usage: causalctl analyze [--group G] [--top N] [--bucket MS] LOG...\n"
-	"  -g, --group G    only group G\n"
-	"  -n, --top N      top findings to list (default 5)\n"
-	"  -b, --bucket MS  anomaly bucket width in ms (default: a 50th of the run,\n"
-	"                   10 to 1000)\n"
+const struct ctl_opt analyze_opts[] = {
+	{ "group",	'g', "G",	"only group G" },
+	{ "top",	'n', "N",	"top findings to list (default 5)" },
+	{ "bucket",	'b', "MS",	"anomaly bucket width in ms (default: a 50th of the run, 10 to 1000)" },
+	{}
+};
+
+const char analyze_more[] =
+	"LOG: causald's event logs (or causalctl trace -j), one per host.\n"
+	"\nexamples:\n"
+	"  causalctl analyze a.jsonl b.jsonl c.jsonl\n"
+	"  causalctl analyze -j --group 7 *.jsonl\n"
 	"exit status: 0 ok, 1 happens-before violations, 2 bad usage, an\n"
 	"unreadable log, a group not in the logs or logs without events\n";
 
-static const char export_usage[] =
-	"usage: causalctl export [--shiviz FILE] [--svg FILE] [--html FILE]\n"
-	"                        [--group G] [--max N] LOG...\n"
-	"  -s, --shiviz FILE  ShiViz log (https://bestchai.bitbucket.io/shiviz/)\n"
-	"  -v, --svg FILE     space-time diagram of one group\n"
-	"  -H, --html FILE    the diagram with its legend, as one HTML page\n"
-	"  -g, --group G      only group G (the diagram: default the busiest)\n"
-	"  -m, --max N        messages drawn at most (default 300)\n"
-	"FILE - is standard output.\n";
+const struct ctl_opt export_opts[] = {
+	{ "shiviz",	's', "FILE",	"ShiViz log (https://bestchai.bitbucket.io/shiviz/)" },
+	{ "svg",	'v', "FILE",	"space-time diagram of one group" },
+	{ "html",	'H', "FILE",	"the diagram with its legend, as one HTML page" },
+	{ "group",	'g', "G",	"only group G (the diagram: default the busiest)" },
+	{ "max",	'm', "N",	"messages drawn at most (default 300)" },
+	{}
+};
 
-static const char why_usage[] =
-	"usage: causalctl why GROUP NODE SENDER:STAMP LOG...\n"
+const char export_more[] =
+	"FILE - is standard output. One of --shiviz, --svg, --html is needed.\n"
+	"\nexamples:\n"
+	"  causalctl export --html run.html a.jsonl b.jsonl\n"
+	"  causalctl export --shiviz - *.jsonl > run.shiviz\n"
+	"exit status: 0, 2 on bad usage or an unreadable log\n";
+
+const char why_more[] =
 	"Why node NODE of GROUP held message SENDER:STAMP: what it waited for,\n"
 	"what that waited for, down to the message that came late or never came,\n"
 	"with its time on the way and the TCP retransmits meanwhile, and what to\n"
 	"check next.\n"
-	"  example: causalctl why 7 2 1:5 a.jsonl b.jsonl c.jsonl\n"
+	"\nexamples:\n"
+	"  causalctl why 7 2 1:5 a.jsonl b.jsonl c.jsonl\n"
 	"exit status: 0, 2 on bad usage, an unreadable log, or no such message\n"
 	"at that node\n";
 
@@ -70,24 +82,23 @@ static bool parse_u64(const char *s, __u64 max, __u64 *out)
 	return true;
 }
 
-static int usage_error(const char *usage, const char *fmt, const char *arg)
+static int usage_error(const char *fmt, const char *arg)
 {
 	char msg[256];
 
 	snprintf(msg, sizeof(msg), fmt, arg);
-	ctl_error("%s\n%s", msg, usage);
-	return EXIT_USAGE;
+	return ctl_usage_error("%s", msg);
 }
 
 /* Every LOG into one store (gzip or plain, - for standard input); an
  * unreadable one ends the command with the store's word for why.
  */
-static struct clog_store *load(int argc, char **argv, const char *usage)
+static struct clog_store *load(int argc, char **argv)
 {
 	struct clog_store *s;
 
 	if (optind >= argc) {
-		usage_error(usage, "no LOG given%s", "");
+		usage_error("no LOG given%s", "");
 		return NULL;
 	}
 	s = clog_store_new();
@@ -759,48 +770,32 @@ static void top_chain(const struct clog_store *s, const struct cana_result *r,
 
 int cmd_analyze(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "group",	required_argument, NULL, 'g' },
-		{ "top",	required_argument, NULL, 'n' },
-		{ "bucket",	required_argument, NULL, 'b' },
-		{ "help",	no_argument,	   NULL, 'h' },
-		{}
-	};
 	struct cana_opts o = {};
 	struct clog_store *s;
 	struct cana_result *r;
 	__u64 top = 5, v;
 	int c, ret;
 
-	/* 0, not 1: glibc then re-reads the option string and permutes,
-	 * so options may follow the logs.
-	 */
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "g:n:b:h", longopts, NULL)) != -1) {
+	while ((c = ctl_getopt(argc, argv)) != -1) {
 		switch (c) {
 		case 'g':
 			if (!parse_u64(optarg, UINT32_MAX, &v))
-				return usage_error(analyze_usage, "bad group '%s'", optarg);
+				return usage_error("bad group '%s'", optarg);
 			o.has_group = true;
 			o.group = v;
 			break;
 		case 'n':
 			if (!parse_u64(optarg, 1000000, &top))
-				return usage_error(analyze_usage, "bad count '%s'", optarg);
+				return usage_error("bad count '%s'", optarg);
 			break;
 		case 'b':
 			if (!parse_u64(optarg, 86400000, &v) || !v)
-				return usage_error(analyze_usage, "bad bucket '%s'", optarg);
+				return usage_error("bad bucket '%s'", optarg);
 			o.bucket_ns = v * 1000000;
 			break;
-		case 'h':
-			fputs(analyze_usage, stdout);
-			return 0;
-		default:
-			return usage_error(analyze_usage, "bad arguments%s", "");
 		}
 	}
-	s = load(argc, argv, analyze_usage);
+	s = load(argc, argv);
 	if (!s)
 		return EXIT_USAGE;
 	if (!group_selected(s, o.has_group, o.group)) {
@@ -910,15 +905,6 @@ static int export_one(const char *kind, export_fn fn, const char *path,
 
 int cmd_export(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "shiviz",	required_argument, NULL, 's' },
-		{ "svg",	required_argument, NULL, 'v' },
-		{ "html",	required_argument, NULL, 'H' },
-		{ "group",	required_argument, NULL, 'g' },
-		{ "max",	required_argument, NULL, 'm' },
-		{ "help",	no_argument,	   NULL, 'h' },
-		{}
-	};
 	const char *shiviz = NULL, *svg = NULL, *html = NULL;
 	struct json_object *report = NULL;
 	struct cexp_opts o = {};
@@ -926,8 +912,7 @@ int cmd_export(int argc, char **argv)
 	int c, ret = 0;
 	__u64 v;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "s:v:H:g:m:h", longopts, NULL)) != -1) {
+	while ((c = ctl_getopt(argc, argv)) != -1) {
 		switch (c) {
 		case 's':
 			shiviz = optarg;
@@ -940,26 +925,20 @@ int cmd_export(int argc, char **argv)
 			break;
 		case 'g':
 			if (!parse_u64(optarg, UINT32_MAX, &v))
-				return usage_error(export_usage, "bad group '%s'", optarg);
+				return usage_error("bad group '%s'", optarg);
 			o.has_group = true;
 			o.group = v;
 			break;
 		case 'm':
 			if (!parse_u64(optarg, 100000, &v) || !v)
-				return usage_error(export_usage, "bad count '%s'", optarg);
+				return usage_error("bad count '%s'", optarg);
 			o.max_msgs = v;
 			break;
-		case 'h':
-			fputs(export_usage, stdout);
-			return 0;
-		default:
-			return usage_error(export_usage, "bad arguments%s", "");
 		}
 	}
 	if (!shiviz && !svg && !html)
-		return usage_error(export_usage,
-				   "one of --shiviz, --svg, --html is needed%s", "");
-	s = load(argc, argv, export_usage);
+		return usage_error("one of --shiviz, --svg, --html is needed%s", "");
+	s = load(argc, argv);
 	if (!s)
 		return EXIT_USAGE;
 	/* A JSON summary only when no export goes to standard output. */
@@ -1096,39 +1075,30 @@ static void why_render(const struct clog_store *s, const struct cwhy_chain *c)
 
 int cmd_why(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "help",	no_argument,	   NULL, 'h' },
-		{}
-	};
 	__u64 group, node, sender, stamp;
 	struct cana_index ix;
 	struct cwhy_chain c;
 	struct clog_store *s;
 	char *colon;
-	int opt, ret;
+	int ret;
 
-	optind = 0;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (opt != 'h')
-			return usage_error(why_usage, "bad arguments%s", "");
-		fputs(why_usage, stdout);
-		return 0;
-	}
+	while (ctl_getopt(argc, argv) != -1)
+		;
 	if (argc - optind < 4)
-		return usage_error(why_usage, "GROUP, NODE, SENDER:STAMP and a LOG are needed%s", "");
+		return usage_error("GROUP, NODE, SENDER:STAMP and a LOG are needed%s", "");
 	colon = strchr(argv[optind + 2], ':');
 	if (!parse_u64(argv[optind], UINT32_MAX, &group))
-		return usage_error(why_usage, "bad group '%s'", argv[optind]);
+		return usage_error("bad group '%s'", argv[optind]);
 	if (!parse_u64(argv[optind + 1], CAUSAL_EV_MAX_NODES - 1, &node))
-		return usage_error(why_usage, "bad node '%s'", argv[optind + 1]);
+		return usage_error("bad node '%s'", argv[optind + 1]);
 	if (!colon)
-		return usage_error(why_usage, "'%s' is not SENDER:STAMP", argv[optind + 2]);
+		return usage_error("'%s' is not SENDER:STAMP", argv[optind + 2]);
 	*colon = 0;
 	if (!parse_u64(argv[optind + 2], CAUSAL_EV_MAX_NODES - 1, &sender) ||
 	    !parse_u64(colon + 1, UINT64_MAX, &stamp))
-		return usage_error(why_usage, "bad SENDER:STAMP '%s'", argv[optind + 2]);
+		return usage_error("bad SENDER:STAMP '%s'", argv[optind + 2]);
 	optind += 3;
-	s = load(argc, argv, why_usage);
+	s = load(argc, argv);
 	if (!s)
 		return EXIT_USAGE;
 	ret = cana_index_build(&ix, s, true, group);

@@ -35,6 +35,7 @@
 #include <sys/timerfd.h>
 #include <sys/un.h>
 #include <microhttpd.h>
+#include <bpf/libbpf.h>
 
 #include "causal_log.h"
 #include "causal_model.h"
@@ -63,7 +64,18 @@ static struct env {
 	.limits = CAUSAL_MODEL_DEFAULT_LIMITS,
 };
 
-const char *argp_program_version = "causald " CAUSAL_VERSION;
+/* --version: the tools' version, the loaded module's and libbpf's. */
+static void print_version(FILE *f, struct argp_state *state)
+{
+	char mod[128];
+	int m = tracer_module_version(mod, sizeof(mod));
+
+	fprintf(f, "causald %s\nmodule %s\nlibbpf v%u.%u\n", CAUSAL_VERSION,
+		!m ? mod : m == -ENOENT ? "not loaded" : "loaded, without a version",
+		libbpf_major_version(), libbpf_minor_version());
+}
+
+void (*argp_program_version_hook)(FILE *, struct argp_state *) = print_version;
 static const char doc[] =
 "Trace causal delivery on this host: log events, serve metrics and causalctl top.\n"
 "\v"
@@ -95,6 +107,7 @@ static const struct argp_option opts[] = {
 	{ "tcp-all", OPT_TCP_ALL, NULL, 0, "TCP events of every connection, not only causal channels" },
 	{ "ringbuf", OPT_RINGBUF, "MIB", 0, "Ring buffer size (default 8)" },
 	{ "max-held", 'H', "N", 0, "Held messages tracked (default 65536)" },
+	{ "verbose", 'v', NULL, 0, "libbpf's messages and the verifier's log on stderr" },
 	{},
 };
 
@@ -183,6 +196,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case 'H':
 		env.limits.held = parse_num(arg, 1 << 24, state);
 		break;
+	case 'v':
+		env.tracer.verbose = true;
+		break;
 	case ARGP_KEY_ARG:
 		argp_usage(state);
 		break;
@@ -248,18 +264,9 @@ static struct {
 
 static void log_meta(void)
 {
-	struct clog_meta meta = { .started_ts = mono_ns() };
-	struct timespec rt;
-	FILE *f;
+	struct clog_meta meta;
 
-	clock_gettime(CLOCK_REALTIME, &rt);
-	meta.realtime_ns = rt.tv_sec * 1000000000ULL + rt.tv_nsec;
-	f = fopen("/proc/sys/kernel/random/boot_id", "r");
-	if (f) {
-		if (fgets(meta.boot_id, sizeof(meta.boot_id), f))
-			meta.boot_id[strcspn(meta.boot_id, "\n")] = 0;
-		fclose(f);
-	}
+	clog_meta_now(&meta);
 	clog_write(logw.f, clog_meta_json(host, &meta));
 }
 
@@ -851,7 +858,9 @@ int main(int argc, char **argv)
 	if (!t)
 		die("%s", err);
 	if (!tracer_has_module(t))
-		note("the causal module is not loaded: tracing TCP events only");
+		note("the causal module is not loaded: tracing TCP events only%s",
+		     env.tracer.tcp_all ? "" :
+		     "; without channels none is logged: --tcp-all logs every connection's");
 	audit_until = env.audit_for_s ? time(NULL) + env.audit_for_s : 0;
 	/* The HTTP thread starts with the signals blocked, as it should. */
 	http = http_start();

@@ -88,6 +88,36 @@ long tracer_parse_types(const char *list)
 	return mask;
 }
 
+int tracer_parse_addr(struct tracer_opts *o, const char *s)
+{
+	memset(o->addr, 0, sizeof(o->addr));
+	if (inet_pton(AF_INET, s, o->addr) == 1)
+		o->family = AF_INET;
+	else if (inet_pton(AF_INET6, s, o->addr) == 1)
+		o->family = AF_INET6;
+	else
+		return -1;
+	o->filter_addr = true;
+	return 0;
+}
+
+int tracer_module_version(char *buf, size_t len)
+{
+	struct stat st;
+	FILE *fp;
+
+	if (stat("/sys/module/causal", &st))
+		return -ENOENT;
+	fp = fopen("/sys/module/causal/version", "re");
+	if (!fp)
+		return -ENODATA;
+	if (!fgets(buf, len, fp))
+		buf[0] = 0;
+	fclose(fp);
+	buf[strcspn(buf, "\n")] = 0;
+	return buf[0] ? 0 : -ENODATA;
+}
+
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -281,6 +311,8 @@ static int on_sample(void *ctx, void *data, size_t size)
 		need = CAUSAL_REC_TOTALS_SIZE;
 	else if (CAUSAL_REC_HAS_LINK(rec->type))
 		need += sizeof(struct causal_ev_link);
+	if (rec->type == CAUSAL_EV_TCP_STATE)
+		need = CAUSAL_REC_TCP_STATE_SIZE;
 	if (size < need)
 		return 0;
 
@@ -288,7 +320,11 @@ static int on_sample(void *ctx, void *data, size_t size)
 	ev->ts_ns = rec->ts_ns;
 	ev->type = rec->type;
 	ev->pid = rec->pid;
-	strcpy(ev->comm, pid_comm(t, rec->pid, rec->ts_ns));
+	if (rec->type == CAUSAL_EV_TCP_STATE)
+		memcpy(ev->comm, (const char *)rec + CAUSAL_REC_TCP_SIZE,
+		       CAUSAL_EV_COMM_LEN - 1);
+	else
+		strcpy(ev->comm, pid_comm(t, rec->pid, rec->ts_ns));
 	ev->group = rec->group;
 	ev->node = rec->node;
 	ev->peer = rec->peer;
@@ -346,13 +382,16 @@ static int on_sample(void *ctx, void *data, size_t size)
 	return t->fn(t->ctx, ev);
 }
 
-/* libbpf speaks (the verifier's log too) only with CAUSAL_BPF_DEBUG set:
- * our own message says what failed.
+static bool libbpf_verbose;
+
+/* libbpf speaks (the verifier's log too) only with -v (tracer_opts.verbose)
+ * or CAUSAL_BPF_DEBUG set: our own message says what failed.
  */
 static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 			va_list ap)
 {
-	return getenv("CAUSAL_BPF_DEBUG") ? vfprintf(stderr, fmt, ap) : 0;
+	return libbpf_verbose || getenv("CAUSAL_BPF_DEBUG") ?
+	       vfprintf(stderr, fmt, ap) : 0;
 }
 
 struct tracer *tracer_open(const struct tracer_opts *o, tracer_event_fn fn,
@@ -382,6 +421,7 @@ struct tracer *tracer_open(const struct tracer_opts *o, tracer_event_fn fn,
 	if (t->has_module && tp_args_check(err, errlen))
 		goto err_free;
 
+	libbpf_verbose = o->verbose;
 	libbpf_set_print(libbpf_print);
 	t->skel = causal_bpf__open();
 	if (!t->skel) {
@@ -396,6 +436,19 @@ struct tracer *tracer_open(const struct tracer_opts *o, tracer_event_fn fn,
 	t->skel->rodata->targ_pid = o->pid;
 	t->skel->rodata->ev_mask = o->ev_mask ? o->ev_mask : CAUSAL_EV_ALL;
 	t->skel->rodata->tcp_all = o->tcp_all;
+	t->skel->rodata->targ_port = o->port;
+	if (o->filter_addr) {
+		__u8 v6[16] = { [10] = 0xff, [11] = 0xff };
+
+		if (o->family == AF_INET)
+			memcpy(v6 + 12, o->addr, 4);
+		else
+			memcpy(v6, o->addr, 16);
+		t->skel->rodata->filter_addr = true;
+		t->skel->rodata->targ_family = o->family;
+		memcpy((void *)t->skel->rodata->targ_addr, o->addr, 16);
+		memcpy((void *)t->skel->rodata->targ_addr_v6, v6, 16);
+	}
 	if (o->ringbuf_bytes)
 		bpf_map__set_max_entries(t->skel->maps.events, o->ringbuf_bytes);
 	/* A program for events not asked for is not attached at all, but for

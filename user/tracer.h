@@ -20,6 +20,11 @@ struct tracer_opts {
 	__u32 pid;		/* 0: any */
 	__u32 ev_mask;		/* CAUSAL_EV_BIT()s, 0: all */
 	bool tcp_all;		/* TCP events of every connection */
+	__u16 port;		/* only connections with this port, 0: any */
+	bool filter_addr;	/* only connections with addr at either end */
+	__u16 family;		/* of addr: AF_INET, AF_INET6 */
+	__u8 addr[16];		/* IPv4 in the first 4 bytes */
+	bool verbose;		/* libbpf's messages on stderr */
 	size_t ringbuf_bytes;	/* 0: the default (8 MiB) */
 };
 
@@ -48,6 +53,14 @@ int tracer_poll(struct tracer *t, int timeout_ms);
  */
 __u64 tracer_lost(const struct tracer *t, __u64 by_type[CAUSAL_EV_TYPES]);
 void tracer_close(struct tracer *t);
+
+/* An IPv4 or IPv6 address into @o's address filter; -1 if it is neither. */
+int tracer_parse_addr(struct tracer_opts *o, const char *s);
+
+/* The loaded module's MODULE_VERSION into @buf: 0, -ENOENT when the module
+ * is not loaded, -ENODATA when it has no version.
+ */
+int tracer_module_version(char *buf, size_t len);
 
 /* A comma-separated list of event types (docs/events.md names, or "causal"
  * and "tcp" for each kind) as a mask; -1 if one is unknown.

@@ -96,6 +96,10 @@ struct json_object *clog_event_json(const struct causal_event *ev,
 				    const char *host);
 struct json_object *clog_meta_json(const char *host,
 				   const struct clog_meta *meta);
+/* This host's meta line now: boot id, CLOCK_MONOTONIC and CLOCK_REALTIME
+ * read together, as a log (causald) or a trace (causalctl trace -j) begins.
+ */
+void clog_meta_now(struct clog_meta *meta);
 /* @by_type may be NULL; its zero counts are left out. */
 struct json_object *clog_lost_json(const char *host, __u64 ts, __u64 count,
 				   const __u64 by_type[CAUSAL_EV_TYPES]);

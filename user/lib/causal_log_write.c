@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "causal_log.h"
 #include "causal_log_fields.h"
@@ -273,6 +274,24 @@ struct json_object *clog_meta_json(const char *host,
 	add_u64(o, "started_ts", meta->started_ts);
 	add_u64(o, "realtime_ns", meta->realtime_ns);
 	return o;
+}
+
+void clog_meta_now(struct clog_meta *meta)
+{
+	struct timespec mono, rt;
+	FILE *f;
+
+	memset(meta, 0, sizeof(*meta));
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	clock_gettime(CLOCK_REALTIME, &rt);
+	meta->started_ts = mono.tv_sec * 1000000000ULL + mono.tv_nsec;
+	meta->realtime_ns = rt.tv_sec * 1000000000ULL + rt.tv_nsec;
+	f = fopen("/proc/sys/kernel/random/boot_id", "re");
+	if (f) {
+		if (fgets(meta->boot_id, sizeof(meta->boot_id), f))
+			meta->boot_id[strcspn(meta->boot_id, "\n")] = 0;
+		fclose(f);
+	}
 }
 
 struct json_object *clog_lost_json(const char *host, __u64 ts, __u64 count,
