@@ -104,14 +104,6 @@ selftests: $(SELFTESTS)
 
 LIB_SRCS := $(wildcard kmod/lib/*.c)
 
-$(B)/selftests/%: selftests/%.c selftests/*.h $(KMOD_SRCS) $(LIBCAUSAL) $(KSRC)/.stamp
-	@mkdir -p $(dir $@)
-	@echo "  CC      $@"
-	$(Q)$(CC) $(USER_CFLAGS) -I$(KSRC)/tools/testing/selftests -o $@ $< \
-		$(LIBCAUSAL) -lpthread
-
-unit-build: $(UNIT_TESTS)
-
 # The tools' library (event log, analysis, export, helpers) is plain C on
 # json-c; with the shared codec of kmod/lib it is one static library, from
 # which each program links what it uses. The unit tests build the sources
@@ -132,6 +124,15 @@ $(LIBCAUSAL): $(LIBCAUSAL_OBJS)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 -include $(LIBCAUSAL_OBJS:.o=.d)
+
+$(B)/selftests/%: selftests/%.c selftests/*.h $(KMOD_SRCS) $(LIBCAUSAL) $(KSRC)/.stamp
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(USER_CFLAGS) -I$(KSRC)/tools/testing/selftests -o $@ $< \
+		$(LIBCAUSAL) -lpthread
+
+unit-build: $(UNIT_TESTS)
+
 
 $(B)/unit/%: user/tests/%.c $(wildcard user/tests/*.h) $(KMOD_SRCS) $(TOOLS_LIB_DEPS) \
 		$(KSRC)/.stamp

@@ -98,14 +98,6 @@ static inline void fuzz_fill(struct fuzz_rng *r, void *buf, size_t len)
 	}
 }
 
-static inline uint64_t fuzz_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 static inline uint64_t fuzz_env_u64(const char *name, uint64_t def)
 {
 	const char *v = getenv(name);
@@ -143,12 +135,12 @@ static inline void fuzz_budget_init(struct fuzz_budget *b, const char *count_env
 	b->seconds = fuzz_env_u64("CAUSAL_FUZZ_SECONDS", def_seconds);
 	b->only_round = getenv("CAUSAL_FUZZ_ROUND") ?
 			(int64_t)fuzz_env_u64("CAUSAL_FUZZ_ROUND", 0) : -1;
-	b->start_ns = fuzz_now_ns();
+	b->start_ns = cu_mono_ns();
 }
 
 static inline double fuzz_elapsed(const struct fuzz_budget *b)
 {
-	return (fuzz_now_ns() - b->start_ns) / 1e9;
+	return (cu_mono_ns() - b->start_ns) / 1e9;
 }
 
 /* May round @round start, @done units spent so far? */
@@ -352,7 +344,7 @@ static void *fuzz_watchdog_fn(void *arg)
 
 		usleep(200 * 1000);
 		pthread_mutex_lock(&w->lock);
-		now = fuzz_now_ns();
+		now = cu_mono_ns();
 		if (w->stop) {
 			pthread_mutex_unlock(&w->lock);
 			return NULL;
@@ -375,7 +367,7 @@ static inline int fuzz_watchdog_start(struct fuzz_watchdog *w,
 {
 	pthread_mutex_init(&w->lock, NULL);
 	w->limit_ns = seconds * 1000000000ULL;
-	w->last_ns = fuzz_now_ns();
+	w->last_ns = cu_mono_ns();
 	w->stop = false;
 	snprintf(w->where, sizeof(w->where), "start");
 	return pthread_create(&w->thread, NULL, fuzz_watchdog_fn, w);
@@ -388,7 +380,7 @@ fuzz_watchdog_kick(struct fuzz_watchdog *w, const char *fmt, ...)
 	va_list ap;
 
 	pthread_mutex_lock(&w->lock);
-	w->last_ns = fuzz_now_ns();
+	w->last_ns = cu_mono_ns();
 	if (fmt) {
 		va_start(ap, fmt);
 		vsnprintf(w->where, sizeof(w->where), fmt, ap);

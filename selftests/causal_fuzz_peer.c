@@ -1105,7 +1105,7 @@ stalled(struct round *r, uint64_t ms, const char *fmt, ...)
 	fail(r, F_STALL, "%s took %llu ms%s", what, (unsigned long long)ms,
 	     r->stall.running ? " while another socket's send blocks" : "");
 	stall_stop(r);
-	now = fuzz_now_ns();
+	now = cu_mono_ns();
 	for (int i = 0; i < r->nchan; i++)
 		r->chan[i]->progress_ns = now;
 	r->deadline_ns = umax(r->deadline_ns, now + r->fz->deadline_ns);
@@ -1126,8 +1126,8 @@ static struct chan *chan_open(struct round *r, enum kind kind, uint16_t node)
 
 	if (r->nchan == MAX_CHANS)
 		return NULL;
-	if (tcp_pair_noassert(family, &a, &b) &&
-	    (family == AF_INET || tcp_pair_noassert(AF_INET, &a, &b))) {
+	if (cu_tcp_pair(family, false, &a, &b) &&
+	    (family == AF_INET || cu_tcp_pair(AF_INET, false, &a, &b))) {
 		fail(r, F_ERRNO, "tcp pair: %s", strerror(errno));
 		return NULL;
 	}
@@ -1138,7 +1138,7 @@ static struct chan *chan_open(struct round *r, enum kind kind, uint16_t node)
 	c->fd = fuzz_chance(g, 50) ? a : b;
 	c->raw = c->fd == a ? b : a;
 	c->recv_info = r->hold_ms || fuzz_chance(g, 50);
-	c->progress_ns = fuzz_now_ns();
+	c->progress_ns = cu_mono_ns();
 	fuzz_rng_init(&c->wr, r->fz->budget.seed ^ r->id, 0x77, r->nchan);
 	r->chan[r->nchan++] = c;
 
@@ -1155,12 +1155,12 @@ static struct chan *chan_open(struct round *r, enum kind kind, uint16_t node)
 	if (c->recv_batch &&
 	    setsockopt(c->fd, SOL_CAUSAL, CAUSAL_RECV_BATCH, &one, sizeof(one)))
 		fail(r, F_ERRNO, "CAUSAL_RECV_BATCH: %s", strerror(errno));
-	t0 = fuzz_now_ns();
+	t0 = cu_mono_ns();
 	if (causal_join(c->fd, r->group, r->me, r->n, flags)) {
 		fail(r, F_ERRNO, "JOIN: %s", strerror(errno));
 		return NULL;
 	}
-	ms = (fuzz_now_ns() - t0) / 1000000;
+	ms = (cu_mono_ns() - t0) / 1000000;
 	if (ms > STALL_MS)
 		stalled(r, ms, "JOIN of chan %d", c->idx);
 	set_timeo(c->fd, SO_RCVTIMEO, 1000000);
@@ -2151,7 +2151,7 @@ static void stall_stop(struct round *r)
 	pthread_join(r->stall.thread, NULL);
 	r->stall.running = false;
 	r->fz->st.stall_sent += r->stall.sent;
-	r->stalled_ns = fuzz_now_ns();
+	r->stalled_ns = cu_mono_ns();
 }
 
 static bool errno_send_ok(const struct chan *c, int err)
@@ -2204,9 +2204,9 @@ static void app_send(struct round *r, struct chan *on, bool may_bcast)
 	/* Corked: it leaves with the next send, or on TCP's timer. */
 	if (fuzz_chance(g, 15))
 		flags |= MSG_MORE;
-	t0 = fuzz_now_ns();
+	t0 = cu_mono_ns();
 	ret = sendmsg(c->fd, &msg, flags);
-	ms = (fuzz_now_ns() - t0) / 1000000;
+	ms = (cu_mono_ns() - t0) / 1000000;
 	r->sends_tried++;
 	if (ret == (ssize_t)len) {
 		bool all = bcast || (r->join_flags & CAUSAL_F_BROADCAST);
@@ -2557,7 +2557,7 @@ static void settle_checks(struct round *r, uint64_t sent)
 static void close_timed(struct round *r, struct chan *c, bool abort)
 {
 	struct linger lin = { .l_onoff = 1, .l_linger = 0 };
-	uint64_t t0 = fuzz_now_ns(), ms;
+	uint64_t t0 = cu_mono_ns(), ms;
 
 	if (c->fd < 0)
 		return;
@@ -2566,7 +2566,7 @@ static void close_timed(struct round *r, struct chan *c, bool abort)
 		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lin, sizeof(lin));
 	close(c->fd);
 	c->fd = -1;
-	ms = (fuzz_now_ns() - t0) / 1000000;
+	ms = (cu_mono_ns() - t0) / 1000000;
 	if (ms > STALL_MS)
 		stalled(r, ms, "close of chan %d", c->idx);
 }
@@ -2805,14 +2805,14 @@ static void app_ready(struct round *r, struct chan *c, uint32_t events,
  */
 static void step_done(struct round *r, const char *what, uint64_t *t)
 {
-	uint64_t now = fuzz_now_ns(), ms = (now - *t) / 1000000;
+	uint64_t now = cu_mono_ns(), ms = (now - *t) / 1000000;
 
 	if (r->fz->verbose > 1 && ms > 500)
 		fprintf(stderr, "#   round %llu: %s took %llu ms\n",
 			(unsigned long long)r->id, what, (unsigned long long)ms);
 	if (ms > 2 * STALL_MS && r->stalled_ns < *t)
 		stalled(r, ms, "the loop's %s", what);
-	*t = fuzz_now_ns();
+	*t = cu_mono_ns();
 }
 
 static void round_loop(struct round *r)
@@ -2821,7 +2821,7 @@ static void round_loop(struct round *r)
 	int who[2 * MAX_CHANS + 1];
 
 	while (r->phase != P_END) {
-		uint64_t now = fuzz_now_ns(), t = now;
+		uint64_t now = cu_mono_ns(), t = now;
 		int n = 0, timeout = 20;
 		struct timespec ts;
 
@@ -2838,7 +2838,7 @@ static void round_loop(struct round *r)
 		if (fuzz_chance(&r->app, 2))
 			app_option(r);
 		step_done(r, "option step", &t);
-		now = fuzz_now_ns();	/* a send may have stalled */
+		now = cu_mono_ns();	/* a send may have stalled */
 		for (int i = 0; i < r->nchan; i++) {
 			struct chan *c = r->chan[i];
 
@@ -2846,7 +2846,7 @@ static void round_loop(struct round *r)
 				chan_write(r, c, now);
 		}
 		step_done(r, "write step", &t);
-		now = fuzz_now_ns();
+		now = cu_mono_ns();
 		for (int i = 0; i < r->nchan; i++) {
 			struct chan *c = r->chan[i];
 			short ev = 0;
@@ -2962,14 +2962,14 @@ static void round_end(struct round *r)
  */
 static bool goods_active(struct round *r)
 {
-	uint64_t until = fuzz_now_ns() + r->fz->deadline_ns;
+	uint64_t until = cu_mono_ns() + r->fz->deadline_ns;
 
 	for (int i = 0; i < r->ngood; i++) {
 		struct chan *c = r->good[i].ch;
 		struct causal_info info = {};
 
 		while (!chan_info(c, &info) && info.state != CAUSAL_CH_ACTIVE &&
-		       fuzz_now_ns() < until)
+		       cu_mono_ns() < until)
 			usleep(1000);
 		if (info.state != CAUSAL_CH_ACTIVE) {
 			fail(r, F_DELIVER, "well-behaved node %u: state %u after its HELLO",
@@ -3119,7 +3119,7 @@ static void round_run(struct fuzz *fz, const struct plan *p, uint64_t id)
 {
 	struct round *r = calloc(1, sizeof(*r));
 	uint64_t frames0 = fz->st.frames_good + fz->st.frames_hostile;
-	uint64_t t0 = fuzz_now_ns();
+	uint64_t t0 = cu_mono_ns();
 
 	r->fz = fz;
 	r->id = id;
@@ -3141,7 +3141,7 @@ static void round_run(struct fuzz *fz, const struct plan *p, uint64_t id)
 			r->join_flags & CAUSAL_F_BROADCAST ? " broadcast" : "",
 			r->crowd ? " crowd" : "", r->hold_ms, r->wait, r->nmsgs,
 			(unsigned long long)(fz->st.frames_good + fz->st.frames_hostile - frames0),
-			(fuzz_now_ns() - t0) / 1e9, r->aborted ? " ABORTED" : "");
+			(cu_mono_ns() - t0) / 1e9, r->aborted ? " ABORTED" : "");
 	free(r);
 }
 

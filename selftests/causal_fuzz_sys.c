@@ -349,14 +349,6 @@ struct worker {
 
 static struct fuzz fuzz;
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 /* splitmix64 */
 static uint64_t next(struct worker *w)
 {
@@ -550,7 +542,7 @@ static void judge(struct worker *w, int op, const struct view *v, long ret,
 static void nonblock_time(struct worker *w, int op, const struct view *v,
 			  uint64_t start)
 {
-	uint64_t d = now_ns() - start;
+	uint64_t d = cu_mono_ns() - start;
 	bool causal = v->kind == K_JOINED && stable(w->f, v);
 
 	if (d > w->nonblock_max_ns[causal]) {
@@ -707,7 +699,7 @@ static void op_pair(struct worker *w)
 	const struct fuzz_group *g = pick_group(w, &gi);
 	long ret;
 
-	ret = tcp_pair_noassert(v6 ? AF_INET6 : AF_INET, &a, &b);
+	ret = cu_tcp_pair(v6 ? AF_INET6 : AF_INET, false, &a, &b) ? -1 : 0;
 	judge(w, OP_PAIR, NULL, ret, errno,
 	      EM(EADDRNOTAVAIL) | EM(EADDRINUSE) | E_MEM | E_WAIT | E_CONN);
 	if (ret)
@@ -1309,7 +1301,7 @@ static void op_send(struct worker *w)
 	struct iovec iov[4];
 	char cbuf[CMSG_SPACE(0)] __attribute__((aligned(8))) = {};
 	struct msghdr msg = { .msg_iov = iov };
-	uint64_t start = now_ns();
+	uint64_t start = cu_mono_ns();
 	long ret;
 
 	fill_head(buf, size, fault);
@@ -1370,7 +1362,7 @@ static void op_sendmmsg(struct worker *w)
 	struct iovec iov[SEND_BUFS];
 	char cbuf[SEND_BUFS][CMSG_SPACE(0)] __attribute__((aligned(8))) = {};
 	int n = 1 + rnd(w, SEND_BUFS), flags = send_flags(w) & ~MSG_OOB;
-	uint64_t start = now_ns();
+	uint64_t start = cu_mono_ns();
 	long ret;
 
 	for (int i = 0; i < n; i++) {
@@ -1413,7 +1405,7 @@ static void op_flood(struct worker *w)
 		size_t size = 4096 + rnd(w, 28 * 1024);
 
 		fill_head(w->buf[0], size, false);
-		start = now_ns();
+		start = cu_mono_ns();
 		ret = send(v.fd, w->buf[0], size, MSG_DONTWAIT);
 		judge(w, OP_FLOOD, &v, ret, errno,
 		      send_allowed(w, &v, size, MSG_DONTWAIT, false, false));
@@ -1678,7 +1670,7 @@ static void op_recv(struct worker *w)
 	uint8_t *p = fault ? w->f->fault_page : w->rbuf;
 	char cbuf[CMSG_SPACE(sizeof(struct causal_msg_info) + 64 * 8)]
 		__attribute__((aligned(8)));
-	uint64_t start = now_ns();
+	uint64_t start = cu_mono_ns();
 	long ret;
 
 	if (variant == 0) {
@@ -2112,7 +2104,7 @@ static const struct {
 static void run_op(struct worker *w, int op)
 {
 	atomic_store(&w->cur_op, op);
-	atomic_store(&w->cur_since, now_ns());
+	atomic_store(&w->cur_since, cu_mono_ns());
 	ops[op].fn(w);
 	atomic_store(&w->cur_since, 0);
 }
@@ -2148,7 +2140,7 @@ static void *worker_main(void *arg)
 		int op = pick_op(w);
 		uint64_t calls = w->syscalls;
 
-		if (now_ns() > f->deadline_ns)
+		if (cu_mono_ns() > f->deadline_ns)
 			break;
 		run_op(w, op);
 		w->ops++;
@@ -2189,7 +2181,7 @@ static void *watchdog_main(void *arg)
 		for (unsigned int i = 0; i < f->threads; i++) {
 			struct worker *w = &f->workers[i];
 			uint64_t since = atomic_load(&w->cur_since);
-			uint64_t now = now_ns();	/* after since */
+			uint64_t now = cu_mono_ns();	/* after since */
 
 			if (!since || now - since < stall)
 				continue;
@@ -2547,7 +2539,7 @@ TEST(syscalls)
 	else if (*preempt)
 		TH_LOG("preemption left as it is: no %s", PREEMPT_PATH);
 
-	start = now_ns();
+	start = cu_mono_ns();
 	f->deadline_ns = start + f->seconds * 1000000000ULL;
 	/* Signals are for the workers' calls only. */
 	sigemptyset(&block);
@@ -2562,14 +2554,14 @@ TEST(syscalls)
 	pthread_barrier_wait(&f->start);
 	for (unsigned int i = 0; i < f->threads; i++)
 		pthread_join(f->workers[i].thread, NULL);
-	secs = (now_ns() - start) / 1e9;
+	secs = (cu_mono_ns() - start) / 1e9;
 	atomic_store(&f->stop, true);
 	pthread_join(watchdog, NULL);
 
 	if (*preempt_was)
 		set_preempt(preempt_was);
 	report(_metadata, f, secs);
-	if (now_ns() > f->deadline_ns)
+	if (cu_mono_ns() > f->deadline_ns)
 		TH_LOG("stopped by CAUSAL_FUZZ_SECONDS=%u", f->seconds);
 
 	for (unsigned int i = 0; i < f->nslots; i++)

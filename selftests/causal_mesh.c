@@ -174,14 +174,6 @@ static int topology_up(const struct scene *s)
 	return 0;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 static unsigned int rnd(unsigned int *state)
 {
 	/* xorshift32: reproducible per node from the scene's seed */
@@ -366,7 +358,7 @@ static void node_main(const struct scene *s, int me, struct node_log *logs)
 	unsigned int rs = s->seed * 2654435761U + me * 97 + 1;
 	int fd[MAX_NODES], fins = 0, sent = 0, nfds;
 	struct pollfd pfd[MAX_NODES];
-	uint64_t next_send = now_ns();
+	uint64_t next_send = cu_mono_ns();
 	bool reply_due = false, done = false;
 	char ns[64];
 	int nsfd;
@@ -419,16 +411,16 @@ static void node_main(const struct scene *s, int me, struct node_log *logs)
 				if (log->ev[e].kind == EV_DELIVER &&
 				    log->ev[e].sender == 0 && log->ev[e].seq < s->msgs)
 					clips_seen++;
-			if ((me == 0 && sent < s->msgs && now_ns() >= next_send) ||
+			if ((me == 0 && sent < s->msgs && cu_mono_ns() >= next_send) ||
 			    (me == 1 && sent < clips_seen)) {
 				if (node_send(s, me, fd, me == 0 ? -1 : 2, sent++,
 					      false, &rs, log))
 					return node_fail(log, "send");
-				next_send = now_ns() + 100 * 1000 * 1000;
+				next_send = cu_mono_ns() + 100 * 1000 * 1000;
 			}
 			if (me == 2 && sent == 0)
 				sent = s->msgs;
-		} else if (sent < s->msgs && (reply_due || now_ns() >= next_send)) {
+		} else if (sent < s->msgs && (reply_due || cu_mono_ns() >= next_send)) {
 			int dest = (int)(rnd(&rs) % 100) < s->bcast_pct ? -1 :
 				   (int)(rnd(&rs) % (s->nodes - 1));
 
@@ -440,7 +432,7 @@ static void node_main(const struct scene *s, int me, struct node_log *logs)
 			} else {
 				sent++;
 				reply_due = false;
-				next_send = now_ns() + (rnd(&rs) % 2000) * 1000;
+				next_send = cu_mono_ns() + (rnd(&rs) % 2000) * 1000;
 			}
 		}
 		if (sent == s->msgs) {

@@ -1577,7 +1577,7 @@ static void squatter(int cmd, int reply)
 	char c;
 
 	alarm(20);
-	if (drop_to(SQUATTER_UID) || tcp_pair_noassert(AF_INET, &raw, &ch)) {
+	if (drop_to(SQUATTER_UID) || cu_tcp_pair(AF_INET, false, &raw, &ch)) {
 		r.ret = -1;
 	} else {
 		r.ret = causal_attach(ch) ? :

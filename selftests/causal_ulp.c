@@ -492,7 +492,7 @@ static int join_as_nobody(void *arg)
 {
 	int fd, cfd;
 
-	if (tcp_pair_noassert(AF_INET, &fd, &cfd) || causal_attach(fd))
+	if (cu_tcp_pair(AF_INET, false, &fd, &cfd) || causal_attach(fd))
 		return 101;
 	if (causal_join(fd, *(__u32 *)arg, 0, 2, 0) == 0)
 		return 0;
@@ -525,7 +525,7 @@ static int join_in_new_netns(void *arg)
 		return 101;
 	if (system("ip link set lo up"))
 		return 102;
-	if (tcp_pair_noassert(AF_INET, &fd, &cfd) || causal_attach(fd))
+	if (cu_tcp_pair(AF_INET, false, &fd, &cfd) || causal_attach(fd))
 		return 103;
 	/* Another group size than the endpoint in the parent's netns. */
 	return causal_join(fd, *(__u32 *)arg, 0, 5, 0) ? 1 : 0;

@@ -18,6 +18,7 @@
 #include <linux/causal.h>
 #include "causal_wire.h"
 #include "causal_tcpinfo.h"
+#include "causal_cutil.h"
 
 #define CAUSAL_REFCNT_PATH "/sys/module/causal/refcnt"
 
@@ -30,56 +31,10 @@ static inline void causal_require_module(struct __test_metadata *_metadata)
 		SKIP(_exit(KSFT_SKIP), "causal module not loaded");
 }
 
-/* A connected TCP pair on loopback: *fd is the client, *cfd the server side. */
-static inline int tcp_pair_noassert(int family, int *fd, int *cfd)
-{
-	struct sockaddr_storage ss = {};
-	socklen_t len;
-	int lfd, one = 1;
-
-	if (family == AF_INET6) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-
-		a->sin6_family = AF_INET6;
-		a->sin6_addr = in6addr_loopback;
-		len = sizeof(*a);
-	} else {
-		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-
-		a->sin_family = AF_INET;
-		a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		len = sizeof(*a);
-	}
-
-	lfd = socket(family, SOCK_STREAM, 0);
-	if (lfd < 0)
-		return -1;
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(lfd, (struct sockaddr *)&ss, len) || listen(lfd, 8) ||
-	    getsockname(lfd, (struct sockaddr *)&ss, &len))
-		goto err_close_listener;
-	*fd = socket(family, SOCK_STREAM, 0);
-	if (*fd < 0)
-		goto err_close_listener;
-	if (connect(*fd, (struct sockaddr *)&ss, len))
-		goto err_close_client;
-	*cfd = accept(lfd, NULL, NULL);
-	if (*cfd < 0)
-		goto err_close_client;
-	close(lfd);
-	return 0;
-
-err_close_client:
-	close(*fd);
-err_close_listener:
-	close(lfd);
-	return -1;
-}
-
 static inline void tcp_pair(struct __test_metadata *_metadata, int family,
 			    int *fd, int *cfd)
 {
-	ASSERT_EQ(tcp_pair_noassert(family, fd, cfd), 0)
+	ASSERT_EQ(cu_tcp_pair(family, false, fd, cfd), 0)
 		TH_LOG("tcp pair: %s", strerror(errno));
 }
 

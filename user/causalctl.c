@@ -23,6 +23,7 @@
 #include "causal_log.h"
 #include "causal_hist.h"
 #include "causal_procfs.h"
+#include "causal_cutil.h"
 #include "causal_wire.h"
 #include "causalctl.h"
 #include "tracer.h"
@@ -500,14 +501,12 @@ const char trace_more[] =
 "  causalctl trace -j -d 60 > host.jsonl    a minute's log for analyze\n"
 "exit status: 0, 1 when tracing fails, 2 on bad usage\n";
 
+/* @s as a number up to @max; clears *ok when it is not one. */
 static unsigned long parse_ulong(const char *s, unsigned long max, bool *ok)
 {
-	unsigned long v;
-	char *end;
+	__u64 v = 0;
 
-	errno = 0;
-	v = strtoul(s, &end, 0);
-	*ok = *ok && !errno && end != s && !*end && *s != '-' && v <= max;
+	*ok = cu_parse_u64(s, max, &v) && *ok;
 	return v;
 }
 

@@ -20,6 +20,7 @@
 #include "causal_analysis.h"
 #include "causal_export.h"
 #include "causal_log.h"
+#include "causal_cutil.h"
 #include "causal_why.h"
 #include "causalctl.h"
 
@@ -66,21 +67,6 @@ const char why_more[] =
 	"  causalctl why 7 2 1:5 a.jsonl b.jsonl c.jsonl\n"
 	"exit status: 0, 2 on bad usage, an unreadable log, or no such message\n"
 	"at that node\n";
-
-static bool parse_u64(const char *s, __u64 max, __u64 *out)
-{
-	unsigned long long v;
-	char *end;
-
-	if (!*s || *s == '-')
-		return false;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || *end || v > max)
-		return false;
-	*out = v;
-	return true;
-}
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -779,17 +765,17 @@ int cmd_analyze(int argc, char **argv)
 	while ((c = ctl_getopt(argc, argv)) != -1) {
 		switch (c) {
 		case 'g':
-			if (!parse_u64(optarg, UINT32_MAX, &v))
+			if (!cu_parse_u64(optarg, UINT32_MAX, &v))
 				return usage_error("bad group '%s'", optarg);
 			o.has_group = true;
 			o.group = v;
 			break;
 		case 'n':
-			if (!parse_u64(optarg, 1000000, &top))
+			if (!cu_parse_u64(optarg, 1000000, &top))
 				return usage_error("bad count '%s'", optarg);
 			break;
 		case 'b':
-			if (!parse_u64(optarg, 86400000, &v) || !v)
+			if (!cu_parse_u64(optarg, 86400000, &v) || !v)
 				return usage_error("bad bucket '%s'", optarg);
 			o.bucket_ns = v * 1000000;
 			break;
@@ -924,13 +910,13 @@ int cmd_export(int argc, char **argv)
 			html = optarg;
 			break;
 		case 'g':
-			if (!parse_u64(optarg, UINT32_MAX, &v))
+			if (!cu_parse_u64(optarg, UINT32_MAX, &v))
 				return usage_error("bad group '%s'", optarg);
 			o.has_group = true;
 			o.group = v;
 			break;
 		case 'm':
-			if (!parse_u64(optarg, 100000, &v) || !v)
+			if (!cu_parse_u64(optarg, 100000, &v) || !v)
 				return usage_error("bad count '%s'", optarg);
 			o.max_msgs = v;
 			break;
@@ -1087,15 +1073,15 @@ int cmd_why(int argc, char **argv)
 	if (argc - optind < 4)
 		return usage_error("GROUP, NODE, SENDER:STAMP and a LOG are needed%s", "");
 	colon = strchr(argv[optind + 2], ':');
-	if (!parse_u64(argv[optind], UINT32_MAX, &group))
+	if (!cu_parse_u64(argv[optind], UINT32_MAX, &group))
 		return usage_error("bad group '%s'", argv[optind]);
-	if (!parse_u64(argv[optind + 1], CAUSAL_EV_MAX_NODES - 1, &node))
+	if (!cu_parse_u64(argv[optind + 1], CAUSAL_EV_MAX_NODES - 1, &node))
 		return usage_error("bad node '%s'", argv[optind + 1]);
 	if (!colon)
 		return usage_error("'%s' is not SENDER:STAMP", argv[optind + 2]);
 	*colon = 0;
-	if (!parse_u64(argv[optind + 2], CAUSAL_EV_MAX_NODES - 1, &sender) ||
-	    !parse_u64(colon + 1, UINT64_MAX, &stamp))
+	if (!cu_parse_u64(argv[optind + 2], CAUSAL_EV_MAX_NODES - 1, &sender) ||
+	    !cu_parse_u64(colon + 1, UINT64_MAX, &stamp))
 		return usage_error("bad SENDER:STAMP '%s'", argv[optind + 2]);
 	optind += 3;
 	s = load(argc, argv);

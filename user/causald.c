@@ -39,6 +39,7 @@
 
 #include "causal_log.h"
 #include "causal_model.h"
+#include "causal_cutil.h"
 #include "tracer.h"
 
 static struct env {
@@ -114,12 +115,9 @@ static const struct argp_option opts[] = {
 static unsigned long parse_num(const char *arg, unsigned long max,
 			       struct argp_state *state)
 {
-	unsigned long v;
-	char *end;
+	__u64 v;
 
-	errno = 0;
-	v = strtoul(arg, &end, 0);
-	if (errno || end == arg || *end || *arg == '-' || v > max)
+	if (!cu_parse_u64(arg, max, &v))
 		argp_error(state, "bad number '%s'", arg);
 	return v;
 }
@@ -208,50 +206,10 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-/* Set once the pid file is ours (locked and written): whatever ends the
- * daemon from then on removes it, a failed start as well as a stop.
- */
-static bool pid_owned;
-
-static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("causald: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	if (pid_owned)
-		unlink(env.pid_path);
-	exit(1);
-}
-
-static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void note(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("causald: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
 static pthread_mutex_t model_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct causal_model *model;
 static char host[CLOG_HOST_MAX];
 static time_t started;
-
-static __u64 mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 /* ---- the event log ---- */
 
@@ -326,7 +284,7 @@ static void log_rotate(void)
 	if (!env.log_keep)
 		unlink(env.log_path);
 	if (log_open())
-		note("cannot reopen %s: %s", env.log_path, strerror(errno));
+		cu_warn("cannot reopen %s: %s", env.log_path, strerror(errno));
 }
 
 static void log_write(const char *s, size_t len)
@@ -392,7 +350,7 @@ static void check_lost(struct tracer *t)
 		fresh += by_type[type];
 	}
 	if (fresh)
-		log_line(clog_lost_json(host, mono_ns(), fresh, by_type));
+		log_line(clog_lost_json(host, cu_mono_ns(), fresh, by_type));
 }
 
 /* ---- the module's aggregates, of every network namespace ---- */
@@ -443,7 +401,7 @@ static void read_causal(const char *path)
 	if (!f)
 		return;
 	if (causal_model_read_procfs(model, f) && !ns.noted) {
-		note("%s: not in the format these tools know", path);
+		cu_warn("%s: not in the format these tools know", path);
 		ns.noted = true;
 	}
 	fclose(f);
@@ -490,8 +448,8 @@ static void read_aggregates(struct tracer *t)
 		if (!setns(fd, CLONE_NEWNET)) {
 			read_causal("/proc/thread-self/net/causal");
 			if (setns(ns.self_fd, CLONE_NEWNET))
-				die("cannot return to our network namespace: %s",
-				    strerror(errno));
+				cu_die("cannot return to our network namespace: %s",
+				       strerror(errno));
 		}
 		close(fd);
 	}
@@ -510,25 +468,25 @@ static int top_listen(void)
 	int fd;
 
 	if (strlen(env.socket_path) >= sizeof(sun.sun_path))
-		die("socket path too long: %s", env.socket_path);
+		cu_die("socket path too long: %s", env.socket_path);
 	strcpy(sun.sun_path, env.socket_path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
-		die("socket: %s", strerror(errno));
+		cu_die("socket: %s", strerror(errno));
 	/* The pid file lock says no other causald owns a stale socket. */
 	unlink(env.socket_path);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) || listen(fd, 16))
-		die("%s: %s", env.socket_path, strerror(errno));
+		cu_die("%s: %s", env.socket_path, strerror(errno));
 	if (env.socket_group) {
 		struct group *g = getgrnam(env.socket_group);
 
 		if (!g || chown(env.socket_path, 0, g->gr_gid))
-			die("--socket-group %s: %s", env.socket_group,
-			    g ? strerror(errno) : "no such group");
+			cu_die("--socket-group %s: %s", env.socket_group,
+			       g ? strerror(errno) : "no such group");
 		mode = 0660;
 	}
 	if (chmod(env.socket_path, mode))
-		die("%s: %s", env.socket_path, strerror(errno));
+		cu_die("%s: %s", env.socket_path, strerror(errno));
 	return fd;
 }
 
@@ -554,7 +512,7 @@ static void top_serve(int lfd)
 			continue;
 		}
 		pthread_mutex_lock(&model_lock);
-		snap = causal_model_snapshot(model, mono_ns());
+		snap = causal_model_snapshot(model, cu_mono_ns());
 		pthread_mutex_unlock(&model_lock);
 		json_object_object_add(snap, "version", json_object_new_int(1));
 		json_object_object_add(snap, "host", json_object_new_string(host));
@@ -719,22 +677,22 @@ static struct MHD_Daemon *http_start(void)
 	snprintf(addr, sizeof(addr), "%s", env.listen);
 	colon = strrchr(addr, ':');
 	if (!colon)
-		die("--listen %s: want ADDR:PORT", env.listen);
+		cu_die("--listen %s: want ADDR:PORT", env.listen);
 	*colon = 0;
 	port = strtoul(colon + 1, &end, 10);
 	/* Port 0: any free one (tests). */
 	if (end == colon + 1 || *end || port > 65535)
-		die("--listen %s: bad port", env.listen);
+		cu_die("--listen %s: bad port", env.listen);
 	if (addr[0] == '[') {
 		addr[strlen(addr) - 1] = 0;
 		if (inet_pton(AF_INET6, addr + 1, &sin6.sin6_addr) != 1)
-			die("--listen %s: bad address", env.listen);
+			cu_die("--listen %s: bad address", env.listen);
 		sin6.sin6_port = htons(port);
 		sa = (struct sockaddr *)&sin6;
 		flags |= MHD_USE_IPv6;
 	} else {
 		if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1)
-			die("--listen %s: bad address", env.listen);
+			cu_die("--listen %s: bad address", env.listen);
 		sin.sin_port = htons(port);
 		sa = (struct sockaddr *)&sin;
 	}
@@ -744,7 +702,7 @@ static struct MHD_Daemon *http_start(void)
 			     MHD_OPTION_CONNECTION_TIMEOUT, 10U,
 			     MHD_OPTION_END);
 	if (!d)
-		die("cannot serve HTTP on %s: %s", env.listen, strerror(errno));
+		cu_die("cannot serve HTTP on %s: %s", env.listen, strerror(errno));
 	return d;
 }
 
@@ -764,7 +722,7 @@ static struct tracer *audit_end(int efd, struct tracer *t)
 	pthread_mutex_unlock(&model_lock);
 	rare = tracer_open(&env.tracer, on_event, NULL, err, sizeof(err));
 	if (!rare) {
-		note("audit goes on: cannot load the rare events' tracer: %s", err);
+		cu_warn("audit goes on: cannot load the rare events' tracer: %s", err);
 		pthread_mutex_lock(&model_lock);
 		env.tracer.ev_mask = CAUSAL_EV_ALL;
 		pthread_mutex_unlock(&model_lock);
@@ -779,11 +737,24 @@ static struct tracer *audit_end(int efd, struct tracer *t)
 	tracer_close(t);
 	ev.data.fd = tracer_fd(rare);
 	epoll_ctl(efd, EPOLL_CTL_ADD, ev.data.fd, &ev);
-	note("audit over: tracing the rare events");
+	cu_warn("audit over: tracing the rare events");
 	return rare;
 }
 
 /* ---- one daemon at a time ---- */
+
+/* Once the pid file is ours (locked and written), whatever ends the daemon
+ * removes it, a failed start (cu_die() exits) as well as a stop: while the
+ * lock is still held, so that it is never another daemon's file.
+ */
+static bool pid_owned;
+
+static void pid_remove(void)
+{
+	if (pid_owned)
+		unlink(env.pid_path);
+	pid_owned = false;
+}
 
 static int pid_lock(void)
 {
@@ -792,19 +763,20 @@ static int pid_lock(void)
 
 	fd = open(env.pid_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
-		die("%s: %s", env.pid_path, strerror(errno));
+		cu_die("%s: %s", env.pid_path, strerror(errno));
 	if (flock(fd, LOCK_EX | LOCK_NB)) {
 		n = read(fd, buf, sizeof(buf) - 1);
 		buf[n > 0 ? n : 0] = 0;
 		buf[strcspn(buf, "\n")] = 0;
-		die("already running (pid %s, lock %s)", *buf ? buf : "?",
-		    env.pid_path);
+		cu_die("already running (pid %s, lock %s)", *buf ? buf : "?",
+		       env.pid_path);
 	}
 	pid_owned = true;
+	atexit(pid_remove);
 	if (ftruncate(fd, 0) == 0) {
 		n = snprintf(buf, sizeof(buf), "%d\n", getpid());
 		if (pwrite(fd, buf, n, 0) != n)
-			note("%s: %s", env.pid_path, strerror(errno));
+			cu_warn("%s: %s", env.pid_path, strerror(errno));
 	}
 	return fd;
 }
@@ -827,7 +799,7 @@ int main(int argc, char **argv)
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return 2;
 	if (geteuid())
-		die("must run as root (it loads BPF programs)");
+		cu_die("must run as root (it loads BPF programs)");
 	if (env.host) {
 		snprintf(host, sizeof(host), "%s", env.host);
 	} else if (gethostname(host, sizeof(host))) {
@@ -840,9 +812,9 @@ int main(int argc, char **argv)
 	model = causal_model_new(&env.limits);
 	writer = clog_writer_new();
 	if (!model || !writer)
-		die("out of memory");
+		cu_die("out of memory");
 	if (log_open())
-		die("%s: %s", env.log_path, strerror(errno));
+		cu_die("%s: %s", env.log_path, strerror(errno));
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -856,11 +828,11 @@ int main(int argc, char **argv)
 	env.tracer.ev_mask = env.audit ? CAUSAL_EV_ALL : RARE_EVENTS;
 	t = tracer_open(&env.tracer, on_event, NULL, err, sizeof(err));
 	if (!t)
-		die("%s", err);
+		cu_die("%s", err);
 	if (!tracer_has_module(t))
-		note("the causal module is not loaded: tracing TCP events only%s",
-		     env.tracer.tcp_all ? "" :
-		     "; without channels none is logged: --tcp-all logs every connection's");
+		cu_warn("the causal module is not loaded: tracing TCP events only%s",
+			env.tracer.tcp_all ? "" :
+			"; without channels none is logged: --tcp-all logs every connection's");
 	audit_until = env.audit_for_s ? time(NULL) + env.audit_for_s : 0;
 	/* The HTTP thread starts with the signals blocked, as it should. */
 	http = http_start();
@@ -878,15 +850,15 @@ int main(int argc, char **argv)
 	epoll_ctl(efd, EPOLL_CTL_ADD, lfd, &ev);
 	ev.data.fd = tfd;
 	epoll_ctl(efd, EPOLL_CTL_ADD, tfd, &ev);
-	note("tracing %s (log %s, metrics %s, socket %s)",
-	     env.audit ? "every event" : "the rare events", env.log_path,
-	     env.listen, env.socket_path);
+	cu_warn("tracing %s (log %s, metrics %s, socket %s)",
+		env.audit ? "every event" : "the rare events", env.log_path,
+		env.listen, env.socket_path);
 	read_aggregates(t);
 
 	while (running) {
 		n = epoll_wait(efd, evs, 8, drain_ms);
 		if (n < 0 && errno != EINTR)
-			die("epoll_wait: %s", strerror(errno));
+			cu_die("epoll_wait: %s", strerror(errno));
 		if (n <= 0)
 			tracer_poll(t, 0);
 		for (i = 0; i < n; i++) {
@@ -903,8 +875,8 @@ int main(int argc, char **argv)
 					/* logrotate moved the file away. */
 					log_close();
 					if (log_open())
-						note("cannot reopen %s: %s",
-						     env.log_path, strerror(errno));
+						cu_warn("cannot reopen %s: %s",
+							env.log_path, strerror(errno));
 				} else if (si.ssi_signo != SIGPIPE) {
 					running = false;
 				}
@@ -938,8 +910,8 @@ int main(int argc, char **argv)
 	log_close();
 	causal_model_free(model);
 	clog_writer_free(writer);
-	unlink(env.pid_path);
+	pid_remove();
 	close(pidfd);
-	note("stopped");
+	cu_warn("stopped");
 	return 0;
 }

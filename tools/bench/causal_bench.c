@@ -25,6 +25,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -49,6 +50,7 @@
 
 #include "causal_rule.h"
 #include "causal_tcpinfo.h"
+#include "causal_cutil.h"
 #include "causal_wire.h"
 
 #define MAX_SIZE	(1U << 20)	/* the module's default max_msg_size */
@@ -95,18 +97,6 @@ static const char *const mode_name[] = {
 	[MODE_TCP] = "tcp", [MODE_ULP] = "ulp", [MODE_USER] = "user",
 };
 
-static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "causal_bench: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
 static pid_t peer_pid;		/* the other side's process, while it runs */
 
 static void on_alarm(int sig __attribute__((unused)))
@@ -120,12 +110,13 @@ static void on_alarm(int sig __attribute__((unused)))
 	_exit(1);
 }
 
-static uint64_t now_ns(void)
+/* A connected loopback pair: *a the client side, *b the server side. */
+static void tcp_pair(int *a, int *b, bool nodelay)
 {
-	struct timespec ts;
+	int err = cu_tcp_pair(AF_INET, nodelay, a, b);
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	if (err)
+		cu_die("loopback pair: %s", strerror(-err));
 }
 
 static void *xmalloc(size_t len)
@@ -133,35 +124,8 @@ static void *xmalloc(size_t len)
 	void *p = malloc(len);
 
 	if (!p)
-		die("out of memory");
+		cu_die("out of memory");
 	return p;
-}
-
-/* A connected loopback pair: *a the client side, *b the server side. */
-static void tcp_pair(int *a, int *b, bool nodelay)
-{
-	struct sockaddr_in sin = {
-		.sin_family = AF_INET,
-		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-	};
-	socklen_t len = sizeof(sin);
-	int lfd, one = 1;
-
-	lfd = socket(AF_INET, SOCK_STREAM, 0);
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sin, len) ||
-	    listen(lfd, 1) || getsockname(lfd, (struct sockaddr *)&sin, &len))
-		die("listen: %s", strerror(errno));
-	*a = socket(AF_INET, SOCK_STREAM, 0);
-	if (*a < 0 || connect(*a, (struct sockaddr *)&sin, len))
-		die("connect: %s", strerror(errno));
-	*b = accept(lfd, NULL, NULL);
-	if (*b < 0)
-		die("accept: %s", strerror(errno));
-	close(lfd);
-	if (nodelay &&
-	    (setsockopt(*a, SOL_TCP, TCP_NODELAY, &one, sizeof(one)) ||
-	     setsockopt(*b, SOL_TCP, TCP_NODELAY, &one, sizeof(one))))
-		die("TCP_NODELAY: %s", strerror(errno));
 }
 
 static void causal_setup(int fd, uint32_t group, uint16_t node)
@@ -173,12 +137,12 @@ static void causal_setup(int fd, uint32_t group, uint16_t node)
 
 	if (setsockopt(fd, SOL_TCP, TCP_ULP, CAUSAL_ULP_NAME,
 		       sizeof(CAUSAL_ULP_NAME)))
-		die("TCP_ULP causal: %s (module loaded?)", strerror(errno));
+		cu_die("TCP_ULP causal: %s (module loaded?)", strerror(errno));
 	if (setsockopt(fd, SOL_CAUSAL, CAUSAL_JOIN, &join, sizeof(join)))
-		die("CAUSAL_JOIN: %s", strerror(errno));
+		cu_die("CAUSAL_JOIN: %s", strerror(errno));
 	if (opt.recv_batch &&
 	    setsockopt(fd, SOL_CAUSAL, CAUSAL_RECV_BATCH, &one, sizeof(one)))
-		die("CAUSAL_RECV_BATCH: %s", strerror(errno));
+		cu_die("CAUSAL_RECV_BATCH: %s", strerror(errno));
 }
 
 /* ---- reads as a careful user-space program does them ---- */
@@ -197,7 +161,7 @@ static void chunks_init(struct chunks *c)
 {
 	c->buf = malloc(CHUNK_BUF);
 	if (!c->buf)
-		die("out of memory");
+		cu_die("out of memory");
 	c->off = c->len = 0;
 }
 
@@ -219,13 +183,13 @@ static void chunks_fill(struct chunks *c, int fd, int epfd)
 	c->off = 0;
 	c->len = have;
 	if (epfd >= 0 && epoll_wait(epfd, &ev, 1, -1) < 0 && errno != EINTR)
-		die("epoll_wait: %s", strerror(errno));
+		cu_die("epoll_wait: %s", strerror(errno));
 	n = recv(fd, c->buf + c->len, CHUNK_BUF - c->len,
 		 epfd >= 0 ? MSG_DONTWAIT : 0);
 	if (n == 0)
-		die("recv: unexpected EOF");
+		cu_die("recv: unexpected EOF");
 	if (n < 0 && errno != EAGAIN && errno != EINTR)
-		die("recv: %s", strerror(errno));
+		cu_die("recv: %s", strerror(errno));
 	if (n > 0)
 		c->len += n;
 }
@@ -250,7 +214,7 @@ static struct user_conn *user_of(int fd)
 	for (int i = 0; i < 2; i++)
 		if (user_conns[i] && user_conns[i]->fd == fd)
 			return user_conns[i];
-	die("fd %d is not a user-space endpoint", fd);
+	cu_die("fd %d is not a user-space endpoint", fd);
 }
 
 static void write_iov(int fd, struct iovec *iov, int iovcnt, size_t left)
@@ -261,7 +225,7 @@ static void write_iov(int fd, struct iovec *iov, int iovcnt, size_t left)
 	for (;;) {
 		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
 		if (n < 0)
-			die("sendmsg: %s", strerror(errno));
+			cu_die("sendmsg: %s", strerror(errno));
 		left -= n;
 		if (!left)
 			return;
@@ -313,7 +277,7 @@ static void user_setup(int fd, uint32_t group, uint16_t node)
 	struct epoll_event ev = { .events = EPOLLIN };
 
 	if (!c)
-		die("out of memory");
+		cu_die("out of memory");
 	chunks_init(&c->in);
 	c->fd = fd;
 	c->peer = !node;
@@ -321,7 +285,7 @@ static void user_setup(int fd, uint32_t group, uint16_t node)
 	c->epfd = epoll_create1(0);
 	ev.data.fd = fd;
 	if (c->epfd < 0 || epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev))
-		die("epoll: %s", strerror(errno));
+		cu_die("epoll: %s", strerror(errno));
 	user_conns[node] = c;
 	causal_wire_put_hello(raw, &hello);
 	user_send_frame(c, CAUSAL_FRAME_HELLO, raw, sizeof(raw));
@@ -346,17 +310,17 @@ static const uint8_t *user_recv(struct user_conn *c, size_t *len)
 		if (have >= CAUSAL_WIRE_HDR_LEN) {
 			err = causal_wire_get_hdr(p, &f, MAX_SIZE);
 			if (err)
-				die("user: bad frame: %s", causal_proto_err_name(err));
+				cu_die("user: bad frame: %s", causal_proto_err_name(err));
 			frame = causal_frame_size(f.nodes, f.len);
 			if (have >= frame) {
 				causal_wire_get_clock(p + CAUSAL_WIRE_HDR_LEN, clock, f.nodes);
 				if (f.type == CAUSAL_FRAME_HELLO &&
 				    causal_wire_get_hello(p + frame - f.len, &hello))
-					die("user: bad HELLO");
+					cu_die("user: bad HELLO");
 				err = causal_rule_accept(&c->rule, c->peer, &f, clock,
 							 &hello, !c->hello_seen);
 				if (err)
-					die("user: refused: %s", causal_proto_err_name(err));
+					cu_die("user: refused: %s", causal_proto_err_name(err));
 				c->hello_seen = true;
 				c->in.off += frame;
 				if (f.type != CAUSAL_FRAME_DATA)
@@ -364,7 +328,7 @@ static const uint8_t *user_recv(struct user_conn *c, size_t *len)
 				/* Two nodes: the rule never holds, but it is asked. */
 				causal_rule_set_head(&c->rule, c->peer, clock[c->peer]);
 				if (!causal_rule_ready(&c->rule, c->peer, clock, NULL, NULL))
-					die("user: message held with two nodes");
+					cu_die("user: message held with two nodes");
 				causal_rule_deliver(&c->rule, c->peer, clock, false);
 				causal_rule_set_head(&c->rule, c->peer, 0);
 				*len = f.len;
@@ -403,7 +367,7 @@ static struct chunk_conn *chunk_of(int fd)
 	for (int i = 0; i < 2; i++)
 		if (chunk_conns[i].in.buf && chunk_conns[i].fd == fd)
 			return &chunk_conns[i];
-	die("fd %d is not read in chunks", fd);
+	cu_die("fd %d is not read in chunks", fd);
 }
 
 static void chunk_setup(int fd, int i)
@@ -471,8 +435,8 @@ static void check(const uint8_t *buf, uint32_t seq, const char *who)
 	uint32_t head = get_u32(buf), tail = ~get_u32(buf + opt.size - 4);
 
 	if (head != seq || tail != seq)
-		die("%s: message %u arrived as head %u, tail %u", who, seq,
-		    head, tail);
+		cu_die("%s: message %u arrived as head %u, tail %u", who, seq,
+		       head, tail);
 }
 
 #define MAX_SEND_BATCH	256	/* two iovecs a message, within IOV_MAX */
@@ -498,8 +462,8 @@ static void msgs_send(int fd, const uint8_t *bufs, unsigned int n)
 		if (n == 1) {
 			ret = send(fd, bufs, opt.size, MSG_NOSIGNAL);
 			if (ret != (ssize_t)opt.size)
-				die("send: %zd of %zu bytes: %s", ret, opt.size,
-				    ret < 0 ? strerror(errno) : "short");
+				cu_die("send: %zd of %zu bytes: %s", ret, opt.size,
+				       ret < 0 ? strerror(errno) : "short");
 			return;
 		}
 		memset(mm, 0, n * sizeof(mm[0]));
@@ -512,7 +476,7 @@ static void msgs_send(int fd, const uint8_t *bufs, unsigned int n)
 		for (sent = 0; sent < n; sent += ret) {
 			ret = sendmmsg(fd, mm + sent, n - sent, MSG_NOSIGNAL);
 			if (ret <= 0)
-				die("sendmmsg: %s", ret ? strerror(errno) : "none sent");
+				cu_die("sendmmsg: %s", ret ? strerror(errno) : "none sent");
 		}
 		return;
 	case MODE_USER:
@@ -555,15 +519,15 @@ static const uint8_t *ulp_next_record(int fd)
 	if (!chunks_have(in)) {
 		n = recv(fd, in->buf, CHUNK_BUF, 0);
 		if (n <= 0)
-			die("recv: %s", n ? strerror(errno) : "EOF");
+			cu_die("recv: %s", n ? strerror(errno) : "EOF");
 		in->off = 0;
 		in->len = n;
 	}
 	rec = (const void *)(in->buf + in->off);
 	if (chunks_have(in) < sizeof(*rec) + opt.size || rec->len != opt.size)
-		die("recv: a record of %u bytes in %zu, want %zu",
-		    chunks_have(in) < sizeof(*rec) ? 0 : rec->len,
-		    chunks_have(in), opt.size);
+		cu_die("recv: a record of %u bytes in %zu, want %zu",
+		       chunks_have(in) < sizeof(*rec) ? 0 : rec->len,
+		       chunks_have(in), opt.size);
 	in->off += CAUSAL_REC_SIZE(rec->len);
 	if (in->off > in->len)
 		in->off = in->len;
@@ -585,7 +549,7 @@ static const uint8_t *msg_recv(int fd, uint8_t *buf)
 	case MODE_USER:
 		p = user_recv(user_of(fd), &len);
 		if (len != opt.size)
-			die("recv: %zu bytes, want %zu", len, opt.size);
+			cu_die("recv: %zu bytes, want %zu", len, opt.size);
 		return p;
 	case MODE_ULP:
 		if (opt.recv_batch)
@@ -593,8 +557,8 @@ static const uint8_t *msg_recv(int fd, uint8_t *buf)
 		/* MSG_TRUNC: the real length, so a longer message shows. */
 		n = recv(fd, buf, opt.size, MSG_TRUNC);
 		if (n != (ssize_t)opt.size)
-			die("recv: %zd bytes, want %zu: %s", n, opt.size,
-			    n < 0 ? strerror(errno) : n ? "wrong size" : "EOF");
+			cu_die("recv: %zd bytes, want %zu: %s", n, opt.size,
+			       n < 0 ? strerror(errno) : n ? "wrong size" : "EOF");
 		return buf;
 	case MODE_TCP:
 		break;
@@ -604,7 +568,7 @@ static const uint8_t *msg_recv(int fd, uint8_t *buf)
 		chunks_fill(in, fd, -1);
 	memcpy(&hdr, in->buf + in->off, sizeof(hdr));
 	if (ntohl(hdr) != opt.size)
-		die("recv: length prefix %u, want %zu", ntohl(hdr), opt.size);
+		cu_die("recv: length prefix %u, want %zu", ntohl(hdr), opt.size);
 	while (chunks_have(in) < sizeof(hdr) + opt.size)
 		chunks_fill(in, fd, -1);
 	p = in->buf + in->off + sizeof(hdr);
@@ -632,7 +596,7 @@ static void tput_read_batches(int fd)
 	int n;
 
 	if (!mm || !iov)
-		die("out of memory");
+		cu_die("out of memory");
 	for (i = 0; i < opt.batch; i++) {
 		iov[i].iov_base = bufs + (size_t)i * opt.size;
 		iov[i].iov_len = opt.size;
@@ -643,12 +607,12 @@ static void tput_read_batches(int fd)
 		n = recvmmsg(fd, mm, opt.count - seq < opt.batch ?
 			     opt.count - seq : opt.batch, MSG_WAITFORONE, NULL);
 		if (n <= 0)
-			die("recvmmsg: %s", n ? strerror(errno) : "EOF");
+			cu_die("recvmmsg: %s", n ? strerror(errno) : "EOF");
 		for (i = 0; i < (unsigned int)n; i++, seq++) {
 			if (mm[i].msg_len != opt.size ||
 			    mm[i].msg_hdr.msg_flags & MSG_TRUNC)
-				die("recvmmsg: %u bytes, want %zu", mm[i].msg_len,
-				    opt.size);
+				cu_die("recvmmsg: %u bytes, want %zu", mm[i].msg_len,
+				       opt.size);
 			check(iov[i].iov_base, seq, "reader");
 		}
 	}
@@ -694,7 +658,7 @@ static void peer_start(void (*fn)(int fd), int fd)
 {
 	peer_pid = fork();
 	if (peer_pid < 0)
-		die("fork: %s", strerror(errno));
+		cu_die("fork: %s", strerror(errno));
 	if (!peer_pid) {
 		fn(fd);
 		_exit(0);
@@ -708,10 +672,10 @@ static void peer_wait(struct rusage *ru)
 	int status;
 
 	if (wait4(peer_pid, &status, 0, ru ? ru : &mine) != peer_pid)
-		die("wait4: %s", strerror(errno));
+		cu_die("wait4: %s", strerror(errno));
 	peer_pid = 0;
 	if (!WIFEXITED(status) || WEXITSTATUS(status))
-		die("the other side failed");
+		cu_die("the other side failed");
 }
 
 static double cpu_us(const struct rusage *ru)
@@ -744,7 +708,7 @@ static void throughput(void)
 	segs = tcp_segs_out(a);
 	bytes = tcp_bytes_acked(a);
 	getrusage(RUSAGE_SELF, &tx0);
-	start = now_ns();
+	start = cu_mono_ns();
 	for (seq = 0; seq < opt.count; seq += n) {
 		n = opt.count - seq < opt.send_batch ? opt.count - seq :
 						       opt.send_batch;
@@ -753,7 +717,7 @@ static void throughput(void)
 		msgs_send(a, bufs, n);
 	}
 	peer_wait(&rx);
-	secs = (now_ns() - start) / 1e9;
+	secs = (cu_mono_ns() - start) / 1e9;
 	getrusage(RUSAGE_SELF, &tx1);
 	segs = tcp_segs_out(a) - segs;
 	/* Everything was read: what the peer has not acked yet is at most
@@ -844,11 +808,11 @@ static void latency(void)
 			segs_b = tcp_segs_out(b);
 		}
 		stamp(buf, seq);
-		start = now_ns();
+		start = cu_mono_ns();
 		msg_send(a, buf);
 		p = msg_recv(a, buf);
 		if (seq >= warmup)
-			rtt[seq - warmup] = now_ns() - start;
+			rtt[seq - warmup] = cu_mono_ns() - start;
 		check(p, seq, "pinger");
 	}
 	peer_wait(NULL);
@@ -916,17 +880,17 @@ static void mesh_node(unsigned int me, const int *fds)
 		for (i = 0; i < n; i++)
 			pfd[i].events = POLLIN | (sent < opt.count ? POLLOUT : 0);
 		if (poll(pfd, n, 10000) <= 0)
-			die("mesh node %u: stuck at %lu sent, %lu of %lu read",
-			    me, sent, got, want);
+			cu_die("mesh node %u: stuck at %lu sent, %lu of %lu read",
+			       me, sent, got, want);
 		/* One reader takes the merged queue of the whole endpoint. */
 		ret = recv(fds[me ? 0 : 1], in, CHUNK_BUF, MSG_DONTWAIT);
 		if (ret < 0 && errno != EAGAIN)
-			die("mesh node %u: recv: %s", me, strerror(errno));
+			cu_die("mesh node %u: recv: %s", me, strerror(errno));
 		for (const uint8_t *p = in; ret > 0 && p < in + ret;
 		     p = (const uint8_t *)CAUSAL_REC_NEXT(p)) {
 			if (((const struct causal_rec *)p)->len != opt.size)
-				die("mesh node %u: a message of %u bytes", me,
-				    ((const struct causal_rec *)p)->len);
+				cu_die("mesh node %u: a message of %u bytes", me,
+				       ((const struct causal_rec *)p)->len);
 			got++;
 		}
 		for (i = 0; i < n && sent < opt.count; i++) {
@@ -935,7 +899,7 @@ static void mesh_node(unsigned int me, const int *fds)
 			stamp(out, sent);
 			ret = send(fd, out, opt.size, MSG_DONTWAIT | MSG_NOSIGNAL);
 			if (ret < 0 && errno != EAGAIN)
-				die("mesh node %u: send: %s", me, strerror(errno));
+				cu_die("mesh node %u: send: %s", me, strerror(errno));
 			if (ret < 0)
 				break;
 			sent++;
@@ -980,15 +944,15 @@ static void mesh(void)
 				       sizeof(join)) ||
 			    setsockopt(fds[i][j], SOL_CAUSAL, CAUSAL_RECV_BATCH,
 				       &one, sizeof(one)))
-				die("mesh: joining node %u: %s", i, strerror(errno));
+				cu_die("mesh: joining node %u: %s", i, strerror(errno));
 		}
 	}
 	memset(mesh_reports, 0, MESH_MAX * sizeof(*mesh_reports));
-	start = now_ns();
+	start = cu_mono_ns();
 	for (i = 0; i < opt.mesh; i++) {
 		pids[i] = fork();
 		if (pids[i] < 0)
-			die("fork: %s", strerror(errno));
+			cu_die("fork: %s", strerror(errno));
 		if (!pids[i]) {
 			/* A run that times out takes its nodes along. */
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -1001,9 +965,9 @@ static void mesh(void)
 
 		if (waitpid(pids[i], &status, 0) != pids[i] ||
 		    !WIFEXITED(status) || WEXITSTATUS(status))
-			die("mesh node %u failed", i);
+			cu_die("mesh node %u failed", i);
 	}
-	secs = (now_ns() - start) / 1e9;
+	secs = (cu_mono_ns() - start) / 1e9;
 	for (i = 0; i < opt.mesh; i++) {
 		delivered += mesh_reports[i].delivered;
 		clocks += mesh_reports[i].clocks;
@@ -1088,13 +1052,10 @@ static unsigned long scaled(unsigned long budget, unsigned long min,
 
 static unsigned long parse_num(const char *s, const char *what)
 {
-	unsigned long v;
-	char *end;
+	__u64 v;
 
-	errno = 0;
-	v = strtoul(s, &end, 0);
-	if (errno || end == s || *end || *s == '-')
-		die("bad %s '%s'", what, s);
+	if (!cu_parse_u64(s, ULONG_MAX, &v))
+		cu_die("bad %s '%s'", what, s);
 	return v;
 }
 
@@ -1129,12 +1090,12 @@ int main(int argc, char **argv)
 			else if (!strcmp(optarg, "user"))
 				opt.mode = MODE_USER;
 			else
-				die("bad mode '%s' (ulp, tcp or user)", optarg);
+				cu_die("bad mode '%s' (ulp, tcp or user)", optarg);
 			break;
 		case 's':
 			opt.size = parse_num(optarg, "size");
 			if (opt.size < MIN_SIZE || opt.size > MAX_SIZE)
-				die("size must be %u..%u", MIN_SIZE, MAX_SIZE);
+				cu_die("size must be %u..%u", MIN_SIZE, MAX_SIZE);
 			break;
 		case 'n':
 			opt.count = parse_num(optarg, "count");
@@ -1147,12 +1108,12 @@ int main(int argc, char **argv)
 		case 'b':
 			opt.batch = parse_num(optarg, "batch");
 			if (opt.batch < 1 || opt.batch > 1024)
-				die("batch must be 1..1024");
+				cu_die("batch must be 1..1024");
 			break;
 		case 'S':
 			opt.send_batch = parse_num(optarg, "send batch");
 			if (opt.send_batch < 1 || opt.send_batch > MAX_SEND_BATCH)
-				die("send batch must be 1..%u", MAX_SEND_BATCH);
+				cu_die("send batch must be 1..%u", MAX_SEND_BATCH);
 			break;
 		case 'R':
 			opt.recv_batch = true;
@@ -1160,12 +1121,12 @@ int main(int argc, char **argv)
 		case 'N':
 			opt.nodes = parse_num(optarg, "nodes");
 			if (opt.nodes < 2 || opt.nodes > CAUSAL_MAX_NODES)
-				die("nodes must be 2..%u", CAUSAL_MAX_NODES);
+				cu_die("nodes must be 2..%u", CAUSAL_MAX_NODES);
 			break;
 		case 'M':
 			opt.mesh = parse_num(optarg, "mesh");
 			if (opt.mesh < 2 || opt.mesh > MESH_MAX)
-				die("mesh must be 2..%u nodes", MESH_MAX);
+				cu_die("mesh must be 2..%u nodes", MESH_MAX);
 			break;
 		case 'B':
 			opt.broadcast = true;
@@ -1194,30 +1155,30 @@ int main(int argc, char **argv)
 		opt.rounds = scaled(LAT_BUDGET, LAT_MIN, LAT_MAX);
 	/* Sequence numbers are 32-bit stamps. */
 	if (opt.count > UINT32_MAX || opt.rounds > UINT32_MAX / 2)
-		die("count or rounds too large");
+		cu_die("count or rounds too large");
 	if (opt.batch > 1 && opt.mode != MODE_ULP)
-		die("--batch is for the ulp mode (recvmmsg)");
+		cu_die("--batch is for the ulp mode (recvmmsg)");
 	if (opt.recv_batch && (opt.mode != MODE_ULP || opt.batch > 1))
-		die("--recv-batch is for the ulp mode, without --batch");
+		cu_die("--recv-batch is for the ulp mode, without --batch");
 	report = mmap(NULL, sizeof(*report), PROT_READ | PROT_WRITE,
 		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (report == MAP_FAILED)
-		die("mmap: %s", strerror(errno));
+		cu_die("mmap: %s", strerror(errno));
 
 	signal(SIGALRM, on_alarm);
 	alarm(opt.timeout);
 	if (opt.broadcast && !opt.mesh)
-		die("--broadcast is for the mesh scene");
+		cu_die("--broadcast is for the mesh scene");
 	if (opt.mesh && opt.mode != MODE_ULP)
-		die("the mesh scene is the ulp's");
+		cu_die("the mesh scene is the ulp's");
 	if (opt.nodes != 2 && (opt.mode != MODE_ULP || opt.mesh))
-		die("--nodes is for the ulp pair");
+		cu_die("--nodes is for the ulp pair");
 	if (opt.mesh) {
 		mesh_reports = mmap(NULL, MESH_MAX * sizeof(*mesh_reports),
 				    PROT_READ | PROT_WRITE,
 				    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 		if (mesh_reports == MAP_FAILED)
-			die("mmap: %s", strerror(errno));
+			cu_die("mmap: %s", strerror(errno));
 		if (!count_set)
 			opt.count /= opt.mesh;
 		mesh();
