@@ -341,6 +341,51 @@ check "analyze of logs without events: exit 2" bash -c "
 : >'$work/empty.log'; '$bin/causalctl' analyze '$work/empty.log' >/dev/null 2>&1; [ \$? -eq 2 ]"
 check "why: a message not in the logs is an error (exit 2)" bash -c "'$bin/causalctl' why 7 2 3:999999 '$work'/slow/*.log 2>/dev/null; [ \$? -eq 2 ]"
 
+# export: by default the diagram shows the slow incident (the middle third
+# of the run, gen_events.py --slow), on the wall clock of the meta lines.
+check "export: the default window is the slow-link incident" "$py" -c '
+import json, subprocess, sys
+bin, html, logs = sys.argv[1], sys.argv[2], sys.argv[3:]
+out = subprocess.run([bin, "-j", "export", "--html", html] + logs,
+                     capture_output=True, text=True, check=True).stdout
+x = json.loads(out)["html"]
+w = x["window"]
+third = 20000 * 10**6 // (2 * 4 * 4) // 3
+assert w["reason"] in ("anomaly", "longest_hold"), w
+assert third - 5 * 10**6 <= w["from_ns"] < w["to_ns"] <= 2 * third + 30 * 10**6, w
+assert w["wall_clock"] and "node 2 held" in w["text"], w
+assert x["events"] <= 120 and x["lanes"] >= 2, x
+page = open(html).read()
+assert page.count("<rect class=\"ob\"") == 200 and "class=\"win\"" in page
+assert "Window: around the" in page and "waits for n0:" in page
+' "$bin/causalctl" "$work/slow.html" "$work"/slow/*.log
+check "export: --from/--to as wall clock and from the run's start agree" "$py" -c '
+import datetime, json, subprocess, sys
+bin, logs = sys.argv[1], sys.argv[2:]
+start = None
+for l in logs:
+    off = None
+    for line in open(l):
+        e = json.loads(line)
+        if e["type"] == "meta":
+            off = e["realtime_ns"] - e["started_ts"]
+        elif off is not None:
+            start = min(start or 1 << 64, e["ts"] + off)
+def wall(ns):
+    t = datetime.datetime.fromtimestamp(ns // 10**9, datetime.timezone.utc)
+    return t.strftime("%Y-%m-%d %H:%M:%S") + ".%09d" % (ns % 10**9)
+def window(*args):
+    out = subprocess.run([bin, "-j", "export", "--svg", "/dev/null"] + list(args) + logs,
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out)["svg"]["window"]
+a = window("--from", "300ms", "--to", "310ms")
+b = window("--from", wall(start + 300 * 10**6), "--to", wall(start + 310 * 10**6))
+assert a["reason"] == "range" and a["from_ns"] >= 300 * 10**6, a
+assert (a["from_ns"], a["to_ns"]) == (b["from_ns"], b["to_ns"]), (a, b)
+' "$bin/causalctl" "$work"/slow/*.log
+check "export --around a message not in the logs: exit 2" bash -c "'$bin/causalctl' export --svg /dev/null --around 3:999999 '$work'/slow/*.log 2>/dev/null; [ \$? -eq 2 ]"
+check "export --max above 900 draws at most 900 events" bash -c "'$bin/causalctl' -j export --svg /dev/null --max 5000 '$work'/slow/*.log | '$py' -c 'import json, sys; x = json.load(sys.stdin)[\"svg\"]; assert x[\"max_events\"] == 900 and 850 <= x[\"events\"] <= 900, x'"
+
 # Logs compressed and on standard input read as the plain files: the same
 # lines and events of each log, none bad.
 gzip -c "$work/slow/h0.log" >"$work/h0.log.gz"

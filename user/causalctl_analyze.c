@@ -45,16 +45,23 @@ const char analyze_more[] =
 const struct ctl_opt export_opts[] = {
 	{ "shiviz",	's', "FILE",	"ShiViz log (https://bestchai.bitbucket.io/shiviz/)" },
 	{ "svg",	'v', "FILE",	"space-time diagram of one group" },
-	{ "html",	'H', "FILE",	"the diagram with its legend, as one HTML page" },
+	{ "html",	'H', "FILE",	"the diagram with its legend and an overview of the whole run, as one HTML page" },
 	{ "group",	'g', "G",	"only group G (the diagram: default the busiest)" },
-	{ "max",	'm', "N",	"messages drawn at most (default 300)" },
+	{ "max",	'm', "N",	"events drawn at most (default 120, at most 900)" },
+	{ "around",	'a', "S:T",	"a window around message T of node S" },
+	{ "from",	'f', "T",	"a window from T: \"12.5s\", \"800ms\" from the run's start, or wall clock \"2026-12-03 10:00:01.5\" or \"10:00:01\" (UTC) when every log has a meta line" },
+	{ "to",		't', "T",	"a window to T, as --from" },
 	{}
 };
 
 const char export_more[] =
 	"FILE - is standard output. One of --shiviz, --svg, --html is needed.\n"
+	"The diagram's window is by default around the top finding: the first\n"
+	"happens-before violation, else the longest hold of the worst anomaly,\n"
+	"else the longest hold.\n"
 	"\nexamples:\n"
 	"  causalctl export --html run.html a.jsonl b.jsonl\n"
+	"  causalctl export --html d.html --around 1:5 a.jsonl b.jsonl\n"
 	"  causalctl export --shiviz - *.jsonl > run.shiviz\n"
 	"exit status: 0, 2 on bad usage or an unreadable log\n";
 
@@ -862,6 +869,15 @@ static int export_one(const char *kind, export_fn fn, const char *path,
 		ret = close_out(f);
 	else if (f != stdout)
 		fclose(f);
+	if (ret == -ENOENT && o->has_around) {
+		ctl_error("no message %u:%llu in group %u", o->around_sender,
+			  (unsigned long long)o->around_stamp, info.group);
+		return EXIT_USAGE;
+	}
+	if (ret == -EINVAL) {
+		ctl_error("%s: %s", path, info.window);
+		return EXIT_USAGE;
+	}
 	if (ret) {
 		ctl_error("%s: %s", path, strerror(-ret));
 		return EXIT_USAGE;
@@ -872,19 +888,45 @@ static int export_one(const char *kind, export_fn fn, const char *path,
 		jstr(x, "file", path);
 		ju64(x, "events", info.events);
 		if (fn != cexp_shiviz) {
+			static const char *const reasons[] = {
+				[CEXP_R_NONE] = "none",
+				[CEXP_R_VIOLATION] = "violation",
+				[CEXP_R_ANOMALY] = "anomaly",
+				[CEXP_R_HOLD] = "longest_hold",
+				[CEXP_R_START] = "start",
+				[CEXP_R_AROUND] = "around",
+				[CEXP_R_RANGE] = "range",
+			};
+			struct json_object *w = json_object_new_object();
+
 			jadd(x, "group", info.has_group ?
 			     json_object_new_uint64(info.group) : NULL);
 			ju64(x, "messages", info.msgs);
 			ju64(x, "drawn", info.shown);
+			ju64(x, "max_events", info.max_events);
+			ju64(x, "violations_drawn", info.violations);
+			ju64(x, "lanes", info.lanes);
+			jstr(w, "reason", reasons[info.reason]);
+			jstr(w, "text", info.window);
+			jadd(w, "from_ns", json_object_new_int64(info.from_ns));
+			jadd(w, "to_ns", json_object_new_int64(info.to_ns));
+			jadd(w, "run_ns", json_object_new_int64(info.run_ns));
+			jadd(w, "wall_clock", json_object_new_boolean(info.wall));
+			jadd(x, "window", w);
 		}
 		jadd(report, kind, x);
 	} else {
 		fprintf(stderr, "causalctl: %s: %s, %zu events", path, kind,
 			info.events);
-		if (info.has_group)
-			fprintf(stderr, ", group %u, %zu of %zu messages drawn",
-				info.group, info.shown, info.msgs);
+		if (info.has_group && fn != cexp_shiviz)
+			fprintf(stderr, ", group %u, %zu of %zu messages drawn; "
+				"window +%.6f s to +%.6f s of %.6f s: %s", info.group,
+				info.shown, info.msgs, info.from_ns / 1e9,
+				info.to_ns / 1e9, info.run_ns / 1e9, info.window);
 		fprintf(stderr, "\n");
+		if (info.capped)
+			fprintf(stderr, "causalctl: --max is at most %d events\n",
+				CEXP_CAP_EVENTS);
 	}
 	return 0;
 }
@@ -896,7 +938,8 @@ int cmd_export(int argc, char **argv)
 	struct cexp_opts o = {};
 	struct clog_store *s;
 	int c, ret = 0;
-	__u64 v;
+	__u64 v, stamp;
+	char *colon;
 
 	while ((c = ctl_getopt(argc, argv)) != -1) {
 		switch (c) {
@@ -918,7 +961,27 @@ int cmd_export(int argc, char **argv)
 		case 'm':
 			if (!cu_parse_u64(optarg, 100000, &v) || !v)
 				return usage_error("bad count '%s'", optarg);
-			o.max_msgs = v;
+			o.max_events = v;
+			break;
+		case 'a':
+			colon = strchr(optarg, ':');
+			if (!colon)
+				return usage_error("bad message '%s' (SENDER:STAMP)", optarg);
+			*colon = 0;
+			if (!cu_parse_u64(optarg, CAUSAL_EV_MAX_NODES - 1, &v) ||
+			    !cu_parse_u64(colon + 1, UINT64_MAX, &stamp)) {
+				*colon = ':';
+				return usage_error("bad message '%s' (SENDER:STAMP)", optarg);
+			}
+			*colon = ':';
+			o.has_around = true;
+			o.around_sender = v;
+			o.around_stamp = stamp;
+			break;
+		case 'f':
+		case 't':
+			if (cexp_parse_time(optarg, c == 'f' ? &o.from : &o.to))
+				return usage_error("bad time '%s'", optarg);
 			break;
 		}
 	}
@@ -927,6 +990,10 @@ int cmd_export(int argc, char **argv)
 	s = load(argc, argv);
 	if (!s)
 		return EXIT_USAGE;
+	if (!group_selected(s, o.has_group, o.group)) {
+		clog_store_free(s);
+		return EXIT_USAGE;
+	}
 	/* A JSON summary only when no export goes to standard output. */
 	if (ctl.json && (!shiviz || strcmp(shiviz, "-")) &&
 	    (!svg || strcmp(svg, "-")) && (!html || strcmp(html, "-")))
