@@ -57,7 +57,7 @@ KMOD_SRCS := $(filter-out %.mod.c,$(wildcard kmod/*.c kmod/*.h kmod/lib/*.c kmod
 SELFTESTS := $(patsubst selftests/%.c,$(B)/selftests/%,$(wildcard selftests/causal_*.c))
 UNIT_TESTS := $(patsubst user/tests/%.c,$(B)/unit/%,$(wildcard user/tests/test_*.c))
 
-TOOLS := $(B)/tools/demo_node $(B)/tools/causal_bench
+TOOLS := $(B)/tools/demo_node $(B)/tools/causal_bench $(B)/tools/log_writer
 BINS := $(B)/bin/causalctl $(B)/bin/causald
 
 .PHONY: FORCE all install module modules-vm modules-debug selftests unit-build fuzz-build fuzz tools bpf check demo \
@@ -110,7 +110,7 @@ LIB_SRCS := $(wildcard kmod/lib/*.c)
 # themselves, with the sanitizers.
 TOOLS_LIB_SRCS := $(wildcard user/lib/*.c)
 TOOLS_LIB_DEPS := $(TOOLS_LIB_SRCS) $(wildcard user/lib/*.h) bpf/causal_event.h
-TOOLS_LIBS := -ljson-c -lm
+TOOLS_LIBS := -ljson-c -lz -lm
 LIBCAUSAL := $(B)/lib/libcausal.a
 LIBCAUSAL_OBJS := $(patsubst %.c,$(B)/lib/%.o,$(TOOLS_LIB_SRCS) $(LIB_SRCS))
 
@@ -221,6 +221,12 @@ $(B)/tools/causal_bench: tools/bench/causal_bench.c $(LIBCAUSAL)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(USER_CFLAGS) -o $@ $< $(LIBCAUSAL) -lpthread
+
+# The log writer's hot path: build/tools/log_writer [N [FILE]] prints ns/event.
+$(B)/tools/log_writer: tools/bench/log_writer.c $(LIBCAUSAL)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(USER_CFLAGS) -o $@ $< $(LIBCAUSAL) $(TOOLS_LIBS)
 
 # The tools with their bash completion (tools/completion) and man pages;
 # the module installs through DKMS or modules_install.

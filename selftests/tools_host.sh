@@ -116,9 +116,25 @@ check "the unix socket is root's only (mode 0600)" bash -c "[ \$(stat -c %a '$wo
 chmod 755 "$work"
 check "causalctl top as a non-root user: a clear error" bash -c "setpriv --reuid=65534 --regid=65534 --clear-groups '$bin/causalctl' top -n 1 -s '$work/causald.sock' 2>&1 | grep -q 'permission denied'"
 check "causalctl top -n 1 as root" bash -c "'$bin/causalctl' -j top -n 1 -s '$work/causald.sock' | '$py' -c 'import json, sys; assert json.load(sys.stdin)[\"version\"] == 1'"
+check "a second causald fails and leaves the first's pid file" bash -c "! '$bin/causald' --log '$work/second.jsonl' --socket '$work/second.sock' --pidfile '$work/causald.pid' --listen none 2>'$work/second.err' && grep -q 'already running' '$work/second.err' && [ \"\$(cat '$work/causald.pid')\" = $daemon ]"
 kill -TERM "$daemon"
 check "causald stops on SIGTERM after SIGHUP" wait "$daemon"
 daemon=
+
+# A failed start (the HTTP port taken, a log it cannot open) removes the
+# pid file it wrote.
+"$py" -c '
+import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+time.sleep(30)' "$work/port" &
+holder=$!
+for _ in $(seq 50); do [ -s "$work/port" ] && break; sleep 0.1; done
+rm -f "$work/causald.pid"
+check "causald: a failed start (port in use) leaves no pid file" bash -c "! '$bin/causald' --log '$work/failed.jsonl' --socket '$work/failed.sock' --pidfile '$work/causald.pid' --listen 127.0.0.1:\$(cat '$work/port') --tcp-all 2>'$work/failed.err' && grep -q 'Address already in use' '$work/failed.err' && [ ! -e '$work/causald.pid' ]"
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
+check "causald: a failed start (log not writable) leaves no pid file" bash -c "! '$bin/causald' --log '$work/no/such/dir/x.jsonl' --socket '$work/failed.sock' --pidfile '$work/causald.pid' --listen none 2>/dev/null && [ ! -e '$work/causald.pid' ]"
 
 check "causalctl status without the module: a clear error" bash -c "'$bin/causalctl' status 2>&1 | grep -q 'is the causal module loaded'"
 check "causalctl trace as a non-root user: a clear error" bash -c "setpriv --reuid=65534 --regid=65534 --clear-groups '$bin/causalctl' trace -d 1 2>&1 | grep -q 'needs root'"
@@ -369,6 +385,30 @@ assert (a["from_ns"], a["to_ns"]) == (b["from_ns"], b["to_ns"]), (a, b)
 ' "$bin/causalctl" "$work"/slow/*.log
 check "export --around a message not in the logs: exit 2" bash -c "'$bin/causalctl' export --svg /dev/null --around 3:999999 '$work'/slow/*.log 2>/dev/null; [ \$? -eq 2 ]"
 check "export --max above 900 draws at most 900 events" bash -c "'$bin/causalctl' -j export --svg /dev/null --max 5000 '$work'/slow/*.log | '$py' -c 'import json, sys; x = json.load(sys.stdin)[\"svg\"]; assert x[\"max_events\"] == 900 and 850 <= x[\"events\"] <= 900, x'"
+
+# Logs compressed and on standard input read as the plain files: the same
+# lines and events of each log, none bad.
+gzip -c "$work/slow/h0.log" >"$work/h0.log.gz"
+cat >"$work/same_logs.py" <<'EOF'
+import json, subprocess, sys
+bin, stdin, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+i = args.index("--")
+def run(logs, inp):
+    # Standard input a pipe, as from cat.
+    p = subprocess.run([bin, "-j", "analyze"] + logs,
+                       input=open(inp, "rb").read(), capture_output=True,
+                       check=True)
+    return [(l["host"], l["lines"], l["events"], l["bad"])
+            for l in json.loads(p.stdout)["logs"]]
+want, got = run(args[:i], "/dev/null"), run(args[i + 1:], stdin)
+assert want == got and all(x[3] == 0 for x in got), (want, got)
+EOF
+check "causalctl analyze x.gz: the events of the plain log, none bad" "$py" "$work/same_logs.py" "$bin/causalctl" /dev/null "$work/slow/h0.log" -- "$work/h0.log.gz"
+check "cat log | causalctl analyze -: the events of the file" "$py" "$work/same_logs.py" "$bin/causalctl" "$work/slow/h1.log" "$work/slow/h0.log" "$work/slow/h1.log" -- "$work/h0.log.gz" -
+check "gzip | causalctl analyze -: the events of the plain log" "$py" "$work/same_logs.py" "$bin/causalctl" "$work/h0.log.gz" "$work/slow/h0.log" -- -
+check "causalctl analyze - -: an error (exit 2)" bash -c "cat '$work/slow/h0.log' | '$bin/causalctl' analyze - - 2>'$work/twice.err'; [ \$? -eq 2 ] && grep -q 'standard input given twice' '$work/twice.err'"
+head -c $(($(stat -c %s "$work/h0.log.gz") / 2)) "$work/h0.log.gz" >"$work/cut.log.gz"
+check "causalctl analyze of a cut .gz: an error that says so (exit 2)" bash -c "'$bin/causalctl' analyze '$work/cut.log.gz' 2>'$work/cut.err'; [ \$? -eq 2 ] && grep -q 'cut.log.gz: unexpected end of file' '$work/cut.err'"
 
 echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:0 error:0"
 [ $fail -eq 0 ]

@@ -83,7 +83,9 @@ static int usage_error(const char *fmt, const char *arg)
 	return ctl_usage_error("%s", msg);
 }
 
-/* Every LOG into one store; an unreadable one ends the command. */
+/* Every LOG into one store (gzip or plain, - for standard input); an
+ * unreadable one ends the command with the store's word for why.
+ */
 static struct clog_store *load(int argc, char **argv)
 {
 	struct clog_store *s;
@@ -101,7 +103,10 @@ static struct clog_store *load(int argc, char **argv)
 		int ret = clog_store_load(s, argv[i]);
 
 		if (ret) {
-			ctl_error("%s: %s", argv[i], strerror(-ret));
+			if (s->error[0])
+				ctl_error("%s", s->error);
+			else
+				ctl_error("%s: %s", argv[i], strerror(-ret));
 			clog_store_free(s);
 			return NULL;
 		}

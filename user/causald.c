@@ -743,6 +743,19 @@ static struct tracer *audit_end(int efd, struct tracer *t)
 
 /* ---- one daemon at a time ---- */
 
+/* Once the pid file is ours (locked and written), whatever ends the daemon
+ * removes it, a failed start (cu_die() exits) as well as a stop: while the
+ * lock is still held, so that it is never another daemon's file.
+ */
+static bool pid_owned;
+
+static void pid_remove(void)
+{
+	if (pid_owned)
+		unlink(env.pid_path);
+	pid_owned = false;
+}
+
 static int pid_lock(void)
 {
 	char buf[32];
@@ -758,6 +771,8 @@ static int pid_lock(void)
 		cu_die("already running (pid %s, lock %s)", *buf ? buf : "?",
 		       env.pid_path);
 	}
+	pid_owned = true;
+	atexit(pid_remove);
 	if (ftruncate(fd, 0) == 0) {
 		n = snprintf(buf, sizeof(buf), "%d\n", getpid());
 		if (pwrite(fd, buf, n, 0) != n)
@@ -895,7 +910,7 @@ int main(int argc, char **argv)
 	log_close();
 	causal_model_free(model);
 	clog_writer_free(writer);
-	unlink(env.pid_path);
+	pid_remove();
 	close(pidfd);
 	cu_warn("stopped");
 	return 0;

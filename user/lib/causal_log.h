@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The JSON-lines event log (docs/events.md, version 1): writing one line
- * (events printed directly, the rest with json-c), parsing one with json-c,
- * and a compact in-memory store of the lines of one or more log files for
- * the analysis and the exporters.
+ * (causal_log_write.c: events printed directly, the rest with json-c),
+ * parsing one with json-c (causal_log_parse.c), and a compact in-memory
+ * store of the lines of one or more log files, plain or gzip-compressed,
+ * for the analysis and the exporters (causal_log_store.c). What each type
+ * carries is one table (causal_log_fields.h, names in causal_log.c).
  *
  * The store keeps one small record per event (struct clog_ev), the vector
  * clocks in one arena of exactly `nodes` entries each, and host, comm and
@@ -196,14 +198,20 @@ struct clog_store {
 	size_t nfiles;
 	__u64 lost;		/* over every file */
 	__u64 lost_by_type[CAUSAL_EV_TYPES];	/* where the lines said */
+	bool stdin_used;	/* "-" was loaded */
+	char error[128];	/* why the last load failed: "NAME: reason" */
 };
 
 struct clog_store *clog_store_new(void);
 void clog_store_free(struct clog_store *s);
 
-/* Read a whole log file into @s. Bad lines are counted in the file's record,
- * never fatal. Returns 0, or -errno when the file cannot be opened or read
- * (its record is still added, with what was read before a read error).
+/* Read a whole log file into @s: plain or gzip-compressed (zlib tells them
+ * apart by their first bytes, whatever the name), "-" for standard input,
+ * which can be read once only. Bad lines are counted in the file's record,
+ * never fatal. Returns 0, or -errno when the file cannot be opened or read,
+ * or its compressed data is cut or corrupt (-EILSEQ), with s->error saying
+ * so; the record is still added, with what was read before a read error
+ * (not for a second "-", -EINVAL).
  */
 int clog_store_load(struct clog_store *s, const char *path);
 int clog_store_load_fp(struct clog_store *s, FILE *f, const char *name);

@@ -8,11 +8,16 @@
  * of those, and a seeded mutation loop that must never crash the parser.
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
 
 #include "causal_log.h"
 #include "causal_wire.h"
@@ -700,6 +705,331 @@ TEST_F(log, mutations)
 	}
 	TH_LOG("%d of 8000 mutated lines still parsed", parsed);
 	EXPECT_GT(parsed, 0);
+}
+
+/*
+ * The log format, byte for byte: every logged type in four variants (peers
+ * null and not, clocks of 3 and 64 entries, IPv4, IPv6 and unknown links,
+ * hosts and comms that need escaping), written by the hot-path writer, and
+ * a meta and two lost lines, against user/tests/test_log.golden; then that
+ * file parsed and loaded back, field for field. CLOG_GOLDEN_WRITE=1
+ * rewrites the file (only when the format is meant to change).
+ */
+#define GOLDEN_VARIANTS	4
+
+static const char *golden_host(int variant)
+{
+	static const char * const hosts[] = {
+		"host-a.example", "b\"\\\x01\xc3\xa9", "c", "node-3",
+	};
+
+	return hosts[variant % 4];
+}
+
+/* The events of the golden file, in its order; false past the end. */
+static bool golden_event(int i, struct causal_event *ev)
+{
+	int n = 0;
+
+	for (__u32 t = CAUSAL_EV_SEND; t < CAUSAL_EV_TYPES; t++) {
+		if (!clog_is_logged(t))
+			continue;
+		for (int variant = 0; variant < GOLDEN_VARIANTS; variant++) {
+			if (n++ != i)
+				continue;
+			make_event(ev, t, variant & 1);
+			ev->ts_ns += variant;
+			if (variant >= 2 && clog_has_link(t))
+				memset(&ev->link, 0, sizeof(ev->link));
+			if (variant == 3 && clog_is_causal(t)) {
+				snprintf(ev->comm, sizeof(ev->comm),
+					 "tab\there\x7f");
+				ev->pid = 0;
+			}
+			return true;
+		}
+	}
+	return false;
+}
+
+static char *golden_path(void)
+{
+	static char path[4096];
+	const char *dot;
+
+	snprintf(path, sizeof(path), "%s", __FILE__);
+	dot = strrchr(path, '.');
+	snprintf(path + (dot - path), sizeof(path) - (dot - path), ".golden");
+	return path;
+}
+
+/* The golden text, as the writer prints it now. */
+static char *golden_text(size_t *size)
+{
+	__u64 by_type[CAUSAL_EV_TYPES] = { [CAUSAL_EV_SEND] = 2,
+					   [CAUSAL_EV_TCP_RESET] = 1 };
+	struct clog_meta meta = { "6f1c-boot", 1200, 1790000000000000000ULL };
+	struct clog_writer *w = clog_writer_new();
+	struct causal_event ev;
+	char *buf = NULL;
+	FILE *f = open_memstream(&buf, size);
+
+	if (!w || !f)
+		return NULL;
+	clog_write(f, clog_meta_json("host-a.example", &meta));
+	for (int i = 0; golden_event(i, &ev); i++) {
+		const char *s;
+		size_t len;
+
+		s = clog_writer_line(w, &ev, golden_host(i), &len);
+		if (!s)
+			return NULL;
+		fwrite(s, 1, len, f);
+		fputc('\n', f);
+	}
+	clog_write(f, clog_lost_json("c", 99, 5, by_type));
+	clog_write(f, clog_lost_json("c", 0, 1, NULL));
+	fclose(f);
+	clog_writer_free(w);
+	return buf;
+}
+
+TEST_F(log, golden)
+{
+	struct clog_store *s = clog_store_new();
+	struct causal_event ev, back;
+	char *want = NULL, *got, *p, *nl;
+	size_t size, want_size = 0;
+	FILE *f;
+	int i = 0;
+
+	got = golden_text(&size);
+	ASSERT_NE(NULL, got);
+	if (getenv("CLOG_GOLDEN_WRITE")) {
+		f = fopen(golden_path(), "w");
+		ASSERT_NE(NULL, f);
+		fwrite(got, 1, size, f);
+		fclose(f);
+	}
+	f = fopen(golden_path(), "r");
+	ASSERT_NE(NULL, f) {
+		TH_LOG("%s: run from the top of the tree", golden_path());
+	}
+	ASSERT_EQ(0, getdelim(&want, &want_size, 0, f) < 0);
+	fclose(f);
+	EXPECT_STREQ(want, got);
+
+	/* Parsed back, line by line: the events they were written from. */
+	p = want;
+	ASSERT_EQ(CLOG_META, clog_parse(parser, p, strcspn(p, "\n"), &line));
+	EXPECT_STREQ("6f1c-boot", line.meta.boot_id);
+	EXPECT_EQ(1200, line.meta.started_ts);
+	EXPECT_EQ(1790000000000000000ULL, line.meta.realtime_ns);
+	for (p = strchr(p, '\n') + 1; golden_event(i, &ev); i++) {
+		nl = strchr(p, '\n');
+		ASSERT_NE(NULL, nl);
+		ASSERT_EQ(CLOG_EVENT, clog_parse(parser, p, nl - p, &line)) {
+			TH_LOG("line %d: %s", i + 2, line.why);
+		}
+		EXPECT_STREQ(golden_host(i), line.host);
+		EXPECT_EQ(0, memcmp(&ev, &line.ev, sizeof(ev))) {
+			TH_LOG("line %d: %.*s", i + 2, (int)(nl - p), p);
+		}
+		p = nl + 1;
+	}
+	EXPECT_EQ(10 * GOLDEN_VARIANTS, i);
+	ASSERT_EQ(CLOG_LOST, clog_parse(parser, p, strcspn(p, "\n"), &line));
+	EXPECT_EQ(5, line.lost.count);
+	EXPECT_EQ(99, line.ts);
+	EXPECT_EQ(2, line.lost.by_type[CAUSAL_EV_SEND]);
+	EXPECT_EQ(1, line.lost.by_type[CAUSAL_EV_TCP_RESET]);
+
+	/* Loaded into the store: the same events, expanded. */
+	ASSERT_EQ(0, clog_store_load(s, golden_path()));
+	ASSERT_EQ(1, s->nfiles);
+	EXPECT_EQ(i, s->nev);
+	EXPECT_EQ(0, s->files[0].bad);
+	EXPECT_EQ(6, s->lost);
+	EXPECT_TRUE(s->files[0].has_meta);
+	for (i = 0; i < s->nev && golden_event(i, &ev); i++) {
+		clog_ev_expand(s, &s->ev[i], &back);
+		EXPECT_EQ(0, memcmp(&ev, &back, sizeof(ev))) {
+			TH_LOG("event %d (%s)", i, clog_type_name(ev.type));
+		}
+		EXPECT_STREQ(golden_host(i), clog_str(s, s->ev[i].host));
+	}
+	clog_store_free(s);
+	free(want);
+	free(got);
+}
+
+/* The golden log to @path, plain or gzip-compressed; its size in *@size. */
+static void write_log(const char *path, bool gz, size_t *size)
+{
+	size_t len;
+	char *txt = golden_text(&len);
+	FILE *f;
+	gzFile z;
+
+	if (gz) {
+		z = gzopen(path, "wb");
+		gzwrite(z, txt, len);
+		gzclose(z);
+	} else {
+		f = fopen(path, "w");
+		fwrite(txt, 1, len, f);
+		fclose(f);
+	}
+	if (size) {
+		struct stat st;
+
+		*size = stat(path, &st) ? 0 : st.st_size;
+	}
+	free(txt);
+}
+
+/* The events of the golden file, all there, none bad. */
+static bool all_events(const struct clog_store *s, size_t file)
+{
+	const struct clog_file *f = &s->files[file];
+
+	return f->events == 10 * GOLDEN_VARIANTS && f->bad == 0 &&
+	       f->has_meta && f->lost == 6;
+}
+
+/* gzip logs read as the plain ones, whatever their name. */
+TEST(store_gzip)
+{
+	char plain[] = "/tmp/test_log_XXXXXX", gz[64], named[64];
+	struct clog_store *s = clog_store_new();
+	struct causal_event a, b;
+	int fd = mkstemp(plain);
+
+	ASSERT_GE(fd, 0);
+	close(fd);
+	snprintf(gz, sizeof(gz), "%s.gz", plain);
+	snprintf(named, sizeof(named), "%s.jsonl", plain);
+	write_log(plain, false, NULL);
+	write_log(gz, true, NULL);
+	write_log(named, true, NULL);
+	ASSERT_EQ(0, clog_store_load(s, plain));
+	ASSERT_EQ(0, clog_store_load(s, gz)) {
+		TH_LOG("%s", s->error);
+	}
+	ASSERT_EQ(0, clog_store_load(s, named));
+	ASSERT_EQ(3, s->nfiles);
+	for (int i = 0; i < 3; i++) {
+		const struct clog_file *f = &s->files[i];
+
+		EXPECT_TRUE(all_events(s, i)) {
+			TH_LOG("%s: %llu events, %llu bad", f->name,
+			       (unsigned long long)f->events,
+			       (unsigned long long)f->bad);
+		}
+	}
+	EXPECT_STREQ(gz, s->files[1].name);
+	EXPECT_EQ(3 * 10 * GOLDEN_VARIANTS, s->nev);
+	for (size_t i = 0; i < 10 * GOLDEN_VARIANTS && s->nev == 120; i++) {
+		clog_ev_expand(s, &s->ev[i], &a);
+		clog_ev_expand(s, &s->ev[i + 40], &b);
+		EXPECT_EQ(0, memcmp(&a, &b, sizeof(a)));
+	}
+	EXPECT_STREQ("", s->error);
+	unlink(plain);
+	unlink(gz);
+	unlink(named);
+	clog_store_free(s);
+}
+
+/* A cut or corrupt gzip file, a directory, a missing file: errors that say
+ * which file and why, not bad lines.
+ */
+TEST(store_bad_files)
+{
+	char path[] = "/tmp/test_log_XXXXXX", want[128];
+	struct clog_store *s = clog_store_new();
+	size_t size;
+	int fd = mkstemp(path);
+	FILE *f;
+
+	ASSERT_GE(fd, 0);
+	close(fd);
+	write_log(path, true, &size);
+	ASSERT_GT(size, 100);
+	ASSERT_EQ(0, truncate(path, size / 2));
+	EXPECT_GT(0, clog_store_load(s, path));
+	snprintf(want, sizeof(want), "%s: ", path);
+	EXPECT_EQ(0, strncmp(want, s->error, strlen(want))) {
+		TH_LOG("error \"%s\"", s->error);
+	}
+	EXPECT_LT(strlen(want), strlen(s->error));
+	EXPECT_EQ(NULL, strstr(s->error, "<fd:"));
+	TH_LOG("cut: %s", s->error);
+
+	/* The same size, a run of its compressed bytes overwritten. */
+	write_log(path, true, &size);
+	f = fopen(path, "r+");
+	ASSERT_NE(NULL, f);
+	fseek(f, size / 3, SEEK_SET);
+	for (int i = 0; i < 64; i++)
+		fputc(0x5a, f);
+	fclose(f);
+	s->error[0] = 0;
+	EXPECT_GT(0, clog_store_load(s, path));
+	EXPECT_EQ(0, strncmp(want, s->error, strlen(want)));
+	TH_LOG("corrupt: %s", s->error);
+
+	EXPECT_EQ(-EISDIR, clog_store_load(s, "/tmp"));
+	EXPECT_STREQ("/tmp: Is a directory", s->error);
+	EXPECT_EQ(-ENOENT, clog_store_load(s, "/nonexistent/log"));
+	EXPECT_STREQ("/nonexistent/log: No such file or directory", s->error);
+	/* A good load clears the last error. */
+	write_log(path, false, NULL);
+	EXPECT_EQ(0, clog_store_load(s, path));
+	EXPECT_STREQ("", s->error);
+	unlink(path);
+	clog_store_free(s);
+}
+
+/* "-" is standard input, plain or compressed, once. */
+static void stdin_from(const char *path)
+{
+	int fd = open(path, O_RDONLY);
+
+	dup2(fd, STDIN_FILENO);
+	close(fd);
+}
+
+TEST(store_stdin)
+{
+	char path[] = "/tmp/test_log_XXXXXX";
+	struct clog_store *s = clog_store_new();
+	int fd = mkstemp(path);
+
+	ASSERT_GE(fd, 0);
+	close(fd);
+	write_log(path, false, NULL);
+	stdin_from(path);
+	ASSERT_EQ(0, clog_store_load(s, "-")) {
+		TH_LOG("%s", s->error);
+	}
+	ASSERT_EQ(1, s->nfiles);
+	EXPECT_STREQ("-", s->files[0].name);
+	EXPECT_TRUE(all_events(s, 0));
+	/* Twice is an error, whatever standard input now is. */
+	stdin_from(path);
+	EXPECT_EQ(-EINVAL, clog_store_load(s, "-"));
+	EXPECT_STREQ("-: standard input given twice", s->error);
+	EXPECT_EQ(1, s->nfiles);
+	clog_store_free(s);
+
+	s = clog_store_new();
+	write_log(path, true, NULL);
+	stdin_from(path);
+	ASSERT_EQ(0, clog_store_load(s, "-"));
+	EXPECT_TRUE(all_events(s, 0));
+	unlink(path);
+	clog_store_free(s);
 }
 
 TEST(names)
