@@ -138,7 +138,7 @@ $(B)/unit/%: user/tests/%.c $(wildcard user/tests/*.h) $(KMOD_SRCS) $(TOOLS_LIB_
 		$(KSRC)/.stamp
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(USER_CFLAGS) -fsanitize=address,undefined -I$(KSRC)/tools/testing/selftests \
+	$(Q)$(CC) $(USER_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -I$(KSRC)/tools/testing/selftests \
 		-o $@ $< $(LIB_SRCS) $(TOOLS_LIB_SRCS) $(TOOLS_LIBS)
 
 # libFuzzer harnesses over kmod/lib (user/fuzz/); tools/fuzz/libfuzzer runs

@@ -224,14 +224,18 @@ static int count_events(struct ana *a)
 	for (j = 0; j < a->ix.nseq; j++)
 		if (s->ev[a->ix.seq[j]].type == CAUSAL_EV_PEER)
 			a->peers[a->npeers++] = a->ix.seq[j];
-	qsort_r(a->peers, a->npeers, sizeof(*a->peers), ana_cmp_rec, (void *)s->ev);
+	if (a->npeers > 1)
+		qsort_r(a->peers, a->npeers, sizeof(*a->peers), ana_cmp_rec,
+			(void *)s->ev);
 	return 0;
 }
 
 static const struct tcp_count *tcp_find(const struct ana *a,
 					const struct causal_ev_link *canon)
 {
-	return bsearch(canon, a->tcp, a->ntcp, sizeof(*a->tcp), cmp_link);
+	/* bsearch(), like qsort(), is not to be given a NULL array. */
+	return a->ntcp ? bsearch(canon, a->tcp, a->ntcp, sizeof(*a->tcp),
+				 cmp_link) : NULL;
 }
 
 /* Peer events of (group, node) about @peer: [*lo, *hi) in a->peers. */

@@ -73,6 +73,22 @@ static const struct cana_finding *find_kind(const struct cana_result *r,
 	return NULL;
 }
 
+/* @r has a finding of @kind, the first of which says @text and @advice and
+ * starts at @since_ts.
+ */
+static void expect_finding(struct __test_metadata *_metadata,
+			   const struct cana_result *r,
+			   enum cana_finding_kind kind, const char *text,
+			   const char *advice, __u64 since_ts)
+{
+	const struct cana_finding *f = find_kind(r, kind);
+
+	ASSERT_NE(NULL, f);
+	EXPECT_STREQ(text, f->text);
+	EXPECT_STREQ(advice, f->advice);
+	EXPECT_EQ(since_ts, f->since_ts);
+}
+
 /*
  * The classic scene: A (0) broadcasts m1 = (0, 1); B (1) delivers it and
  * broadcasts m2 = (1, 1); C (2) gets m2 first and must hold it. @order at
@@ -412,14 +428,14 @@ TEST(held_now_waiting)
 	ASSERT_NE(NULL, r);
 	ASSERT_GE(r->nfindings, 1);
 	EXPECT_EQ(CANA_F_HELD, r->findings[0].kind);
-	EXPECT_STREQ("node 2 of group 7 (host c) still holds 1 message at the end "
-		     "of its log, the oldest (node 1's message 1) for 200.0 ms, "
-		     "waiting for node 0's message 4", r->findings[0].text);
-	EXPECT_STREQ("causalctl why 7 2 1:1 for its chain; then the channel from "
-		     "node 0 (causalctl status on host c, ss -ti); "
-		     "CAUSAL_HOLD_TIMEOUT bounds such holds (a gap instead)",
-		     r->findings[0].advice);
-	EXPECT_EQ(1000, r->findings[0].since_ts);
+	expect_finding(_metadata, r, CANA_F_HELD,
+		       "node 2 of group 7 (host c) still holds 1 message at the "
+		       "end of its log, the oldest (node 1's message 1) for 200.0 "
+		       "ms, waiting for node 0's message 4",
+		       "causalctl why 7 2 1:1 for its chain; then the channel "
+		       "from node 0 (causalctl status on host c, ss -ti); "
+		       "CAUSAL_HOLD_TIMEOUT bounds such holds (a gap instead)",
+		       1000);
 	cana_free(r);
 	clog_store_free(sc.s);
 }
@@ -636,7 +652,6 @@ TEST(healthy_group)
  */
 TEST(missing_host_named)
 {
-	const struct cana_finding *f;
 	struct cana_result *r;
 	struct scene sc;
 
@@ -648,14 +663,12 @@ TEST(missing_host_named)
 	}
 	r = analyze(&sc);
 	ASSERT_NE(NULL, r);
-	f = find_kind(r, CANA_F_NO_LOG);
-	ASSERT_NE(NULL, f);
-	EXPECT_STREQ("node 1 of group 3: no log of its host is given; 3 of its "
-		     "messages arrived without a send event; its address, from "
-		     "node 2's channel: 10.0.0.2", f->text);
-	EXPECT_STREQ("add the log of node 1's host to the command line: without "
-		     "it the happens-before check is incomplete", f->advice);
-	EXPECT_EQ(MS, f->since_ts);
+	expect_finding(_metadata, r, CANA_F_NO_LOG,
+		       "node 1 of group 3: no log of its host is given; 3 of its "
+		       "messages arrived without a send event; its address, from "
+		       "node 2's channel: 10.0.0.2",
+		       "add the log of node 1's host to the command line: without "
+		       "it the happens-before check is incomplete", MS);
 	EXPECT_FALSE(cana_group_healthy(r, 3));
 	cana_free(r);
 	clog_store_free(sc.s);
@@ -664,7 +677,6 @@ TEST(missing_host_named)
 /* A hold timeout: node 2 delivers node 1's message 2 past a lost cause. */
 TEST(gap_finding)
 {
-	const struct cana_finding *f;
 	struct cana_result *r;
 	struct scene sc;
 
@@ -676,15 +688,13 @@ TEST(gap_finding)
 	sc_deliver(&sc, 2, 502 * MS, 1, 2, 500 * MS, true);
 	r = analyze(&sc);
 	ASSERT_NE(NULL, r);
-	f = find_kind(r, CANA_F_GAP);
-	ASSERT_NE(NULL, f);
-	EXPECT_STREQ("node 2 of group 5 (host c) gave up waiting 1 time (hold "
-		     "timeout): the first, node 1's message 2, was delivered "
-		     "without a cause that never came", f->text);
-	EXPECT_STREQ("causalctl why 5 2 1:2 names what never came; then that "
-		     "sender's channel (causalctl status on host c, ss -ti)",
-		     f->advice);
-	EXPECT_EQ(502 * MS, f->since_ts);
+	expect_finding(_metadata, r, CANA_F_GAP,
+		       "node 2 of group 5 (host c) gave up waiting 1 time (hold "
+		       "timeout): the first, node 1's message 2, was delivered "
+		       "without a cause that never came",
+		       "causalctl why 5 2 1:2 names what never came; then that "
+		       "sender's channel (causalctl status on host c, ss -ti)",
+		       502 * MS);
 	cana_free(r);
 	clog_store_free(sc.s);
 }
