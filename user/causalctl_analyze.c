@@ -153,251 +153,7 @@ static bool group_selected(const struct clog_store *s, bool has_group,
 }
 
 /* ---------------------------------------------------------------------- */
-/* Text report                                                             */
-/* ---------------------------------------------------------------------- */
-
-static const char *dur(__u64 ns, char *buf)
-{
-	cana_fmt_ns(ns, buf, 32);
-	return buf;
-}
-
-static void print_summary(const struct clog_store *s,
-			  const struct cana_result *r)
-{
-	__u64 lines = 0, bad = 0, other = 0;
-
-	for (size_t i = 0; i < s->nfiles; i++) {
-		lines += s->files[i].lines;
-		bad += s->files[i].bad;
-		other += s->files[i].other_version;
-	}
-	printf("Summary\n");
-	printf("  %zu log%s, %llu lines: %llu events analyzed; skipped: %llu bad, "
-	       "%llu of another version; events lost by the tracer: %llu\n",
-	       s->nfiles, s->nfiles == 1 ? "" : "s", (unsigned long long)lines,
-	       (unsigned long long)r->events, (unsigned long long)bad,
-	       (unsigned long long)other, (unsigned long long)s->lost);
-	printf("  %-28s %-16s %10s %10s %8s %8s %8s\n", "LOG", "HOST", "LINES",
-	       "EVENTS", "BAD", "OTHER-V", "LOST");
-	for (size_t i = 0; i < s->nfiles; i++) {
-		const struct clog_file *f = &s->files[i];
-
-		printf("  %-28s %-16s %10llu %10llu %8llu %8llu %8llu%s\n", f->name,
-		       f->host == CLOG_NONE ? "-" : clog_str(s, f->host),
-		       (unsigned long long)f->lines, (unsigned long long)f->events,
-		       (unsigned long long)f->bad,
-		       (unsigned long long)f->other_version,
-		       (unsigned long long)f->lost,
-		       f->has_meta ? "" : "  (no meta line)");
-	}
-	printf("  events:");
-	for (__u32 t = CAUSAL_EV_SEND; t < CAUSAL_EV_TYPES; t++)
-		if (r->by_type[t])
-			printf(" %s %llu", clog_type_name(t),
-			       (unsigned long long)r->by_type[t]);
-	if (s->lost) {
-		__u64 known = 0;
-
-		printf("\n  lost:");
-		for (__u32 t = CAUSAL_EV_SEND; t < CAUSAL_EV_TYPES; t++) {
-			if (!s->lost_by_type[t])
-				continue;
-			printf(" %s %llu", clog_type_name(t),
-			       (unsigned long long)s->lost_by_type[t]);
-			known += s->lost_by_type[t];
-		}
-		if (known < s->lost)
-			printf(" %llu of no known type",
-			       (unsigned long long)(s->lost - known));
-	}
-	printf("\n  groups:");
-	for (size_t i = 0; i < r->ngroups; i++)
-		printf(" %u (%u nodes)", r->groups[i].group, r->groups[i].nodes);
-	printf("%s\n\n", r->ngroups ? "" : " none");
-}
-
-static void lat_row(const char *group, const char *node, const char *peer,
-		    const struct cana_lat *l)
-{
-	char b[6][32];
-
-	printf("  %8s %5s %5s %10llu %9llu %6.1f %10s %10s %10s %10s %10s\n",
-	       group, node, peer, (unsigned long long)l->count,
-	       (unsigned long long)l->held,
-	       l->count ? 100.0 * l->held / l->count : 0.0,
-	       dur(l->p50, b[0]), dur(l->p99, b[1]), dur(l->max, b[2]),
-	       dur(l->held_p50, b[3]), dur(l->held_p99, b[4]));
-}
-
-static void print_latency(const struct cana_result *r)
-{
-	printf("Hold-back latency (held_ns of each delivery; held: > 0; nearest-rank "
-	       "percentiles)\n");
-	printf("  %8s %5s %5s %10s %9s %6s %10s %10s %10s %10s %10s\n", "GROUP",
-	       "NODE", "PEER", "DELIVERED", "HELD", "HELD%", "P50", "P99", "MAX",
-	       "HELD-P50", "HELD-P99");
-	for (size_t g = 0; g < r->ngroups; g++) {
-		char gs[16], ns[8], ps[8];
-
-		snprintf(gs, sizeof(gs), "%u", r->groups[g].group);
-		lat_row(gs, "*", "*", &r->groups[g].lat);
-		for (size_t i = 0; i < r->nlat; i++) {
-			const struct cana_peer_lat *l = &r->lat[i];
-
-			if (l->group != r->groups[g].group)
-				continue;
-			snprintf(ns, sizeof(ns), "%u", l->node);
-			snprintf(ps, sizeof(ps), "%u", l->peer);
-			lat_row(gs, ns, ps, &l->lat);
-		}
-	}
-	printf("\n");
-}
-
-static void print_held(const struct clog_store *s, const struct cana_result *r)
-{
-	char b[32];
-
-	printf("Held now (arrived, not delivered by the end of the host's log): %llu\n",
-	       (unsigned long long)r->held_total);
-	if (r->nheld)
-		printf("  %8s %5s %-16s %5s %10s %10s  %s\n", "GROUP", "NODE", "HOST",
-		       "FROM", "STAMP", "AGE", "WAITS FOR");
-	for (size_t i = 0; i < r->nheld; i++) {
-		const struct cana_held *h = &r->held[i];
-		char wait[64] = "-";
-
-		if (h->has_wait)
-			snprintf(wait, sizeof(wait), "node %u's message %llu",
-				 h->wait_node, (unsigned long long)h->wait_stamp);
-		printf("  %8u %5u %-16s %5u %10llu %10s  %s\n", h->group, h->node,
-		       clog_str(s, h->host), h->sender, (unsigned long long)h->stamp,
-		       dur(h->age_ns, b), wait);
-	}
-	if (r->nheld < r->held_total)
-		printf("  (%llu more not listed)\n",
-		       (unsigned long long)(r->held_total - r->nheld));
-	printf("\n");
-}
-
-static void print_blame(const struct clog_store *s, const struct cana_result *r)
-{
-	char b[32], link[128];
-
-	printf("Blame (hold time charged to the node each hold waited for)\n");
-	if (!r->nblame) {
-		printf("  no held deliveries with a hold event\n\n");
-		return;
-	}
-	printf("  %8s %5s %10s %6s %8s\n", "GROUP", "PEER", "HOLD", "SHARE",
-	       "MSGS");
-	for (size_t i = 0; i < r->nblame; i++) {
-		const struct cana_blame *bl = &r->blame[i];
-
-		printf("  %8u %5u %10s %5.1f%% %8llu\n", bl->group, bl->peer,
-		       dur(bl->hold_ns, b), 100 * bl->share,
-		       (unsigned long long)bl->msgs);
-	}
-	printf("  by holding node, with TCP on the link between them:\n");
-	printf("  retransmits by the peer's end (its data to the node) and back:\n");
-	printf("  %8s %5s %-16s %5s %10s %6s %8s %8s %6s %6s  %s\n", "GROUP", "NODE",
-	       "HOST", "PEER", "HOLD", "SHARE", "MSGS", "RETRANS", "BACK",
-	       "RESETS", "LINK (peer -> node)");
-	for (size_t i = 0; i < r->npairs; i++) {
-		const struct cana_blame *bl = &r->pairs[i];
-
-		if (bl->has_link)
-			clog_link_str(&bl->link, link, sizeof(link));
-		else
-			snprintf(link, sizeof(link), "-");
-		printf("  %8u %5u %-16s %5u %10s %5.1f%% %8llu %8llu %6llu %6llu  %s\n",
-		       bl->group, bl->node, clog_str(s, bl->host), bl->peer,
-		       dur(bl->hold_ns, b), 100 * bl->share,
-		       (unsigned long long)bl->msgs,
-		       (unsigned long long)bl->retransmits,
-		       (unsigned long long)bl->retransmits_back,
-		       (unsigned long long)bl->resets, link);
-	}
-	for (size_t g = 0; g < r->ngroups; g++)
-		if (r->groups[g].unattributed_ns)
-			printf("  group %u: %s of hold time without a hold event "
-			       "(waited behind its own channel)\n",
-			       r->groups[g].group,
-			       dur(r->groups[g].unattributed_ns, b));
-	printf("\n");
-}
-
-static void print_health(const struct cana_result *r)
-{
-	printf("Health (0-100, docs/analysis.md)\n");
-	for (size_t g = 0; g < r->ngroups; g++) {
-		const struct cana_group *gr = &r->groups[g];
-		const struct causal_health *h = &gr->health;
-
-		printf("  group %u: %u/100 - %s  [p99 hold -%.0f, held -%.0f, gaps -%.0f, "
-		       "errors -%.0f%s]\n", gr->group, h->score, h->reason,
-		       h->latency, h->held, h->gaps, h->errors,
-		       gr->check.violations ? "; violations force 0" : "");
-	}
-	printf("\n");
-}
-
-static void print_anomalies(const struct cana_result *r)
-{
-	char b[6][32];
-
-	printf("Anomalies (blamed hold time per peer and bucket against its own "
-	       "EWMA baseline)\n");
-	if (!r->nanomalies)
-		printf("  none\n");
-	for (size_t i = 0; i < r->nanomalies; i++) {
-		const struct cana_anomaly *a = &r->anomalies[i];
-
-		printf("  group %u, peer %u: at +%s for %s, peak %s per %s "
-		       "(baseline %s +- %s)%s\n", a->group, a->peer,
-		       dur(a->start_ns, b[0]), dur(a->buckets * a->bucket_ns, b[1]),
-		       dur(a->peak_ns, b[2]), dur(a->bucket_ns, b[3]),
-		       dur(a->mean_ns, b[4]), dur(a->sd_ns, b[5]),
-		       a->wall ? "" : " (host clock)");
-	}
-	printf("\n");
-}
-
-static void print_check(const struct clog_store *s, const struct cana_result *r)
-{
-	const struct cana_check *c = &r->check;
-	char line[768];
-
-	printf("Happens-before check (rebuilt from send and deliver events)\n");
-	printf("  %s", cana_complete(c) ? "complete" : "INCOMPLETE:");
-	if (c->lost)
-		printf(" %llu events lost;", (unsigned long long)c->lost);
-	if (c->no_send)
-		printf(" %llu arrivals or deliveries without their send event;",
-		       (unsigned long long)c->no_send);
-	if (c->inconsistent)
-		printf(" %llu duplicate or out-of-order events;",
-		       (unsigned long long)c->inconsistent);
-	printf("%s\n", cana_complete(c) ? "" :
-	       " a cause may be missing, so violations can be missed");
-	printf("  %llu deliveries checked, %llu violations, %llu gap deliveries "
-	       "exempt, %llu causes given up after a gap\n",
-	       (unsigned long long)c->checked, (unsigned long long)c->violations,
-	       (unsigned long long)c->gap_exempt,
-	       (unsigned long long)c->gap_excused);
-	for (size_t i = 0; i < r->nviol; i++) {
-		cana_violation_str(s, &r->viol[i], line, sizeof(line));
-		printf("  %zu. %s\n", i + 1, line);
-	}
-	if (r->nviol < c->violations)
-		printf("  (%llu more not listed)\n",
-		       (unsigned long long)(c->violations - r->nviol));
-	printf("\n");
-}
-
-/* ---------------------------------------------------------------------- */
-/* JSON report                                                             */
+/* JSON helpers                                                            */
 /* ---------------------------------------------------------------------- */
 
 static void jadd(struct json_object *o, const char *k, struct json_object *v)
@@ -480,164 +236,442 @@ static struct json_object *blame_json(const struct clog_store *s,
 	return o;
 }
 
-static struct json_object *report_json(const struct clog_store *s,
-				       const struct cana_result *r, size_t top)
+static struct json_object *group_json(const struct cana_result *r,
+				      const struct cana_group *gr)
 {
-	struct json_object *o = json_object_new_object(), *a, *x;
-	char line[768];
+	struct json_object *x = json_object_new_object();
+	struct json_object *h = json_object_new_object();
 
-	a = json_object_new_array();
+	ju64(x, "group", gr->group);
+	ju64(x, "nodes", gr->nodes);
+	ju64(x, "sends", gr->sends);
+	ju64(x, "arrivals", gr->arrivals);
+	ju64(x, "holds", gr->holds);
+	ju64(x, "deliveries", gr->deliveries);
+	ju64(x, "gaps", gr->gaps);
+	ju64(x, "errors", gr->errors);
+	ju64(x, "resets", gr->resets);
+	ju64(x, "retransmits", gr->retransmits);
+	ju64(x, "channels", gr->channels);
+	ju64(x, "held_now", gr->held_now);
+	ju64(x, "hold_ns", gr->hold_ns);
+	ju64(x, "unattributed_ns", gr->unattributed_ns);
+	ju64(x, "pair_median_ns", gr->pair_median_ns);
+	jadd(x, "healthy",
+	     json_object_new_boolean(cana_group_healthy(r, gr->group)));
+	jadd(x, "latency", lat_json(&gr->lat));
+	ju64(h, "score", gr->health.score);
+	jstr(h, "reason", gr->health.reason);
+	jadd(h, "latency", json_object_new_double(gr->health.latency));
+	jadd(h, "held", json_object_new_double(gr->health.held));
+	jadd(h, "gaps", json_object_new_double(gr->health.gaps));
+	jadd(h, "errors", json_object_new_double(gr->health.errors));
+	jadd(x, "health", h);
+	jadd(x, "check", check_json(&gr->check));
+	return x;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The report: a function per section, text or, given @o, JSON into it   */
+/* ---------------------------------------------------------------------- */
+
+static const char *dur(__u64 ns, char *buf)
+{
+	cana_fmt_ns(ns, buf, 32);
+	return buf;
+}
+
+/* The logs read, the events by type, the groups; JSON "logs", "events",
+ * "lost_by_type".
+ */
+static void render_summary(const struct clog_store *s,
+			   const struct cana_result *r, struct json_object *o)
+{
+	__u64 lines = 0, bad = 0, other = 0;
+
+	if (o) {
+		struct json_object *a = json_object_new_array(), *x;
+
+		for (size_t i = 0; i < s->nfiles; i++) {
+			const struct clog_file *f = &s->files[i];
+
+			x = json_object_new_object();
+			jstr(x, "log", f->name);
+			jadd(x, "host", f->host == CLOG_NONE ? NULL :
+			     json_object_new_string(clog_str(s, f->host)));
+			ju64(x, "lines", f->lines);
+			ju64(x, "events", f->events);
+			ju64(x, "bad", f->bad);
+			ju64(x, "other_version", f->other_version);
+			ju64(x, "lost", f->lost);
+			jadd(x, "meta", json_object_new_boolean(f->has_meta));
+			json_object_array_add(a, x);
+		}
+		jadd(o, "logs", a);
+		x = json_object_new_object();
+		for (__u32 t = CAUSAL_EV_SEND; t < CAUSAL_EV_TYPES; t++)
+			ju64(x, clog_type_name(t), r->by_type[t]);
+		jadd(o, "events", x);
+		x = json_object_new_object();
+		for (__u32 t = CAUSAL_EV_SEND; t < CAUSAL_EV_TYPES; t++)
+			if (s->lost_by_type[t])
+				ju64(x, clog_type_name(t), s->lost_by_type[t]);
+		jadd(o, "lost_by_type", x);
+		return;
+	}
+	for (size_t i = 0; i < s->nfiles; i++) {
+		lines += s->files[i].lines;
+		bad += s->files[i].bad;
+		other += s->files[i].other_version;
+	}
+	printf("Summary\n");
+	printf("  %zu log%s, %llu lines: %llu events analyzed; skipped: %llu bad, "
+	       "%llu of another version; events lost by the tracer: %llu\n",
+	       s->nfiles, s->nfiles == 1 ? "" : "s", (unsigned long long)lines,
+	       (unsigned long long)r->events, (unsigned long long)bad,
+	       (unsigned long long)other, (unsigned long long)s->lost);
+	printf("  %-28s %-16s %10s %10s %8s %8s %8s\n", "LOG", "HOST", "LINES",
+	       "EVENTS", "BAD", "OTHER-V", "LOST");
 	for (size_t i = 0; i < s->nfiles; i++) {
 		const struct clog_file *f = &s->files[i];
 
-		x = json_object_new_object();
-		jstr(x, "log", f->name);
-		jadd(x, "host", f->host == CLOG_NONE ? NULL :
-		     json_object_new_string(clog_str(s, f->host)));
-		ju64(x, "lines", f->lines);
-		ju64(x, "events", f->events);
-		ju64(x, "bad", f->bad);
-		ju64(x, "other_version", f->other_version);
-		ju64(x, "lost", f->lost);
-		jadd(x, "meta", json_object_new_boolean(f->has_meta));
-		json_object_array_add(a, x);
+		printf("  %-28s %-16s %10llu %10llu %8llu %8llu %8llu%s\n", f->name,
+		       f->host == CLOG_NONE ? "-" : clog_str(s, f->host),
+		       (unsigned long long)f->lines, (unsigned long long)f->events,
+		       (unsigned long long)f->bad,
+		       (unsigned long long)f->other_version,
+		       (unsigned long long)f->lost,
+		       f->has_meta ? "" : "  (no meta line)");
 	}
-	jadd(o, "logs", a);
-	x = json_object_new_object();
+	printf("  events:");
 	for (__u32 t = CAUSAL_EV_SEND; t < CAUSAL_EV_TYPES; t++)
-		ju64(x, clog_type_name(t), r->by_type[t]);
-	jadd(o, "events", x);
-	x = json_object_new_object();
-	for (__u32 t = CAUSAL_EV_SEND; t < CAUSAL_EV_TYPES; t++)
-		if (s->lost_by_type[t])
-			ju64(x, clog_type_name(t), s->lost_by_type[t]);
-	jadd(o, "lost_by_type", x);
+		if (r->by_type[t])
+			printf(" %s %llu", clog_type_name(t),
+			       (unsigned long long)r->by_type[t]);
+	if (s->lost) {
+		__u64 known = 0;
 
-	a = json_object_new_array();
+		printf("\n  lost:");
+		for (__u32 t = CAUSAL_EV_SEND; t < CAUSAL_EV_TYPES; t++) {
+			if (!s->lost_by_type[t])
+				continue;
+			printf(" %s %llu", clog_type_name(t),
+			       (unsigned long long)s->lost_by_type[t]);
+			known += s->lost_by_type[t];
+		}
+		if (known < s->lost)
+			printf(" %llu of no known type",
+			       (unsigned long long)(s->lost - known));
+	}
+	printf("\n  groups:");
+	for (size_t i = 0; i < r->ngroups; i++)
+		printf(" %u (%u nodes)", r->groups[i].group, r->groups[i].nodes);
+	printf("%s\n\n", r->ngroups ? "" : " none");
+}
+
+static void lat_row(const char *group, const char *node, const char *peer,
+		    const struct cana_lat *l)
+{
+	char b[6][32];
+
+	printf("  %8s %5s %5s %10llu %9llu %6.1f %10s %10s %10s %10s %10s\n",
+	       group, node, peer, (unsigned long long)l->count,
+	       (unsigned long long)l->held,
+	       l->count ? 100.0 * l->held / l->count : 0.0,
+	       dur(l->p50, b[0]), dur(l->p99, b[1]), dur(l->max, b[2]),
+	       dur(l->held_p50, b[3]), dur(l->held_p99, b[4]));
+}
+
+/* Hold-back latency per (group, node, peer); JSON "latency". */
+static void render_latency(const struct clog_store *s,
+			   const struct cana_result *r, struct json_object *o)
+{
+	if (o) {
+		struct json_object *a = json_object_new_array(), *x;
+
+		for (size_t i = 0; i < r->nlat; i++) {
+			x = json_object_new_object();
+			ju64(x, "group", r->lat[i].group);
+			ju64(x, "node", r->lat[i].node);
+			ju64(x, "peer", r->lat[i].peer);
+			jstr(x, "host", clog_str(s, r->lat[i].host));
+			jadd(x, "latency", lat_json(&r->lat[i].lat));
+			json_object_array_add(a, x);
+		}
+		jadd(o, "latency", a);
+		return;
+	}
+	printf("Hold-back latency (held_ns of each delivery; held: > 0; nearest-rank "
+	       "percentiles)\n");
+	printf("  %8s %5s %5s %10s %9s %6s %10s %10s %10s %10s %10s\n", "GROUP",
+	       "NODE", "PEER", "DELIVERED", "HELD", "HELD%", "P50", "P99", "MAX",
+	       "HELD-P50", "HELD-P99");
 	for (size_t g = 0; g < r->ngroups; g++) {
-		const struct cana_group *gr = &r->groups[g];
-		struct json_object *h = json_object_new_object();
+		char gs[16], ns[8], ps[8];
 
-		x = json_object_new_object();
-		ju64(x, "group", gr->group);
-		ju64(x, "nodes", gr->nodes);
-		ju64(x, "sends", gr->sends);
-		ju64(x, "arrivals", gr->arrivals);
-		ju64(x, "holds", gr->holds);
-		ju64(x, "deliveries", gr->deliveries);
-		ju64(x, "gaps", gr->gaps);
-		ju64(x, "errors", gr->errors);
-		ju64(x, "resets", gr->resets);
-		ju64(x, "retransmits", gr->retransmits);
-		ju64(x, "channels", gr->channels);
-		ju64(x, "held_now", gr->held_now);
-		ju64(x, "hold_ns", gr->hold_ns);
-		ju64(x, "unattributed_ns", gr->unattributed_ns);
-		ju64(x, "pair_median_ns", gr->pair_median_ns);
-		jadd(x, "healthy",
-		     json_object_new_boolean(cana_group_healthy(r, gr->group)));
-		jadd(x, "latency", lat_json(&gr->lat));
-		ju64(h, "score", gr->health.score);
-		jstr(h, "reason", gr->health.reason);
-		jadd(h, "latency", json_object_new_double(gr->health.latency));
-		jadd(h, "held", json_object_new_double(gr->health.held));
-		jadd(h, "gaps", json_object_new_double(gr->health.gaps));
-		jadd(h, "errors", json_object_new_double(gr->health.errors));
-		jadd(x, "health", h);
-		jadd(x, "check", check_json(&gr->check));
-		json_object_array_add(a, x);
+		snprintf(gs, sizeof(gs), "%u", r->groups[g].group);
+		lat_row(gs, "*", "*", &r->groups[g].lat);
+		for (size_t i = 0; i < r->nlat; i++) {
+			const struct cana_peer_lat *l = &r->lat[i];
+
+			if (l->group != r->groups[g].group)
+				continue;
+			snprintf(ns, sizeof(ns), "%u", l->node);
+			snprintf(ps, sizeof(ps), "%u", l->peer);
+			lat_row(gs, ns, ps, &l->lat);
+		}
 	}
-	jadd(o, "groups", a);
+	printf("\n");
+}
 
-	a = json_object_new_array();
-	for (size_t i = 0; i < r->nlat; i++) {
-		x = json_object_new_object();
-		ju64(x, "group", r->lat[i].group);
-		ju64(x, "node", r->lat[i].node);
-		ju64(x, "peer", r->lat[i].peer);
-		jstr(x, "host", clog_str(s, r->lat[i].host));
-		jadd(x, "latency", lat_json(&r->lat[i].lat));
-		json_object_array_add(a, x);
+/* What the logs end with still held; JSON "held_now". */
+static void render_held(const struct clog_store *s, const struct cana_result *r,
+			struct json_object *o)
+{
+	char b[32];
+
+	if (o) {
+		struct json_object *x = json_object_new_object();
+		struct json_object *a = json_object_new_array();
+
+		ju64(x, "total", r->held_total);
+		for (size_t i = 0; i < r->nheld; i++) {
+			const struct cana_held *h = &r->held[i];
+			struct json_object *m = json_object_new_object();
+
+			ju64(m, "group", h->group);
+			ju64(m, "node", h->node);
+			jstr(m, "host", clog_str(s, h->host));
+			ju64(m, "sender", h->sender);
+			ju64(m, "stamp", h->stamp);
+			ju64(m, "arrive_ts", h->arrive_ts);
+			ju64(m, "age_ns", h->age_ns);
+			jadd(m, "wait_node", h->has_wait ?
+			     json_object_new_uint64(h->wait_node) : NULL);
+			jadd(m, "wait_stamp", h->has_wait ?
+			     json_object_new_uint64(h->wait_stamp) : NULL);
+			json_object_array_add(a, m);
+		}
+		jadd(x, "messages", a);
+		jadd(o, "held_now", x);
+		return;
 	}
-	jadd(o, "latency", a);
-
-	x = json_object_new_object();
-	ju64(x, "total", r->held_total);
-	a = json_object_new_array();
+	printf("Held now (arrived, not delivered by the end of the host's log): %llu\n",
+	       (unsigned long long)r->held_total);
+	if (r->nheld)
+		printf("  %8s %5s %-16s %5s %10s %10s  %s\n", "GROUP", "NODE", "HOST",
+		       "FROM", "STAMP", "AGE", "WAITS FOR");
 	for (size_t i = 0; i < r->nheld; i++) {
 		const struct cana_held *h = &r->held[i];
-		struct json_object *m = json_object_new_object();
+		char wait[64] = "-";
 
-		ju64(m, "group", h->group);
-		ju64(m, "node", h->node);
-		jstr(m, "host", clog_str(s, h->host));
-		ju64(m, "sender", h->sender);
-		ju64(m, "stamp", h->stamp);
-		ju64(m, "arrive_ts", h->arrive_ts);
-		ju64(m, "age_ns", h->age_ns);
-		jadd(m, "wait_node", h->has_wait ?
-		     json_object_new_uint64(h->wait_node) : NULL);
-		jadd(m, "wait_stamp", h->has_wait ?
-		     json_object_new_uint64(h->wait_stamp) : NULL);
-		json_object_array_add(a, m);
+		if (h->has_wait)
+			snprintf(wait, sizeof(wait), "node %u's message %llu",
+				 h->wait_node, (unsigned long long)h->wait_stamp);
+		printf("  %8u %5u %-16s %5u %10llu %10s  %s\n", h->group, h->node,
+		       clog_str(s, h->host), h->sender, (unsigned long long)h->stamp,
+		       dur(h->age_ns, b), wait);
 	}
-	jadd(x, "messages", a);
-	jadd(o, "held_now", x);
-
-	a = json_object_new_array();
-	for (size_t i = 0; i < r->nblame; i++)
-		json_object_array_add(a, blame_json(s, &r->blame[i], false));
-	jadd(o, "blame", a);
-	a = json_object_new_array();
-	for (size_t i = 0; i < r->npairs; i++)
-		json_object_array_add(a, blame_json(s, &r->pairs[i], true));
-	jadd(o, "blame_pairs", a);
-
-	a = json_object_new_array();
-	for (size_t i = 0; i < r->nanomalies; i++) {
-		const struct cana_anomaly *an = &r->anomalies[i];
-
-		x = json_object_new_object();
-		ju64(x, "group", an->group);
-		ju64(x, "peer", an->peer);
-		ju64(x, "start_ns", an->start_ns);
-		ju64(x, "bucket_ns", an->bucket_ns);
-		ju64(x, "buckets", an->buckets);
-		ju64(x, "peak_ns", an->peak_ns);
-		ju64(x, "mean_ns", an->mean_ns);
-		ju64(x, "sd_ns", an->sd_ns);
-		ju64(x, "excess_ns", an->excess_ns);
-		jadd(x, "wall_clock", json_object_new_boolean(an->wall));
-		json_object_array_add(a, x);
-	}
-	jadd(o, "anomalies", a);
-
-	x = check_json(&r->check);
-	a = json_object_new_array();
-	for (size_t i = 0; i < r->nviol; i++) {
-		const struct cana_violation *v = &r->viol[i];
-		struct json_object *m = json_object_new_object();
-
-		ju64(m, "group", v->group);
-		ju64(m, "node", v->node);
-		jstr(m, "host", clog_str(s, v->host));
-		ju64(m, "sender", v->sender);
-		ju64(m, "stamp", v->stamp);
-		ju64(m, "deliver_ts", v->deliver_ts);
-		ju64(m, "cause_sender", v->cause_sender);
-		ju64(m, "cause_stamp", v->cause_stamp);
-		ju64(m, "cause_arrive_ts", v->cause_arrive_ts);
-		jadd(m, "cause_deliver_ts", v->cause_delivered ?
-		     json_object_new_uint64(v->cause_deliver_ts) : NULL);
-		cana_violation_str(s, v, line, sizeof(line));
-		jstr(m, "text", line);
-		json_object_array_add(a, m);
-	}
-	jadd(x, "listed", a);
-	jadd(o, "check", x);
-
-	return o;
+	if (r->nheld < r->held_total)
+		printf("  (%llu more not listed)\n",
+		       (unsigned long long)(r->held_total - r->nheld));
+	printf("\n");
 }
+
+/* Blame per peer and per (node, peer) with its TCP; JSON "blame",
+ * "blame_pairs".
+ */
+static void render_blame(const struct clog_store *s,
+			 const struct cana_result *r, struct json_object *o)
+{
+	char b[32], link[128];
+
+	if (o) {
+		struct json_object *a = json_object_new_array();
+
+		for (size_t i = 0; i < r->nblame; i++)
+			json_object_array_add(a, blame_json(s, &r->blame[i], false));
+		jadd(o, "blame", a);
+		a = json_object_new_array();
+		for (size_t i = 0; i < r->npairs; i++)
+			json_object_array_add(a, blame_json(s, &r->pairs[i], true));
+		jadd(o, "blame_pairs", a);
+		return;
+	}
+	printf("Blame (hold time charged to the node each hold waited for)\n");
+	if (!r->nblame) {
+		printf("  no held deliveries with a hold event\n\n");
+		return;
+	}
+	printf("  %8s %5s %10s %6s %8s\n", "GROUP", "PEER", "HOLD", "SHARE",
+	       "MSGS");
+	for (size_t i = 0; i < r->nblame; i++) {
+		const struct cana_blame *bl = &r->blame[i];
+
+		printf("  %8u %5u %10s %5.1f%% %8llu\n", bl->group, bl->peer,
+		       dur(bl->hold_ns, b), 100 * bl->share,
+		       (unsigned long long)bl->msgs);
+	}
+	printf("  by holding node, with TCP on the link between them:\n");
+	printf("  retransmits by the peer's end (its data to the node) and back:\n");
+	printf("  %8s %5s %-16s %5s %10s %6s %8s %8s %6s %6s  %s\n", "GROUP", "NODE",
+	       "HOST", "PEER", "HOLD", "SHARE", "MSGS", "RETRANS", "BACK",
+	       "RESETS", "LINK (peer -> node)");
+	for (size_t i = 0; i < r->npairs; i++) {
+		const struct cana_blame *bl = &r->pairs[i];
+
+		if (bl->has_link)
+			clog_link_str(&bl->link, link, sizeof(link));
+		else
+			snprintf(link, sizeof(link), "-");
+		printf("  %8u %5u %-16s %5u %10s %5.1f%% %8llu %8llu %6llu %6llu  %s\n",
+		       bl->group, bl->node, clog_str(s, bl->host), bl->peer,
+		       dur(bl->hold_ns, b), 100 * bl->share,
+		       (unsigned long long)bl->msgs,
+		       (unsigned long long)bl->retransmits,
+		       (unsigned long long)bl->retransmits_back,
+		       (unsigned long long)bl->resets, link);
+	}
+	for (size_t g = 0; g < r->ngroups; g++)
+		if (r->groups[g].unattributed_ns)
+			printf("  group %u: %s of hold time without a hold event "
+			       "(waited behind its own channel)\n",
+			       r->groups[g].group,
+			       dur(r->groups[g].unattributed_ns, b));
+	printf("\n");
+}
+
+/* Each group's health; JSON "groups", with their counts, latency and
+ * check.
+ */
+static void render_groups(const struct cana_result *r, struct json_object *o)
+{
+	if (o) {
+		struct json_object *a = json_object_new_array();
+
+		for (size_t g = 0; g < r->ngroups; g++)
+			json_object_array_add(a, group_json(r, &r->groups[g]));
+		jadd(o, "groups", a);
+		return;
+	}
+	printf("Health (0-100, docs/analysis.md)\n");
+	for (size_t g = 0; g < r->ngroups; g++) {
+		const struct cana_group *gr = &r->groups[g];
+		const struct causal_health *h = &gr->health;
+
+		printf("  group %u: %u/100 - %s  [p99 hold -%.0f, held -%.0f, gaps -%.0f, "
+		       "errors -%.0f%s]\n", gr->group, h->score, h->reason,
+		       h->latency, h->held, h->gaps, h->errors,
+		       gr->check.violations ? "; violations force 0" : "");
+	}
+	printf("\n");
+}
+
+/* Sustained jumps of blamed hold time; JSON "anomalies". */
+static void render_anomalies(const struct cana_result *r, struct json_object *o)
+{
+	char b[6][32];
+
+	if (o) {
+		struct json_object *a = json_object_new_array(), *x;
+
+		for (size_t i = 0; i < r->nanomalies; i++) {
+			const struct cana_anomaly *an = &r->anomalies[i];
+
+			x = json_object_new_object();
+			ju64(x, "group", an->group);
+			ju64(x, "peer", an->peer);
+			ju64(x, "start_ns", an->start_ns);
+			ju64(x, "bucket_ns", an->bucket_ns);
+			ju64(x, "buckets", an->buckets);
+			ju64(x, "peak_ns", an->peak_ns);
+			ju64(x, "mean_ns", an->mean_ns);
+			ju64(x, "sd_ns", an->sd_ns);
+			ju64(x, "excess_ns", an->excess_ns);
+			jadd(x, "wall_clock", json_object_new_boolean(an->wall));
+			json_object_array_add(a, x);
+		}
+		jadd(o, "anomalies", a);
+		return;
+	}
+	printf("Anomalies (blamed hold time per peer and bucket against its own "
+	       "EWMA baseline)\n");
+	if (!r->nanomalies)
+		printf("  none\n");
+	for (size_t i = 0; i < r->nanomalies; i++) {
+		const struct cana_anomaly *a = &r->anomalies[i];
+
+		printf("  group %u, peer %u: at +%s for %s, peak %s per %s "
+		       "(baseline %s +- %s)%s\n", a->group, a->peer,
+		       dur(a->start_ns, b[0]), dur(a->buckets * a->bucket_ns, b[1]),
+		       dur(a->peak_ns, b[2]), dur(a->bucket_ns, b[3]),
+		       dur(a->mean_ns, b[4]), dur(a->sd_ns, b[5]),
+		       a->wall ? "" : " (host clock)");
+	}
+	printf("\n");
+}
+
+/* The happens-before check and its listed violations; JSON "check". */
+static void render_check(const struct clog_store *s,
+			 const struct cana_result *r, struct json_object *o)
+{
+	const struct cana_check *c = &r->check;
+	char line[768];
+
+	if (o) {
+		struct json_object *x = check_json(c);
+		struct json_object *a = json_object_new_array();
+
+		for (size_t i = 0; i < r->nviol; i++) {
+			const struct cana_violation *v = &r->viol[i];
+			struct json_object *m = json_object_new_object();
+
+			ju64(m, "group", v->group);
+			ju64(m, "node", v->node);
+			jstr(m, "host", clog_str(s, v->host));
+			ju64(m, "sender", v->sender);
+			ju64(m, "stamp", v->stamp);
+			ju64(m, "deliver_ts", v->deliver_ts);
+			ju64(m, "cause_sender", v->cause_sender);
+			ju64(m, "cause_stamp", v->cause_stamp);
+			ju64(m, "cause_arrive_ts", v->cause_arrive_ts);
+			jadd(m, "cause_deliver_ts", v->cause_delivered ?
+			     json_object_new_uint64(v->cause_deliver_ts) : NULL);
+			cana_violation_str(s, v, line, sizeof(line));
+			jstr(m, "text", line);
+			json_object_array_add(a, m);
+		}
+		jadd(x, "listed", a);
+		jadd(o, "check", x);
+		return;
+	}
+	printf("Happens-before check (rebuilt from send and deliver events)\n");
+	printf("  %s", cana_complete(c) ? "complete" : "INCOMPLETE:");
+	if (c->lost)
+		printf(" %llu events lost;", (unsigned long long)c->lost);
+	if (c->no_send)
+		printf(" %llu arrivals or deliveries without their send event;",
+		       (unsigned long long)c->no_send);
+	if (c->inconsistent)
+		printf(" %llu duplicate or out-of-order events;",
+		       (unsigned long long)c->inconsistent);
+	printf("%s\n", cana_complete(c) ? "" :
+	       " a cause may be missing, so violations can be missed");
+	printf("  %llu deliveries checked, %llu violations, %llu gap deliveries "
+	       "exempt, %llu causes given up after a gap\n",
+	       (unsigned long long)c->checked, (unsigned long long)c->violations,
+	       (unsigned long long)c->gap_exempt,
+	       (unsigned long long)c->gap_excused);
+	for (size_t i = 0; i < r->nviol; i++) {
+		cana_violation_str(s, &r->viol[i], line, sizeof(line));
+		printf("  %zu. %s\n", i + 1, line);
+	}
+	if (r->nviol < c->violations)
+		printf("  (%llu more not listed)\n",
+		       (unsigned long long)(c->violations - r->nviol));
+	printf("\n");
+}
+
 
 /* A healthy group's one line: what was looked at, and that nothing stood
  * out.
@@ -763,6 +797,7 @@ static void top_chain(const struct clog_store *s, const struct cana_result *r,
 
 int cmd_analyze(int argc, char **argv)
 {
+	struct json_object *report = NULL;
 	struct cana_opts o = {};
 	struct clog_store *s;
 	struct cana_result *r;
@@ -808,24 +843,20 @@ int cmd_analyze(int argc, char **argv)
 	    !r->by_type[CAUSAL_EV_SEND])
 		fputs("causalctl: these logs have no send or deliver events: causald logs them only with --audit\n",
 		      stderr);
-	if (ctl.json) {
-		struct json_object *j = report_json(s, r, top);
-
-		render_findings(s, r, top, j);
-		top_chain(s, r, j);
-
-		puts(json_object_to_json_string_ext(j, ctl_json_flags()));
-		json_object_put(j);
-	} else {
-		print_summary(s, r);
-		print_latency(r);
-		print_held(s, r);
-		print_blame(s, r);
-		print_health(r);
-		print_anomalies(r);
-		print_check(s, r);
-		render_findings(s, r, top, NULL);
-		top_chain(s, r, NULL);
+	if (ctl.json)
+		report = json_object_new_object();
+	render_summary(s, r, report);
+	render_latency(s, r, report);
+	render_held(s, r, report);
+	render_blame(s, r, report);
+	render_groups(r, report);
+	render_anomalies(r, report);
+	render_check(s, r, report);
+	render_findings(s, r, top, report);
+	top_chain(s, r, report);
+	if (report) {
+		puts(json_object_to_json_string_ext(report, ctl_json_flags()));
+		json_object_put(report);
 	}
 	ret = r->check.violations ? EXIT_VIOLATIONS : 0;
 	cana_free(r);
