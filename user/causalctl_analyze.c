@@ -236,6 +236,23 @@ static struct json_object *blame_json(const struct clog_store *s,
 	return o;
 }
 
+/* A message at the node that received it: what held and violation entries
+ * start with.
+ */
+static struct json_object *msg_json(const struct clog_store *s, __u32 group,
+				    __u16 node, __u32 host, __u16 sender,
+				    __u64 stamp)
+{
+	struct json_object *m = json_object_new_object();
+
+	ju64(m, "group", group);
+	ju64(m, "node", node);
+	jstr(m, "host", clog_str(s, host));
+	ju64(m, "sender", sender);
+	ju64(m, "stamp", stamp);
+	return m;
+}
+
 static struct json_object *group_json(const struct cana_result *r,
 				      const struct cana_group *gr)
 {
@@ -437,13 +454,10 @@ static void render_held(const struct clog_store *s, const struct cana_result *r,
 		ju64(x, "total", r->held_total);
 		for (size_t i = 0; i < r->nheld; i++) {
 			const struct cana_held *h = &r->held[i];
-			struct json_object *m = json_object_new_object();
+			struct json_object *m = msg_json(s, h->group, h->node,
+							 h->host, h->sender,
+							 h->stamp);
 
-			ju64(m, "group", h->group);
-			ju64(m, "node", h->node);
-			jstr(m, "host", clog_str(s, h->host));
-			ju64(m, "sender", h->sender);
-			ju64(m, "stamp", h->stamp);
 			ju64(m, "arrive_ts", h->arrive_ts);
 			ju64(m, "age_ns", h->age_ns);
 			jadd(m, "wait_node", h->has_wait ?
@@ -624,13 +638,10 @@ static void render_check(const struct clog_store *s,
 
 		for (size_t i = 0; i < r->nviol; i++) {
 			const struct cana_violation *v = &r->viol[i];
-			struct json_object *m = json_object_new_object();
+			struct json_object *m = msg_json(s, v->group, v->node,
+							 v->host, v->sender,
+							 v->stamp);
 
-			ju64(m, "group", v->group);
-			ju64(m, "node", v->node);
-			jstr(m, "host", clog_str(s, v->host));
-			ju64(m, "sender", v->sender);
-			ju64(m, "stamp", v->stamp);
 			ju64(m, "deliver_ts", v->deliver_ts);
 			ju64(m, "cause_sender", v->cause_sender);
 			ju64(m, "cause_stamp", v->cause_stamp);

@@ -185,7 +185,8 @@ static int anomalies_group(struct ana *a, struct cana_group *g, size_t rb,
 				goto out;
 			/* It starts at the first hold of its first bucket
 			 * that alone outweighs a normal bucket, else at the
-			 * bucket's first.
+			 * bucket's first; the bucket has holds, as a run
+			 * starts at one of at least CANA_MIN_SHARE of it.
 			 */
 			for (size_t m = i; m < k; m++) {
 				bool big = b[m].ns > an.mean_ns;
@@ -205,8 +206,8 @@ static int anomalies_group(struct ana *a, struct cana_group *g, size_t rb,
 			cana_fmt_ns(an.start_ns, at, sizeof(at));
 			cana_fmt_ns(an.buckets * bucket, len, sizeof(len));
 			f = ana_add_finding(a, CANA_F_ANOMALY, g->group, an.excess_ns,
-					    since ? ev[since->deliver].host : CLOG_NONE,
-					    since ? ev[since->deliver].ts : 0,
+					    ev[since->deliver].host,
+					    ev[since->deliver].ts,
 					    "hold time blamed on node %u in group %u jumped from "
 					    "its baseline of %s +- %s to %s per %s at +%s, for %s",
 					    an.peer, g->group, mean, sd, peak, per, at, len);
@@ -217,8 +218,7 @@ static int anomalies_group(struct ana *a, struct cana_group *g, size_t rb,
 			       "the network; causalctl export --around %u:%llu draws that "
 			       "time", an.peer, node == CLOG_NONE ? "" : " ",
 			       node == CLOG_NONE ? "" : clog_str(a->s, ix->nodes[node].host),
-			       since ? since->sender : an.peer,
-			       since ? (unsigned long long)since->stamp : 0ULL);
+			       since->sender, (unsigned long long)since->stamp);
 		}
 	}
 	ret = 0;
